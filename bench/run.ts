@@ -1,0 +1,9 @@
+import { printTable } from './format.js';
+import { benchPolicies } from './policies.js';
+import { benchTelemetry } from './telemetry.js';
+
+// One run prints every figure beside its baseline, so ratios come from the
+// same machine under the same load.
+console.log(`hitloop benchmarks — node ${process.version}, ${new Date().toISOString()}`);
+printTable('Policy decisions (median of 5 rounds)', benchPolicies());
+printTable('Telemetry events (median of rounds)', await benchTelemetry());

@@ -1,0 +1,75 @@
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { ConfigError } from '../../shared/errors.js';
+import { registerPolicyCommands } from './commands/policy-check.js';
+import { registerTelemetryCommands } from './commands/telemetry-export.js';
+
+/** Exit codes the CLI uses; 2 is for anything the user can fix in their input. */
+export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+
+/** Where CLI commands write; injectable so tests can run the CLI in-process. */
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
+
+const defaultIo: CliIo = {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+};
+
+function packageVersion(): string {
+  const pkg = JSON.parse(
+    readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'),
+  ) as { version: string };
+  return pkg.version;
+}
+
+/** Builds the `hitloop` command tree. */
+export function buildProgram(io: CliIo = defaultIo): Command {
+  const program = new Command('hitloop')
+    .description('Human-in-the-loop control for AI agents')
+    .version(packageVersion(), '-v, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .exitOverride();
+  registerPolicyCommands(program, io);
+  registerTelemetryCommands(program, io);
+  for (const sub of program.commands)
+    sub.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+  return program;
+}
+
+/**
+ * Runs the CLI and returns its exit code instead of exiting, so tests can call
+ * it in-process. User errors print one clear message and return 2.
+ *
+ * @example
+ * const code = await runCli(['policy', 'check', '--config', 'rules.json', '--tool', 'rm', '--args', '{}']);
+ */
+export async function runCli(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return EXIT.ok;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version "errors" are how commander signals a normal exit.
+      if (
+        err.code === 'commander.helpDisplayed' ||
+        err.code === 'commander.version' ||
+        err.code === 'commander.help'
+      )
+        return EXIT.ok;
+      return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    if (err instanceof ConfigError) {
+      io.stderr(`hitloop: ${err.message}\n`);
+      return EXIT.usage;
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    io.stderr(`hitloop: ${message}\n`);
+    if (process.env.HITLOOP_DEBUG && err instanceof Error && err.stack) io.stderr(`${err.stack}\n`);
+    return EXIT.failure;
+  }
+}

@@ -1,0 +1,16 @@
+/**
+ * hitloop — human-in-the-loop control for AI agents.
+ *
+ * @example
+ * import { RiskBasedPolicy, createAction } from 'hitloop';
+ * const policy = new RiskBasedPolicy({ highRiskTools: ['delete_record'] });
+ * policy.evaluate(createAction({ toolName: 'delete_record', toolArgs: { id: 7 } })).verdict; // 'ask'
+ */
+export * from './backends/index.js';
+export * from './errors.js';
+export * from './models/index.js';
+export * from './policies/index.js';
+export * from './telemetry/index.js';
+export { argsHash, canonicalJson } from './util/canonical-json.js';
+export { uniformFromKey } from './util/seeded-hash.js';
+export * from './util/visible-text.js';

@@ -1,0 +1,46 @@
+export {
+  CSV_COLUMNS,
+  csvField,
+  EXPORT_FORMATS,
+  type ExportedEvent,
+  type ExportedRun,
+  type ExportFilter,
+  type ExportFormat,
+  type ExportSummary,
+  exportEventsCsv,
+  exportTelemetry,
+  exportTelemetryJson,
+  openTelemetryForExport,
+  type TelemetryExport,
+} from './export.js';
+export {
+  type EndRunInput,
+  type LogEventInput,
+  type StartRunInput,
+  type StoredRun,
+  type StoredTraceEvent,
+  TelemetryError,
+  type TelemetryErrorCode,
+  TelemetryLogger,
+  type TelemetryLoggerOptions,
+  type TelemetryStats,
+} from './logger.js';
+export {
+  actionProposedPayload,
+  approvalDecidedPayload,
+  approvalRequestedPayload,
+  type DecisionContext,
+  errorPayload,
+  type TracePayload,
+  toolExecutionEndPayload,
+  toolExecutionStartPayload,
+} from './payloads.js';
+export {
+  migrateTelemetrySchema,
+  type OpenTelemetryOptions,
+  openTelemetryDatabase,
+  requireTelemetryTables,
+  TELEMETRY_COLUMNS,
+  TELEMETRY_SCHEMA_VERSION,
+  type TelemetryTable,
+} from './schema.js';

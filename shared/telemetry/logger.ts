@@ -1,0 +1,901 @@
+import { randomUUID } from 'node:crypto';
+import type Database from 'better-sqlite3';
+import type { Action } from '../models/action.js';
+import type { ApprovalRequest } from '../models/approval-request.js';
+import type { Decision } from '../models/decision.js';
+import type { ToolResult } from '../models/tool-result.js';
+import { EventType } from '../models/trace-event.js';
+import {
+  actionProposedPayload,
+  approvalDecidedPayload,
+  approvalRequestedPayload,
+  type DecisionContext,
+  errorPayload,
+  type TracePayload,
+  toolExecutionEndPayload,
+  toolExecutionStartPayload,
+} from './payloads.js';
+import { openTelemetryDatabase } from './schema.js';
+import { parseStoredObject, successFlag, textOrNull } from './stored-json.js';
+
+// A Set lookup instead of zod: logEvent is on every agent step.
+const KNOWN_EVENT_TYPES: ReadonlySet<string> = new Set<string>(EventType.options);
+
+/**
+ * Options for {@link TelemetryLogger}.
+ *
+ * @example
+ * const options: TelemetryLoggerOptions = { dbPath: 'results/run.db', required: true, batchSize: 100 };
+ */
+export interface TelemetryLoggerOptions {
+  /** The SQLite file; created (with its directory) if missing. `:memory:` works for tests. */
+  dbPath: string;
+  /** Buffered rows that trigger a flush. Default 500. */
+  batchSize?: number;
+  /** Longest a row waits in memory before a flush, in ms. Default 200; 0 turns the timer off. */
+  flushIntervalMs?: number;
+  /**
+   * Fail closed: a write failure is thrown to the caller (logEvent, startRun,
+   * endRun, flush, close, queries) instead of being reported and retried in
+   * the background. Also syncs every commit to disk. Default false.
+   */
+  required?: boolean;
+  /**
+   * Receives write failures that are not thrown: the first failure of an
+   * outage (not every retry), dropped rows, and rows lost at close. Default:
+   * one line to stderr. Exceptions it throws are ignored.
+   */
+  onError?: (error: TelemetryError) => void;
+  /** Most rows kept in memory while writes fail; beyond it the oldest are dropped. Default 100,000. */
+  maxBuffered?: number;
+  /** How long to wait for another process's write lock, in ms. Default 5000. */
+  busyTimeoutMs?: number;
+}
+
+/**
+ * Why a {@link TelemetryError} was raised: a failed write (rows kept), rows
+ * dropped at the buffer cap, or rows lost at close.
+ *
+ * @example
+ * onError: (e) => { if (e.code === 'HITLOOP_TELEMETRY_DROPPED') metrics.add('telemetry_dropped', e.dropped); }
+ */
+export type TelemetryErrorCode =
+  | 'HITLOOP_TELEMETRY_WRITE'
+  | 'HITLOOP_TELEMETRY_DROPPED'
+  | 'HITLOOP_TELEMETRY_LOST';
+
+/**
+ * A telemetry write problem. `cause` holds the SQLite error (e.g. code
+ * `SQLITE_FULL`); `buffered` and `dropped` say what it means for the data.
+ *
+ * @example
+ * try { logger.flush(); } catch (err) {
+ *   if (err instanceof TelemetryError) console.error(err.message, err.buffered);
+ * }
+ */
+export class TelemetryError extends Error {
+  readonly code: TelemetryErrorCode;
+  readonly dbPath: string;
+  /** Rows still in memory, waiting for a flush that succeeds. */
+  readonly buffered: number;
+  /** Rows given up (dropped at the buffer cap, or lost at close) that this error reports. */
+  readonly dropped: number;
+
+  constructor(
+    code: TelemetryErrorCode,
+    message: string,
+    details: { dbPath: string; buffered: number; dropped: number; cause?: unknown },
+  ) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = 'TelemetryError';
+    this.code = code;
+    this.dbPath = details.dbPath;
+    this.buffered = details.buffered;
+    this.dropped = details.dropped;
+  }
+}
+
+/**
+ * What {@link TelemetryLogger.logEvent} takes.
+ *
+ * @example
+ * const input: LogEventInput = { runId, eventType: 'injected_error', payload: { action_id: 'a1', kind: 'wrong_recipient' } };
+ */
+export interface LogEventInput {
+  runId: string;
+  eventType: EventType;
+  /** A JSON object with the seed's snake_case keys. */
+  payload?: TracePayload;
+  /** Defaults to now. */
+  timestamp?: string | Date;
+  /**
+   * Defaults to a random UUID. Logging the same id twice stores it once, so a
+   * step that is replayed (a LangGraph node re-run on resume) is not doubled.
+   */
+  eventId?: string;
+}
+
+/**
+ * What {@link TelemetryLogger.startRun} takes.
+ *
+ * @example
+ * logger.startRun({ condition: 'risk_based', scenario: 'record_update', metadata: { seed: 3 } });
+ */
+export interface StartRunInput {
+  /** Defaults to a random UUID. Starting an existing run again keeps its first row. */
+  runId?: string;
+  /** The experimental condition, e.g. the policy name. */
+  condition?: string;
+  scenario?: string;
+  metadata?: Record<string, unknown>;
+  timestamp?: string | Date;
+}
+
+/**
+ * What {@link TelemetryLogger.endRun} takes.
+ *
+ * @example
+ * logger.endRun(runId, { success: true, metadata: { steps: 12 } });
+ */
+export interface EndRunInput {
+  success?: boolean;
+  /** Merged into the run's metadata (JSON merge patch: a `null` value removes a key). */
+  metadata?: Record<string, unknown>;
+  timestamp?: string | Date;
+}
+
+/**
+ * A trace event read back from the database.
+ *
+ * @example
+ * const decided = logger.getRunEvents(runId).filter((e: StoredTraceEvent) => e.eventType === 'approval_decided');
+ */
+export interface StoredTraceEvent {
+  eventId: string;
+  runId: string;
+  /** A string, not EventType: other writers (the seed, newer versions) may use other types. */
+  eventType: string;
+  timestamp: string;
+  payload: Record<string, unknown>;
+  /** Set when the stored payload was not a JSON object; `payload` is then `{}`. */
+  payloadError?: string;
+  payloadRaw?: string;
+}
+
+/**
+ * A run read back from the database.
+ *
+ * @example
+ * const finished = logger.getRunsByCondition('risk_based').filter((r: StoredRun) => r.endTime !== null);
+ */
+export interface StoredRun {
+  runId: string;
+  condition: string | null;
+  scenario: string | null;
+  startTime: string | null;
+  endTime: string | null;
+  success: boolean | null;
+  metadata: Record<string, unknown>;
+  /** Set when the stored metadata was not a JSON object; `metadata` is then `{}`. */
+  metadataError?: string;
+  metadataRaw?: string;
+}
+
+/**
+ * Counters for monitoring the logger.
+ *
+ * @example
+ * const { buffered, failing }: TelemetryStats = logger.stats;
+ */
+export interface TelemetryStats {
+  /** Rows in memory, not yet written. */
+  buffered: number;
+  /** Rows written since the logger was opened. */
+  written: number;
+  /** Rows dropped at the buffer cap or lost at close since the logger was opened. */
+  dropped: number;
+  /** True between a failed flush and the next successful one. */
+  failing: boolean;
+}
+
+const EVENT = 0;
+const RUN_START = 1;
+const RUN_END = 2;
+type OpKind = typeof EVENT | typeof RUN_START | typeof RUN_END;
+
+// One shape for every buffered row keeps the flush loop monomorphic.
+interface Op {
+  kind: OpKind;
+  /** event_id for events, run_id for runs. */
+  id: string;
+  runId: string;
+  /** event_type for events; condition for run starts. */
+  text: string | null;
+  timestamp: string;
+  /** payload or metadata JSON. */
+  json: string | null;
+  /** scenario for run starts. */
+  extra: string | null;
+  success: number | null;
+}
+
+const MAX_BACKOFF_MS = 5000;
+
+/**
+ * Records runs and trace events in SQLite, in the seed's tables and payload
+ * keys. Rows are buffered and written in one transaction per flush (when
+ * `batchSize` rows are waiting, after `flushIntervalMs`, on `flush()`,
+ * `close()`, queries, and at process exit), so logging costs the agent
+ * microseconds. Several processes may write one file (WAL, busy timeout).
+ *
+ * A failing disk does not crash the caller unless `required` is set: the
+ * failure is reported once, rows stay in memory (up to `maxBuffered`) and are
+ * written by the next flush that succeeds.
+ *
+ * @example
+ * const telemetry = new TelemetryLogger({ dbPath: '.hitloop/telemetry.db' });
+ * const runId = telemetry.startRun({ condition: 'risk_based', scenario: 'email_draft' });
+ * telemetry.logActionProposed(runId, action);
+ * telemetry.logApprovalDecided(runId, decision, { policyName: 'risk_based' });
+ * telemetry.endRun(runId, { success: true });
+ * telemetry.close();
+ */
+export class TelemetryLogger {
+  readonly dbPath: string;
+  readonly required: boolean;
+  private readonly db: Database.Database;
+  private readonly batchSize: number;
+  private readonly flushIntervalMs: number;
+  private readonly maxBuffered: number;
+  private readonly onError: (error: TelemetryError) => void;
+  private readonly writeBatch: (ops: readonly Op[]) => void;
+  private readonly selectRunEvents: Database.Statement<[string]>;
+  private readonly selectRunsByCondition: Database.Statement<[string]>;
+  private readonly selectRun: Database.Statement<[string]>;
+  private readonly exitFlush = () => this.flushAtExit();
+
+  private pending: Op[] = [];
+  /** Index of the oldest live row in `pending`; rows before it were dropped. */
+  private head = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private flushing = false;
+  private closed = false;
+  /** The failure of the last flush, cleared by the next successful one. */
+  private failure: TelemetryError | undefined;
+  private retryAt = 0;
+  private backoffMs = 0;
+  private written = 0;
+  private droppedTotal = 0;
+  private droppedUnreported = 0;
+
+  constructor(options: TelemetryLoggerOptions) {
+    this.dbPath = options.dbPath;
+    this.required = options.required ?? false;
+    this.batchSize = positiveInt(options.batchSize ?? 500, 'batchSize');
+    this.flushIntervalMs = nonNegativeInt(options.flushIntervalMs ?? 200, 'flushIntervalMs');
+    this.maxBuffered = positiveInt(options.maxBuffered ?? 100_000, 'maxBuffered');
+    this.onError = options.onError ?? defaultReporter();
+    this.db = openTelemetryDatabase(options.dbPath, {
+      busyTimeoutMs: options.busyTimeoutMs,
+      synchronous: this.required ? 'FULL' : 'NORMAL',
+    });
+
+    const insertEvent = this.db.prepare(
+      'INSERT OR IGNORE INTO trace_events (event_id, run_id, event_type, timestamp, payload) VALUES (?, ?, ?, ?, ?)',
+    );
+    const insertRun = this.db.prepare(
+      `INSERT INTO runs (run_id, condition, scenario, start_time, metadata) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT(run_id) DO NOTHING`,
+    );
+    // An upsert, so ending a run this process did not start (another process
+    // started it, or its start was dropped) still records the outcome.
+    const finishRun = this.db.prepare(
+      `INSERT INTO runs (run_id, end_time, success, metadata) VALUES (?, ?, ?, ?)
+       ON CONFLICT(run_id) DO UPDATE SET
+         end_time = excluded.end_time,
+         success = coalesce(excluded.success, runs.success),
+         metadata = CASE
+           WHEN excluded.metadata IS NULL THEN runs.metadata
+           WHEN json_valid(runs.metadata) THEN json_patch(runs.metadata, excluded.metadata)
+           ELSE excluded.metadata
+         END`,
+    );
+    this.writeBatch = this.db.transaction((ops: readonly Op[]) => {
+      for (const op of ops) {
+        if (op.kind === EVENT) insertEvent.run(op.id, op.runId, op.text, op.timestamp, op.json);
+        else if (op.kind === RUN_START)
+          insertRun.run(op.id, op.text, op.extra, op.timestamp, op.json);
+        else finishRun.run(op.id, op.timestamp, op.success, op.json);
+      }
+    }).immediate;
+    // rowid is insertion order, which for one logger is the order events were logged.
+    this.selectRunEvents = this.db.prepare(
+      'SELECT event_id, run_id, event_type, timestamp, payload FROM trace_events WHERE run_id = ? ORDER BY rowid',
+    );
+    this.selectRunsByCondition = this.db.prepare(
+      'SELECT run_id, condition, scenario, start_time, end_time, success, metadata FROM runs WHERE condition = ? ORDER BY start_time, rowid',
+    );
+    this.selectRun = this.db.prepare(
+      'SELECT run_id, condition, scenario, start_time, end_time, success, metadata FROM runs WHERE run_id = ?',
+    );
+    trackForExit(this.exitFlush);
+  }
+
+  /**
+   * The underlying better-sqlite3 connection, for queries this class does not
+   * offer. Writing through it bypasses the buffer's ordering.
+   *
+   * @example
+   * logger.database.prepare('SELECT event_type, count(*) AS n FROM trace_events GROUP BY 1').all();
+   */
+  get database(): Database.Database {
+    return this.db;
+  }
+
+  /**
+   * Counters for health checks and tests.
+   *
+   * @example
+   * if (logger.stats.failing) console.warn(`${logger.stats.buffered} telemetry rows waiting`);
+   */
+  get stats(): TelemetryStats {
+    return {
+      buffered: this.pending.length - this.head,
+      written: this.written,
+      dropped: this.droppedTotal,
+      failing: this.failure !== undefined,
+    };
+  }
+
+  /**
+   * Records the start of a run (a `runs` row and a `run_start` event) and
+   * returns its id.
+   *
+   * @example
+   * const runId = logger.startRun({ condition: 'audit_plus_escalate', scenario: 'record_update', metadata: { seed: 7 } });
+   */
+  startRun(input: StartRunInput = {}): string {
+    this.beforeWrite();
+    const runId = input.runId ?? randomUUID();
+    requireId(runId, 'runId');
+    const timestamp = toIso(input.timestamp);
+    const condition = input.condition ?? null;
+    const scenario = input.scenario ?? null;
+    this.enqueue({
+      kind: RUN_START,
+      id: runId,
+      runId,
+      text: condition,
+      timestamp,
+      json: objectJson(input.metadata, 'metadata'),
+      extra: scenario,
+      success: null,
+    });
+    this.enqueueEvent(
+      randomUUID(),
+      runId,
+      'run_start',
+      timestamp,
+      objectJson({ condition, scenario }),
+    );
+    this.afterEnqueue(2);
+    return runId;
+  }
+
+  /**
+   * Records the end of a run: end time, outcome, extra metadata, and a
+   * `run_end` event.
+   *
+   * @example
+   * logger.endRun(runId, { success: false, metadata: { wrong_recipient: true } });
+   */
+  endRun(runId: string, input: EndRunInput = {}): void {
+    this.beforeWrite();
+    requireId(runId, 'runId');
+    const timestamp = toIso(input.timestamp);
+    const success = input.success === undefined ? null : input.success ? 1 : 0;
+    this.enqueue({
+      kind: RUN_END,
+      id: runId,
+      runId,
+      text: null,
+      timestamp,
+      json: input.metadata === undefined ? null : objectJson(input.metadata, 'metadata'),
+      extra: null,
+      success,
+    });
+    this.enqueueEvent(
+      randomUUID(),
+      runId,
+      'run_end',
+      timestamp,
+      objectJson({ success: input.success ?? null }),
+    );
+    this.afterEnqueue(2);
+  }
+
+  /**
+   * Buffers one trace event and returns its id. Throws a TypeError for an
+   * unknown event type or a payload that is not a JSON object. With
+   * `required`, a write failure is thrown, and then this event was not recorded.
+   *
+   * @example
+   * logger.logEvent({ runId, eventType: 'llm_call', payload: { model: 'gpt-4o', latency_ms: 812 } });
+   */
+  logEvent(input: LogEventInput): string {
+    this.beforeWrite();
+    const eventType = input.eventType;
+    if (!KNOWN_EVENT_TYPES.has(eventType)) {
+      throw new TypeError(
+        `unknown telemetry event type ${JSON.stringify(eventType)}; expected one of ${EventType.options.join(', ')}`,
+      );
+    }
+    requireId(input.runId, 'runId');
+    const eventId = input.eventId ?? randomUUID();
+    if (input.eventId !== undefined) requireId(eventId, 'eventId');
+    this.enqueueEvent(
+      eventId,
+      input.runId,
+      eventType,
+      toIso(input.timestamp),
+      objectJson(input.payload),
+    );
+    this.afterEnqueue(1);
+    return eventId;
+  }
+
+  /**
+   * Logs an `action_proposed` event from an Action.
+   *
+   * @example
+   * logger.logActionProposed(runId, createAction({ toolName: 'send_email', toolArgs: { to: 'a@b.c' } }));
+   */
+  logActionProposed(runId: string, action: Action): string {
+    return this.logEvent({
+      runId,
+      eventType: 'action_proposed',
+      payload: actionProposedPayload(action),
+    });
+  }
+
+  /**
+   * Logs an `approval_requested` event from an ApprovalRequest.
+   *
+   * @example
+   * logger.logApprovalRequested(request.runId, request);
+   */
+  logApprovalRequested(runId: string, request: ApprovalRequest): string {
+    return this.logEvent({
+      runId,
+      eventType: 'approval_requested',
+      payload: approvalRequestedPayload(request),
+    });
+  }
+
+  /**
+   * Logs an `approval_decided` event from a Decision.
+   *
+   * @example
+   * logger.logApprovalDecided(runId, decision, { toolName: action.toolName, policyName: policy.name });
+   */
+  logApprovalDecided(runId: string, decision: Decision, context?: DecisionContext): string {
+    return this.logEvent({
+      runId,
+      eventType: 'approval_decided',
+      payload: approvalDecidedPayload(decision, context),
+    });
+  }
+
+  /**
+   * Logs a `tool_execution_start` event; pass the arguments that actually run.
+   *
+   * @example
+   * logger.logToolExecutionStart(runId, action, decision.editedArgs ?? action.toolArgs);
+   */
+  logToolExecutionStart(
+    runId: string,
+    action: Action,
+    argsToRun?: Record<string, unknown>,
+  ): string {
+    return this.logEvent({
+      runId,
+      eventType: 'tool_execution_start',
+      payload: toolExecutionStartPayload(action, argsToRun),
+    });
+  }
+
+  /**
+   * Logs a `tool_execution_end` event from a ToolResult.
+   *
+   * @example
+   * logger.logToolExecutionEnd(runId, { actionId: 'a1', success: true, durationMs: 31, executed: true });
+   */
+  logToolExecutionEnd(
+    runId: string,
+    result: ToolResult,
+    options?: { includeOutput?: boolean },
+  ): string {
+    return this.logEvent({
+      runId,
+      eventType: 'tool_execution_end',
+      payload: toolExecutionEndPayload(result, options),
+    });
+  }
+
+  /**
+   * Logs an `error` event from anything thrown.
+   *
+   * @example
+   * catch (err) { logger.logError(runId, err, { action_id: action.id }); }
+   */
+  logError(runId: string, error: unknown, extra?: TracePayload): string {
+    return this.logEvent({ runId, eventType: 'error', payload: errorPayload(error, extra) });
+  }
+
+  /**
+   * A run's events in the order they were logged. Flushes first, so buffered
+   * events are included (unless the disk is failing and `required` is off).
+   *
+   * @example
+   * const types = logger.getRunEvents(runId).map((e) => e.eventType);
+   */
+  getRunEvents(runId: string): StoredTraceEvent[] {
+    this.flushForRead();
+    return this.selectRunEvents.all(runId).map((row) => toStoredEvent(row as RawEventRow));
+  }
+
+  /**
+   * The runs of one condition, oldest first (flushes first).
+   *
+   * @example
+   * const successRate = logger.getRunsByCondition('risk_based').filter((r) => r.success).length;
+   */
+  getRunsByCondition(condition: string): StoredRun[] {
+    this.flushForRead();
+    return this.selectRunsByCondition.all(condition).map((row) => toStoredRun(row as RawRunRow));
+  }
+
+  /**
+   * One run, or undefined (flushes first).
+   *
+   * @example
+   * logger.getRun(runId)?.endTime
+   */
+  getRun(runId: string): StoredRun | undefined {
+    this.flushForRead();
+    const row = this.selectRun.get(runId) as RawRunRow | undefined;
+    return row === undefined ? undefined : toStoredRun(row);
+  }
+
+  /**
+   * Writes every buffered row in one transaction. Without `required`, a
+   * failure is reported through onError and the rows stay buffered; with it,
+   * the TelemetryError is thrown.
+   *
+   * @example
+   * logger.flush(); // before handing the file to an analysis script
+   */
+  flush(): void {
+    if (this.closed) return;
+    this.flushNow(true);
+  }
+
+  /**
+   * Flushes and closes the database. With `required`, a failed flush throws
+   * and the logger stays open (nothing lost; fix the disk and close again).
+   * Without it, rows that cannot be written are reported as lost and the
+   * logger closes. Calling it twice is harmless.
+   *
+   * @example
+   * process.on('SIGTERM', () => { logger.close(); process.exit(0); });
+   */
+  close(): void {
+    if (this.closed) return;
+    if (!this.flushNow(true)) this.reportLost();
+    this.closed = true;
+    this.clearTimer();
+    untrackForExit(this.exitFlush);
+    this.db.close();
+  }
+
+  private beforeWrite(): void {
+    if (this.closed) throw new Error(`TelemetryLogger for ${this.dbPath} is closed`);
+    // Fail closed: after a failed background flush, nothing more is accepted
+    // until the buffered rows can be written.
+    if (this.required && this.failure !== undefined) this.flushNow(true);
+  }
+
+  private enqueueEvent(
+    eventId: string,
+    runId: string,
+    eventType: string,
+    timestamp: string,
+    payload: string,
+  ): void {
+    this.enqueue({
+      kind: EVENT,
+      id: eventId,
+      runId,
+      text: eventType,
+      timestamp,
+      json: payload,
+      extra: null,
+      success: null,
+    });
+  }
+
+  private enqueue(op: Op): void {
+    this.pending.push(op);
+  }
+
+  /** Enforces the buffer cap and the flush triggers after a call added `added` rows. */
+  private afterEnqueue(added: number): void {
+    let size = this.pending.length - this.head;
+    if (size > this.maxBuffered) {
+      this.dropOldest(size - this.maxBuffered);
+      size = this.maxBuffered;
+    }
+    if (size >= this.batchSize) {
+      // While the disk is failing, retry on the backoff schedule rather than
+      // on every event.
+      if (this.failure !== undefined && !this.required && Date.now() < this.retryAt) return;
+      try {
+        this.flushNow(true);
+      } catch (err) {
+        // Only reached with `required`: the caller gets the error, so this
+        // call's rows must not be written later behind its back.
+        this.pending.length -= added;
+        throw err;
+      }
+    } else if (this.timer === undefined && this.flushIntervalMs > 0) {
+      this.schedule(this.flushIntervalMs);
+    }
+  }
+
+  private dropOldest(count: number): void {
+    for (let i = 0; i < count; i++) this.pending[this.head + i] = undefined as unknown as Op;
+    this.head += count;
+    this.droppedTotal += count;
+    this.droppedUnreported += count;
+    // Compact now and then so dropping stays O(1) per row on average.
+    if (this.head > 4096 && this.head * 2 > this.pending.length) {
+      this.pending = this.pending.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  /** Returns true when everything buffered is on disk. Throws only when `required` and `fromCaller`. */
+  private flushNow(fromCaller: boolean): boolean {
+    // onError may log or flush; the outer flush will pick those rows up.
+    if (this.flushing) return false;
+    this.clearTimer();
+    if (this.pending.length === this.head) return true;
+    const batch = this.head === 0 ? this.pending : this.pending.slice(this.head);
+    this.pending = [];
+    this.head = 0;
+    this.flushing = true;
+    try {
+      this.writeBatch(batch);
+      this.written += batch.length;
+      this.failure = undefined;
+      this.backoffMs = 0;
+      if (this.droppedUnreported > 0) this.reportDropped();
+      return true;
+    } catch (cause) {
+      this.pending = this.pending.length === 0 ? batch : batch.concat(this.pending);
+      const firstFailure = this.failure === undefined;
+      this.failure = new TelemetryError(
+        'HITLOOP_TELEMETRY_WRITE',
+        `could not write telemetry to ${this.dbPath} (${describe(cause)}); ` +
+          `${this.pending.length} row(s) kept in memory${this.required ? '' : ' and retried'}`,
+        { dbPath: this.dbPath, buffered: this.pending.length, dropped: 0, cause },
+      );
+      this.backoffMs = Math.min(
+        MAX_BACKOFF_MS,
+        Math.max(this.backoffMs * 2, this.flushIntervalMs, 50),
+      );
+      this.retryAt = Date.now() + this.backoffMs;
+      if (!this.closed) this.schedule(this.backoffMs);
+      if (this.droppedUnreported > 0) this.reportDropped();
+      if (this.required && fromCaller) throw this.failure;
+      if (firstFailure) this.report(this.failure);
+      return false;
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private flushForRead(): void {
+    if (this.closed) throw new Error(`TelemetryLogger for ${this.dbPath} is closed`);
+    this.flushNow(true);
+  }
+
+  private flushAtExit(): void {
+    if (this.closed) return;
+    if (!this.flushNow(false)) this.reportLost();
+    this.closed = true;
+    untrackForExit(this.exitFlush);
+    try {
+      this.db.close();
+    } catch {
+      // The process is ending; the file is consistent without a clean close.
+    }
+  }
+
+  private schedule(delayMs: number): void {
+    this.clearTimer();
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.flushNow(false);
+    }, delayMs);
+    // Telemetry must never keep a finished process alive; the exit hook
+    // writes whatever the timer did not.
+    this.timer.unref();
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  private reportDropped(): void {
+    const count = this.droppedUnreported;
+    this.droppedUnreported = 0;
+    this.report(
+      new TelemetryError(
+        'HITLOOP_TELEMETRY_DROPPED',
+        `dropped the ${count} oldest telemetry row(s) for ${this.dbPath}: more than ${this.maxBuffered} were waiting for a failing disk`,
+        { dbPath: this.dbPath, buffered: this.pending.length - this.head, dropped: count },
+      ),
+    );
+  }
+
+  private reportLost(): void {
+    const count = this.pending.length - this.head;
+    this.pending = [];
+    this.head = 0;
+    this.droppedTotal += count;
+    this.report(
+      new TelemetryError(
+        'HITLOOP_TELEMETRY_LOST',
+        `closing ${this.dbPath} with ${count} telemetry row(s) that could not be written; they are lost (${this.failure?.cause === undefined ? 'write failed' : describe(this.failure.cause)})`,
+        { dbPath: this.dbPath, buffered: 0, dropped: count, cause: this.failure?.cause },
+      ),
+    );
+  }
+
+  private report(error: TelemetryError): void {
+    try {
+      this.onError(error);
+    } catch {
+      // A broken reporter must not turn a telemetry problem into an agent crash.
+    }
+  }
+}
+
+interface RawEventRow {
+  event_id: unknown;
+  run_id: unknown;
+  event_type: unknown;
+  timestamp: unknown;
+  payload: unknown;
+}
+
+interface RawRunRow {
+  run_id: unknown;
+  condition: unknown;
+  scenario: unknown;
+  start_time: unknown;
+  end_time: unknown;
+  success: unknown;
+  metadata: unknown;
+}
+
+// Rows are read tolerantly rather than with zod: the file may come from the
+// seed or another tool, and one odd row should not hide all the others.
+function toStoredEvent(row: RawEventRow): StoredTraceEvent {
+  const payload = parseStoredObject(row.payload);
+  const event: StoredTraceEvent = {
+    eventId: textOrNull(row.event_id) ?? '',
+    runId: textOrNull(row.run_id) ?? '',
+    eventType: textOrNull(row.event_type) ?? '',
+    timestamp: textOrNull(row.timestamp) ?? '',
+    payload: payload.ok ? payload.value : {},
+  };
+  if (!payload.ok) {
+    event.payloadError = payload.error;
+    event.payloadRaw = payload.raw;
+  }
+  return event;
+}
+
+function toStoredRun(row: RawRunRow): StoredRun {
+  const metadata = parseStoredObject(row.metadata);
+  const run: StoredRun = {
+    runId: textOrNull(row.run_id) ?? '',
+    condition: textOrNull(row.condition),
+    scenario: textOrNull(row.scenario),
+    startTime: textOrNull(row.start_time),
+    endTime: textOrNull(row.end_time),
+    success: successFlag(row.success),
+    metadata: metadata.ok ? metadata.value : {},
+  };
+  if (!metadata.ok) {
+    run.metadataError = metadata.error;
+    run.metadataRaw = metadata.raw;
+  }
+  return run;
+}
+
+function toIso(timestamp: string | Date | undefined): string {
+  if (timestamp === undefined) return new Date().toISOString();
+  if (typeof timestamp === 'string') return timestamp;
+  if (timestamp instanceof Date && !Number.isNaN(timestamp.getTime()))
+    return timestamp.toISOString();
+  throw new TypeError('timestamp must be an ISO-8601 string or a valid Date');
+}
+
+function objectJson(value: unknown, what = 'payload'): string {
+  if (value === undefined || value === null) return '{}';
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch (err) {
+    throw new TypeError(`telemetry ${what} is not JSON-serialisable: ${describe(err)}`);
+  }
+  // Cheaper than inspecting the value: only an object serialises to '{...}'.
+  if (text === undefined || text.charCodeAt(0) !== 123) {
+    throw new TypeError(`telemetry ${what} must be a JSON object`);
+  }
+  return text;
+}
+
+function requireId(value: unknown, name: string): void {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new TypeError(`${name} must be a non-empty string`);
+  }
+}
+
+function positiveInt(value: number, name: string): number {
+  if (!Number.isInteger(value) || value < 1)
+    throw new RangeError(`${name} must be a positive integer`);
+  return value;
+}
+
+function nonNegativeInt(value: number, name: string): number {
+  if (!Number.isInteger(value) || value < 0)
+    throw new RangeError(`${name} must be an integer >= 0`);
+  return value;
+}
+
+function describe(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  const message = err instanceof Error ? err.message : String(err);
+  return typeof code === 'string' && !message.includes(code) ? `${code}: ${message}` : message;
+}
+
+function defaultReporter(): (error: TelemetryError) => void {
+  return (error) => {
+    process.stderr.write(`hitloop telemetry: ${error.message}\n`);
+  };
+}
+
+// One 'exit' listener for all loggers, so opening many does not trip Node's
+// listener-leak warning; it is removed when the last logger closes.
+const exitFlushers = new Set<() => void>();
+
+function flushAllAtExit(): void {
+  for (const flush of [...exitFlushers]) flush();
+}
+
+function trackForExit(flush: () => void): void {
+  if (exitFlushers.size === 0) process.on('exit', flushAllAtExit);
+  exitFlushers.add(flush);
+}
+
+function untrackForExit(flush: () => void): void {
+  exitFlushers.delete(flush);
+  if (exitFlushers.size === 0) process.off('exit', flushAllAtExit);
+}

@@ -1,0 +1,151 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runHitloop } from '../helpers/run-cli.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'hitloop-cli-'));
+const write = (name: string, value: unknown) => {
+  const file = join(dir, name);
+  writeFileSync(file, typeof value === 'string' ? value : JSON.stringify(value));
+  return file;
+};
+const rules = write('rules.json', {
+  policy: {
+    type: 'rules',
+    default: 'ask',
+    rules: [
+      { id: 'tmp-writes', tool: 'write_*', args: { path: { glob: '/tmp/**' } }, effect: 'allow' },
+      {
+        id: 'no-rm',
+        tool: 'run_*',
+        args: { command: { regex: '^rm\\s' } },
+        effect: 'deny',
+        reason: 'no rm',
+      },
+    ],
+  },
+});
+const noStack = (text: string) => expect(text).not.toMatch(/\n\s+at .+:\d+:\d+/);
+
+describe('hitloop CLI basics', () => {
+  it('prints help and version', () => {
+    const help = runHitloop(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('policy');
+    expect(help.stdout).toContain('telemetry');
+    const version = runHitloop(['--version']);
+    expect(version.code).toBe(0);
+    expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+  it('exits 2 on an unknown command or a missing required option', () => {
+    const unknown = runHitloop(['frobnicate']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('unknown command');
+    const missing = runHitloop(['policy', 'check', '--config', rules]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('--tool');
+  });
+});
+
+describe('hitloop policy check', () => {
+  it('prints the verdict and the rule that produced it', () => {
+    const allow = runHitloop([
+      'policy',
+      'check',
+      '--config',
+      rules,
+      '--tool',
+      'write_file',
+      '--args',
+      '{"path":"/tmp/x"}',
+    ]);
+    expect(allow.code).toBe(0);
+    expect(allow.stdout).toMatch(/verdict: allow/);
+    expect(allow.stdout).toMatch(/rule: +tmp-writes/);
+    const deny = runHitloop([
+      'policy',
+      'check',
+      '-c',
+      rules,
+      '-t',
+      'run_shell',
+      '-a',
+      '{"command":"rm -rf /"}',
+      '--json',
+    ]);
+    expect(deny.code).toBe(0);
+    expect(JSON.parse(deny.stdout)).toMatchObject({
+      policy: 'rules',
+      verdict: 'deny',
+      rule: 'no-rm',
+      reason: 'no rm',
+    });
+    const fallback = runHitloop([
+      'policy',
+      'check',
+      '-c',
+      rules,
+      '-t',
+      'write_file',
+      '-a',
+      '{"path":"/etc/passwd"}',
+      '--json',
+    ]);
+    expect(JSON.parse(fallback.stdout)).toMatchObject({ verdict: 'ask', rule: 'default' });
+  });
+  it('uses --risk and --server with a risk-based policy', () => {
+    const risk = write('risk.json', { type: 'risk_based' });
+    const high = runHitloop(['policy', 'check', '-c', risk, '-t', 'x', '--risk', 'high', '--json']);
+    expect(JSON.parse(high.stdout).verdict).toBe('ask');
+    const bad = runHitloop(['policy', 'check', '-c', risk, '-t', 'x', '--risk', 'extreme']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('extreme');
+  });
+  it('exits 2 naming the file, the field and the fix for an invalid rule file', () => {
+    const file = write('bad.json', {
+      policy: { type: 'rules', rules: [{ tool: 'x', effect: 'permit' }] },
+    });
+    const r = runHitloop(['policy', 'check', '-c', file, '-t', 'x']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(file);
+    expect(r.stderr).toContain('policy.rules[0].effect');
+    expect(r.stderr).toContain('fix:');
+    noStack(r.stderr);
+  });
+  it('exits 2 for a rules file that is not JSON, or missing', () => {
+    const notJson = runHitloop([
+      'policy',
+      'check',
+      '-c',
+      write('broken.json', '{"rules": ['),
+      '-t',
+      'x',
+    ]);
+    expect(notJson.code).toBe(2);
+    expect(notJson.stderr).toContain('not valid JSON');
+    noStack(notJson.stderr);
+    const missing = runHitloop(['policy', 'check', '-c', join(dir, 'absent.json'), '-t', 'x']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('file not found');
+  });
+  it('exits 2 for invalid --args JSON or a non-object', () => {
+    const invalid = runHitloop([
+      'policy',
+      'check',
+      '-c',
+      rules,
+      '-t',
+      'x',
+      '--args',
+      "{path: '/tmp'}",
+    ]);
+    expect(invalid.code).toBe(2);
+    expect(invalid.stderr).toContain('--args');
+    expect(invalid.stderr).toContain('not valid JSON');
+    noStack(invalid.stderr);
+    const array = runHitloop(['policy', 'check', '-c', rules, '-t', 'x', '--args', '[1,2]']);
+    expect(array.code).toBe(2);
+    expect(array.stderr).toContain('expected a JSON object, got an array');
+  });
+});

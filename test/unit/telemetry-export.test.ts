@@ -1,0 +1,288 @@
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ConfigError } from '../../shared/errors.js';
+import {
+  CSV_COLUMNS,
+  csvField,
+  type ExportSummary,
+  exportEventsCsv,
+  exportTelemetry,
+  exportTelemetryJson,
+  openTelemetryForExport,
+} from '../../shared/telemetry/export.js';
+import { TelemetryLogger } from '../../shared/telemetry/logger.js';
+
+let dir: string;
+let file: string;
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'hitloop-telemetry-export-'));
+  file = join(dir, 'telemetry.db');
+});
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** A strict RFC 4180 reader, so the test checks our quoting against the spec, not against itself. */
+function parseCsv(text: string): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"') {
+      if (field !== '') throw new Error(`quote inside an unquoted field at ${i}`);
+      quoted = true;
+    } else if (c === ',') {
+      row.push(field);
+      field = '';
+    } else if (c === '\r' && text[i + 1] === '\n') {
+      row.push(field);
+      rows.push(row);
+      row = [];
+      field = '';
+      i++;
+    } else if (c === '\n' || c === '\r') {
+      throw new Error(`bare line break outside quotes at ${i}`);
+    } else field += c;
+  }
+  if (quoted) throw new Error('unterminated quoted field');
+  if (field !== '' || row.length > 0) throw new Error('last record does not end with CRLF');
+  return rows;
+}
+
+const TRICKY = {
+  note: 'commas, "quotes", and\nnew\r\nlines',
+  emoji: 'naïve ☕',
+};
+
+function seed(): { r1: string; r2: string } {
+  const log = new TelemetryLogger({ dbPath: file });
+  const r1 = log.startRun({
+    runId: 'run-1',
+    condition: 'risk_based, strict',
+    scenario: 'email_draft',
+  });
+  log.logEvent({
+    runId: r1,
+    eventType: 'action_proposed',
+    payload: { tool_name: 'send_email', ...TRICKY },
+  });
+  log.logEvent({
+    runId: r1,
+    eventType: 'approval_decided',
+    payload: { approved: false, reason: 'say "no"' },
+  });
+  log.endRun(r1, { success: false, metadata: { note: 'a,b' } });
+  const r2 = log.startRun({ runId: 'run-2', condition: 'always_approve' });
+  log.logEvent({ runId: r2, eventType: 'tool_execution_end', payload: { success: true } });
+  log.logEvent({ runId: 'orphan', eventType: 'error', payload: { error: 'no run row' } });
+  log.close();
+  return { r1, r2 };
+}
+
+describe('csvField', () => {
+  it('quotes only what RFC 4180 requires', () => {
+    expect(csvField('plain')).toBe('plain');
+    expect(csvField('a,b')).toBe('"a,b"');
+    expect(csvField('say "hi"')).toBe('"say ""hi"""');
+    expect(csvField('two\nlines')).toBe('"two\nlines"');
+    expect(csvField('cr\r')).toBe('"cr\r"');
+    expect(csvField(null)).toBe('');
+    expect(csvField(12)).toBe('12');
+  });
+});
+
+describe('telemetry export', () => {
+  it('writes CSV that an RFC 4180 reader turns back into the stored values', () => {
+    seed();
+    const db = openTelemetryForExport(file);
+    const csv = exportEventsCsv(db);
+    const rows = parseCsv(csv);
+    const stored = db
+      .prepare(
+        'SELECT event_id, run_id, event_type, timestamp, payload FROM trace_events ORDER BY rowid',
+      )
+      .all() as Array<Record<string, string>>;
+    db.close();
+
+    expect(rows[0]).toEqual([...CSV_COLUMNS]);
+    expect(rows).toHaveLength(1 + 7);
+    const body = rows.slice(1);
+    // Every column but condition (checked below) is the stored text, byte for byte.
+    expect(body.map((r) => [r[0], r[1], r[3], r[4], r[5]])).toEqual(
+      stored.map((s) => [s.event_id, s.run_id, s.event_type, s.timestamp, s.payload]),
+    );
+    expect(body.map((r) => [r[1], r[2], r[3]])).toEqual([
+      ['run-1', 'risk_based, strict', 'run_start'],
+      ['run-1', 'risk_based, strict', 'action_proposed'],
+      ['run-1', 'risk_based, strict', 'approval_decided'],
+      ['run-1', 'risk_based, strict', 'run_end'],
+      ['run-2', 'always_approve', 'run_start'],
+      ['run-2', 'always_approve', 'tool_execution_end'],
+      ['orphan', '', 'error'],
+    ]);
+    expect(JSON.parse(body[1]![5]!)).toEqual({ tool_name: 'send_email', ...TRICKY });
+    expect(JSON.parse(body[2]![5]!).reason).toBe('say "no"');
+  });
+
+  it('filters by run and by condition', () => {
+    seed();
+    const db = openTelemetryForExport(file);
+    const runIds = (filter: object) =>
+      parseCsv(exportEventsCsv(db, filter))
+        .slice(1)
+        .map((r) => r[1]);
+    expect(runIds({ runId: 'run-2' })).toEqual(['run-2', 'run-2']);
+    expect(runIds({ condition: 'risk_based, strict' })).toEqual([
+      'run-1',
+      'run-1',
+      'run-1',
+      'run-1',
+    ]);
+    expect(runIds({ condition: 'risk_based, strict', runId: 'run-2' })).toEqual([]);
+    expect(
+      exportTelemetryJson(db, { condition: 'always_approve' }).runs.map((r) => r.run_id),
+    ).toEqual(['run-2']);
+    db.close();
+  });
+
+  it('writes JSON with payload and metadata parsed, streaming the same document it returns', () => {
+    seed();
+    const db = openTelemetryForExport(file);
+    const doc = exportTelemetryJson(db);
+    let text = '';
+    const chunks = exportTelemetry(db, 'json');
+    let summary: ExportSummary | undefined;
+    for (let r = chunks.next(); ; r = chunks.next()) {
+      if (r.done) {
+        summary = r.value;
+        break;
+      }
+      text += r.value;
+    }
+    db.close();
+
+    expect(JSON.parse(text)).toEqual(doc);
+    expect(summary).toEqual({ runs: 2, events: 7, invalidJson: 0 });
+    expect(doc.runs[0]).toMatchObject({
+      run_id: 'run-1',
+      condition: 'risk_based, strict',
+      scenario: 'email_draft',
+      success: false,
+      metadata: { note: 'a,b' },
+    });
+    expect(doc.runs[1]).toMatchObject({
+      run_id: 'run-2',
+      success: null,
+      end_time: null,
+      metadata: {},
+    });
+    expect(doc.events[1]).toMatchObject({
+      run_id: 'run-1',
+      condition: 'risk_based, strict',
+      event_type: 'action_proposed',
+      payload: { tool_name: 'send_email', ...TRICKY },
+    });
+    expect(doc.events[6]).toMatchObject({ run_id: 'orphan', condition: null });
+  });
+
+  it('writes an empty but valid document when nothing matches', () => {
+    seed();
+    const db = openTelemetryForExport(file);
+    const text = [...exportTelemetry(db, 'json', { runId: 'nobody' })].join('');
+    expect(JSON.parse(text)).toEqual({ runs: [], events: [] });
+    expect(exportEventsCsv(db, { runId: 'nobody' })).toBe(`${CSV_COLUMNS.join(',')}\r\n`);
+    db.close();
+  });
+
+  it('keeps going past bad JSON in a row, keeping the raw text and saying why', () => {
+    seed();
+    const raw = new Database(file);
+    raw
+      .prepare('INSERT INTO trace_events VALUES (?, ?, ?, ?, ?)')
+      .run('bad', 'run-2', 'llm_call', 'x', '{"unterminated": ');
+    raw.prepare("UPDATE runs SET metadata = 'not json' WHERE run_id = 'run-2'").run();
+    raw.close();
+
+    const db = openTelemetryForExport(file);
+    const chunks = exportTelemetry(db, 'json', { runId: 'run-2' });
+    let text = '';
+    let r = chunks.next();
+    for (; !r.done; r = chunks.next()) text += r.value;
+    expect(r.value.invalidJson).toBe(2);
+    const doc = JSON.parse(text) as ReturnType<typeof exportTelemetryJson>;
+    const bad = doc.events.find((e) => e.event_id === 'bad');
+    expect(bad).toMatchObject({ payload: null, payload_raw: '{"unterminated": ' });
+    expect(bad?.payload_error).toMatch(/^invalid JSON/);
+    expect(doc.runs[0]).toMatchObject({ metadata: null, metadata_raw: 'not json' });
+    expect(doc.events.filter((e) => e.payload_error === undefined)).toHaveLength(2);
+    db.close();
+  });
+
+  it('exports a seed file (schema version 1) read-only, without migrating it', () => {
+    const raw = new Database(file);
+    raw.exec(`
+      CREATE TABLE runs (run_id TEXT PRIMARY KEY, condition TEXT, start_time TEXT, end_time TEXT, success INTEGER, metadata TEXT);
+      CREATE TABLE trace_events (event_id TEXT PRIMARY KEY, run_id TEXT, event_type TEXT, timestamp TEXT, payload TEXT);
+      INSERT INTO runs VALUES ('s1', 'audit', '2024-01-01T00:00:00.000Z', NULL, 1, '{}');
+      INSERT INTO trace_events VALUES ('e1', 's1', 'llm_call', '2024-01-01T00:00:01.000Z', '{"model":"m"}');
+    `);
+    raw.close();
+    const before = statSync(file).mtimeMs;
+    const db = openTelemetryForExport(file);
+    expect(exportTelemetryJson(db)).toEqual({
+      runs: [
+        {
+          run_id: 's1',
+          condition: 'audit',
+          scenario: null,
+          start_time: '2024-01-01T00:00:00.000Z',
+          end_time: null,
+          success: true,
+          metadata: {},
+        },
+      ],
+      events: [
+        {
+          event_id: 'e1',
+          run_id: 's1',
+          condition: 'audit',
+          event_type: 'llm_call',
+          timestamp: '2024-01-01T00:00:01.000Z',
+          payload: { model: 'm' },
+        },
+      ],
+    });
+    expect(db.pragma('user_version', { simple: true })).toBe(0);
+    db.close();
+    expect(statSync(file).mtimeMs).toBe(before);
+  });
+
+  it('refuses missing, non-SQLite and table-less files with a ConfigError naming the file', () => {
+    const missing = join(dir, 'missing.db');
+    expect(() => openTelemetryForExport(missing)).toThrow(ConfigError);
+    expect(() => openTelemetryForExport(missing)).toThrow(missing);
+    expect(() => statSync(missing)).toThrow(); // never created
+
+    const text = join(dir, 'text.db');
+    writeFileSync(text, 'hello, world\n'.repeat(100));
+    expect(() => openTelemetryForExport(text)).toThrow(/text\.db: not a SQLite database/);
+
+    const empty = join(dir, 'empty.db');
+    new Database(empty).exec('CREATE TABLE other (x)').close();
+    expect(() => openTelemetryForExport(empty)).toThrow(/table "runs" is missing/);
+
+    expect(() => openTelemetryForExport(dir)).toThrow(/is a directory/);
+  });
+});
