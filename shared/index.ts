@@ -8,6 +8,7 @@
  */
 export * from './backends/index.js';
 export * from './errors.js';
+export * from './gate/index.js';
 export * from './models/index.js';
 export * from './policies/index.js';
 export * from './telemetry/index.js';

@@ -1,0 +1,134 @@
+import type { ApprovalBackend } from '../backends/backend.js';
+import type { Action } from '../models/action.js';
+import type { ApprovalRequest } from '../models/approval-request.js';
+import type { Decision } from '../models/decision.js';
+import type { HITLPolicy, PolicyContext, PolicyDecision } from '../policies/policy.js';
+import type { TelemetryLogger } from '../telemetry/logger.js';
+import { actionProposedPayload } from '../telemetry/payloads.js';
+
+/** What the gate needs: a policy, a channel to a human, and (optionally) telemetry. */
+export interface GateOptions {
+  policy: HITLPolicy;
+  backend: ApprovalBackend;
+  runId: string;
+  logger?: TelemetryLogger;
+  /** Extra context for the policy and the approval request (client, workspace, ...). */
+  context?: PolicyContext;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /** Validates edited arguments, e.g. against the tool's inputSchema. */
+  validateArgs?: (args: Record<string, unknown>) => string[];
+  /** Called when a request goes to a human, e.g. to start progress keep-alives. */
+  onAsk?: (request: ApprovalRequest) => void;
+}
+
+/**
+ * The outcome of gating one action. `args` are what must run: the proposed
+ * arguments, or the reviewer's edited ones.
+ */
+export type GateOutcome =
+  | { kind: 'allowed'; action: Action; args: Record<string, unknown>; policy: PolicyDecision }
+  | {
+      kind: 'approved';
+      action: Action;
+      args: Record<string, unknown>;
+      edited: boolean;
+      policy: PolicyDecision;
+      decision: Decision;
+    }
+  | { kind: 'denied'; action: Action; policy: PolicyDecision }
+  | { kind: 'rejected'; action: Action; policy: PolicyDecision; decision: Decision };
+
+/**
+ * Runs one proposed action through policy and (when the policy says `ask`)
+ * a human, logging each step. It does not execute the tool: the caller runs
+ * `outcome.args` when `outcome.kind` is `allowed` or `approved`, so the proxy,
+ * the LangGraph adapter and the experiment harness share one decision path.
+ *
+ * @example
+ * const outcome = await gateAction(action, { policy, backend, runId, logger });
+ * if (outcome.kind === 'allowed' || outcome.kind === 'approved') await tool(outcome.args);
+ * else return notExecutedMessage(outcome);
+ */
+export async function gateAction(action: Action, options: GateOptions): Promise<GateOutcome> {
+  const { policy, backend, runId, logger } = options;
+  const verdict = await policy.evaluate(action, { runId, ...options.context });
+  logger?.logEvent({
+    runId,
+    eventType: 'action_proposed',
+    payload: {
+      ...actionProposedPayload(action),
+      policy_name: policy.name,
+      policy_verdict: verdict.verdict,
+      policy_reason: verdict.reason,
+      policy_rule: verdict.rule ?? null,
+    },
+  });
+  if (verdict.verdict === 'allow')
+    return { kind: 'allowed', action, args: action.toolArgs, policy: verdict };
+  if (verdict.verdict === 'deny') return { kind: 'denied', action, policy: verdict };
+
+  const now = Date.now();
+  const timeoutMs = options.timeoutMs;
+  const request: ApprovalRequest = {
+    runId,
+    action,
+    policyName: policy.name,
+    policyReason: verdict.reason,
+    context: { ...options.context },
+    createdAt: new Date(now).toISOString(),
+    ...(timeoutMs ? { expiresAt: new Date(now + timeoutMs).toISOString() } : {}),
+  };
+  logger?.logApprovalRequested(runId, request);
+  options.onAsk?.(request);
+  const decision = await backend.requestApproval(request, {
+    signal: options.signal,
+    timeoutMs,
+    validateArgs: options.validateArgs,
+  });
+  logger?.logApprovalDecided(runId, decision, {
+    toolName: action.toolName,
+    policyName: policy.name,
+    policyReason: verdict.reason,
+  });
+  if (!decision.approved) return { kind: 'rejected', action, policy: verdict, decision };
+  const edited = decision.editedArgs !== undefined;
+  return {
+    kind: 'approved',
+    action,
+    args: decision.editedArgs ?? action.toolArgs,
+    edited,
+    policy: verdict,
+    decision,
+  };
+}
+
+/**
+ * The text an agent receives when a call did not run. It says plainly that
+ * the tool was NOT executed, why, and who decided, and tells a timeout apart
+ * from a human rejection, so the agent adapts instead of retrying blindly.
+ *
+ * @example
+ * notExecutedMessage(outcome) // "Tool 'delete_file' was NOT executed: rejected by cli:alice. Reason: wrong file. ..."
+ */
+export function notExecutedMessage(
+  outcome: Extract<GateOutcome, { kind: 'denied' | 'rejected' }>,
+): string {
+  const tool = outcome.action.server
+    ? `${outcome.action.server}/${outcome.action.toolName}`
+    : outcome.action.toolName;
+  const head = `Tool '${tool}' was NOT executed`;
+  if (outcome.kind === 'denied') {
+    const rule = outcome.policy.rule ? ` (rule ${outcome.policy.rule})` : '';
+    return `${head}: denied by policy${rule}. Reason: ${outcome.policy.reason}. Do not retry the same call; change the approach or ask the user.`;
+  }
+  const d = outcome.decision;
+  const reason = d.reason || '(no reason given)';
+  if (d.decidedBy.endsWith(':timeout')) {
+    return `${head}: the approval request timed out (${d.decidedBy}); no human rejected it. ${reason} You may retry later or ask the user to review pending approvals.`;
+  }
+  if (d.decidedBy.endsWith(':unavailable') || d.decidedBy.startsWith('system:')) {
+    return `${head}: no reviewer could be reached (${d.decidedBy}). ${reason}`;
+  }
+  return `${head}: rejected by ${d.decidedBy}. Reason: ${reason}. Do not retry the same call unchanged.`;
+}
