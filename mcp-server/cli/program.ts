@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../../shared/errors.js';
+import { packageVersion } from '../version.js';
 import { registerPolicyCommands } from './commands/policy-check.js';
 import { registerTelemetryCommands } from './commands/telemetry-export.js';
 
@@ -17,13 +17,6 @@ const defaultIo: CliIo = {
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
 };
-
-function packageVersion(): string {
-  const pkg = JSON.parse(
-    readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'),
-  ) as { version: string };
-  return pkg.version;
-}
 
 /** Builds the `hitloop` command tree. */
 export function buildProgram(io: CliIo = defaultIo): Command {

@@ -1,0 +1,70 @@
+import { AutoApproveBackend } from '../../../shared/backends/auto-approve.js';
+import { AutoRejectBackend } from '../../../shared/backends/auto-reject.js';
+import type { ApprovalBackend } from '../../../shared/backends/backend.js';
+import { CLIBackend } from '../../../shared/backends/cli.js';
+import type { ApprovalBackendName, ApprovalSettings } from '../config/types.js';
+import type { Logger } from '../log.js';
+import type { BackendResolver, ProxySession } from '../session/proxy-session.js';
+import { ElicitationBackend } from './elicitation-backend.js';
+
+export interface ResolverDeps {
+  log: Logger;
+  /** The approval hub's backend, once a hub runs in this process (issue 4). */
+  hub?: () => ApprovalBackend;
+}
+
+/**
+ * Picks each session's approval channel. Channels that need the client
+ * (elicitation) are made per session; the rest are shared. When the chosen
+ * channel cannot work for this client, the configured fallback is used and
+ * the user is told once.
+ */
+export function createBackendResolver(
+  settings: ApprovalSettings,
+  deps: ResolverDeps,
+): BackendResolver {
+  const shared = new Map<ApprovalBackendName, ApprovalBackend>();
+  const warned = new Set<string>();
+  const warnOnce = (text: string) => {
+    if (warned.has(text)) return;
+    warned.add(text);
+    deps.log.warn(text);
+  };
+  const make = (name: Exclude<ApprovalBackendName, 'elicitation'>): ApprovalBackend => {
+    let backend = shared.get(name);
+    if (backend) return backend;
+    switch (name) {
+      case 'auto-approve':
+        backend = new AutoApproveBackend();
+        break;
+      case 'auto-reject':
+        backend = new AutoRejectBackend({
+          reason: 'hitloop is configured to reject calls that need approval',
+        });
+        break;
+      case 'cli':
+        backend = new CLIBackend({ timeoutMs: settings.timeoutMs });
+        break;
+      case 'hub':
+        if (deps.hub) backend = deps.hub();
+        else {
+          warnOnce(
+            `the approval hub is not available in this build; using the "${settings.fallback}" fallback`,
+          );
+          return make(settings.fallback === 'hub' ? 'auto-reject' : settings.fallback);
+        }
+        break;
+    }
+    shared.set(name, backend);
+    return backend;
+  };
+  return (session: ProxySession) => {
+    if (settings.backend !== 'elicitation') return make(settings.backend);
+    if (session.clientCapabilities.elicitation)
+      return new ElicitationBackend(session, settings.timeoutMs);
+    warnOnce(
+      `client '${String(session.clientInfo.name ?? 'unknown')}' does not support elicitation; approvals use the "${settings.fallback}" fallback`,
+    );
+    return make(settings.fallback);
+  };
+}

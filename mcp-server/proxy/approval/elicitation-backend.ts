@@ -1,0 +1,162 @@
+import type { ApprovalBackend, ApprovalOptions } from '../../../shared/backends/backend.js';
+import { abortError } from '../../../shared/backends/backend.js';
+import type { ApprovalRequest } from '../../../shared/models/approval-request.js';
+import type { Decision } from '../../../shared/models/decision.js';
+import { argsHash } from '../../../shared/util/canonical-json.js';
+import { formatArgsForDisplay, makeVisible } from '../../../shared/util/visible-text.js';
+import type { JsonRpcId } from '../jsonrpc/messages.js';
+
+/** What the backend needs from the client connection. */
+export interface ElicitationChannel {
+  requestClient(
+    method: string,
+    params: Record<string, unknown>,
+    options?: { signal?: AbortSignal; relatedRequestId?: JsonRpcId },
+  ): Promise<Record<string, unknown>>;
+}
+
+/**
+ * Asks through the MCP client's own `elicitation/create` form, so a client
+ * that supports elicitation (VS Code, Cursor, the Inspector) shows the
+ * approval in its own UI. Approve / reject, an optional reason, and the
+ * arguments as editable JSON.
+ *
+ * @example
+ * const backend = new ElicitationBackend(session, 600_000);
+ */
+export class ElicitationBackend implements ApprovalBackend {
+  readonly name = 'elicitation';
+
+  constructor(
+    private readonly channel: ElicitationChannel,
+    private readonly defaultTimeoutMs: number,
+  ) {}
+
+  async requestApproval(
+    request: ApprovalRequest,
+    options: ApprovalOptions = {},
+  ): Promise<Decision> {
+    const started = performance.now();
+    const action = request.action;
+    const timeoutMs = options.timeoutMs ?? this.defaultTimeoutMs;
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new Error('timeout')), timeoutMs);
+    const onAbort = () => controller.abort(options.signal?.reason);
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    const decide = (
+      approved: boolean,
+      reason: string,
+      decidedBy: string,
+      editedArgs?: Record<string, unknown>,
+    ): Decision => ({
+      actionId: action.id,
+      approved,
+      reason,
+      decidedBy,
+      latencyMs: performance.now() - started,
+      tags: ['elicitation'],
+      argsHash: argsHash(editedArgs ?? action.toolArgs),
+      decidedAt: new Date().toISOString(),
+      ...(editedArgs ? { editedArgs } : {}),
+    });
+    const argsJson = JSON.stringify(action.toolArgs);
+    try {
+      const result = await this.channel.requestClient(
+        'elicitation/create',
+        {
+          message: approvalMessage(request),
+          requestedSchema: {
+            type: 'object',
+            properties: {
+              decision: {
+                type: 'string',
+                title: 'Decision',
+                enum: ['approve', 'reject'],
+                enumNames: ['Approve', 'Reject'],
+              },
+              reason: { type: 'string', title: 'Reason (told to the agent when you reject)' },
+              arguments: {
+                type: 'string',
+                title: 'Arguments as JSON (edit to change what runs; leave empty to keep them)',
+                description: argsJson.length <= 2000 ? argsJson : undefined,
+              },
+            },
+            required: ['decision'],
+          },
+        },
+        {
+          signal: controller.signal,
+          relatedRequestId: request.context.clientRequestId as JsonRpcId | undefined,
+        },
+      );
+      const who = 'elicitation:user';
+      const content = (result.content ?? {}) as Record<string, unknown>;
+      const reason = typeof content.reason === 'string' ? content.reason.trim() : '';
+      if (result.action === 'decline')
+        return decide(false, reason || 'declined in the client', who);
+      if (result.action !== 'accept')
+        return decide(false, 'the approval form was dismissed without a decision', who);
+      if (content.decision !== 'approve') return decide(false, reason || '(no reason given)', who);
+      const edited = typeof content.arguments === 'string' ? content.arguments.trim() : '';
+      if (!edited || edited === argsJson) return decide(true, reason, who);
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(edited);
+      } catch (err) {
+        return decide(
+          false,
+          `the edited arguments are not valid JSON (${(err as Error).message}); nothing was run`,
+          who,
+        );
+      }
+      if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+        return decide(false, 'the edited arguments must be a JSON object; nothing was run', who);
+      }
+      const problems = options.validateArgs?.(parsed as Record<string, unknown>) ?? [];
+      if (problems.length)
+        return decide(
+          false,
+          `the edited arguments do not match the tool's schema: ${problems.join('; ')}`,
+          who,
+        );
+      return decide(true, reason, who, parsed as Record<string, unknown>);
+    } catch (err) {
+      if (options.signal?.aborted) throw abortError(options.signal);
+      if (controller.signal.aborted) {
+        return decide(
+          false,
+          `no decision within ${Math.round(timeoutMs / 1000)} s; no human rejected this call`,
+          'elicitation:timeout',
+        );
+      }
+      return decide(
+        false,
+        `the client could not show the approval form: ${(err as Error).message}`,
+        'elicitation:unavailable',
+      );
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+}
+
+function approvalMessage(request: ApprovalRequest): string {
+  const a = request.action;
+  const lines = [
+    `hitloop: approve this tool call?`,
+    ``,
+    `Tool: ${makeVisible(a.server ? `${a.server} / ${a.toolName}` : a.toolName)}`,
+    `Risk: ${a.riskClass}`,
+    `Why you are asked: ${makeVisible(request.policyReason || request.policyName)}`,
+  ];
+  if (a.rationale) lines.push(`Agent's reason: ${makeVisible(a.rationale)}`);
+  lines.push(
+    '',
+    'Arguments:',
+    formatArgsForDisplay(a.toolArgs),
+    '',
+    `Arguments hash: ${argsHash(a.toolArgs)}`,
+  );
+  return lines.join('\n');
+}

@@ -1,0 +1,73 @@
+import type { ApprovalBackend } from '../../../shared/backends/backend.js';
+import type { HITLPolicy } from '../../../shared/policies/policy.js';
+
+// The proxy consumes a *resolved* config: files read, ${env:...} expanded,
+// defaults applied, both mcp.json shapes folded into one. Loading lives in
+// ./load.ts; everything downstream of it can trust these types.
+
+/** An upstream MCP server the proxy connects to. */
+export type UpstreamSpec =
+  | {
+      name: string;
+      type: 'stdio';
+      command: string;
+      args: string[];
+      env: Record<string, string>;
+      cwd?: string;
+      trusted: boolean;
+    }
+  | {
+      name: string;
+      type: 'http' | 'sse';
+      url: string;
+      headers: Record<string, string>;
+      trusted: boolean;
+    };
+
+/** Names of the approval channels a config may select. */
+export type ApprovalBackendName = 'hub' | 'auto-approve' | 'auto-reject' | 'cli' | 'elicitation';
+
+export interface ApprovalSettings {
+  backend: ApprovalBackendName;
+  /** Used when the primary backend cannot ask (e.g. the client lacks elicitation). */
+  fallback: Exclude<ApprovalBackendName, 'elicitation'>;
+  /** Default approval timeout, ms (10 minutes). */
+  timeoutMs: number;
+  /** Per-tool timeouts keyed by tool-name glob (matched against the exposed, namespaced name). */
+  toolTimeouts: Array<{ tool: string; timeoutMs: number }>;
+  /** How often to send progress keep-alives while a call waits, ms. */
+  keepAliveMs: number;
+}
+
+export interface TelemetrySettings {
+  /** SQLite file, or undefined when telemetry is off. */
+  db?: string;
+  required: boolean;
+}
+
+export interface ProxySettings {
+  /** Prefix tool and prompt names with `SERVER` + separator. Default: true when more than one server. */
+  prefixNames: boolean;
+  separator: string;
+  /** Also expose Claude Code's permission-prompt tool `approve`. */
+  permissionPrompt: boolean;
+  logLevel: 'error' | 'warn' | 'info' | 'debug';
+  /** Largest JSON-RPC message accepted from the client or an upstream, bytes. */
+  maxMessageBytes: number;
+  /** How long initialize waits for upstream servers before answering without the slow ones, ms. */
+  startupTimeoutMs: number;
+}
+
+/** Everything `hitloop proxy` needs, resolved and validated. */
+export interface ResolvedProxyConfig {
+  /** Where the config came from (a file path, or "command line"). */
+  source: string;
+  servers: UpstreamSpec[];
+  policy: HITLPolicy;
+  approval: ApprovalSettings;
+  telemetry: TelemetrySettings;
+  proxy: ProxySettings;
+}
+
+/** Builds approval backends; the proxy registers the ones it can make (hub, elicitation) at run time. */
+export type BackendFactory = (name: ApprovalBackendName) => ApprovalBackend | undefined;

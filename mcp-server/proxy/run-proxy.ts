@@ -1,0 +1,126 @@
+import type { ApprovalBackend } from '../../shared/backends/backend.js';
+import { ConfigError } from '../../shared/errors.js';
+import { TelemetryLogger } from '../../shared/telemetry/logger.js';
+import { packageVersion } from '../version.js';
+import { createBackendResolver } from './approval/backend-resolver.js';
+import type { ResolvedProxyConfig } from './config/types.js';
+import { type HttpDownstream, isLoopbackHost, startHttpDownstream } from './http-downstream.js';
+import { createLogger, type Logger } from './log.js';
+import { ProxySession } from './session/proxy-session.js';
+import { StdioServerTransport } from './transport/stdio-server-transport.js';
+import type { JsonRpcTransport } from './transport/transport.js';
+
+export interface RunProxyOptions {
+  /** Serve Streamable HTTP instead of stdio. */
+  http?: { host: string; port: number; token?: string; allowedOrigins?: string[] };
+  log?: Logger;
+  /** The approval hub's backend, when a hub runs in this process. */
+  hub?: () => ApprovalBackend;
+}
+
+/** A running proxy. */
+export interface RunningProxy {
+  /** The MCP endpoint in HTTP mode. */
+  url?: string;
+  /** Resolves when the (stdio) client disconnects. */
+  done: Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts `hitloop proxy`: the client side on stdio (default) or Streamable
+ * HTTP, one proxy session per client, telemetry in SQLite.
+ *
+ * @example
+ * const proxy = await runProxy(loadProxyConfig('hitloop.json'));
+ * await proxy.done;
+ */
+export async function runProxy(
+  config: ResolvedProxyConfig,
+  options: RunProxyOptions = {},
+): Promise<RunningProxy> {
+  const log = options.log ?? createLogger(config.proxy.logLevel);
+  if (config.approval.backend === 'cli' && !options.http) {
+    throw new ConfigError({
+      file: config.source,
+      field: 'approval.backend',
+      problem:
+        'the cli backend needs the terminal, but in stdio mode stdin and stdout carry the MCP protocol',
+      fix: 'serve the client over HTTP (--http 127.0.0.1:PORT), or choose "hub", "elicitation", "auto-approve" or "auto-reject"',
+    });
+  }
+  if (options.http && !isLoopbackHost(options.http.host) && !options.http.token) {
+    throw new ConfigError({
+      file: '--http',
+      problem: `refusing to serve on non-loopback address ${options.http.host} without a bearer token`,
+      fix: 'pass --token (or set HITLOOP_PROXY_TOKEN), or bind to 127.0.0.1',
+    });
+  }
+  const telemetry = config.telemetry.db
+    ? new TelemetryLogger({
+        dbPath: config.telemetry.db,
+        required: config.telemetry.required,
+        onError: (err) => log.error(`telemetry: ${err.message}`),
+      })
+    : undefined;
+  const resolveBackend = createBackendResolver(config.approval, { log, hub: options.hub });
+  const sessions = new Set<ProxySession>();
+  const openSession = async (transport: JsonRpcTransport, transportName: string) => {
+    const session = new ProxySession(config, transport, {
+      log,
+      telemetry,
+      resolveBackend,
+      version: packageVersion(),
+      transportName,
+    });
+    sessions.add(session);
+    await session.start();
+    return {
+      session,
+      close: async () => {
+        sessions.delete(session);
+        await session.close();
+      },
+    };
+  };
+
+  let http: HttpDownstream | undefined;
+  let done: Promise<void>;
+  if (options.http) {
+    http = await startHttpDownstream({
+      ...options.http,
+      maxBodyBytes: config.proxy.maxMessageBytes,
+      log,
+      openSession: (transport) => openSession(transport, 'http'),
+    });
+    log.info(
+      `serving MCP over Streamable HTTP at ${http.url}${options.http.token ? ' (bearer token required)' : ''}`,
+    );
+    done = new Promise(() => {});
+  } else {
+    const transport = new StdioServerTransport(
+      process.stdin,
+      process.stdout,
+      config.proxy.maxMessageBytes,
+    );
+    await openSession(transport, 'stdio');
+    // The session set onclose; chain it so `done` hears the client leave too.
+    const sessionClose = transport.onclose;
+    done = new Promise<void>((resolve) => {
+      transport.onclose = () => {
+        sessionClose?.();
+        resolve();
+      };
+    });
+  }
+
+  return {
+    url: http?.url,
+    done,
+    async close() {
+      await http?.close();
+      await Promise.allSettled([...sessions].map((s) => s.close()));
+      telemetry?.close();
+    },
+  };
+}

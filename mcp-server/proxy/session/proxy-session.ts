@@ -1,0 +1,868 @@
+import {
+  LATEST_PROTOCOL_VERSION,
+  SUPPORTED_PROTOCOL_VERSIONS,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { ApprovalBackend } from '../../../shared/backends/backend.js';
+import {
+  type GateOutcome,
+  gateAction,
+  notExecutedMessage,
+} from '../../../shared/gate/approval-gate.js';
+import { type Action, createAction } from '../../../shared/models/action.js';
+import { toolGlobToRegExp } from '../../../shared/policies/rules.js';
+import { effectiveRisk } from '../../../shared/policies/tool-risk.js';
+import type { TelemetryLogger } from '../../../shared/telemetry/logger.js';
+import type { ResolvedProxyConfig } from '../config/types.js';
+import {
+  ErrorCode,
+  errorResponse,
+  isNotification,
+  isRequest,
+  isResponse,
+  type JsonRpcId,
+  type JsonRpcMessage,
+  type JsonRpcNotification,
+  type JsonRpcRequest,
+  type JsonRpcResponse,
+  resultResponse,
+} from '../jsonrpc/messages.js';
+import type { Logger } from '../log.js';
+import type { FramingProblem, JsonRpcTransport, SendOptions } from '../transport/transport.js';
+import { type UpstreamListener, UpstreamServer } from '../upstream/upstream-server.js';
+import {
+  PERMISSION_TOOL,
+  permissionResultText,
+  permissionToolDefinition,
+} from './permission-prompt.js';
+import { ToolCatalog } from './tool-catalog.js';
+
+/** How the session obtains an approval channel once it knows the client. */
+export type BackendResolver = (session: ProxySession) => ApprovalBackend;
+
+export interface SessionDeps {
+  log: Logger;
+  telemetry?: TelemetryLogger;
+  resolveBackend: BackendResolver;
+  version: string;
+  /** Describes the downstream transport for telemetry ("stdio", "http"). */
+  transportName: string;
+}
+
+/** A client request the proxy is working on: waiting for a human, or forwarded upstream. */
+interface InFlight {
+  clientId: JsonRpcId;
+  server?: UpstreamServer;
+  upstreamId?: JsonRpcId;
+  cancelled: boolean;
+  abort?: AbortController;
+  progressToken?: string | number;
+  /** Progress notifications the proxy itself sent (keep-alives). */
+  progressSent: number;
+  keepAlive?: NodeJS.Timeout;
+}
+
+/** A request the proxy sent the client: its own (elicitation) or relayed from an upstream server. */
+interface ClientRequest {
+  handle: (response: JsonRpcResponse) => void;
+  origin?: { server: UpstreamServer; id: JsonRpcId };
+}
+
+const key = (id: JsonRpcId) => (typeof id === 'number' ? `n${id}` : `s${id}`);
+
+/**
+ * One client connection: an MCP server towards the client and an MCP client
+ * towards every upstream server. Routes by method, aggregates lists, and
+ * puts every `tools/call` through the policy and, when asked, a human.
+ */
+export class ProxySession implements UpstreamListener {
+  readonly servers: UpstreamServer[];
+  readonly catalog: ToolCatalog;
+  clientInfo: Record<string, unknown> = {};
+  clientCapabilities: Record<string, unknown> = {};
+  runId: string | undefined;
+  private initialized = false;
+  private backend: ApprovalBackend | undefined;
+  private readonly inflight = new Map<string, InFlight>();
+  private readonly byUpstreamToken = new Map<string, InFlight>();
+  private readonly clientRequests = new Map<string, ClientRequest>();
+  private nextClientRequestId = 1;
+  private nextProgressToken = 1;
+  private readonly resourceOwners = new Map<string, UpstreamServer>();
+  private templateOwners: Array<{ prefix: string; server: UpstreamServer }> = [];
+  private readonly promptOwners = new Map<string, { server: UpstreamServer; name: string }>();
+  private readonly toolTimeouts: Array<{ pattern: RegExp; timeoutMs: number }>;
+  private listChangedTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    readonly config: ResolvedProxyConfig,
+    private readonly transport: JsonRpcTransport,
+    private readonly deps: SessionDeps,
+  ) {
+    const log = deps.log;
+    this.servers = config.servers.map(
+      (spec) =>
+        new UpstreamServer(spec, this, log, {
+          startupTimeoutMs: config.proxy.startupTimeoutMs,
+          maxMessageBytes: config.proxy.maxMessageBytes,
+        }),
+    );
+    const reserved = config.proxy.permissionPrompt
+      ? new Map([[PERMISSION_TOOL, permissionToolDefinition()]])
+      : new Map();
+    this.catalog = new ToolCatalog(config.proxy, reserved);
+    this.toolTimeouts = config.approval.toolTimeouts.map((t) => ({
+      pattern: toolGlobToRegExp(t.tool),
+      timeoutMs: t.timeoutMs,
+    }));
+  }
+
+  async start(): Promise<void> {
+    this.transport.onmessage = (message) => this.receive(message);
+    this.transport.onproblem = (problem) => this.badMessage(problem);
+    this.transport.onclose = () => void this.close();
+    this.transport.onerror = (err) => this.deps.log.debug(`client transport: ${err.message}`);
+    await this.transport.start();
+  }
+
+  /** Sends a request to the client and resolves with its answer (used by the elicitation backend). */
+  requestClient(
+    method: string,
+    params: Record<string, unknown>,
+    options: { signal?: AbortSignal; relatedRequestId?: JsonRpcId } = {},
+  ): Promise<Record<string, unknown>> {
+    return new Promise((resolve, reject) => {
+      const id = `hitloop-${this.nextClientRequestId++}`;
+      const onAbort = () => {
+        this.clientRequests.delete(key(id));
+        this.send({
+          jsonrpc: '2.0',
+          method: 'notifications/cancelled',
+          params: { requestId: id, reason: 'withdrawn' },
+        });
+        reject(
+          options.signal?.reason instanceof Error ? options.signal.reason : new Error('withdrawn'),
+        );
+      };
+      this.clientRequests.set(key(id), {
+        handle: (response) => {
+          options.signal?.removeEventListener('abort', onAbort);
+          if ('error' in response)
+            reject(new Error(`client answered ${method} with an error: ${response.error.message}`));
+          else resolve(response.result);
+        },
+      });
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      this.send(
+        { jsonrpc: '2.0', id, method, params },
+        { relatedRequestId: options.relatedRequestId },
+      );
+    });
+  }
+
+  private closing: Promise<void> | undefined;
+
+  /** Withdraws pending approvals, stops the upstream servers, ends the telemetry run. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.listChangedTimer);
+    for (const call of this.inflight.values()) {
+      call.cancelled = true;
+      clearInterval(call.keepAlive);
+      call.abort?.abort(new Error('the client disconnected'));
+    }
+    this.inflight.clear();
+    await Promise.allSettled(this.servers.map((s) => s.close()));
+    await this.backend?.close?.();
+    if (this.runId) this.deps.telemetry?.endRun(this.runId, {});
+    await this.transport.close();
+  }
+
+  // ---- client -> proxy -------------------------------------------------
+
+  private receive(message: JsonRpcMessage): void {
+    if (isRequest(message)) void this.handleRequest(message);
+    else if (isNotification(message)) this.handleNotification(message);
+    else if (isResponse(message)) this.handleClientResponse(message);
+  }
+
+  private badMessage(problem: FramingProblem): void {
+    const code = problem.kind === 'parse' ? ErrorCode.ParseError : ErrorCode.InvalidRequest;
+    const what = problem.kind === 'parse' ? 'Parse error' : 'Invalid Request';
+    this.deps.log.warn(`client sent an unusable message (${problem.kind}): ${problem.detail}`);
+    this.send(errorResponse(problem.id, code, `${what}: ${problem.detail}`));
+  }
+
+  private async handleRequest(msg: JsonRpcRequest): Promise<void> {
+    const { method } = msg;
+    try {
+      if (method === 'initialize') return await this.initialize(msg);
+      if (method === 'ping') return this.send(resultResponse(msg.id, {}));
+      if (!this.initialized) {
+        return this.send(
+          errorResponse(msg.id, ErrorCode.InvalidRequest, `received ${method} before initialize`),
+        );
+      }
+      switch (method) {
+        case 'tools/list':
+          return this.send(resultResponse(msg.id, { tools: this.catalog.list() }));
+        case 'tools/call':
+          return await this.callTool(msg);
+        case 'resources/list':
+          return await this.aggregate(msg, 'resources', 'resources', (s, items) => {
+            for (const r of items)
+              if (typeof r.uri === 'string' && !this.resourceOwners.has(r.uri))
+                this.resourceOwners.set(r.uri, s);
+          });
+        case 'resources/templates/list':
+          return await this.aggregate(msg, 'resources', 'resourceTemplates', (s, items) => {
+            this.templateOwners = this.templateOwners.filter((t) => t.server !== s);
+            for (const t of items) {
+              if (typeof t.uriTemplate === 'string')
+                this.templateOwners.push({ prefix: t.uriTemplate.split('{')[0]!, server: s });
+            }
+          });
+        case 'prompts/list':
+          return await this.aggregate(msg, 'prompts', 'prompts', (s, items) => {
+            for (const p of items) {
+              if (typeof p.name !== 'string') continue;
+              const exposed = this.catalog.exposedName(s.name, p.name);
+              this.promptOwners.set(exposed, { server: s, name: p.name });
+              p.name = exposed;
+            }
+          });
+        case 'resources/read':
+        case 'resources/subscribe':
+        case 'resources/unsubscribe':
+          return this.routeByUri(msg, msg.params?.uri);
+        case 'prompts/get':
+          return this.routePrompt(msg, msg.params?.name, (name) => ({ ...msg.params, name }));
+        case 'completion/complete':
+          return this.routeCompletion(msg);
+        case 'logging/setLevel':
+          await Promise.allSettled(
+            this.servers
+              .filter((s) => s.state === 'ready' && s.capabilities.logging)
+              .map((s) => s.request('logging/setLevel', msg.params)),
+          );
+          return this.send(resultResponse(msg.id, {}));
+        default:
+          return this.send(
+            errorResponse(msg.id, ErrorCode.MethodNotFound, `Method not found: ${method}`),
+          );
+      }
+    } catch (err) {
+      this.deps.log.error(
+        `handling ${method}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+      );
+      this.send(
+        errorResponse(
+          msg.id,
+          ErrorCode.InternalError,
+          `hitloop proxy error: ${err instanceof Error ? err.message : String(err)}`,
+        ),
+      );
+    }
+  }
+
+  private async initialize(msg: JsonRpcRequest): Promise<void> {
+    if (this.initialized) {
+      return this.send(
+        errorResponse(msg.id, ErrorCode.InvalidRequest, 'initialize was already received'),
+      );
+    }
+    const params = msg.params ?? {};
+    this.clientCapabilities = (params.capabilities as Record<string, unknown>) ?? {};
+    this.clientInfo = (params.clientInfo as Record<string, unknown>) ?? {};
+    const requested =
+      typeof params.protocolVersion === 'string' ? params.protocolVersion : LATEST_PROTOCOL_VERSION;
+    const protocolVersion = SUPPORTED_PROTOCOL_VERSIONS.includes(requested)
+      ? requested
+      : LATEST_PROTOCOL_VERSION;
+    // Upstream servers see the client's own capabilities, so they only send
+    // elicitation, sampling or roots requests the client can answer.
+    const upstreamInit = {
+      protocolVersion,
+      capabilities: this.clientCapabilities,
+      clientInfo: this.clientInfo,
+    };
+    const startup = Promise.all(this.servers.map((s) => s.start(upstreamInit)));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      startup,
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, this.config.proxy.startupTimeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    this.catalog.rebuild(this.servers);
+    if (this.catalog.collisions.length) {
+      const text = this.collisionText();
+      this.deps.log.error(text);
+      return this.send(errorResponse(msg.id, ErrorCode.InternalError, text));
+    }
+    for (const s of this.servers) {
+      if (s.state !== 'ready')
+        this.deps.log.warn(
+          `server '${s.name}' is not ready yet (${s.failure ?? s.state}); its tools will appear when it is`,
+        );
+    }
+    this.backend = this.deps.resolveBackend(this);
+    this.runId = this.deps.telemetry?.startRun({
+      condition: this.config.policy.name,
+      scenario: 'mcp-proxy',
+      metadata: {
+        client: this.clientInfo,
+        transport: this.deps.transportName,
+        servers: this.servers.map((s) => s.name),
+        approval_backend: this.backend.name,
+        config: this.config.source,
+      },
+    });
+    this.initialized = true;
+    const instructions = this.servers
+      .filter((s) => s.instructions)
+      .map((s) => `[${s.name}]\n${s.instructions}`)
+      .join('\n\n');
+    this.send(
+      resultResponse(msg.id, {
+        protocolVersion,
+        capabilities: {
+          tools: { listChanged: true },
+          resources: { subscribe: true, listChanged: true },
+          prompts: { listChanged: true },
+          completions: {},
+          logging: {},
+        },
+        serverInfo: {
+          name: 'hitloop-proxy',
+          title: 'hitloop approval proxy',
+          version: this.deps.version,
+        },
+        ...(instructions ? { instructions } : {}),
+      }),
+    );
+  }
+
+  private collisionText(): string {
+    const list = this.catalog.collisions
+      .map((c) => `'${c.name}' (${c.servers.join(', ')})`)
+      .join('; ');
+    return `tool name collision: ${list}. hitloop never picks one silently; fix: set "proxy": {"prefixNames": true} in the config, or rename a server`;
+  }
+
+  private handleNotification(msg: JsonRpcNotification): void {
+    switch (msg.method) {
+      case 'notifications/initialized':
+        return;
+      case 'notifications/cancelled': {
+        const id = msg.params?.requestId;
+        if (typeof id !== 'string' && typeof id !== 'number') return;
+        const call = this.inflight.get(key(id));
+        if (!call) return;
+        this.inflight.delete(key(id));
+        call.cancelled = true;
+        clearInterval(call.keepAlive);
+        const reason =
+          typeof msg.params?.reason === 'string' ? msg.params.reason : 'cancelled by the client';
+        call.abort?.abort(new Error(reason));
+        if (call.server && call.upstreamId !== undefined)
+          call.server.cancel(call.upstreamId, reason);
+        return;
+      }
+      case 'notifications/roots/list_changed':
+        for (const s of this.servers) s.notify(msg.method, msg.params);
+        return;
+      case 'notifications/progress': {
+        // Progress from the client concerns a server-to-client request; send it to every server (tokens are unique).
+        for (const s of this.servers) s.notify(msg.method, msg.params);
+        return;
+      }
+      default:
+        this.deps.log.debug(`ignoring client notification ${msg.method}`);
+    }
+  }
+
+  private handleClientResponse(msg: JsonRpcResponse): void {
+    if (msg.id === null) return;
+    const pending = this.clientRequests.get(key(msg.id));
+    if (!pending) return;
+    this.clientRequests.delete(key(msg.id));
+    pending.handle(msg);
+  }
+
+  // ---- tools/call ------------------------------------------------------
+
+  private async callTool(msg: JsonRpcRequest): Promise<void> {
+    const params = msg.params ?? {};
+    const name = params.name;
+    const args = params.arguments ?? {};
+    if (typeof name !== 'string') {
+      return this.send(
+        errorResponse(msg.id, ErrorCode.InvalidParams, 'tools/call needs a string "name"'),
+      );
+    }
+    if (args === null || typeof args !== 'object' || Array.isArray(args)) {
+      return this.send(
+        errorResponse(msg.id, ErrorCode.InvalidParams, `"arguments" of ${name} must be an object`),
+      );
+    }
+    const toolArgs = args as Record<string, unknown>;
+    const isPermissionPrompt = this.config.proxy.permissionPrompt && name === PERMISSION_TOOL;
+    const entry = isPermissionPrompt ? undefined : this.catalog.get(name);
+    if (!isPermissionPrompt && !entry) {
+      const collided = this.catalog.collisions.find((c) => c.name === name);
+      return this.send(
+        errorResponse(
+          msg.id,
+          ErrorCode.InvalidParams,
+          collided
+            ? `Tool '${name}' is withheld: ${this.collisionText()}`
+            : `Unknown tool: '${name}'. Call tools/list for the available tools.`,
+        ),
+      );
+    }
+    const problems = this.catalog.validate(name, toolArgs);
+    if (problems.length) {
+      return this.send(
+        resultResponse(
+          msg.id,
+          toolError(
+            `Tool '${name}' was NOT executed: its arguments do not match the input schema: ${problems.join('; ')}`,
+          ),
+        ),
+      );
+    }
+    const meta = params._meta as Record<string, unknown> | undefined;
+    const token = meta?.progressToken;
+    const call: InFlight = {
+      clientId: msg.id,
+      cancelled: false,
+      abort: new AbortController(),
+      progressSent: 0,
+      progressToken: typeof token === 'string' || typeof token === 'number' ? token : undefined,
+    };
+    this.inflight.set(key(msg.id), call);
+
+    const action = isPermissionPrompt
+      ? permissionAction(toolArgs)
+      : this.toAction(entry!, toolArgs);
+    let outcome: GateOutcome;
+    try {
+      outcome = await gateAction(action, {
+        policy: this.config.policy,
+        backend: this.backend!,
+        runId: this.runId ?? 'no-telemetry',
+        logger: this.runId ? this.deps.telemetry : undefined,
+        context: { ...this.requestContext(entry), clientRequestId: msg.id },
+        timeoutMs: this.timeoutFor(name),
+        signal: call.abort!.signal,
+        validateArgs: isPermissionPrompt ? undefined : (a) => this.catalog.validate(name, a),
+        onAsk: (request) => this.startKeepAlive(call, name, request.policyReason),
+      });
+    } catch (err) {
+      clearInterval(call.keepAlive);
+      this.inflight.delete(key(msg.id));
+      if (call.cancelled || (err instanceof Error && err.name === 'AbortError')) {
+        this.deps.log.info(
+          `call to ${name} withdrawn: the client cancelled it; nothing was executed`,
+        );
+        return; // the client gave up on this request; MCP says not to answer it
+      }
+      return this.send(
+        resultResponse(
+          msg.id,
+          toolError(
+            `Tool '${name}' was NOT executed: the approval step failed: ${err instanceof Error ? err.message : String(err)}`,
+          ),
+        ),
+        { relatedRequestId: msg.id },
+      );
+    }
+    clearInterval(call.keepAlive);
+    if (call.cancelled) return;
+
+    if (isPermissionPrompt) {
+      this.inflight.delete(key(msg.id));
+      return this.send(
+        resultResponse(msg.id, {
+          content: [{ type: 'text', text: permissionResultText(outcome) }],
+        }),
+        {
+          relatedRequestId: msg.id,
+        },
+      );
+    }
+    if (outcome.kind === 'denied' || outcome.kind === 'rejected') {
+      this.inflight.delete(key(msg.id));
+      return this.send(resultResponse(msg.id, toolError(notExecutedMessage(outcome))), {
+        relatedRequestId: msg.id,
+      });
+    }
+    this.forwardCall(msg, entry!, action, outcome.args, call);
+  }
+
+  private forwardCall(
+    msg: JsonRpcRequest,
+    entry: NonNullable<ReturnType<ToolCatalog['get']>>,
+    action: Action,
+    args: Record<string, unknown>,
+    call: InFlight,
+  ): void {
+    const params: Record<string, unknown> = {
+      ...msg.params,
+      name: entry.tool.name,
+      arguments: args,
+    };
+    if (call.progressToken !== undefined && call.progressSent > 0) {
+      // The client already saw our keep-alive progress; give the server its own
+      // token and shift its values so the client's progress keeps increasing.
+      const upstreamToken = `hitloop-progress-${this.nextProgressToken++}`;
+      params._meta = { ...(params._meta as object), progressToken: upstreamToken };
+      this.byUpstreamToken.set(upstreamToken, call);
+    }
+    const telemetry = this.runId ? this.deps.telemetry : undefined;
+    telemetry?.logToolExecutionStart(this.runId!, action, args);
+    const started = performance.now();
+    call.server = entry.server;
+    call.upstreamId = entry.server.forward('tools/call', params, (response) => {
+      this.inflight.delete(key(msg.id));
+      for (const [t, c] of this.byUpstreamToken) if (c === call) this.byUpstreamToken.delete(t);
+      if (call.cancelled) return;
+      let out: JsonRpcResponse;
+      let success: boolean;
+      let error: string | undefined;
+      if ('error' in response) {
+        if (response.error.code === ErrorCode.ConnectionClosed) {
+          // A crash is the agent's business too: say which server, how, and that the call may not have run.
+          error = response.error.message;
+          out = resultResponse(
+            msg.id,
+            toolError(
+              `Tool '${msg.params?.name}' failed: ${response.error.message}. The call may not have completed.`,
+            ),
+          );
+        } else {
+          error = response.error.message;
+          out = { ...response, id: msg.id };
+        }
+        success = false;
+      } else {
+        success = response.result.isError !== true;
+        out = { ...response, id: msg.id };
+      }
+      telemetry?.logToolExecutionEnd(this.runId!, {
+        actionId: action.id,
+        success,
+        error,
+        durationMs: performance.now() - started,
+        executed: true,
+      });
+      this.send(out, { relatedRequestId: msg.id });
+    });
+  }
+
+  private startKeepAlive(call: InFlight, name: string, reason: string): void {
+    if (call.progressToken === undefined) return;
+    const tick = () => {
+      if (call.cancelled) return;
+      call.progressSent++;
+      this.send(
+        {
+          jsonrpc: '2.0',
+          method: 'notifications/progress',
+          params: {
+            progressToken: call.progressToken,
+            progress: call.progressSent,
+            message: `Waiting for human approval of ${name} (${reason})`,
+          },
+        },
+        { relatedRequestId: call.clientId },
+      );
+    };
+    tick();
+    call.keepAlive = setInterval(tick, this.config.approval.keepAliveMs);
+  }
+
+  private toAction(
+    entry: NonNullable<ReturnType<ToolCatalog['get']>>,
+    toolArgs: Record<string, unknown>,
+  ): Action {
+    const annotations = entry.tool.annotations as Action['annotations'];
+    const action = createAction({
+      toolName: entry.tool.name,
+      toolArgs,
+      server: entry.server.name,
+      // Unknown risk is medium; a trusted server's annotations may say otherwise.
+      riskClass: 'medium',
+      ...(annotations ? { annotations } : {}),
+    });
+    if (entry.server.spec.trusted)
+      action.riskClass = effectiveRisk(action, new Set([entry.server.name]));
+    return action;
+  }
+
+  private requestContext(entry: ReturnType<ToolCatalog['get']>): Record<string, unknown> {
+    return {
+      client: { name: this.clientInfo.name, version: this.clientInfo.version },
+      cwd: process.cwd(),
+      ...(entry
+        ? {
+            exposedName: entry.exposedName,
+            toolDescription: entry.tool.description,
+            annotations: entry.tool.annotations,
+            inputSchema: entry.tool.inputSchema,
+          }
+        : {}),
+    };
+  }
+
+  private timeoutFor(name: string): number {
+    for (const t of this.toolTimeouts) if (t.pattern.test(name)) return t.timeoutMs;
+    return this.config.approval.timeoutMs;
+  }
+
+  // ---- other routed requests ------------------------------------------
+
+  private async aggregate(
+    msg: JsonRpcRequest,
+    capability: string,
+    listKey: string,
+    collect: (server: UpstreamServer, items: Array<Record<string, unknown>>) => void,
+  ): Promise<void> {
+    const servers = this.servers.filter((s) => s.state === 'ready' && s.capabilities[capability]);
+    const results = await Promise.allSettled(servers.map((s) => s.listAll(msg.method, listKey)));
+    const all: Array<Record<string, unknown>> = [];
+    results.forEach((r, i) => {
+      const server = servers[i]!;
+      if (r.status === 'rejected') {
+        this.deps.log.warn(
+          `server '${server.name}': ${msg.method} failed: ${r.reason instanceof Error ? r.reason.message : String(r.reason)}`,
+        );
+        return;
+      }
+      const items = r.value as Array<Record<string, unknown>>;
+      collect(server, items);
+      all.push(...items);
+    });
+    this.send(resultResponse(msg.id, { [listKey]: all }));
+  }
+
+  private routeByUri(msg: JsonRpcRequest, uri: unknown): void {
+    if (typeof uri !== 'string')
+      return this.send(
+        errorResponse(msg.id, ErrorCode.InvalidParams, `${msg.method} needs a string "uri"`),
+      );
+    const candidates = this.servers.filter((s) => s.capabilities.resources);
+    const owner =
+      this.resourceOwners.get(uri) ??
+      this.templateOwners
+        .filter((t) => t.prefix && uri.startsWith(t.prefix))
+        .sort((a, b) => b.prefix.length - a.prefix.length)[0]?.server ??
+      (candidates.length === 1 ? candidates[0] : undefined);
+    if (!owner) {
+      return this.send(
+        errorResponse(
+          msg.id,
+          ErrorCode.InvalidParams,
+          `Unknown resource: ${uri} (list resources first)`,
+        ),
+      );
+    }
+    this.forward(msg, owner, msg.params);
+  }
+
+  private routePrompt(
+    msg: JsonRpcRequest,
+    name: unknown,
+    rewrite: (name: string) => Record<string, unknown>,
+  ): void {
+    if (typeof name !== 'string')
+      return this.send(
+        errorResponse(msg.id, ErrorCode.InvalidParams, 'prompts/get needs a string "name"'),
+      );
+    const owner = this.promptOwner(name);
+    if (!owner)
+      return this.send(errorResponse(msg.id, ErrorCode.InvalidParams, `Unknown prompt: ${name}`));
+    this.forward(msg, owner.server, rewrite(owner.name));
+  }
+
+  private promptOwner(name: string): { server: UpstreamServer; name: string } | undefined {
+    const known = this.promptOwners.get(name);
+    if (known) return known;
+    // Not listed yet: resolve from the naming rule.
+    for (const s of this.servers) {
+      if (!s.capabilities.prompts) continue;
+      const prefix = this.config.proxy.prefixNames ? `${s.name}${this.config.proxy.separator}` : '';
+      if (name.startsWith(prefix)) return { server: s, name: name.slice(prefix.length) };
+    }
+    return undefined;
+  }
+
+  private routeCompletion(msg: JsonRpcRequest): void {
+    const ref = msg.params?.ref as Record<string, unknown> | undefined;
+    if (ref?.type === 'ref/prompt') {
+      return this.routePrompt(msg, ref.name, (name) => ({ ...msg.params, ref: { ...ref, name } }));
+    }
+    if (ref?.type === 'ref/resource') return this.routeByUri(msg, ref.uri);
+    this.send(
+      errorResponse(
+        msg.id,
+        ErrorCode.InvalidParams,
+        'completion/complete needs a ref of type ref/prompt or ref/resource',
+      ),
+    );
+  }
+
+  private forward(
+    msg: JsonRpcRequest,
+    server: UpstreamServer,
+    params: Record<string, unknown> | undefined,
+  ): void {
+    const call: InFlight = { clientId: msg.id, cancelled: false, progressSent: 0, server };
+    this.inflight.set(key(msg.id), call);
+    call.upstreamId = server.forward(msg.method, params, (response) => {
+      this.inflight.delete(key(msg.id));
+      if (!call.cancelled) this.send({ ...response, id: msg.id }, { relatedRequestId: msg.id });
+    });
+  }
+
+  // ---- upstream -> proxy ----------------------------------------------
+
+  onNotification(server: UpstreamServer, msg: JsonRpcNotification): void {
+    switch (msg.method) {
+      case 'notifications/progress': {
+        const token = msg.params?.progressToken;
+        const call = typeof token === 'string' ? this.byUpstreamToken.get(token) : undefined;
+        if (call) {
+          const p = msg.params!;
+          const shift = call.progressSent;
+          this.send(
+            {
+              jsonrpc: '2.0',
+              method: msg.method,
+              params: {
+                ...p,
+                progressToken: call.progressToken,
+                progress: Number(p.progress) + shift,
+                ...(typeof p.total === 'number' ? { total: p.total + shift } : {}),
+              },
+            },
+            { relatedRequestId: call.clientId },
+          );
+          return;
+        }
+        return this.send(msg, { relatedRequestId: this.callForToken(token)?.clientId });
+      }
+      case 'notifications/tools/list_changed':
+        return; // the server reloads its tools, then onChanged tells the client
+      case 'notifications/message':
+        return this.send({
+          ...msg,
+          params: { ...msg.params, logger: msg.params?.logger ?? server.name },
+        });
+      case 'notifications/cancelled': {
+        // The server withdrew one of its own requests to the client; translate its id.
+        for (const [k, pending] of this.clientRequests) {
+          const origin = pending.origin;
+          if (origin && origin.server === server && origin.id === msg.params?.requestId) {
+            this.clientRequests.delete(k);
+            return this.send({ ...msg, params: { ...msg.params, requestId: k.slice(1) } });
+          }
+        }
+        return;
+      }
+      default:
+        return this.send(msg);
+    }
+  }
+
+  onRequest(server: UpstreamServer, msg: JsonRpcRequest): void {
+    if (msg.method === 'ping') return server.respond(resultResponse(msg.id, {}));
+    const needs: Record<string, string> = {
+      'elicitation/create': 'elicitation',
+      'sampling/createMessage': 'sampling',
+      'roots/list': 'roots',
+    };
+    const capability = needs[msg.method];
+    if (!capability || !this.clientCapabilities[capability]) {
+      return server.respond(
+        errorResponse(
+          msg.id,
+          ErrorCode.MethodNotFound,
+          capability
+            ? `the client does not support ${capability}`
+            : `Method not found: ${msg.method}`,
+        ),
+      );
+    }
+    const id = `hitloop-${this.nextClientRequestId++}`;
+    this.clientRequests.set(key(id), {
+      handle: (response) => server.respond({ ...response, id: msg.id }),
+      origin: { server, id: msg.id },
+    });
+    // On Streamable HTTP the request must travel on the stream of the call that caused it.
+    const calls = [...this.inflight.values()].filter(
+      (c) => c.server === server && c.upstreamId !== undefined,
+    );
+    this.send(
+      { ...msg, id },
+      { relatedRequestId: calls.length === 1 ? calls[0]!.clientId : undefined },
+    );
+  }
+
+  onChanged(server: UpstreamServer): void {
+    if (!this.initialized || this.closed) return;
+    const before = JSON.stringify(this.catalog.list().map((t) => t.name));
+    this.catalog.rebuild(this.servers);
+    if (this.catalog.collisions.length) this.deps.log.error(this.collisionText());
+    if (
+      JSON.stringify(this.catalog.list().map((t) => t.name)) === before &&
+      server.state === 'ready'
+    )
+      return;
+    // Coalesce bursts (several servers coming up at once) into one notification.
+    clearTimeout(this.listChangedTimer);
+    this.listChangedTimer = setTimeout(
+      () => this.send({ jsonrpc: '2.0', method: 'notifications/tools/list_changed' }),
+      50,
+    );
+  }
+
+  private callForToken(token: unknown): InFlight | undefined {
+    if (token === undefined) return undefined;
+    for (const call of this.inflight.values()) if (call.progressToken === token) return call;
+    return undefined;
+  }
+
+  private send(message: JsonRpcMessage, options?: SendOptions): void {
+    if (this.closed) return;
+    const sent = this.transport.send(message, options);
+    if (sent)
+      sent.catch((err: unknown) =>
+        this.deps.log.debug(
+          `could not send to the client: ${err instanceof Error ? err.message : String(err)}`,
+        ),
+      );
+  }
+}
+
+function toolError(text: string): Record<string, unknown> {
+  return { content: [{ type: 'text', text }], isError: true };
+}
+
+function permissionAction(args: Record<string, unknown>): Action {
+  return createAction({
+    toolName: typeof args.tool_name === 'string' ? args.tool_name : 'unknown',
+    toolArgs:
+      args.input && typeof args.input === 'object' ? (args.input as Record<string, unknown>) : {},
+    server: 'claude-code',
+    riskClass: 'medium',
+    contextRefs: typeof args.tool_use_id === 'string' ? [args.tool_use_id] : [],
+  });
+}

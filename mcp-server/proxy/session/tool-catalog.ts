@@ -1,0 +1,97 @@
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
+import type { ToolDefinition, UpstreamServer } from '../upstream/upstream-server.js';
+
+/** A tool as the client sees it, and where it really lives. */
+export interface CatalogEntry {
+  exposedName: string;
+  server: UpstreamServer;
+  tool: ToolDefinition;
+}
+
+/** Two servers offering the same exposed name. */
+export interface Collision {
+  name: string;
+  servers: string[];
+}
+
+const validatorFactory = new AjvJsonSchemaValidator();
+
+/**
+ * The aggregated tool list: each upstream tool under its exposed name
+ * (`SERVER__TOOL` when prefixing), with schema, title, description and
+ * annotations kept as the server gave them. A name two servers claim is a
+ * collision, reported, never silently resolved.
+ */
+export class ToolCatalog {
+  private entries = new Map<string, CatalogEntry>();
+  private listed: ToolDefinition[] = [];
+  private readonly validators = new Map<string, (args: unknown) => string[]>();
+  collisions: Collision[] = [];
+
+  constructor(
+    private readonly naming: { prefixNames: boolean; separator: string },
+    private readonly reserved: ReadonlyMap<string, ToolDefinition> = new Map(),
+  ) {}
+
+  exposedName(server: string, tool: string): string {
+    return this.naming.prefixNames ? `${server}${this.naming.separator}${tool}` : tool;
+  }
+
+  /** Rebuilds from the servers' current tool lists. */
+  rebuild(servers: readonly UpstreamServer[]): void {
+    const entries = new Map<string, CatalogEntry>();
+    const owners = new Map<string, string[]>();
+    for (const name of this.reserved.keys()) owners.set(name, ['hitloop']);
+    for (const server of servers) {
+      for (const tool of server.tools) {
+        const exposedName = this.exposedName(server.name, tool.name);
+        const claimed = owners.get(exposedName);
+        if (claimed) {
+          claimed.push(server.name);
+          continue;
+        }
+        owners.set(exposedName, [server.name]);
+        entries.set(exposedName, { exposedName, server, tool });
+      }
+    }
+    this.collisions = [...owners.entries()]
+      .filter(([, who]) => who.length > 1)
+      .map(([name, who]) => ({ name, servers: who }));
+    // A colliding name is withheld from every server rather than given to one.
+    for (const c of this.collisions) entries.delete(c.name);
+    this.entries = entries;
+    this.validators.clear();
+    this.listed = [
+      ...[...this.reserved.values()],
+      ...[...entries.values()].map((e) =>
+        e.exposedName === e.tool.name ? e.tool : { ...e.tool, name: e.exposedName },
+      ),
+    ];
+  }
+
+  get(exposedName: string): CatalogEntry | undefined {
+    return this.entries.get(exposedName);
+  }
+
+  list(): ToolDefinition[] {
+    return this.listed;
+  }
+
+  /** Validates arguments against the tool's inputSchema; returns problems, empty when valid. */
+  validate(exposedName: string, args: unknown): string[] {
+    let check = this.validators.get(exposedName);
+    if (!check) {
+      const schema =
+        this.entries.get(exposedName)?.tool.inputSchema ??
+        this.reserved.get(exposedName)?.inputSchema;
+      if (!schema) return [];
+      const validator = validatorFactory.getValidator(schema as never);
+      check = (value) => {
+        const r = validator(value);
+        return r.valid ? [] : [r.errorMessage ?? 'arguments do not match the input schema'];
+      };
+      this.validators.set(exposedName, check);
+    }
+    return check(args);
+  }
+}

@@ -1,0 +1,135 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { LineFramer } from '../jsonrpc/line-framer.js';
+import type { JsonRpcMessage } from '../jsonrpc/messages.js';
+import { parseLine } from './parse-line.js';
+import type { JsonRpcTransport } from './transport.js';
+
+/** How an upstream process ended, for error messages that name the cause. */
+export interface ExitInfo {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** Set when the process could not be started at all (e.g. ENOENT). */
+  spawnError?: string;
+  stderrTail: string;
+}
+
+const STDERR_TAIL_BYTES = 4096;
+
+/**
+ * Spawns an MCP server and speaks newline-delimited JSON over its stdio.
+ * Keeps the tail of its stderr so a crash can be explained to the agent.
+ */
+export class StdioClientTransport implements JsonRpcTransport {
+  onmessage?: (message: JsonRpcMessage) => void;
+  onproblem?: JsonRpcTransport['onproblem'];
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  /** Each complete stderr line, for logging. */
+  onstderr?: (line: string) => void;
+  exitInfo: ExitInfo | undefined;
+  private child: ChildProcess | undefined;
+  private stderrTail = '';
+  private closing = false;
+
+  constructor(
+    private readonly spec: {
+      command: string;
+      args: string[];
+      env: Record<string, string>;
+      cwd?: string;
+    },
+    private readonly maxBytes = 16 * 1024 * 1024,
+  ) {}
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  async start(): Promise<void> {
+    const child = spawn(this.spec.command, this.spec.args, {
+      env: { ...process.env, ...this.spec.env },
+      cwd: this.spec.cwd,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      windowsHide: true,
+    });
+    this.child = child;
+    const framer = new LineFramer(
+      this.maxBytes,
+      (line) => {
+        const parsed = parseLine(line);
+        if ('message' in parsed) this.onmessage?.(parsed.message);
+        else this.onproblem?.(parsed.problem);
+      },
+      (bytes) =>
+        this.onproblem?.({
+          kind: 'oversized',
+          detail: `message of ${bytes} bytes exceeds ${this.maxBytes}`,
+          id: null,
+        }),
+    );
+    child.stdout.on('data', (chunk: Buffer) => framer.push(chunk));
+    let pendingErr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      const text = chunk.toString('utf8');
+      this.stderrTail = (this.stderrTail + text).slice(-STDERR_TAIL_BYTES);
+      pendingErr += text;
+      const lines = pendingErr.split('\n');
+      pendingErr = lines.pop() ?? '';
+      for (const line of lines) if (line.trim()) this.onstderr?.(line);
+    });
+    // A write to a dead child raises EPIPE on stdin; the exit handler reports it.
+    child.stdin.on('error', () => {});
+    child.once('exit', (code, signal) => {
+      this.exitInfo ??= { code, signal, stderrTail: '' };
+      // stdout may still hold buffered messages; wait for it to end, but not
+      // forever: a grandchild (npx -> node) can keep the pipe open.
+      if (child.stdout.readableEnded) this.finish();
+      else {
+        child.stdout.once('end', () => this.finish());
+        setTimeout(() => this.finish(), 1000).unref();
+      }
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', () => resolve());
+      child.once('error', (err) => {
+        this.exitInfo = {
+          code: null,
+          signal: null,
+          spawnError: err.message,
+          stderrTail: this.stderrTail,
+        };
+        reject(err);
+        this.finish();
+      });
+    });
+  }
+
+  send(message: JsonRpcMessage): void {
+    const stdin = this.child?.stdin;
+    if (!stdin || stdin.destroyed) return;
+    stdin.write(`${JSON.stringify(message)}\n`);
+  }
+
+  async close(): Promise<void> {
+    const child = this.child;
+    if (!child || this.closing) return;
+    this.closing = true;
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.stdin?.end();
+    // Give the server a moment to exit on EOF (the MCP stdio shutdown), then insist.
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const timer = setTimeout(() => child.kill('SIGTERM'), 2000);
+    const hard = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+    clearTimeout(hard);
+  }
+
+  private finished = false;
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.exitInfo) this.exitInfo.stderrTail = this.stderrTail;
+    this.onclose?.();
+  }
+}

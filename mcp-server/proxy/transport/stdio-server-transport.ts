@@ -1,0 +1,59 @@
+import type { Readable, Writable } from 'node:stream';
+import { LineFramer } from '../jsonrpc/line-framer.js';
+import type { JsonRpcMessage } from '../jsonrpc/messages.js';
+import { parseLine } from './parse-line.js';
+import type { JsonRpcTransport } from './transport.js';
+
+/**
+ * The client side over stdio: newline-delimited JSON on stdin/stdout. Only
+ * protocol goes to stdout; everything else the proxy says goes to stderr.
+ */
+export class StdioServerTransport implements JsonRpcTransport {
+  onmessage?: (message: JsonRpcMessage) => void;
+  onproblem?: JsonRpcTransport['onproblem'];
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  private closed = false;
+
+  constructor(
+    private readonly input: Readable = process.stdin,
+    private readonly output: Writable = process.stdout,
+    private readonly maxBytes = 16 * 1024 * 1024,
+  ) {}
+
+  async start(): Promise<void> {
+    const framer = new LineFramer(
+      this.maxBytes,
+      (line) => {
+        const parsed = parseLine(line);
+        if ('message' in parsed) this.onmessage?.(parsed.message);
+        else this.onproblem?.(parsed.problem);
+      },
+      (bytes) =>
+        this.onproblem?.({
+          kind: 'oversized',
+          detail: `message of ${bytes} bytes exceeds the limit of ${this.maxBytes} bytes`,
+          id: null,
+        }),
+    );
+    this.input.on('data', (chunk: Buffer) => framer.push(chunk));
+    this.input.on('end', () => void this.close());
+    this.input.on('error', (err) => this.onerror?.(err));
+    this.output.on('error', (err) => {
+      // EPIPE: the client went away. Nothing more can be sent; shut down.
+      this.onerror?.(err);
+      void this.close();
+    });
+  }
+
+  send(message: JsonRpcMessage): void {
+    if (this.closed) return;
+    this.output.write(`${JSON.stringify(message)}\n`);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.onclose?.();
+  }
+}
