@@ -2,7 +2,9 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../../shared/errors.js';
 import { packageVersion } from '../version.js';
 import { registerPolicyCommands } from './commands/policy-check.js';
+import { registerProxyCommand } from './commands/proxy.js';
 import { registerTelemetryCommands } from './commands/telemetry-export.js';
+import { registerWrapCommands } from './commands/wrap.js';
 
 /** Exit codes the CLI uses; 2 is for anything the user can fix in their input. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -27,7 +29,9 @@ export function buildProgram(io: CliIo = defaultIo): Command {
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .exitOverride();
   registerPolicyCommands(program, io);
+  registerProxyCommand(program, io);
   registerTelemetryCommands(program, io);
+  registerWrapCommands(program, io);
   for (const sub of program.commands)
     sub.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
   return program;

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import {
   LATEST_PROTOCOL_VERSION,
   SUPPORTED_PROTOCOL_VERSIONS,
@@ -589,21 +590,23 @@ export class ProxySession implements UpstreamListener {
     call.keepAlive = setInterval(tick, this.config.approval.keepAliveMs);
   }
 
-  private toAction(
-    entry: NonNullable<ReturnType<ToolCatalog['get']>>,
-    toolArgs: Record<string, unknown>,
-  ): Action {
+  private toAction(entry: NonNullable<ReturnType<ToolCatalog['get']>>, toolArgs: Record<string, unknown>): Action {
+    // Built directly rather than through the zod schema: every field is known
+    // to be valid here, and this is the hot path of every allowed call.
     const annotations = entry.tool.annotations as Action['annotations'];
-    const action = createAction({
+    const action: Action = {
+      id: randomUUID(),
       toolName: entry.tool.name,
       toolArgs,
       server: entry.server.name,
       // Unknown risk is medium; a trusted server's annotations may say otherwise.
       riskClass: 'medium',
+      sideEffects: [],
+      rationale: '',
+      contextRefs: [],
       ...(annotations ? { annotations } : {}),
-    });
-    if (entry.server.spec.trusted)
-      action.riskClass = effectiveRisk(action, new Set([entry.server.name]));
+    };
+    if (entry.server.spec.trusted) action.riskClass = effectiveRisk(action, new Set([entry.server.name]));
     return action;
   }
 

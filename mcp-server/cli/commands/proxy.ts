@@ -1,0 +1,149 @@
+import { type Command, Option } from 'commander';
+import { ConfigError } from '../../../shared/errors.js';
+import { configFromCommand, loadProxyConfig } from '../../proxy/config/load.js';
+import type { ApprovalBackendName, ResolvedProxyConfig } from '../../proxy/config/types.js';
+import { LOG_LEVELS, type LogLevel } from '../../proxy/log.js';
+import { runProxy } from '../../proxy/run-proxy.js';
+import type { CliIo } from '../program.js';
+
+interface ProxyOptions {
+  config?: string;
+  name?: string;
+  policy?: string;
+  trusted?: boolean;
+  upstreamUrl?: string;
+  upstreamType?: 'http' | 'sse';
+  header: string[];
+  http?: string;
+  token?: string;
+  allowOrigin: string[];
+  approval?: ApprovalBackendName;
+  fallback?: Exclude<ApprovalBackendName, 'elicitation'>;
+  timeout?: string;
+  permissionPrompt?: boolean;
+  logLevel?: LogLevel;
+  telemetry?: string | false;
+}
+
+const BACKENDS: ApprovalBackendName[] = ['hub', 'elicitation', 'cli', 'auto-approve', 'auto-reject'];
+
+/** `hitloop proxy`: the MCP approval proxy. */
+export function registerProxyCommand(program: Command, _io: CliIo): void {
+  program
+    .command('proxy')
+    .description('run the MCP approval proxy in front of MCP servers')
+    .usage('[options] [-- COMMAND [ARGS...]]')
+    .option(
+      '-c, --config <file>',
+      'config file (VS Code mcp.json, Claude/Cursor mcpServers, hitloop keys); with -- COMMAND, only its settings are used',
+    )
+    .option('-n, --name <name>', 'server name for a single upstream given on the command line')
+    .option('-p, --policy <file>', 'policy file for a single upstream given on the command line')
+    .option('--trusted', "trust the single upstream's tool annotations (readOnlyHint, destructiveHint) for risk")
+    .option('--upstream-url <url>', 'a single Streamable HTTP (or SSE) upstream server')
+    .addOption(new Option('--upstream-type <type>', 'transport of --upstream-url').choices(['http', 'sse']))
+    .option('--header <header>', 'HTTP header for --upstream-url, "Name: value" (repeatable)', collect, [])
+    .option('--http <host:port>', 'serve the client over Streamable HTTP at /mcp instead of stdio')
+    .option('--token <token>', 'bearer token required from HTTP clients (default: $HITLOOP_PROXY_TOKEN)')
+    .option('--allow-origin <origin>', 'browser origin allowed besides loopback ones (repeatable)', collect, [])
+    .addOption(new Option('--approval <backend>', 'approval channel').choices(BACKENDS))
+    .addOption(
+      new Option('--fallback <backend>', 'approval channel when the first cannot ask').choices(
+        BACKENDS.filter((b) => b !== 'elicitation'),
+      ),
+    )
+    .option('--timeout <seconds>', 'approval timeout in seconds (default 600)')
+    .option('--permission-prompt', "also expose Claude Code's permission-prompt tool 'approve'")
+    .addOption(new Option('--log-level <level>', 'stderr log level').choices([...LOG_LEVELS]))
+    .option('--telemetry <file>', 'SQLite telemetry file')
+    .option('--no-telemetry', 'do not record telemetry')
+    .allowExcessArguments(true)
+    .action(async (opts: ProxyOptions, command: Command) => {
+      const rest = command.args;
+      const config = resolveConfig(opts, rest);
+      const http = opts.http ? parseHostPort(opts.http) : undefined;
+      const token = opts.token ?? process.env.HITLOOP_PROXY_TOKEN;
+      const proxy = await runProxy(config, {
+        http: http ? { ...http, token, allowedOrigins: opts.allowOrigin } : undefined,
+      });
+      const stop = async () => {
+        await proxy.close();
+        process.exit(0);
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      await proxy.done;
+      await proxy.close();
+    });
+}
+
+function resolveConfig(opts: ProxyOptions, rest: string[]): ResolvedProxyConfig {
+  const single = rest.length > 0 || opts.upstreamUrl !== undefined;
+  if (!opts.config && !single) {
+    throw new ConfigError({
+      problem: 'no upstream MCP server given',
+      fix: 'pass --config FILE, or: hitloop proxy -- npx -y @modelcontextprotocol/server-filesystem /path',
+    });
+  }
+  // With a single upstream on the command line, --config supplies only the
+  // settings (policy, approval, telemetry, proxy); its servers are ignored.
+  const config = single
+    ? configFromCommand({
+        command: rest[0],
+        args: rest.slice(1),
+        url: opts.upstreamUrl,
+        type: opts.upstreamType,
+        headers: opts.header.length ? opts.header : undefined,
+        name: opts.name,
+        trusted: opts.trusted,
+        configFile: opts.config,
+        policyFile: opts.policy,
+      })
+    : loadProxyConfig(opts.config!);
+  if (!single && opts.policy) {
+    throw new ConfigError({
+      file: '--policy',
+      problem: '--policy applies to a single upstream given on the command line',
+      fix: 'put the policy under "policy" in the config file',
+    });
+  }
+  return applyOverrides(config, opts);
+}
+
+function applyOverrides(config: ResolvedProxyConfig, opts: ProxyOptions): ResolvedProxyConfig {
+  const approval = { ...config.approval };
+  if (opts.approval) approval.backend = opts.approval;
+  if (opts.fallback) approval.fallback = opts.fallback;
+  if (opts.timeout !== undefined) {
+    const seconds = Number(opts.timeout);
+    if (!Number.isFinite(seconds) || seconds <= 0) {
+      throw new ConfigError({ file: '--timeout', problem: `expected a positive number of seconds, got '${opts.timeout}'` });
+    }
+    approval.timeoutMs = seconds * 1000;
+  }
+  const proxy = { ...config.proxy };
+  if (opts.permissionPrompt) proxy.permissionPrompt = true;
+  if (opts.logLevel) proxy.logLevel = opts.logLevel;
+  const telemetry = { ...config.telemetry };
+  if (opts.telemetry === false) telemetry.db = undefined;
+  else if (typeof opts.telemetry === 'string') telemetry.db = opts.telemetry;
+  return { ...config, approval, proxy, telemetry };
+}
+
+/** Parses `HOST:PORT`, `[::1]:PORT` or `PORT` (loopback). */
+export function parseHostPort(value: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+))?:?(\d+)$/.exec(value.trim());
+  const port = m ? Number(m[3]) : Number.NaN;
+  if (!m || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ConfigError({
+      file: '--http',
+      problem: `expected HOST:PORT, got '${value}'`,
+      fix: 'for example --http 127.0.0.1:8931 (port 0 picks a free one)',
+    });
+  }
+  return { host: m[1] ?? m[2] ?? '127.0.0.1', port };
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}

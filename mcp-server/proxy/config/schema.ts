@@ -1,0 +1,266 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: descriptions quote the config's ${VAR} syntax
+import { z } from 'zod';
+import { PolicyConfig } from '../../../shared/policies/config.js';
+import { RulesDocument } from '../../../shared/policies/rules-schema.js';
+
+// The config file as a user writes it. These zod schemas are the single
+// source of truth for validation (./load.ts) and for the published JSON Schema
+// (./json-schema.ts), so every `describe` here is what an editor shows.
+//
+// Server entries are loose: VS Code, Claude Desktop, Cursor, Cline and Claude
+// Code all put their own keys there (`autoApprove`, `disabled`, `dev`, ...).
+// hitloop's own sections are strict, so a typo is an error, not a silent no-op.
+
+/** Server names: they become tool-name prefixes, so only safe characters. */
+export const SERVER_NAME = /^[A-Za-z0-9_-]+$/;
+
+/** The largest delay Node timers accept (about 24.8 days); larger values fire at once. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+const ms = (what: string) =>
+  z
+    .int()
+    .positive()
+    .max(MAX_TIMER_MS, `${what} must be at most ${MAX_TIMER_MS} ms (about 24 days)`);
+
+/** Per-server hitloop options, under a `hitloop` key inside a server entry. */
+export const ServerHitloopOptions = z
+  .strictObject({
+    trusted: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Trust this server's tool annotations (readOnlyHint, destructiveHint) to set a call's risk. Leave false for servers you did not write or vet: a hostile server can label a destructive tool read-only.",
+      ),
+  })
+  .describe('hitloop options for this server.');
+
+const disabled = z
+  .boolean()
+  .describe('true: hitloop skips this server (Cline and Cursor use the same key).');
+
+/** A server hitloop starts as a child process and talks to over stdin/stdout. */
+export const StdioServerEntry = z
+  .looseObject({
+    type: z.literal('stdio').optional().describe('"stdio" (the default when `command` is given).'),
+    command: z
+      .string()
+      .min(1, 'must not be empty')
+      .describe('The program to run, e.g. "npx" or "/usr/bin/python3".'),
+    args: z
+      .array(z.union([z.string(), z.number()], { error: 'expected a string' }))
+      .optional()
+      .describe('Arguments. Variables such as ${env:HOME} and ${workspaceFolder} are expanded.'),
+    env: z
+      .record(
+        z.string(),
+        z.union([z.string(), z.number(), z.null()], {
+          error: 'expected a string (or null to leave the variable out)',
+        }),
+      )
+      .optional()
+      .describe(
+        "Environment variables added to hitloop's own environment for this server; null leaves a variable out.",
+      ),
+    envFile: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'A dotenv file (KEY=value lines) loaded before `env`; relative to the config file.',
+      ),
+    cwd: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Working directory of the server; relative to the config file.'),
+    disabled: disabled.optional(),
+    hitloop: ServerHitloopOptions.optional(),
+  })
+  .describe('A local MCP server started as a child process (stdio transport).');
+export type StdioServerEntry = z.input<typeof StdioServerEntry>;
+
+/** Transport names other tools write for a remote server. */
+export const REMOTE_TYPES = ['http', 'streamable-http', 'streamableHttp', 'sse'] as const;
+
+/** A server hitloop reaches over HTTP. */
+export const RemoteServerEntry = z
+  .looseObject({
+    type: z
+      .enum(REMOTE_TYPES)
+      .optional()
+      .describe(
+        '"http" (Streamable HTTP, the default when `url` is given; "streamable-http" and "streamableHttp" mean the same) or "sse" (the legacy HTTP+SSE transport).',
+      ),
+    url: z
+      .string()
+      .min(1, 'must not be empty')
+      .describe('The MCP endpoint, e.g. "https://example.com/mcp".'),
+    headers: z
+      .record(z.string(), z.string())
+      .optional()
+      .describe(
+        'HTTP headers sent with every request, e.g. {"Authorization": "Bearer ${env:TOKEN}"}.',
+      ),
+    disabled: disabled.optional(),
+    hitloop: ServerHitloopOptions.optional(),
+  })
+  .describe('A remote MCP server (Streamable HTTP or legacy SSE).');
+export type RemoteServerEntry = z.input<typeof RemoteServerEntry>;
+
+/** One upstream server: local (stdio) or remote (HTTP). */
+export const ServerEntry = z
+  .union([StdioServerEntry, RemoteServerEntry])
+  .describe('An upstream MCP server: "command" for a local one, "url" for a remote one.');
+
+const ServerMap = (shape: string) =>
+  z
+    .record(z.string().regex(SERVER_NAME), ServerEntry)
+    .describe(
+      `Upstream MCP servers by name (${shape}). Names become tool prefixes (SERVER__TOOL): letters, digits, _ and -.`,
+    );
+
+/** Names of the approval channels. */
+export const APPROVAL_BACKENDS = [
+  'hub',
+  'auto-approve',
+  'auto-reject',
+  'cli',
+  'elicitation',
+] as const;
+
+/** The `approval` section. */
+export const ApprovalConfig = z
+  .strictObject({
+    backend: z
+      .enum(APPROVAL_BACKENDS)
+      .default('hub')
+      .describe(
+        'Who answers calls the policy marks "ask": "hub" (the approval hub: VS Code sidebar, `hitloop approvals`), "elicitation" (a form in the MCP client, if it supports elicitation), "cli" (a terminal prompt; only with --http), "auto-approve" or "auto-reject".',
+      ),
+    fallback: z
+      .enum(['hub', 'auto-approve', 'auto-reject', 'cli'])
+      .default('auto-reject')
+      .describe('Used when the backend cannot ask, e.g. the client does not support elicitation.'),
+    timeoutMs: ms('timeoutMs')
+      .default(600_000)
+      .describe(
+        'How long a call waits for a decision, in ms (default 10 minutes). A timeout is reported as a timeout, not as a rejection.',
+      ),
+    toolTimeouts: z
+      .record(z.string().min(1), ms('a tool timeout'))
+      .default({})
+      .describe(
+        'Per-tool timeouts in ms, keyed by a glob over the exposed tool name, e.g. {"fs__write_*": 120000}. The first matching glob wins.',
+      ),
+    keepAliveMs: z
+      .int()
+      .min(100)
+      .max(MAX_TIMER_MS)
+      .default(15_000)
+      .describe(
+        'While a call waits, send a progress notification this often (ms) so clients that reset their timeout on progress keep waiting.',
+      ),
+  })
+  .describe('How calls that need a person are asked.');
+export type ApprovalConfig = z.input<typeof ApprovalConfig>;
+
+/** The `telemetry` section. */
+export const TelemetryConfig = z
+  .strictObject({
+    db: z
+      .union([z.string().min(1), z.literal(false)], {
+        error: 'expected a file path, or false for no telemetry',
+      })
+      .optional()
+      .describe(
+        'SQLite file for telemetry (relative to the config file; ${env:...} and ~ expanded), or false for none. Default: $HITLOOP_HOME/telemetry.db (HITLOOP_HOME defaults to ~/.hitloop).',
+      ),
+    required: z
+      .boolean()
+      .default(false)
+      .describe(
+        'true: stop the proxy when telemetry cannot be written, instead of logging and going on.',
+      ),
+  })
+  .describe('Where every action, verdict, approval and execution is recorded.');
+export type TelemetryConfig = z.input<typeof TelemetryConfig>;
+
+/** The `proxy` section. */
+export const ProxyConfig = z
+  .strictObject({
+    prefixNames: z
+      .boolean()
+      .optional()
+      .describe(
+        'Expose tools and prompts as SERVER + separator + NAME. Default: true when the config has more than one server.',
+      ),
+    separator: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,8}$/, 'use 1 to 8 of the characters A-Z a-z 0-9 _ . -')
+      .default('__')
+      .describe(
+        'Between the server name and the tool name (default "__"). Server names may not contain it.',
+      ),
+    permissionPrompt: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Also expose the tool `approve` for Claude Code's --permission-prompt-tool (e.g. mcp__hitloop__approve).",
+      ),
+    logLevel: z
+      .enum(['error', 'warn', 'info', 'debug'])
+      .default('info')
+      .describe('What the proxy logs to stderr (stdout carries only the protocol).'),
+    maxMessageBytes: z
+      .int()
+      .min(1024)
+      .max(1024 * 1024 * 1024)
+      .default(16 * 1024 * 1024)
+      .describe(
+        'The largest JSON-RPC message accepted from the client or a server, in bytes (default 16 MiB).',
+      ),
+    startupTimeoutMs: ms('startupTimeoutMs')
+      .default(20_000)
+      .describe(
+        "How long the client's initialize waits for slow servers before answering without them, in ms.",
+      ),
+  })
+  .describe('The proxy itself.');
+export type ProxyConfig = z.input<typeof ProxyConfig>;
+
+/** The `policy` key: a policy with its `type`, or a bare rules document (`{"rules": [...]}`). */
+export const PolicySection = z
+  .union([PolicyConfig, RulesDocument])
+  .describe(
+    'Which calls run, which are refused and which wait for a person. Default: {"type": "rules", "default": "ask"} (every call asks). A bare {"rules": [...]} means type "rules".',
+  );
+
+/**
+ * A whole config file: VS Code's mcp.json (`servers`), Claude Desktop / Cursor
+ * / Claude Code (`mcpServers`), or both, plus hitloop's own sections. Other
+ * top-level keys (Claude Desktop's preferences, ...) are allowed and ignored.
+ */
+export const HitloopConfigFile = z
+  .looseObject({
+    $schema: z.string().optional().describe('This JSON Schema, for editor completion.'),
+    servers: ServerMap('VS Code mcp.json shape').optional(),
+    mcpServers: ServerMap('Claude Desktop, Cursor and Claude Code shape').optional(),
+    inputs: z
+      .array(z.looseObject({}))
+      .optional()
+      .describe(
+        "VS Code's prompted inputs. hitloop cannot prompt: use ${env:NAME} instead of ${input:...}.",
+      ),
+    policy: PolicySection.optional(),
+    approval: ApprovalConfig.optional(),
+    telemetry: TelemetryConfig.optional(),
+    proxy: ProxyConfig.optional(),
+  })
+  .describe(
+    'hitloop MCP approval proxy config: upstream servers (VS Code "servers" or Claude/Cursor "mcpServers") plus policy, approval, telemetry and proxy settings.',
+  );
+export type HitloopConfigFile = z.input<typeof HitloopConfigFile>;
+
+/** hitloop's own top-level keys, strict inside. */
+export const HITLOOP_SECTIONS = ['policy', 'approval', 'telemetry', 'proxy'] as const;
