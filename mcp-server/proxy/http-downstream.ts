@@ -14,6 +14,8 @@ export interface HttpDownstreamOptions {
   /** Extra browser origins allowed besides loopback ones. */
   allowedOrigins?: string[];
   maxBodyBytes: number;
+  /** A session with no request for this long is closed (its upstream servers stop). Default 30 minutes. */
+  idleSessionMs?: number;
   log: Logger;
   /** Creates and starts a session for a new client; returns a closer. */
   openSession: (transport: JsonRpcTransport) => Promise<{ close(): Promise<void> }>;
@@ -39,8 +41,24 @@ export function isLoopbackHost(host: string): boolean {
 export async function startHttpDownstream(options: HttpDownstreamOptions): Promise<HttpDownstream> {
   const sessions = new Map<
     string,
-    { transport: StreamableHTTPServerTransport; close(): Promise<void> }
+    { transport: StreamableHTTPServerTransport; lastSeen: number; close(): Promise<void> }
   >();
+  // Clients that vanish without DELETE would otherwise keep their upstream
+  // server processes alive for as long as the proxy runs.
+  const idleMs = options.idleSessionMs ?? 30 * 60_000;
+  const sweeper = setInterval(
+    () => {
+      const now = Date.now();
+      for (const [id, s] of sessions) {
+        if (now - s.lastSeen < idleMs) continue;
+        sessions.delete(id);
+        options.log.info(`closing MCP session ${id}: idle for ${Math.round(idleMs / 60_000)} min`);
+        void s.close();
+      }
+    },
+    Math.min(60_000, idleMs),
+  );
+  sweeper.unref();
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
       options.log.error(`HTTP request failed: ${err instanceof Error ? err.message : String(err)}`);
@@ -77,6 +95,7 @@ export async function startHttpDownstream(options: HttpDownstreamOptions): Promi
     }
     const sessionId = req.headers['mcp-session-id'];
     const existing = typeof sessionId === 'string' ? sessions.get(sessionId) : undefined;
+    if (existing) existing.lastSeen = Date.now();
 
     if (req.method === 'POST') {
       const body = await readBody(req, options.maxBodyBytes);
@@ -107,7 +126,7 @@ export async function startHttpDownstream(options: HttpDownstreamOptions): Promi
       const transport = new StreamableHTTPServerTransport({
         sessionIdGenerator: () => randomUUID(),
         onsessioninitialized: (id) => {
-          sessions.set(id, { transport, close: () => closer.close() });
+          sessions.set(id, { transport, lastSeen: Date.now(), close: () => closer.close() });
         },
       });
       transport.onclose = () => {
@@ -144,6 +163,7 @@ export async function startHttpDownstream(options: HttpDownstreamOptions): Promi
   return {
     url: `http://${shownHost}:${port}/mcp`,
     async close() {
+      clearInterval(sweeper);
       await Promise.allSettled([...sessions.values()].map((s) => s.close()));
       sessions.clear();
       server.closeAllConnections();
