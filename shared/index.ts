@@ -9,8 +9,10 @@
 export * from './backends/index.js';
 export * from './errors.js';
 export * from './gate/index.js';
+export * from './hub/index.js';
 export * from './models/index.js';
 export * from './policies/index.js';
+export * from './stores/index.js';
 export * from './telemetry/index.js';
 export { argsHash, canonicalJson } from './util/canonical-json.js';
 export { uniformFromKey } from './util/seeded-hash.js';

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../../shared/errors.js';
 import { packageVersion } from '../version.js';
+import { registerApprovalCommands } from './commands/approvals.js';
 import { registerPolicyCommands } from './commands/policy-check.js';
 import { registerProxyCommand } from './commands/proxy.js';
 import { registerTelemetryCommands } from './commands/telemetry-export.js';
@@ -30,6 +31,7 @@ export function buildProgram(io: CliIo = defaultIo): Command {
     .exitOverride();
   registerPolicyCommands(program, io);
   registerProxyCommand(program, io);
+  registerApprovalCommands(program, io);
   registerTelemetryCommands(program, io);
   registerWrapCommands(program, io);
   for (const sub of program.commands)

@@ -1,5 +1,10 @@
+import { join } from 'node:path';
 import type { ApprovalBackend } from '../../shared/backends/backend.js';
 import { ConfigError } from '../../shared/errors.js';
+import { ApprovalHub } from '../../shared/hub/approval-hub.js';
+import { hitloopHome } from '../../shared/hub/discovery.js';
+import { HubBackend } from '../../shared/hub/hub-backend.js';
+import { SqliteApprovalStore } from '../../shared/stores/sqlite-store.js';
 import { TelemetryLogger } from '../../shared/telemetry/logger.js';
 import { packageVersion } from '../version.js';
 import { createBackendResolver } from './approval/backend-resolver.js';
@@ -63,7 +68,27 @@ export async function runProxy(
         onError: (err) => log.error(`telemetry: ${err.message}`),
       })
     : undefined;
-  const resolveBackend = createBackendResolver(config.approval, { log, hub: options.hub });
+  // The approval hub is where the VS Code sidebar and `hitloop approvals`
+  // find this proxy's pending calls; it runs whenever a config may ask through it.
+  let hub: ApprovalHub | undefined;
+  let hubBackend = options.hub;
+  if (!hubBackend && (config.approval.backend === 'hub' || config.approval.fallback === 'hub')) {
+    const home = hitloopHome();
+    hub = new ApprovalHub({
+      store: new SqliteApprovalStore(join(home, 'approvals.db'), { onInvalid: (m) => log.warn(m) }),
+      name: `hitloop proxy (${config.servers.map((s) => s.name).join(', ')})`,
+      home,
+      version: packageVersion(),
+      log: (m) => log.warn(m),
+    });
+    await hub.start();
+    log.info(
+      `approval hub at ${hub.url}; approve with the VS Code sidebar or \`hitloop approvals\``,
+    );
+    const backend = new HubBackend(hub, { timeoutMs: config.approval.timeoutMs });
+    hubBackend = () => backend;
+  }
+  const resolveBackend = createBackendResolver(config.approval, { log, hub: hubBackend });
   const sessions = new Set<ProxySession>();
   const openSession = async (transport: JsonRpcTransport, transportName: string) => {
     const session = new ProxySession(config, transport, {
@@ -120,6 +145,8 @@ export async function runProxy(
     async close() {
       await http?.close();
       await Promise.allSettled([...sessions].map((s) => s.close()));
+      await hub?.stop();
+      await hub?.store.close();
       telemetry?.close();
     },
   };

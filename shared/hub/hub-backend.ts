@@ -1,0 +1,131 @@
+import { type ApprovalBackend, type ApprovalOptions, abortError } from '../backends/backend.js';
+import type { ApprovalRequest } from '../models/approval-request.js';
+import type { Decision } from '../models/decision.js';
+import { argsHash } from '../util/canonical-json.js';
+import type { ApprovalHub } from './approval-hub.js';
+import type { ApprovalRecord } from './protocol.js';
+
+/**
+ * Sends approval requests to the approval hub, where the VS Code sidebar, the
+ * CLI (`hitloop approve`) or any other hub client decides. A remembered rule
+ * answers at once. A timeout expires the request (labelled `hub:timeout`);
+ * an abort withdraws it, so its card disappears and nothing runs.
+ *
+ * @example
+ * const backend = new HubBackend(hub, { timeoutMs: 600_000 });
+ * const decision = await backend.requestApproval(request, { signal });
+ */
+export class HubBackend implements ApprovalBackend {
+  readonly name = 'hub';
+
+  constructor(
+    private readonly hub: ApprovalHub,
+    private readonly options: { timeoutMs?: number } = {},
+  ) {}
+
+  async requestApproval(
+    request: ApprovalRequest,
+    options: ApprovalOptions = {},
+  ): Promise<Decision> {
+    if (options.signal?.aborted) throw abortError(options.signal);
+    const started = performance.now();
+    const action = request.action;
+    const ctx = request.context;
+    const cwd = typeof ctx.cwd === 'string' ? ctx.cwd : undefined;
+    const rule = await this.hub.matchRule({
+      server: action.server,
+      tool: action.toolName,
+      args: action.toolArgs,
+      cwd,
+    });
+    if (rule) {
+      return {
+        actionId: action.id,
+        approved: rule.effect === 'allow',
+        reason: `remembered decision (${rule.scope}, rule ${rule.id})`,
+        decidedBy: `rule:${rule.createdBy}`,
+        latencyMs: performance.now() - started,
+        tags: ['remembered', `scope:${rule.scope}`],
+        argsHash: argsHash(action.toolArgs),
+        decidedAt: new Date().toISOString(),
+      };
+    }
+    const timeoutMs = options.timeoutMs ?? this.options.timeoutMs ?? 600_000;
+    const record: ApprovalRecord = {
+      id: action.id,
+      hubId: this.hub.hubId,
+      runId: request.runId,
+      status: 'pending',
+      tool: action.toolName,
+      riskClass: action.riskClass,
+      policyName: request.policyName,
+      policyReason: request.policyReason,
+      rationale: action.rationale,
+      args: action.toolArgs,
+      argsHash: argsHash(action.toolArgs),
+      createdAt: request.createdAt,
+      expiresAt:
+        request.expiresAt ?? new Date(Date.parse(request.createdAt) + timeoutMs).toISOString(),
+      ...(action.server ? { server: action.server } : {}),
+      ...(typeof ctx.exposedName === 'string' ? { exposedName: ctx.exposedName } : {}),
+      ...(typeof ctx.toolDescription === 'string' ? { toolDescription: ctx.toolDescription } : {}),
+      ...(ctx.annotations && typeof ctx.annotations === 'object'
+        ? { annotations: ctx.annotations as ApprovalRecord['annotations'] }
+        : {}),
+      ...(ctx.inputSchema && typeof ctx.inputSchema === 'object'
+        ? { inputSchema: ctx.inputSchema as Record<string, unknown> }
+        : {}),
+      ...(ctx.client && typeof ctx.client === 'object'
+        ? { client: ctx.client as ApprovalRecord['client'] }
+        : {}),
+      ...(cwd ? { cwd } : {}),
+    };
+    await this.hub.publish(record, options.validateArgs);
+
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    const outcome = await Promise.race([
+      this.hub.waitFor(record.id).then((r) => ({ kind: 'settled' as const, record: r })),
+      new Promise<{ kind: 'timeout' }>((resolve) => {
+        timer = setTimeout(() => resolve({ kind: 'timeout' }), timeoutMs);
+      }),
+      new Promise<{ kind: 'aborted' }>((resolve) => {
+        onAbort = () => resolve({ kind: 'aborted' });
+        options.signal?.addEventListener('abort', onAbort, { once: true });
+      }),
+    ]);
+    clearTimeout(timer);
+    if (onAbort) options.signal?.removeEventListener('abort', onAbort);
+
+    let settled: ApprovalRecord | undefined;
+    if (outcome.kind === 'aborted') {
+      await this.hub.withdraw(record.id, 'the agent withdrew the call (the client cancelled it)');
+      throw abortError(options.signal);
+    }
+    if (outcome.kind === 'timeout') {
+      settled = await this.hub.expire(
+        record.id,
+        `no decision within ${Math.round(timeoutMs / 1000)} s`,
+      );
+      // A decision may have landed at the same instant; then it wins.
+      settled ??= await this.hub.store.get(record.id);
+    } else settled = outcome.record;
+
+    if (settled?.decision && (settled.status === 'approved' || settled.status === 'rejected'))
+      return settled.decision;
+    const why = settled?.statusReason ?? 'the request was closed without a decision';
+    return {
+      actionId: action.id,
+      approved: false,
+      reason: `${why}; no human rejected this call`,
+      decidedBy:
+        settled?.status === 'expired' && outcome.kind === 'timeout'
+          ? 'hub:timeout'
+          : 'hub:unavailable',
+      latencyMs: performance.now() - started,
+      tags: [],
+      argsHash: record.argsHash,
+      decidedAt: new Date().toISOString(),
+    };
+  }
+}

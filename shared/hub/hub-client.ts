@@ -1,0 +1,174 @@
+import type { z } from 'zod';
+import {
+  ApprovalList,
+  ApprovalRecord,
+  type DecideRequest,
+  type DiscoveryFile,
+  HubErrorBody,
+  HubEvent,
+  HubInfo,
+  type RememberedRule,
+  RuleList,
+} from './protocol.js';
+
+/** A failed hub call, with the HTTP status and the hub's error code. */
+export class HubRequestError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details: string[] = [],
+  ) {
+    super(message);
+    this.name = 'HubRequestError';
+  }
+}
+
+/**
+ * A client of one approval hub, in plain TypeScript over `fetch`: the CLI and
+ * the VS Code extension (which must not load native modules) share it. Every
+ * response is parsed with the protocol's zod schemas.
+ *
+ * @example
+ * const client = new HubClient(discoverHubs()[0]);
+ * for (const a of await client.listPending()) console.log(a.tool, a.args);
+ */
+export class HubClient {
+  readonly url: string;
+  private readonly token: string;
+
+  constructor(hub: Pick<DiscoveryFile, 'url' | 'token'>) {
+    this.url = hub.url.replace(/\/$/, '');
+    this.token = hub.token;
+  }
+
+  info(): Promise<HubInfo> {
+    return this.call('GET', '/v1/info', HubInfo);
+  }
+
+  async listPending(filter: { server?: string; tool?: string } = {}): Promise<ApprovalRecord[]> {
+    const q = new URLSearchParams({ status: 'pending', ...filter });
+    return (await this.call('GET', `/v1/approvals?${q}`, ApprovalList)).approvals;
+  }
+
+  async history(limit = 100): Promise<ApprovalRecord[]> {
+    const q = new URLSearchParams({
+      status: 'approved,rejected,withdrawn,expired',
+      limit: String(limit),
+    });
+    return (await this.call('GET', `/v1/approvals?${q}`, ApprovalList)).approvals;
+  }
+
+  get(id: string): Promise<ApprovalRecord> {
+    return this.call('GET', `/v1/approvals/${encodeURIComponent(id)}`, ApprovalRecord);
+  }
+
+  decide(id: string, body: DecideRequest): Promise<ApprovalRecord> {
+    return this.call(
+      'POST',
+      `/v1/approvals/${encodeURIComponent(id)}/decision`,
+      ApprovalRecord,
+      body,
+    );
+  }
+
+  async rules(): Promise<RememberedRule[]> {
+    return (await this.call('GET', '/v1/rules', RuleList)).rules;
+  }
+
+  async revokeRule(id: string): Promise<void> {
+    await this.request('DELETE', `/v1/rules/${encodeURIComponent(id)}`);
+  }
+
+  /**
+   * Streams hub events until `signal` aborts or the connection drops (the
+   * promise then resolves; callers reconnect and re-list).
+   */
+  async events(onEvent: (event: HubEvent) => void, signal?: AbortSignal): Promise<void> {
+    const res = await fetch(`${this.url}/v1/events`, { headers: this.headers(), signal });
+    if (!res.ok || !res.body) throw await this.errorFrom(res);
+    const decoder = new TextDecoder();
+    let buffer = '';
+    try {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        buffer += decoder.decode(chunk, { stream: true });
+        let end = buffer.indexOf('\n\n');
+        while (end !== -1) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const data = block
+            .split('\n')
+            .filter((l) => l.startsWith('data: '))
+            .map((l) => l.slice(6))
+            .join('\n');
+          if (data) {
+            const parsed = HubEvent.safeParse(safeJson(data));
+            if (parsed.success) onEvent(parsed.data);
+          }
+          end = buffer.indexOf('\n\n');
+        }
+      }
+    } catch (err) {
+      if (!signal?.aborted) throw err;
+    }
+  }
+
+  private headers(): Record<string, string> {
+    return { authorization: `Bearer ${this.token}` };
+  }
+
+  private async call<T extends z.ZodType>(
+    method: string,
+    path: string,
+    schema: T,
+    body?: unknown,
+  ): Promise<z.infer<T>> {
+    const res = await this.request(method, path, body);
+    const parsed = schema.safeParse(await res.json());
+    if (!parsed.success)
+      throw new HubRequestError(
+        res.status,
+        'invalid_response',
+        `the hub at ${this.url} sent an unexpected response to ${method} ${path}`,
+      );
+    return parsed.data;
+  }
+
+  private async request(method: string, path: string, body?: unknown): Promise<Response> {
+    const res = await fetch(`${this.url}${path}`, {
+      method,
+      headers:
+        body === undefined
+          ? this.headers()
+          : { ...this.headers(), 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (!res.ok) throw await this.errorFrom(res);
+    return res;
+  }
+
+  private async errorFrom(res: Response): Promise<HubRequestError> {
+    const parsed = HubErrorBody.safeParse(safeJson(await res.text()));
+    if (parsed.success) {
+      return new HubRequestError(
+        res.status,
+        parsed.data.error.code,
+        parsed.data.error.message,
+        parsed.data.error.details,
+      );
+    }
+    return new HubRequestError(
+      res.status,
+      'http_error',
+      `the hub at ${this.url} answered HTTP ${res.status}`,
+    );
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

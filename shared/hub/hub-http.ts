@@ -1,0 +1,203 @@
+import { timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ApprovalHub } from './approval-hub.js';
+import { ApprovalStatus, DecideRequest, type HubErrorCode, type HubEvent } from './protocol.js';
+
+export interface HubServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+const LOOPBACK_HOSTS = ['127.0.0.1', 'localhost', '[::1]'];
+
+/**
+ * Serves a hub's API on 127.0.0.1 at a random port. Every request needs the
+ * hub's bearer token; the Host must be loopback (DNS rebinding) and browser
+ * origins are refused.
+ */
+export async function startHubServer(
+  hub: ApprovalHub,
+  options: { maxBodyBytes: number },
+): Promise<HubServer> {
+  const streams = new Set<ServerResponse>();
+  const server = createServer((req, res) => {
+    route(req, res).catch((err: unknown) => {
+      if (!res.headersSent)
+        fail(
+          res,
+          500,
+          'invalid_body',
+          `internal error: ${err instanceof Error ? err.message : String(err)}`,
+        );
+      else res.end();
+    });
+  });
+  let port = 0;
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const host = req.headers.host ?? '';
+    if (!LOOPBACK_HOSTS.some((h) => host === `${h}:${port}`)) {
+      return fail(res, 403, 'forbidden', `Host '${host}' is not this hub's loopback address`);
+    }
+    if (req.headers.origin !== undefined) {
+      return fail(
+        res,
+        403,
+        'forbidden',
+        `requests from browser origins (${req.headers.origin}) are not accepted`,
+      );
+    }
+    if (!tokenMatches(req.headers.authorization, hub.token)) {
+      res.setHeader('WWW-Authenticate', 'Bearer realm="hitloop-hub"');
+      return fail(
+        res,
+        401,
+        'unauthorized',
+        'missing or invalid bearer token (see the discovery file in $HITLOOP_HOME/hubs)',
+      );
+    }
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const parts = url.pathname.split('/').filter(Boolean);
+    if (parts[0] !== 'v1') return fail(res, 404, 'not_found', `unknown path ${url.pathname}`);
+    const [, resource, id, sub] = parts;
+
+    if (req.method === 'GET' && resource === 'info' && !id) return send(res, 200, hub.info());
+    if (req.method === 'GET' && resource === 'events' && !id) return openStream(res);
+    if (resource === 'approvals') {
+      if (req.method === 'GET' && !id) {
+        const statusParam = url.searchParams.get('status') ?? 'pending';
+        const statuses = statusParam === 'all' ? undefined : statusParam.split(',');
+        const parsed = statuses ? ApprovalStatus.array().safeParse(statuses) : undefined;
+        if (parsed && !parsed.success) {
+          return fail(
+            res,
+            400,
+            'invalid_body',
+            `status must be one of ${ApprovalStatus.options.join(', ')} or all`,
+          );
+        }
+        const limit = Number(url.searchParams.get('limit') ?? 1000);
+        const approvals = await hub.store.list({
+          status: parsed?.data,
+          server: url.searchParams.get('server') ?? undefined,
+          tool: url.searchParams.get('tool') ?? undefined,
+          limit: Number.isInteger(limit) && limit > 0 ? Math.min(limit, 10_000) : 1000,
+        });
+        return send(res, 200, { approvals });
+      }
+      if (req.method === 'GET' && id && !sub) {
+        const record = await hub.store.get(id);
+        return record
+          ? send(res, 200, record)
+          : fail(res, 404, 'not_found', `no approval with id ${id}`);
+      }
+      if (req.method === 'POST' && id && sub === 'decision') {
+        const body = await readJson(req, options.maxBodyBytes);
+        if (body === TOO_LARGE)
+          return fail(res, 413, 'too_large', `body exceeds ${options.maxBodyBytes} bytes`);
+        if (body === INVALID) return fail(res, 400, 'invalid_body', 'body is not valid JSON');
+        const parsed = DecideRequest.safeParse(body);
+        if (!parsed.success) {
+          const details = parsed.error.issues.map(
+            (i) => `${i.path.join('.') || '(body)'}: ${i.message}`,
+          );
+          return fail(res, 400, 'invalid_body', 'invalid decision', details);
+        }
+        const result = await hub.decide(id, parsed.data);
+        if (result.ok) return send(res, 200, result.record);
+        return fail(res, result.status, result.code, result.message, result.details);
+      }
+    }
+    if (resource === 'rules') {
+      if (req.method === 'GET' && !id)
+        return send(res, 200, { rules: await hub.store.listRules() });
+      if (req.method === 'DELETE' && id) {
+        return (await hub.revokeRule(id))
+          ? send(res, 200, { revoked: id })
+          : fail(res, 404, 'not_found', `no rule with id ${id}`);
+      }
+    }
+    return fail(res, 404, 'not_found', `no route for ${req.method} ${url.pathname}`);
+  }
+
+  function openStream(res: ServerResponse): void {
+    res.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+    });
+    // Clients re-list on (re)connect, so the stream carries only what happens next.
+    res.write('retry: 1000\n\n');
+    streams.add(res);
+    const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+    const unsubscribe = hub.subscribe((event: HubEvent) => {
+      res.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+    });
+    res.on('close', () => {
+      clearInterval(keepAlive);
+      unsubscribe();
+      streams.delete(res);
+    });
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    async close() {
+      for (const s of streams) s.end();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+const TOO_LARGE = Symbol('too-large');
+const INVALID = Symbol('invalid');
+
+function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (size > limit) return resolve(TOO_LARGE);
+      try {
+        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+      } catch {
+        resolve(INVALID);
+      }
+    });
+    req.on('error', reject);
+  });
+}
+
+function tokenMatches(header: string | undefined, token: string): boolean {
+  const m = /^Bearer\s+(.+)$/i.exec(header ?? '');
+  if (!m) return false;
+  const given = Buffer.from(m[1]!.trim());
+  const expected = Buffer.from(token);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+function fail(
+  res: ServerResponse,
+  status: number,
+  code: HubErrorCode,
+  message: string,
+  details?: string[],
+): void {
+  send(res, status, { error: { code, message, ...(details ? { details } : {}) } });
+}

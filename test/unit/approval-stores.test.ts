@@ -1,0 +1,55 @@
+import { mkdtempSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { MemoryApprovalStore } from '../../shared/stores/memory-store.js';
+import { SqliteApprovalStore } from '../../shared/stores/sqlite-store.js';
+import { approvalStoreConformance, pendingRecord } from '../conformance/approval-store.spec.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'hitloop-store-'));
+let n = 0;
+
+approvalStoreConformance('memory', async () => new MemoryApprovalStore());
+approvalStoreConformance('sqlite', async () => new SqliteApprovalStore(join(dir, `s${n++}.db`)));
+
+describe('SqliteApprovalStore specifics', () => {
+  it('creates its file readable only by the user', async () => {
+    const file = join(dir, 'perm', 'approvals.db');
+    const store = new SqliteApprovalStore(file);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(statSync(join(dir, 'perm')).mode & 0o077).toBe(0);
+    await store.close();
+  });
+
+  it('skips rows that do not parse, with a warning, instead of failing', async () => {
+    const file = join(dir, 'corrupt.db');
+    const warnings: string[] = [];
+    const store = new SqliteApprovalStore(file, { onInvalid: (m) => warnings.push(m) });
+    const good = pendingRecord();
+    await store.put(good);
+    const raw = new Database(file);
+    raw
+      .prepare(
+        "INSERT INTO approvals VALUES ('bad', 'h', 'pending', NULL, 't', '2030-01-01', '{not json')",
+      )
+      .run();
+    raw.close();
+    expect((await store.list()).map((r) => r.id)).toEqual([good.id]);
+    expect(warnings.join()).toContain('bad');
+    await store.close();
+  });
+
+  it('shares decisions between two connections (two processes) on one file', async () => {
+    const file = join(dir, 'shared.db');
+    const a = new SqliteApprovalStore(file);
+    const b = new SqliteApprovalStore(file);
+    const r = pendingRecord();
+    await a.put(r);
+    expect((await b.settle(r.id, { status: 'expired', statusReason: 'test' })).ok).toBe(true);
+    expect((await a.settle(r.id, { status: 'approved' })).ok).toBe(false);
+    expect((await a.get(r.id))?.status).toBe('expired');
+    await a.close();
+    await b.close();
+  });
+});
