@@ -133,8 +133,8 @@ export class ApprovalHub {
   /** Resolves when the approval leaves `pending` (decided, withdrawn or expired). */
   waitFor(id: string): Promise<ApprovalRecord> {
     return new Promise((resolve) => {
-      let set = this.waiters.get(id);
-      if (!set) this.waiters.set(id, (set = new Set()));
+      const set = this.waiters.get(id) ?? new Set();
+      this.waiters.set(id, set);
       set.add(resolve);
       // It may have been settled before we started waiting.
       void this.store.get(id).then((r) => {
