@@ -25,7 +25,13 @@ interface ProxyOptions {
   telemetry?: string | false;
 }
 
-const BACKENDS: ApprovalBackendName[] = ['hub', 'elicitation', 'cli', 'auto-approve', 'auto-reject'];
+const BACKENDS: ApprovalBackendName[] = [
+  'hub',
+  'elicitation',
+  'cli',
+  'auto-approve',
+  'auto-reject',
+];
 
 /** `hitloop proxy`: the MCP approval proxy. */
 export function registerProxyCommand(program: Command, _io: CliIo): void {
@@ -39,13 +45,31 @@ export function registerProxyCommand(program: Command, _io: CliIo): void {
     )
     .option('-n, --name <name>', 'server name for a single upstream given on the command line')
     .option('-p, --policy <file>', 'policy file for a single upstream given on the command line')
-    .option('--trusted', "trust the single upstream's tool annotations (readOnlyHint, destructiveHint) for risk")
+    .option(
+      '--trusted',
+      "trust the single upstream's tool annotations (readOnlyHint, destructiveHint) for risk",
+    )
     .option('--upstream-url <url>', 'a single Streamable HTTP (or SSE) upstream server')
-    .addOption(new Option('--upstream-type <type>', 'transport of --upstream-url').choices(['http', 'sse']))
-    .option('--header <header>', 'HTTP header for --upstream-url, "Name: value" (repeatable)', collect, [])
+    .addOption(
+      new Option('--upstream-type <type>', 'transport of --upstream-url').choices(['http', 'sse']),
+    )
+    .option(
+      '--header <header>',
+      'HTTP header for --upstream-url, "Name: value" (repeatable)',
+      collect,
+      [],
+    )
     .option('--http <host:port>', 'serve the client over Streamable HTTP at /mcp instead of stdio')
-    .option('--token <token>', 'bearer token required from HTTP clients (default: $HITLOOP_PROXY_TOKEN)')
-    .option('--allow-origin <origin>', 'browser origin allowed besides loopback ones (repeatable)', collect, [])
+    .option(
+      '--token <token>',
+      'bearer token required from HTTP clients (default: $HITLOOP_PROXY_TOKEN)',
+    )
+    .option(
+      '--allow-origin <origin>',
+      'browser origin allowed besides loopback ones (repeatable)',
+      collect,
+      [],
+    )
     .addOption(new Option('--approval <backend>', 'approval channel').choices(BACKENDS))
     .addOption(
       new Option('--fallback <backend>', 'approval channel when the first cannot ask').choices(
@@ -117,7 +141,10 @@ function applyOverrides(config: ResolvedProxyConfig, opts: ProxyOptions): Resolv
   if (opts.timeout !== undefined) {
     const seconds = Number(opts.timeout);
     if (!Number.isFinite(seconds) || seconds <= 0) {
-      throw new ConfigError({ file: '--timeout', problem: `expected a positive number of seconds, got '${opts.timeout}'` });
+      throw new ConfigError({
+        file: '--timeout',
+        problem: `expected a positive number of seconds, got '${opts.timeout}'`,
+      });
     }
     approval.timeoutMs = seconds * 1000;
   }

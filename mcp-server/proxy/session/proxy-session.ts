@@ -590,7 +590,10 @@ export class ProxySession implements UpstreamListener {
     call.keepAlive = setInterval(tick, this.config.approval.keepAliveMs);
   }
 
-  private toAction(entry: NonNullable<ReturnType<ToolCatalog['get']>>, toolArgs: Record<string, unknown>): Action {
+  private toAction(
+    entry: NonNullable<ReturnType<ToolCatalog['get']>>,
+    toolArgs: Record<string, unknown>,
+  ): Action {
     // Built directly rather than through the zod schema: every field is known
     // to be valid here, and this is the hot path of every allowed call.
     const annotations = entry.tool.annotations as Action['annotations'];
@@ -606,7 +609,8 @@ export class ProxySession implements UpstreamListener {
       contextRefs: [],
       ...(annotations ? { annotations } : {}),
     };
-    if (entry.server.spec.trusted) action.riskClass = effectiveRisk(action, new Set([entry.server.name]));
+    if (entry.server.spec.trusted)
+      action.riskClass = effectiveRisk(action, new Set([entry.server.name]));
     return action;
   }
 
