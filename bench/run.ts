@@ -1,4 +1,5 @@
 import { printTable } from './format.js';
+import { benchHub } from './hub.js';
 import { benchPolicies } from './policies.js';
 import { benchTelemetry } from './telemetry.js';
 
@@ -7,3 +8,4 @@ import { benchTelemetry } from './telemetry.js';
 console.log(`hitloop benchmarks — node ${process.version}, ${new Date().toISOString()}`);
 printTable('Policy decisions (median of 5 rounds)', benchPolicies());
 printTable('Telemetry events (median of rounds)', await benchTelemetry());
+printTable('Approval hub (median / percentiles)', await benchHub());
