@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { ConfigError } from '../errors.js';
@@ -105,7 +105,12 @@ export function openTelemetryDatabase(
   const inMemory = file === ':memory:' || file === '';
   let db: Database.Database;
   try {
-    if (!inMemory) mkdirSync(dirname(file), { recursive: true });
+    if (!inMemory) {
+      mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+      // Telemetry holds tool arguments: create it readable only by the user.
+      // SQLite gives its -wal and -shm files the same mode.
+      if (!existsSync(file)) closeSync(openSync(file, 'a', 0o600));
+    }
     db = new Database(file);
   } catch (err) {
     throw new ConfigError({

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -196,5 +196,17 @@ describe('telemetry schema', () => {
     const after = new Database(file, { readonly: true });
     expect(columns(after, 'runs')).toEqual(['id', 'name']);
     after.close();
+  });
+});
+
+describe('telemetry file permissions', () => {
+  it('creates a new database readable only by the user', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'hitloop-perm-')), 'sub', 't.db');
+    const logger = new TelemetryLogger({ dbPath: file });
+    logger.startRun({});
+    logger.flush();
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(statSync(`${file}-wal`).mode & 0o777).toBe(0o600);
+    logger.close();
   });
 });
