@@ -1,5 +1,6 @@
+import { guessMessageId, LineFramer } from '../jsonrpc/line-framer.js';
 import { checkEnvelope, type JsonRpcMessage } from '../jsonrpc/messages.js';
-import type { FramingProblem } from './transport.js';
+import type { FramingProblem, JsonRpcTransport } from './transport.js';
 
 /** Parses one framed line into a message, or describes what is wrong with it. */
 export function parseLine(line: string): { message: JsonRpcMessage } | { problem: FramingProblem } {
@@ -19,4 +20,29 @@ export function parseLine(line: string): { message: JsonRpcMessage } | { problem
   if ('problem' in checked)
     return { problem: { kind: 'envelope', detail: checked.problem, id: checked.id } };
   return checked;
+}
+
+/**
+ * The framer both stdio transports use: each line parsed and delivered to
+ * the transport's current handlers; an oversized line reported with the id
+ * found at its edges, so the sender can be answered instead of left waiting.
+ */
+export function messageFramer(
+  maxBytes: number,
+  target: Pick<JsonRpcTransport, 'onmessage' | 'onproblem'>,
+): LineFramer {
+  return new LineFramer(
+    maxBytes,
+    (line) => {
+      const parsed = parseLine(line);
+      if ('message' in parsed) target.onmessage?.(parsed.message);
+      else target.onproblem?.(parsed.problem);
+    },
+    (line) =>
+      target.onproblem?.({
+        kind: 'oversized',
+        detail: `message of ${line.bytes} bytes exceeds the limit of ${maxBytes} bytes (proxy.maxMessageBytes)`,
+        id: guessMessageId(line),
+      }),
+  );
 }

@@ -1,7 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { LineFramer } from '../jsonrpc/line-framer.js';
 import type { JsonRpcMessage } from '../jsonrpc/messages.js';
-import { parseLine } from './parse-line.js';
+import { messageFramer } from './parse-line.js';
 import type { JsonRpcTransport } from './transport.js';
 
 /** How an upstream process ended, for error messages that name the cause. */
@@ -53,20 +52,7 @@ export class StdioClientTransport implements JsonRpcTransport {
       windowsHide: true,
     });
     this.child = child;
-    const framer = new LineFramer(
-      this.maxBytes,
-      (line) => {
-        const parsed = parseLine(line);
-        if ('message' in parsed) this.onmessage?.(parsed.message);
-        else this.onproblem?.(parsed.problem);
-      },
-      (bytes) =>
-        this.onproblem?.({
-          kind: 'oversized',
-          detail: `message of ${bytes} bytes exceeds ${this.maxBytes}`,
-          id: null,
-        }),
-    );
+    const framer = messageFramer(this.maxBytes, this);
     child.stdout.on('data', (chunk: Buffer) => framer.push(chunk));
     let pendingErr = '';
     child.stderr.on('data', (chunk: Buffer) => {

@@ -1,7 +1,6 @@
 import type { Readable, Writable } from 'node:stream';
-import { LineFramer } from '../jsonrpc/line-framer.js';
 import type { JsonRpcMessage } from '../jsonrpc/messages.js';
-import { parseLine } from './parse-line.js';
+import { messageFramer } from './parse-line.js';
 import type { JsonRpcTransport } from './transport.js';
 
 /**
@@ -22,20 +21,7 @@ export class StdioServerTransport implements JsonRpcTransport {
   ) {}
 
   async start(): Promise<void> {
-    const framer = new LineFramer(
-      this.maxBytes,
-      (line) => {
-        const parsed = parseLine(line);
-        if ('message' in parsed) this.onmessage?.(parsed.message);
-        else this.onproblem?.(parsed.problem);
-      },
-      (bytes) =>
-        this.onproblem?.({
-          kind: 'oversized',
-          detail: `message of ${bytes} bytes exceeds the limit of ${this.maxBytes} bytes`,
-          id: null,
-        }),
-    );
+    const framer = messageFramer(this.maxBytes, this);
     this.input.on('data', (chunk: Buffer) => framer.push(chunk));
     this.input.on('end', () => void this.close());
     this.input.on('error', (err) => this.onerror?.(err));

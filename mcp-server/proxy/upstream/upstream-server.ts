@@ -195,10 +195,24 @@ export class UpstreamServer {
     const transport = this.createTransport();
     this.transport = transport;
     transport.onmessage = (message) => this.receive(message);
-    transport.onproblem = (problem) =>
+    transport.onproblem = (problem) => {
       this.log.warn(
         `server '${this.name}' sent an unusable message (${problem.kind}): ${problem.detail}`,
       );
+      // An answer we cannot use must still end the call it answers.
+      const handler = problem.id === null ? undefined : this.pending.get(problem.id);
+      if (handler && problem.id !== null) {
+        this.pending.delete(problem.id);
+        handler({
+          jsonrpc: '2.0',
+          id: problem.id,
+          error: {
+            code: ErrorCode.InternalError,
+            message: `upstream server '${this.name}' answered with a ${problem.detail}`,
+          },
+        });
+      }
+    };
     transport.onerror = (error) =>
       this.log.debug(`server '${this.name}' transport error: ${error.message}`);
     transport.onclose = () => this.handleClose(transport);
