@@ -1,5 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import { uuidv7 } from '../util/uuidv7.js';
 import { RiskClass } from './risk.js';
 
 /**
@@ -50,5 +50,5 @@ export type ActionInput = z.input<typeof Action>;
  * const action = createAction({ toolName: 'delete_record', toolArgs: { id: 7 }, riskClass: 'high' });
  */
 export function createAction(input: Omit<ActionInput, 'id'> & { id?: string }): Action {
-  return Action.parse({ id: input.id ?? randomUUID(), ...input });
+  return Action.parse({ id: input.id ?? uuidv7(), ...input });
 }

@@ -1,10 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { Action } from '../models/action.js';
 import type { ApprovalRequest } from '../models/approval-request.js';
 import type { Decision } from '../models/decision.js';
 import type { ToolResult } from '../models/tool-result.js';
 import { EventType } from '../models/trace-event.js';
+import { uuidv7 } from '../util/uuidv7.js';
 import {
   actionProposedPayload,
   approvalDecidedPayload,
@@ -356,7 +356,7 @@ export class TelemetryLogger {
    */
   startRun(input: StartRunInput = {}): string {
     this.beforeWrite();
-    const runId = input.runId ?? randomUUID();
+    const runId = input.runId ?? uuidv7();
     requireId(runId, 'runId');
     const timestamp = toIso(input.timestamp);
     const condition = input.condition ?? null;
@@ -371,13 +371,7 @@ export class TelemetryLogger {
       extra: scenario,
       success: null,
     });
-    this.enqueueEvent(
-      randomUUID(),
-      runId,
-      'run_start',
-      timestamp,
-      objectJson({ condition, scenario }),
-    );
+    this.enqueueEvent(uuidv7(), runId, 'run_start', timestamp, objectJson({ condition, scenario }));
     this.afterEnqueue(2);
     return runId;
   }
@@ -405,7 +399,7 @@ export class TelemetryLogger {
       success,
     });
     this.enqueueEvent(
-      randomUUID(),
+      uuidv7(),
       runId,
       'run_end',
       timestamp,
@@ -431,7 +425,7 @@ export class TelemetryLogger {
       );
     }
     requireId(input.runId, 'runId');
-    const eventId = input.eventId ?? randomUUID();
+    const eventId = input.eventId ?? uuidv7();
     if (input.eventId !== undefined) requireId(eventId, 'eventId');
     this.enqueueEvent(
       eventId,

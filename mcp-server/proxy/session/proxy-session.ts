@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import {
   LATEST_PROTOCOL_VERSION,
   SUPPORTED_PROTOCOL_VERSIONS,
@@ -13,6 +12,7 @@ import { type Action, createAction } from '../../../shared/models/action.js';
 import { toolGlobToRegExp } from '../../../shared/policies/rules.js';
 import { effectiveRisk } from '../../../shared/policies/tool-risk.js';
 import type { TelemetryLogger } from '../../../shared/telemetry/logger.js';
+import { uuidv7 } from '../../../shared/util/uuidv7.js';
 import type { ResolvedProxyConfig } from '../config/types.js';
 import {
   ErrorCode,
@@ -598,7 +598,7 @@ export class ProxySession implements UpstreamListener {
     // to be valid here, and this is the hot path of every allowed call.
     const annotations = entry.tool.annotations as Action['annotations'];
     const action: Action = {
-      id: randomUUID(),
+      id: uuidv7(),
       toolName: entry.tool.name,
       toolArgs,
       server: entry.server.name,

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import type { JsonRpcMessage } from '../jsonrpc/messages.js';
 import { messageFramer } from './parse-line.js';
 import type { JsonRpcTransport } from './transport.js';
+import { WriteCoalescer } from './write-coalescer.js';
 
 /** How an upstream process ended, for error messages that name the cause. */
 export interface ExitInfo {
@@ -29,6 +30,10 @@ export class StdioClientTransport implements JsonRpcTransport {
   private child: ChildProcess | undefined;
   private stderrTail = '';
   private closing = false;
+  private readonly writer = new WriteCoalescer((data) => {
+    const stdin = this.child?.stdin;
+    if (stdin && !stdin.destroyed) stdin.write(data);
+  });
 
   constructor(
     private readonly spec: {
@@ -91,9 +96,8 @@ export class StdioClientTransport implements JsonRpcTransport {
   }
 
   send(message: JsonRpcMessage): void {
-    const stdin = this.child?.stdin;
-    if (!stdin || stdin.destroyed) return;
-    stdin.write(`${JSON.stringify(message)}\n`);
+    if (!this.child?.stdin || this.child.stdin.destroyed) return;
+    this.writer.push(message);
   }
 
   async close(): Promise<void> {
@@ -101,6 +105,7 @@ export class StdioClientTransport implements JsonRpcTransport {
     if (!child || this.closing) return;
     this.closing = true;
     if (child.exitCode !== null || child.signalCode !== null) return;
+    this.writer.flush();
     child.stdin?.end();
     // Give the server a moment to exit on EOF (the MCP stdio shutdown), then insist.
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

@@ -2,6 +2,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { JsonRpcMessage } from '../jsonrpc/messages.js';
 import { messageFramer } from './parse-line.js';
 import type { JsonRpcTransport } from './transport.js';
+import { WriteCoalescer } from './write-coalescer.js';
 
 /**
  * The client side over stdio: newline-delimited JSON on stdin/stdout. Only
@@ -13,6 +14,7 @@ export class StdioServerTransport implements JsonRpcTransport {
   onclose?: () => void;
   onerror?: (error: Error) => void;
   private closed = false;
+  private readonly writer = new WriteCoalescer((data) => this.output.write(data));
 
   constructor(
     private readonly input: Readable = process.stdin,
@@ -34,11 +36,12 @@ export class StdioServerTransport implements JsonRpcTransport {
 
   send(message: JsonRpcMessage): void {
     if (this.closed) return;
-    this.output.write(`${JSON.stringify(message)}\n`);
+    this.writer.push(message);
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
+    this.writer.flush();
     this.closed = true;
     this.onclose?.();
   }
