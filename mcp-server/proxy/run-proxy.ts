@@ -118,8 +118,9 @@ export async function runProxy(
       log,
       openSession: (transport) => openSession(transport, 'http'),
     });
-    log.info(
-      `serving MCP over Streamable HTTP at ${http.url}${options.http.token ? ' (bearer token required)' : ''}`,
+    // The endpoint is the one thing an HTTP user must see, whatever the log level.
+    process.stderr.write(
+      `hitloop: serving MCP over Streamable HTTP at ${http.url}${options.http.token ? ' (bearer token required)' : ''}\n`,
     );
     done = new Promise(() => {});
   } else {

@@ -240,7 +240,7 @@ export class ProxySession implements UpstreamListener {
         case 'resources/read':
         case 'resources/subscribe':
         case 'resources/unsubscribe':
-          return this.routeByUri(msg, msg.params?.uri);
+          return await this.routeByUri(msg, msg.params?.uri);
         case 'prompts/get':
           return this.routePrompt(msg, msg.params?.name, (name) => ({ ...msg.params, name }));
         case 'completion/complete':
@@ -660,28 +660,57 @@ export class ProxySession implements UpstreamListener {
     this.send(resultResponse(msg.id, { [listKey]: all }));
   }
 
-  private routeByUri(msg: JsonRpcRequest, uri: unknown): void {
+  private async routeByUri(msg: JsonRpcRequest, uri: unknown): Promise<void> {
     if (typeof uri !== 'string')
       return this.send(
         errorResponse(msg.id, ErrorCode.InvalidParams, `${msg.method} needs a string "uri"`),
       );
-    const candidates = this.servers.filter((s) => s.capabilities.resources);
-    const owner =
-      this.resourceOwners.get(uri) ??
-      this.templateOwners
-        .filter((t) => t.prefix && uri.startsWith(t.prefix))
-        .sort((a, b) => b.prefix.length - a.prefix.length)[0]?.server ??
-      (candidates.length === 1 ? candidates[0] : undefined);
+    let owner = this.resourceOwner(uri);
+    if (!owner) {
+      // The client may read a resource it never listed (a known URI, a
+      // template it built itself): learn the servers' resources, then retry.
+      await this.learnResources();
+      owner = this.resourceOwner(uri);
+    }
     if (!owner) {
       return this.send(
         errorResponse(
           msg.id,
           ErrorCode.InvalidParams,
-          `Unknown resource: ${uri} (list resources first)`,
+          `Unknown resource: ${uri} (no server lists it or a matching template)`,
         ),
       );
     }
     this.forward(msg, owner, msg.params);
+  }
+
+  private resourceOwner(uri: string): UpstreamServer | undefined {
+    const candidates = this.servers.filter((s) => s.capabilities.resources);
+    if (candidates.length === 1) return candidates[0];
+    return (
+      this.resourceOwners.get(uri) ??
+      this.templateOwners
+        .filter((t) => t.prefix && uri.startsWith(t.prefix))
+        .sort((a, b) => b.prefix.length - a.prefix.length)[0]?.server
+    );
+  }
+
+  private async learnResources(): Promise<void> {
+    const servers = this.servers.filter((s) => s.state === 'ready' && s.capabilities.resources);
+    await Promise.allSettled(
+      servers.map(async (s) => {
+        for (const r of await s.listAll('resources/list', 'resources')) {
+          if (typeof r.uri === 'string' && !this.resourceOwners.has(r.uri))
+            this.resourceOwners.set(r.uri, s);
+        }
+        const templates = await s.listAll('resources/templates/list', 'resourceTemplates');
+        this.templateOwners = this.templateOwners.filter((t) => t.server !== s);
+        for (const t of templates) {
+          if (typeof t.uriTemplate === 'string')
+            this.templateOwners.push({ prefix: t.uriTemplate.split('{')[0]!, server: s });
+        }
+      }),
+    );
   }
 
   private routePrompt(
@@ -716,7 +745,7 @@ export class ProxySession implements UpstreamListener {
     if (ref?.type === 'ref/prompt') {
       return this.routePrompt(msg, ref.name, (name) => ({ ...msg.params, ref: { ...ref, name } }));
     }
-    if (ref?.type === 'ref/resource') return this.routeByUri(msg, ref.uri);
+    if (ref?.type === 'ref/resource') return void this.routeByUri(msg, ref.uri);
     this.send(
       errorResponse(
         msg.id,

@@ -1,0 +1,513 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { type BenchRow, median, printTable } from './format.js';
+
+// `npm run bench:proxy`: what `hitloop proxy` costs on the allowed-call path.
+// The MCP SDK Client calls server-everything's `echo` (allow-all policy,
+// telemetry on, as in production) directly, through a byte relay (the
+// ceiling for any process in the middle), through `hitloop proxy` over stdio,
+// and over Streamable HTTP through `hitloop proxy --http` and the `mcp-proxy`
+// npm package. Every configuration runs the same rounds, interleaved, and the
+// figures are medians over rounds.
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const CLI = join(root, 'dist/mcp-server/cli/main.js');
+const EVERYTHING = join(root, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js');
+const FILESYSTEM = join(root, 'node_modules/@modelcontextprotocol/server-filesystem/dist/index.js');
+const MCP_PROXY = join(root, 'node_modules/mcp-proxy/dist/bin/mcp-proxy.mjs');
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const WARMUP = 300;
+const SEQUENTIAL = Number(process.env.BENCH_SEQUENTIAL ?? 2000);
+const CONCURRENT_CALLS = Number(process.env.BENCH_CONCURRENT ?? 4000);
+const CONCURRENCY = 16;
+const HTTP_SEQUENTIAL = Number(process.env.BENCH_HTTP_SEQUENTIAL ?? 300);
+const HTTP_CONCURRENT = Number(process.env.BENCH_HTTP_CONCURRENT ?? 1000);
+
+// The relay only moves bytes: no parsing, no framing.
+const RELAY = `import { spawn } from 'node:child_process';
+const [command, ...args] = process.argv.slice(2);
+const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+process.stdin.pipe(child.stdin);
+child.stdout.pipe(process.stdout);
+child.on('exit', (code) => process.exit(code ?? 0));
+`;
+
+interface Target {
+  name: string;
+  client: Client;
+  /** The process to measure (the proxy), when there is one. */
+  pid?: number;
+  close(): Promise<void>;
+}
+
+interface Round {
+  p50: number;
+  p99: number;
+  sequential: number;
+  concurrent: number;
+  /** CPU time of the middle process (the proxy, not its children) per call, ms. */
+  cpuPerCall: number;
+  /** CPU the benchmark's own client used during the concurrent phase, in cores. */
+  clientCores: number;
+}
+
+const work = mkdtempSync(join(tmpdir(), 'hitloop-bench-proxy-'));
+const started: ChildProcess[] = [];
+
+function env(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) out[k] = v;
+  return { ...out, HITLOOP_HOME: work };
+}
+
+function writeConfig(
+  name: string,
+  servers: Record<string, unknown>,
+  options: { logLevel?: 'warn' | 'info'; telemetry?: boolean } = {},
+): string {
+  const file = join(work, `${name}.json`);
+  writeFileSync(
+    file,
+    JSON.stringify({
+      mcpServers: servers,
+      policy: { type: 'always_approve' },
+      approval: { backend: 'auto-reject' },
+      telemetry: { db: options.telemetry === false ? false : join(work, `${name}.db`) },
+      proxy: { logLevel: options.logLevel ?? 'warn' },
+    }),
+  );
+  return file;
+}
+
+const everything = { command: process.execPath, args: [EVERYTHING, 'stdio'] };
+
+async function stdioTarget(
+  name: string,
+  command: string,
+  args: string[],
+  middle = true,
+): Promise<Target> {
+  const transport = new StdioClientTransport({ command, args, env: env(), stderr: 'ignore' });
+  const client = new Client({ name: 'bench', version: '1.0.0' });
+  await client.connect(transport);
+  return {
+    name,
+    client,
+    pid: middle ? (transport.pid ?? undefined) : undefined,
+    close: () => client.close(),
+  };
+}
+
+/** Spawns a process that serves HTTP and waits until `ready` appears in its output. */
+async function spawnServer(
+  args: string[],
+  ready: RegExp,
+  extraEnv: Record<string, string> = {},
+): Promise<{ child: ChildProcess; match: RegExpMatchArray }> {
+  const child = spawn(process.execPath, args, {
+    env: { ...env(), ...extraEnv },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  started.push(child);
+  let text = '';
+  const match = await new Promise<RegExpMatchArray>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`no ${ready} from ${args.join(' ')}:\n${text}`)),
+      30_000,
+    );
+    const onData = (chunk: Buffer) => {
+      text += chunk.toString('utf8');
+      const m = text.match(ready);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m);
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`exited with ${code}:\n${text}`)));
+  });
+  return { child, match };
+}
+
+async function httpTarget(name: string, url: string, child: ChildProcess): Promise<Target> {
+  const client = new Client({ name: 'bench', version: '1.0.0' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+  return {
+    name,
+    client,
+    pid: child.pid,
+    close: async () => {
+      await client.close();
+      child.kill('SIGTERM');
+    },
+  };
+}
+
+async function call(client: Client, i: number): Promise<void> {
+  const r = await client.callTool({ name: 'echo', arguments: { message: `m${i}` } });
+  if (r.isError) throw new Error(`echo failed: ${JSON.stringify(r)}`);
+}
+
+/** User + system CPU time of one process (not its children), ms; Linux clock ticks are 10 ms. */
+function cpuMs(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+async function measure(target: Target, sequential: number, concurrent: number): Promise<Round> {
+  const cpuBefore = cpuMs(target.pid);
+  const latencies = new Float64Array(sequential);
+  const t0 = performance.now();
+  for (let i = 0; i < sequential; i++) {
+    const s = performance.now();
+    await call(target.client, i);
+    latencies[i] = performance.now() - s;
+  }
+  const seqSeconds = (performance.now() - t0) / 1000;
+  latencies.sort();
+  let next = 0;
+  const clientBefore = process.cpuUsage();
+  const t1 = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < concurrent) await call(target.client, next++);
+    }),
+  );
+  const concSeconds = (performance.now() - t1) / 1000;
+  const client = process.cpuUsage(clientBefore);
+  return {
+    clientCores: (client.user + client.system) / 1e6 / concSeconds,
+    cpuPerCall: (cpuMs(target.pid) - cpuBefore) / (sequential + concurrent),
+    p50: latencies[Math.floor(sequential * 0.5)]!,
+    p99: latencies[Math.floor(sequential * 0.99)]!,
+    sequential: sequential / seqSeconds,
+    concurrent: concurrent / concSeconds,
+  };
+}
+
+async function warm(target: Target): Promise<void> {
+  for (let i = 0; i < WARMUP; i++) await call(target.client, i);
+}
+
+function summarize(rounds: Round[]): Round {
+  return {
+    p50: median(rounds.map((r) => r.p50)),
+    p99: median(rounds.map((r) => r.p99)),
+    sequential: median(rounds.map((r) => r.sequential)),
+    concurrent: median(rounds.map((r) => r.concurrent)),
+    cpuPerCall: median(rounds.map((r) => r.cpuPerCall)),
+    clientCores: median(rounds.map((r) => r.clientCores)),
+  };
+}
+
+/** Runs interleaved rounds over several targets. */
+async function bench(targets: Target[], sequential: number, concurrent: number): Promise<Round[]> {
+  for (const t of targets) await warm(t);
+  const rounds = targets.map(() => [] as Round[]);
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [i, t] of targets.entries())
+      rounds[i]!.push(await measure(t, sequential, concurrent));
+  }
+  return rounds.map(summarize);
+}
+
+function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1]);
+  return kb / 1024;
+}
+
+/** A port nothing listens on right now (mcp-proxy has no "pick one" option). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const ms = (n: number) => Math.round(n * 1000) / 1000;
+
+try {
+  console.log(
+    `hitloop proxy benchmark — node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${new Date().toISOString()}`,
+  );
+  console.log(
+    `echo calls from the MCP SDK Client; ${ROUNDS} rounds (medians) of ${SEQUENTIAL} sequential and ${CONCURRENT_CALLS} calls at concurrency ${CONCURRENCY}, after ${WARMUP} warm-up calls`,
+  );
+
+  // ---- stdio: direct, byte relay, hitloop proxy ----
+  const relayFile = join(work, 'relay.mjs');
+  writeFileSync(relayFile, RELAY);
+  const stdioConfig = writeConfig('stdio', { everything });
+  const direct = await stdioTarget('direct', process.execPath, [EVERYTHING, 'stdio'], false);
+  const relay = await stdioTarget('byte relay', process.execPath, [
+    relayFile,
+    process.execPath,
+    EVERYTHING,
+    'stdio',
+  ]);
+  const proxied = await stdioTarget('hitloop proxy', process.execPath, [
+    CLI,
+    'proxy',
+    '--config',
+    stdioConfig,
+  ]);
+  // Diagnostic only: the same proxy without telemetry, to show what recording costs.
+  const quiet = await stdioTarget('hitloop proxy, telemetry off', process.execPath, [
+    CLI,
+    'proxy',
+    '--config',
+    writeConfig('no-telemetry', { everything }, { telemetry: false }),
+  ]);
+  const [d, b, p, q] = await bench([direct, relay, proxied, quiet], SEQUENTIAL, CONCURRENT_CALLS);
+  await Promise.all([direct.close(), relay.close(), proxied.close(), quiet.close()]);
+
+  const stdioRows: BenchRow[] = [
+    {
+      name: 'p50 latency, hitloop proxy',
+      value: ms(p!.p50),
+      unit: 'ms',
+      baseline: { name: 'direct', value: ms(d!.p50) },
+    },
+    {
+      name: 'p50 latency, byte relay',
+      value: ms(b!.p50),
+      unit: 'ms',
+      baseline: { name: 'direct', value: ms(d!.p50) },
+    },
+    {
+      name: 'p50 added latency, hitloop proxy',
+      value: ms(p!.p50 - d!.p50),
+      unit: 'ms',
+      target: '< 0.1 ms',
+      pass: p!.p50 - d!.p50 < 0.1,
+    },
+    {
+      name: 'p50 added latency, byte relay',
+      value: ms(b!.p50 - d!.p50),
+      unit: 'ms',
+    },
+    {
+      name: 'p99 latency, hitloop proxy',
+      value: ms(p!.p99),
+      unit: 'ms',
+      baseline: { name: 'direct', value: ms(d!.p99) },
+    },
+    {
+      name: 'p99 latency, byte relay',
+      value: ms(b!.p99),
+      unit: 'ms',
+      baseline: { name: 'direct', value: ms(d!.p99) },
+    },
+    {
+      name: 'sequential, hitloop proxy',
+      value: p!.sequential,
+      unit: 'calls/s',
+      baseline: { name: 'direct', value: d!.sequential },
+      target: '>= 0.7x direct',
+      pass: p!.sequential >= 0.7 * d!.sequential,
+    },
+    {
+      name: 'sequential, byte relay',
+      value: b!.sequential,
+      unit: 'calls/s',
+      baseline: { name: 'direct', value: d!.sequential },
+    },
+    {
+      name: 'sequential, hitloop proxy vs byte relay',
+      value: p!.sequential,
+      unit: 'calls/s',
+      baseline: { name: 'byte relay', value: b!.sequential },
+    },
+    {
+      name: `${CONCURRENCY} concurrent, hitloop proxy`,
+      value: p!.concurrent,
+      unit: 'calls/s',
+      baseline: { name: 'direct', value: d!.concurrent },
+      target: '>= 0.8x direct',
+      pass: p!.concurrent >= 0.8 * d!.concurrent,
+    },
+    {
+      name: `${CONCURRENCY} concurrent, byte relay`,
+      value: b!.concurrent,
+      unit: 'calls/s',
+      baseline: { name: 'direct', value: d!.concurrent },
+    },
+    {
+      name: `${CONCURRENCY} concurrent, hitloop proxy vs byte relay`,
+      value: p!.concurrent,
+      unit: 'calls/s',
+      baseline: { name: 'byte relay', value: b!.concurrent },
+    },
+    {
+      name: 'diagnostic: sequential, hitloop proxy without telemetry',
+      value: q!.sequential,
+      unit: 'calls/s',
+      baseline: { name: 'direct', value: d!.sequential },
+    },
+    {
+      name: `diagnostic: ${CONCURRENCY} concurrent, hitloop proxy without telemetry`,
+      value: q!.concurrent,
+      unit: 'calls/s',
+      baseline: { name: 'direct', value: d!.concurrent },
+    },
+    {
+      name: 'diagnostic: p50 added latency, hitloop proxy without telemetry',
+      value: ms(q!.p50 - d!.p50),
+      unit: 'ms',
+    },
+    {
+      name: 'CPU per call in the middle process, hitloop proxy without telemetry',
+      value: Math.round(q!.cpuPerCall * 1000),
+      unit: 'µs',
+      baseline: { name: 'byte relay', value: Math.round(b!.cpuPerCall * 1000) },
+    },
+    {
+      name: 'CPU per call in the middle process, hitloop proxy',
+      value: Math.round(p!.cpuPerCall * 1000),
+      unit: 'µs',
+      baseline: { name: 'byte relay', value: Math.round(b!.cpuPerCall * 1000) },
+    },
+  ];
+  printTable('stdio: SDK Client -> [middle] -> server-everything echo', stdioRows);
+
+  // ---- Streamable HTTP: hitloop proxy --http vs mcp-proxy ----
+  // logLevel info: the proxy announces its URL at info level.
+  const httpConfig = writeConfig('http', { everything }, { logLevel: 'info' });
+  const hitloopHttp = await spawnServer(
+    [CLI, 'proxy', '--config', httpConfig, '--http', '127.0.0.1:0'],
+    /serving MCP over Streamable HTTP at (http:\/\/\S+)/,
+  );
+  const mcpProxyPort = await freePort();
+  const mcpProxy = await spawnServer(
+    [
+      MCP_PROXY,
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(mcpProxyPort),
+      '--server',
+      'stream',
+      '--',
+      process.execPath,
+      EVERYTHING,
+      'stdio',
+    ],
+    /starting server on port (\d+)/,
+  );
+  // For scale: the same client against server-everything's own Streamable HTTP
+  // server, no proxy at all. At 16 concurrent calls the SDK client saturates
+  // its core, which caps every HTTP figure here.
+  const sePort = await freePort();
+  const seHttp = await spawnServer([EVERYTHING, 'streamableHttp'], /listening on port (\d+)/, {
+    PORT: String(sePort),
+  });
+  const h = await httpTarget('hitloop proxy --http', hitloopHttp.match[1]!, hitloopHttp.child);
+  const m = await httpTarget('mcp-proxy', `http://127.0.0.1:${mcpProxyPort}/mcp`, mcpProxy.child);
+  const se = await httpTarget(
+    'server-everything HTTP',
+    `http://127.0.0.1:${sePort}/mcp`,
+    seHttp.child,
+  );
+  const [hr, mr, sr] = await bench([h, m, se], HTTP_SEQUENTIAL, HTTP_CONCURRENT);
+  await Promise.all([h.close(), m.close(), se.close()]);
+  printTable('Streamable HTTP: SDK Client -> proxy -> server-everything (stdio) echo', [
+    {
+      name: 'sequential, hitloop proxy --http',
+      value: hr!.sequential,
+      unit: 'calls/s',
+      baseline: { name: 'mcp-proxy', value: mr!.sequential },
+      target: '>= 2x mcp-proxy',
+      pass: hr!.sequential >= 2 * mr!.sequential,
+    },
+    {
+      name: `${CONCURRENCY} concurrent, hitloop proxy --http`,
+      value: hr!.concurrent,
+      unit: 'calls/s',
+      baseline: { name: 'mcp-proxy', value: mr!.concurrent },
+      target: '>= 2x mcp-proxy',
+      pass: hr!.concurrent >= 2 * mr!.concurrent,
+    },
+    {
+      name: 'proxy process CPU per call, hitloop proxy --http',
+      value: Math.round(hr!.cpuPerCall * 1000),
+      unit: 'µs',
+      baseline: { name: 'mcp-proxy', value: Math.round(mr!.cpuPerCall * 1000) },
+      target: '<= 0.5x mcp-proxy',
+      pass: hr!.cpuPerCall <= 0.5 * mr!.cpuPerCall,
+    },
+    {
+      name: 'p50 latency, hitloop proxy --http',
+      value: ms(hr!.p50),
+      unit: 'ms',
+      baseline: { name: 'mcp-proxy', value: ms(mr!.p50) },
+    },
+    {
+      name: `client CPU during ${CONCURRENCY} concurrent, hitloop proxy --http`,
+      value: Math.round(hr!.clientCores * 100),
+      unit: '% of a core',
+      baseline: { name: 'mcp-proxy', value: Math.round(mr!.clientCores * 100) },
+    },
+    {
+      name: 'no proxy: sequential, server-everything own HTTP server',
+      value: sr!.sequential,
+      unit: 'calls/s',
+      baseline: { name: 'hitloop proxy --http', value: hr!.sequential },
+    },
+    {
+      name: `no proxy: ${CONCURRENCY} concurrent, server-everything own HTTP server`,
+      value: sr!.concurrent,
+      unit: 'calls/s',
+      baseline: { name: 'hitloop proxy --http', value: hr!.concurrent },
+    },
+    {
+      name: `client CPU during ${CONCURRENCY} concurrent, no proxy`,
+      value: Math.round(sr!.clientCores * 100),
+      unit: '% of a core',
+    },
+  ]);
+
+  // ---- memory: the proxy process alone, three idle upstream servers ----
+  const memConfig = writeConfig('memory', {
+    everything,
+    everything2: everything,
+    fs: { command: process.execPath, args: [FILESYSTEM, work] },
+  });
+  const idle = await stdioTarget('hitloop proxy', process.execPath, [
+    CLI,
+    'proxy',
+    '--config',
+    memConfig,
+  ]);
+  const tools = (await idle.client.listTools()).tools.length;
+  await new Promise((resolve) => setTimeout(resolve, 2000)); // let start-up garbage settle
+  const rss = rssMb(idle.pid!);
+  await idle.close();
+  printTable('Memory', [
+    {
+      name: `proxy RSS, 3 idle upstream servers (${tools} tools)`,
+      value: Math.round(rss * 10) / 10,
+      unit: 'MB',
+      target: '< 100 MB',
+      pass: rss < 100,
+    },
+  ]);
+} finally {
+  for (const child of started) if (child.exitCode === null) child.kill('SIGTERM');
+  rmSync(work, { recursive: true, force: true });
+}

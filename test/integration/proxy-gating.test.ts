@@ -1,0 +1,280 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ElicitRequest, ElicitResult } from '@modelcontextprotocol/sdk/types.js';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  type ClientHandlers,
+  filesystemServer,
+  type HttpProxy,
+  resultText,
+  type StdioProxy,
+  startHttpProxy,
+  startStdioProxy,
+  tempDir,
+  waitUntil,
+  writeConfig,
+} from '../helpers/proxy-harness.js';
+
+// allow / deny / ask (approve, reject, edit, timeout) through the real proxy
+// in front of the real filesystem server. The "human" is the client's
+// elicitation handler: hitloop asks through the client's own form.
+
+const tmp = tempDir();
+const root = join(tmp.dir, 'files');
+const telemetryDb = join(tmp.dir, 'telemetry.db');
+const handlers: ClientHandlers = {};
+const asked: Array<ElicitRequest['params']> = [];
+let proxy: StdioProxy;
+let http: HttpProxy | undefined;
+
+/** The human answers the hitloop form with these fields. */
+function human(
+  content: Record<string, string> | undefined,
+  action: ElicitResult['action'] = 'accept',
+): ClientHandlers['elicit'] {
+  return (request) => {
+    asked.push(request);
+    return content ? { action, content } : { action };
+  };
+}
+
+beforeAll(async () => {
+  mkdirSync(root);
+  const config = writeConfig(tmp.dir, {
+    mcpServers: { fs: filesystemServer(root) },
+    policy: {
+      type: 'rules',
+      default: 'allow',
+      rules: [
+        {
+          id: 'no-secrets',
+          tool: 'write_file',
+          args: { path: { glob: '**/secret*' } },
+          effect: 'deny',
+          reason: 'secrets are never written by agents',
+        },
+        { tool: 'write_file', effect: 'ask', reason: 'writes need a person' },
+        { tool: 'create_directory', effect: 'ask' },
+      ],
+    },
+    approval: {
+      backend: 'elicitation',
+      fallback: 'auto-reject',
+      timeoutMs: 600_000,
+      toolTimeouts: { 'fs__create_dir*': 1000 },
+      keepAliveMs: 300,
+    },
+    telemetry: { db: telemetryDb },
+    proxy: { prefixNames: true },
+  });
+  proxy = await startStdioProxy(config, tmp.dir, {
+    capabilities: { elicitation: {} },
+    handlers,
+  });
+  http = await startHttpProxy(config, tmp.dir);
+});
+
+afterAll(async () => {
+  await Promise.allSettled([proxy?.close(), http?.close()]);
+  tmp.remove();
+});
+
+beforeEach(() => {
+  asked.length = 0;
+  handlers.elicit = () => {
+    throw new Error('this test did not expect an approval request');
+  };
+});
+
+const write = (file: string, content: string) =>
+  proxy.client.callTool({
+    name: 'fs__write_file',
+    arguments: { path: join(root, file), content },
+  });
+
+/** Telemetry events of one type for the action whose proposed args match. */
+function eventsFor(path: string): Record<string, Array<Record<string, unknown>>> {
+  const db = new Database(telemetryDb, { readonly: true });
+  try {
+    const rows = db
+      .prepare('SELECT event_type, payload FROM trace_events ORDER BY rowid')
+      .all() as Array<{ event_type: string; payload: string }>;
+    const parsed = rows.map((r) => ({ type: r.event_type, payload: JSON.parse(r.payload) }));
+    const proposed = parsed.find(
+      (e) => e.type === 'action_proposed' && e.payload.tool_args?.path === path,
+    );
+    if (!proposed) return {};
+    const id = proposed.payload.action_id;
+    const out: Record<string, Array<Record<string, unknown>>> = {};
+    for (const e of parsed) {
+      if (e.payload.action_id !== id) continue;
+      const list = out[e.type] ?? [];
+      list.push(e.payload);
+      out[e.type] = list;
+    }
+    return out;
+  } finally {
+    db.close();
+  }
+}
+
+describe('hitloop proxy: allow, deny and ask', () => {
+  it('allow: a call the policy allows runs without asking anyone', async () => {
+    writeFileSync(join(root, 'notes.txt'), 'hello from disk');
+    const result = await proxy.client.callTool({
+      name: 'fs__read_text_file',
+      arguments: { path: join(root, 'notes.txt') },
+    });
+    expect(result.isError).toBeFalsy();
+    expect(resultText(result)).toBe('hello from disk');
+    expect(asked).toHaveLength(0);
+  });
+
+  it('deny: isError, says NOT executed and why, and the file is not written', async () => {
+    const result = await write('secret.txt', 'hunter2');
+    expect(result.isError).toBe(true);
+    const text = resultText(result);
+    expect(text).toContain('was NOT executed');
+    expect(text).toContain('denied by policy');
+    expect(text).toContain('no-secrets');
+    expect(text).toContain('secrets are never written by agents');
+    expect(existsSync(join(root, 'secret.txt'))).toBe(false);
+    expect(asked).toHaveLength(0);
+  });
+
+  it('ask + approve: the reviewer sees the call, approves, and the file is on disk', async () => {
+    handlers.elicit = human({ decision: 'approve' });
+    const result = await write('approved.txt', 'approved content');
+    expect(result.isError).toBeFalsy();
+    expect(readFileSync(join(root, 'approved.txt'), 'utf8')).toBe('approved content');
+    expect(asked).toHaveLength(1);
+    expect(asked[0]!.message).toContain('write_file');
+    expect(asked[0]!.message).toContain('approved content');
+    expect(asked[0]!.message).toContain('writes need a person');
+  });
+
+  it('ask + reject: the agent is told who rejected it and why; the file is untouched', async () => {
+    writeFileSync(join(root, 'keep.txt'), 'original');
+    handlers.elicit = human({ decision: 'reject', reason: 'wrong file, use draft.txt' });
+    const result = await write('keep.txt', 'overwritten');
+    expect(result.isError).toBe(true);
+    const text = resultText(result);
+    expect(text).toContain('was NOT executed');
+    expect(text).toContain('rejected by elicitation:user');
+    expect(text).toContain('wrong file, use draft.txt');
+    expect(text).not.toMatch(/timed out/);
+    expect(readFileSync(join(root, 'keep.txt'), 'utf8')).toBe('original');
+  });
+
+  it('ask + decline in the client form counts as a rejection', async () => {
+    handlers.elicit = human(undefined, 'decline');
+    const result = await write('declined.txt', 'x');
+    expect(result.isError).toBe(true);
+    expect(resultText(result)).toContain('rejected by elicitation:user');
+    expect(existsSync(join(root, 'declined.txt'))).toBe(false);
+  });
+
+  it('ask + edit: the edited arguments are what runs, and telemetry keeps both', async () => {
+    const path = join(root, 'edited.txt');
+    handlers.elicit = human({
+      decision: 'approve',
+      arguments: JSON.stringify({ path, content: 'the reviewer wrote this' }),
+    });
+    const result = await write('edited.txt', 'the agent wrote this');
+    expect(result.isError).toBeFalsy();
+    expect(readFileSync(path, 'utf8')).toBe('the reviewer wrote this');
+
+    const events = await waitUntil(() => {
+      const e = eventsFor(path);
+      return e.tool_execution_end ? e : undefined;
+    }, 'telemetry of the edited call');
+    expect(events.action_proposed![0]!.tool_args).toEqual({
+      path,
+      content: 'the agent wrote this',
+    });
+    expect(events.approval_decided![0]).toMatchObject({
+      approved: true,
+      edited_args: { path, content: 'the reviewer wrote this' },
+    });
+    expect(events.tool_execution_start![0]!.tool_args).toEqual({
+      path,
+      content: 'the reviewer wrote this',
+    });
+    expect(events.tool_execution_end![0]).toMatchObject({ success: true });
+  });
+
+  it('ask + an edit that breaks the tool schema is refused, nothing runs', async () => {
+    const path = join(root, 'bad-edit.txt');
+    handlers.elicit = human({
+      decision: 'approve',
+      arguments: JSON.stringify({ path, content: 42 }),
+    });
+    const result = await write('bad-edit.txt', 'fine');
+    expect(result.isError).toBe(true);
+    expect(resultText(result)).toContain('was NOT executed');
+    expect(resultText(result)).toMatch(/schema/);
+    expect(existsSync(path)).toBe(false);
+  });
+
+  it('ask + timeout: labelled a timeout, not a human rejection; the form is withdrawn', async () => {
+    let withdrawn = false;
+    handlers.elicit = (request, { signal }) => {
+      asked.push(request);
+      // The human never answers; the proxy must give up and withdraw the form.
+      return new Promise((_resolve, reject) => {
+        signal.addEventListener('abort', () => {
+          withdrawn = true;
+          reject(new Error('withdrawn'));
+        });
+      });
+    };
+    const started = Date.now();
+    const result = await proxy.client.callTool({
+      name: 'fs__create_directory',
+      arguments: { path: join(root, 'never') },
+    });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    expect(result.isError).toBe(true);
+    const text = resultText(result);
+    expect(text).toContain('was NOT executed');
+    expect(text).toContain('timed out');
+    expect(text).toContain('no human rejected');
+    expect(text).not.toContain('rejected by elicitation:user');
+    expect(existsSync(join(root, 'never'))).toBe(false);
+    await waitUntil(() => withdrawn, 'the elicitation to be withdrawn');
+  });
+
+  it('ask over Streamable HTTP: the form reaches the HTTP client and approval runs the call', async () => {
+    const httpAsked: string[] = [];
+    const client = await http!.connect({
+      capabilities: { elicitation: {} },
+      handlers: {
+        elicit: (request) => {
+          httpAsked.push(request.message);
+          return { action: 'accept', content: { decision: 'approve' } };
+        },
+      },
+    });
+    const path = join(root, 'via-http.txt');
+    const result = await client.callTool({
+      name: 'fs__write_file',
+      arguments: { path, content: 'over http' },
+    });
+    expect(result.isError).toBeFalsy();
+    expect(httpAsked).toHaveLength(1);
+    expect(readFileSync(path, 'utf8')).toBe('over http');
+  });
+
+  it('ask with a client that cannot show forms uses the configured fallback (auto-reject)', async () => {
+    const client = await http!.connect(); // no elicitation capability
+    const path = join(root, 'fallback.txt');
+    const result = await client.callTool({
+      name: 'fs__write_file',
+      arguments: { path, content: 'x' },
+    });
+    expect(result.isError).toBe(true);
+    expect(resultText(result)).toContain('was NOT executed');
+    expect(existsSync(path)).toBe(false);
+  });
+});

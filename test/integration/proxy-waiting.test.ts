@@ -1,0 +1,270 @@
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type ClientHandlers,
+  deferred,
+  everythingServer,
+  filesystemServer,
+  initializeRequest,
+  type RawProxy,
+  resultText,
+  type StdioProxy,
+  startRawProxy,
+  startStdioProxy,
+  tempDir,
+  waitUntil,
+  writeConfig,
+} from '../helpers/proxy-harness.js';
+
+// While a call waits for a human: the client's cancellation withdraws it (and
+// nothing runs, even if the human approves late), and progress keep-alives
+// hold clients with short timeouts that reset on progress.
+
+const tmp = tempDir();
+const root = join(tmp.dir, 'files');
+const telemetryDb = join(tmp.dir, 'telemetry.db');
+const handlers: ClientHandlers = {};
+let config: string;
+let proxy: StdioProxy;
+
+beforeAll(async () => {
+  mkdirSync(root);
+  config = writeConfig(tmp.dir, {
+    mcpServers: { fs: filesystemServer(root), everything: everythingServer() },
+    policy: {
+      type: 'rules',
+      default: 'allow',
+      rules: [
+        { tool: 'write_file', effect: 'ask' },
+        { tool: 'trigger-long-running-operation', effect: 'ask' },
+      ],
+    },
+    approval: { backend: 'elicitation', fallback: 'auto-reject', keepAliveMs: 300 },
+    telemetry: { db: telemetryDb },
+    proxy: { prefixNames: true },
+  });
+  proxy = await startStdioProxy(config, tmp.dir, {
+    capabilities: { elicitation: {} },
+    handlers,
+  });
+});
+
+afterAll(async () => {
+  await proxy?.close();
+  tmp.remove();
+});
+
+/** Whether telemetry recorded an execution of a write to `path`. */
+function executedInTelemetry(path: string): boolean {
+  const db = new Database(telemetryDb, { readonly: true });
+  try {
+    const rows = db
+      .prepare("SELECT payload FROM trace_events WHERE event_type = 'tool_execution_start'")
+      .all() as Array<{ payload: string }>;
+    return rows.some((r) => JSON.parse(r.payload).tool_args?.path === path);
+  } finally {
+    db.close();
+  }
+}
+
+/** Waits until telemetry has the approval request for `path` (so we know the proxy logged up to there). */
+async function waitForTelemetry(eventType: string, path: string): Promise<void> {
+  await waitUntil(() => {
+    const db = new Database(telemetryDb, { readonly: true });
+    try {
+      const rows = db
+        .prepare('SELECT payload FROM trace_events WHERE event_type = ?')
+        .all(eventType) as Array<{ payload: string }>;
+      return rows.some((r) => JSON.parse(r.payload).tool_args?.path === path);
+    } finally {
+      db.close();
+    }
+  }, `${eventType} for ${path} in telemetry`);
+}
+
+/**
+ * Proves the upstream server has handled everything sent before: a call to
+ * the same server after the withdrawn one, answered.
+ */
+async function roundTripThroughServer(): Promise<void> {
+  const r = await proxy.client.callTool({ name: 'fs__list_directory', arguments: { path: root } });
+  expect(r.isError).toBeFalsy();
+}
+
+describe('hitloop proxy: cancellation while a call waits for approval', () => {
+  it('the client aborts while the human decides; a late approval runs nothing', async () => {
+    const path = join(root, 'cancelled.txt');
+    const asked = deferred();
+    const approveLate = deferred();
+    const handlerAborted = deferred();
+    handlers.elicit = async (_request, { signal }) => {
+      signal.addEventListener('abort', () => handlerAborted.resolve());
+      asked.resolve();
+      await approveLate.promise;
+      return { action: 'accept', content: { decision: 'approve' } };
+    };
+    const controller = new AbortController();
+    const call = proxy.client.callTool(
+      { name: 'fs__write_file', arguments: { path, content: 'must never be written' } },
+      undefined,
+      { signal: controller.signal },
+    );
+    const settled = call.then(
+      () => 'resolved',
+      (err: unknown) => err,
+    );
+    await asked.promise;
+    controller.abort(new Error('the user pressed stop'));
+    expect(await settled).toBeInstanceOf(Error);
+    // The proxy withdraws its form: the client sees the elicitation cancelled.
+    await handlerAborted.promise;
+    approveLate.resolve();
+    await roundTripThroughServer();
+    expect(existsSync(path)).toBe(false);
+    expect(executedInTelemetry(path)).toBe(false);
+    expect(proxy.stderr.text).toContain('nothing was executed');
+  });
+
+  it('a late approval that does reach the proxy (raw JSON-RPC) still runs nothing', async () => {
+    const path = join(root, 'late.txt');
+    const raw: RawProxy = startRawProxy(config, tmp.dir);
+    try {
+      raw.send(initializeRequest(1, { elicitation: {} }));
+      expect((await raw.next((m) => m.id === 1)).result).toBeDefined();
+      raw.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+      raw.send({
+        jsonrpc: '2.0',
+        id: 2,
+        method: 'tools/call',
+        params: { name: 'fs__write_file', arguments: { path, content: 'late' } },
+      });
+      const form = await raw.next((m) => m.method === 'elicitation/create');
+      raw.send({
+        jsonrpc: '2.0',
+        method: 'notifications/cancelled',
+        params: { requestId: 2, reason: 'user pressed stop' },
+      });
+      // The proxy withdraws the form it sent...
+      const withdrawn = await raw.next((m) => m.method === 'notifications/cancelled');
+      expect(withdrawn.params?.requestId).toBe(form.id);
+      // ...and ignores an approval that arrives anyway.
+      raw.send({
+        jsonrpc: '2.0',
+        id: form.id,
+        result: { action: 'accept', content: { decision: 'approve' } },
+      });
+      raw.send({
+        jsonrpc: '2.0',
+        id: 3,
+        method: 'tools/call',
+        params: { name: 'fs__list_directory', arguments: { path: root } },
+      });
+      const listed = await raw.next((m) => m.id === 3);
+      expect(listed.result).toBeDefined();
+      expect(raw.received.some((m) => m.id === 2)).toBe(false); // no answer to a cancelled request
+      expect(existsSync(path)).toBe(false);
+    } finally {
+      await raw.close();
+    }
+    await waitForTelemetry('approval_requested', path);
+    expect(executedInTelemetry(path)).toBe(false);
+    expect(existsSync(path)).toBe(false);
+  });
+});
+
+describe('hitloop proxy: progress keep-alive while waiting', () => {
+  const TIMEOUT = 1500;
+  const HUMAN_TAKES = 2 * TIMEOUT;
+
+  it('a client with a 1.5 s timeout that resets on progress survives a 3 s approval', async () => {
+    const path = join(root, 'slow-approval.txt');
+    handlers.elicit = async () => {
+      await new Promise((resolve) => setTimeout(resolve, HUMAN_TAKES));
+      return { action: 'accept', content: { decision: 'approve' } };
+    };
+    const progress: Array<{ progress: number; message?: string }> = [];
+    const started = Date.now();
+    const result = await proxy.client.callTool(
+      { name: 'fs__write_file', arguments: { path, content: 'worth the wait' } },
+      undefined,
+      {
+        timeout: TIMEOUT,
+        resetTimeoutOnProgress: true,
+        onprogress: (p) => progress.push(p),
+      },
+    );
+    expect(Date.now() - started).toBeGreaterThanOrEqual(HUMAN_TAKES);
+    expect(result.isError).toBeFalsy();
+    expect(readFileSync(path, 'utf8')).toBe('worth the wait');
+    // keepAliveMs 300 over 3 s: about ten keep-alives, increasing, saying why.
+    expect(progress.length).toBeGreaterThanOrEqual(5);
+    const values = progress.map((p) => p.progress);
+    expect([...values].sort((a, b) => a - b)).toEqual(values);
+    expect(new Set(values).size).toBe(values.length);
+    expect(progress[0]!.message).toMatch(/Waiting for human approval of fs__write_file/);
+  });
+
+  it('the same call without reset-on-progress times out in the client (the contrast)', async () => {
+    const path = join(root, 'no-keepalive.txt');
+    const withdrawn = deferred();
+    handlers.elicit = async (_request, { signal }) => {
+      signal.addEventListener('abort', () => withdrawn.resolve());
+      await new Promise((resolve) => setTimeout(resolve, HUMAN_TAKES));
+      return { action: 'accept', content: { decision: 'approve' } };
+    };
+    const error = await proxy.client
+      .callTool({ name: 'fs__write_file', arguments: { path, content: 'x' } }, undefined, {
+        timeout: TIMEOUT,
+      })
+      .then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+    expect(error).toBeInstanceOf(McpError);
+    expect((error as McpError).code).toBe(ErrorCode.RequestTimeout);
+    // The SDK cancels the request on timeout; the proxy withdraws the approval.
+    await withdrawn.promise;
+    await roundTripThroughServer();
+    expect(existsSync(path)).toBe(false);
+  });
+});
+
+describe('hitloop proxy: progress after an approval', () => {
+  it('the server progress continues the keep-alive count, always increasing', async () => {
+    const progress: Array<{ progress: number; total?: number }> = [];
+    const keepAlivesSeen = deferred();
+    handlers.elicit = async () => {
+      await keepAlivesSeen.promise;
+      return { action: 'accept', content: { decision: 'approve' } };
+    };
+    const result = await proxy.client.callTool(
+      {
+        name: 'everything__trigger-long-running-operation',
+        arguments: { duration: 0.4, steps: 4 },
+      },
+      undefined,
+      {
+        onprogress: (p) => {
+          progress.push(p);
+          if (progress.length === 3) keepAlivesSeen.resolve();
+        },
+      },
+    );
+    expect(resultText(result)).toContain('Long running operation completed');
+    const values = progress.map((p) => p.progress);
+    for (let i = 1; i < values.length; i++) expect(values[i]!).toBeGreaterThan(values[i - 1]!);
+    // 3+ keep-alives (no total), then the server's steps (of 4) shifted past them.
+    // (The SDK client drops the last step even on a direct connection: the
+    // server sends it, but the client handles the result right behind it first.)
+    const keepAlives = progress.filter((p) => p.total === undefined).length;
+    const fromServer = progress.slice(keepAlives);
+    expect(keepAlives).toBeGreaterThanOrEqual(3);
+    expect(fromServer.length).toBeGreaterThanOrEqual(3);
+    fromServer.forEach((p, i) => {
+      expect(p).toEqual({ progress: keepAlives + i + 1, total: keepAlives + 4 });
+    });
+  });
+});
