@@ -18,6 +18,9 @@ import {
 import { openTelemetryDatabase } from './schema.js';
 import { parseStoredObject, successFlag, textOrNull } from './stored-json.js';
 
+/** Rows per multi-row INSERT; 50 x 5 parameters stays far below SQLite's limit. */
+const EVENT_CHUNK = 50;
+
 // A Set lookup instead of zod: logEvent is on every agent step.
 const KNOWN_EVENT_TYPES: ReadonlySet<string> = new Set<string>(EventType.options);
 
@@ -300,12 +303,42 @@ export class TelemetryLogger {
            ELSE excluded.metadata
          END`,
     );
+    // Runs of consecutive events go in as multi-row INSERTs: one statement
+    // per EVENT_CHUNK rows costs a fraction of one statement per row, and
+    // rows keep their order (rowid) exactly as with single inserts.
+    const insertEvents = this.db.prepare(
+      `INSERT OR IGNORE INTO trace_events (event_id, run_id, event_type, timestamp, payload) VALUES ${Array(EVENT_CHUNK).fill('(?, ?, ?, ?, ?)').join(', ')}`,
+    );
+    const params: unknown[] = new Array(EVENT_CHUNK * 5);
     this.writeBatch = this.db.transaction((ops: readonly Op[]) => {
-      for (const op of ops) {
-        if (op.kind === EVENT) insertEvent.run(op.id, op.runId, op.text, op.timestamp, op.json);
-        else if (op.kind === RUN_START)
-          insertRun.run(op.id, op.text, op.extra, op.timestamp, op.json);
-        else finishRun.run(op.id, op.timestamp, op.success, op.json);
+      let i = 0;
+      while (i < ops.length) {
+        const op = ops[i]!;
+        if (op.kind !== EVENT) {
+          if (op.kind === RUN_START) insertRun.run(op.id, op.text, op.extra, op.timestamp, op.json);
+          else finishRun.run(op.id, op.timestamp, op.success, op.json);
+          i++;
+          continue;
+        }
+        let n = 0;
+        while (n < EVENT_CHUNK && i + n < ops.length && ops[i + n]!.kind === EVENT) n++;
+        if (n === EVENT_CHUNK) {
+          for (let k = 0; k < n; k++) {
+            const e = ops[i + k]!;
+            params[k * 5] = e.id;
+            params[k * 5 + 1] = e.runId;
+            params[k * 5 + 2] = e.text;
+            params[k * 5 + 3] = e.timestamp;
+            params[k * 5 + 4] = e.json;
+          }
+          insertEvents.run(params);
+        } else {
+          for (let k = 0; k < n; k++) {
+            const e = ops[i + k]!;
+            insertEvent.run(e.id, e.runId, e.text, e.timestamp, e.json);
+          }
+        }
+        i += n;
       }
     }).immediate;
     // rowid is insertion order, which for one logger is the order events were logged.
