@@ -94,6 +94,8 @@ export class ProxySession implements UpstreamListener {
   private readonly toolTimeouts: Array<{ pattern: RegExp; timeoutMs: number }>;
   private listChangedTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  // process.cwd() is a system call; the proxy never changes directory.
+  private readonly cwd = process.cwd();
 
   constructor(
     readonly config: ResolvedProxyConfig,
@@ -617,7 +619,7 @@ export class ProxySession implements UpstreamListener {
   private requestContext(entry: ReturnType<ToolCatalog['get']>): Record<string, unknown> {
     return {
       client: { name: this.clientInfo.name, version: this.clientInfo.version },
-      cwd: process.cwd(),
+      cwd: this.cwd,
       ...(entry
         ? {
             exposedName: entry.exposedName,
