@@ -8,6 +8,7 @@
  */
 export * from './backends/index.js';
 export * from './errors.js';
+export * from './eval/index.js';
 export * from './gate/index.js';
 export * from './hub/index.js';
 export * from './models/index.js';

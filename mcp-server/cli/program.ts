@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../../shared/errors.js';
 import { packageVersion } from '../version.js';
 import { registerApprovalCommands } from './commands/approvals.js';
+import { registerExperimentCommands } from './commands/experiment.js';
 import { registerPolicyCommands } from './commands/policy-check.js';
 import { registerProxyCommand } from './commands/proxy.js';
 import { registerTelemetryCommands } from './commands/telemetry-export.js';
@@ -29,6 +30,7 @@ export function buildProgram(io: CliIo = defaultIo): Command {
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .exitOverride();
+  registerExperimentCommands(program, io);
   registerPolicyCommands(program, io);
   registerProxyCommand(program, io);
   registerApprovalCommands(program, io);

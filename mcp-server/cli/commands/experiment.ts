@@ -1,0 +1,398 @@
+import { existsSync, statSync } from 'node:fs';
+import { type Command, Option } from 'commander';
+import { CLIBackend } from '../../../shared/backends/cli.js';
+import { ConfigError } from '../../../shared/errors.js';
+import {
+  STANDARD_CONDITIONS,
+  type StandardConditionName,
+} from '../../../shared/eval/conditions.js';
+import {
+  type ExperimentConfigInput,
+  type ExperimentOutcome,
+  runExperiment,
+} from '../../../shared/eval/experiment.js';
+import { JournalMismatchError } from '../../../shared/eval/journal.js';
+import { createProgressReporter } from '../../../shared/eval/progress.js';
+import { withTaskBriefing } from '../../../shared/eval/reviewers.js';
+import { createScenario } from '../../../shared/eval/scenarios/index.js';
+import { ErrorType, ScenarioName } from '../../../shared/eval/types.js';
+import type { CliIo } from '../program.js';
+import { registerReportCommand } from './report.js';
+
+interface ExperimentOptions {
+  scenario: ScenarioName;
+  nTrials: string;
+  injectionRate: string;
+  errorTypes?: string;
+  seed: string;
+  out: string;
+  conditions?: string;
+  reviewer: 'simulated' | 'cli';
+  reviewerSensitivity?: string;
+  reviewerSpecificity?: string;
+  reviewerLatencyMedianMs?: string;
+  reviewerLatencySigma?: string;
+  reviewerFatigue?: string;
+  reviewerFatigueFloor?: string;
+  auditSampleRate?: string;
+  reviewTimeoutMs?: string;
+  bootstrapResamples?: string;
+  realtime?: boolean;
+  telemetry: boolean;
+  fresh?: boolean;
+  progress: boolean;
+}
+
+/**
+ * `hitloop experiment` (run the standard conditions for a scenario) and
+ * `hitloop report` (render a finished experiment).
+ *
+ * @example
+ * registerExperimentCommands(program, io);
+ * // hitloop experiment --scenario email_draft --n-trials 200 --injection-rate 0.2 --seed 42 --out results/email
+ */
+export function registerExperimentCommands(program: Command, io: CliIo): void {
+  program
+    .command('experiment')
+    .description(
+      'measure how well oversight policies catch injected agent errors, and at what cost to the reviewer',
+    )
+    .addOption(
+      new Option('--scenario <name>', 'task environment')
+        .choices(ScenarioName.options)
+        .makeOptionMandatory(),
+    )
+    .option('--n-trials <n>', 'trials per condition', '20')
+    .option('--injection-rate <rate>', 'share of trials with a planted mistake (0 to 1)', '0.2')
+    .option(
+      '--error-types <list>',
+      `comma-separated mistake kinds (default: all the scenario supports; kinds: ${ErrorType.options.join(', ')})`,
+    )
+    .option('--seed <n>', 'seed for tasks, mistakes, reviewer and audit sampling', '42')
+    .requiredOption('--out <dir>', 'directory for results.csv, summary.json, journal and telemetry')
+    .option(
+      '--conditions <list>',
+      `comma-separated conditions (default: ${STANDARD_CONDITIONS.join(',')})`,
+    )
+    .addOption(
+      new Option('--reviewer <kind>', 'simulated, or cli for a person at this terminal')
+        .choices(['simulated', 'cli'])
+        .default('simulated'),
+    )
+    .option('--reviewer-sensitivity <p>', 'P(reject | wrong action), 0 to 1 (default 0.9)')
+    .option('--reviewer-specificity <p>', 'P(approve | right action), 0 to 1 (default 0.95)')
+    .option('--reviewer-latency-median-ms <ms>', 'median decision time (default 8000)')
+    .option('--reviewer-latency-sigma <s>', 'lognormal spread of decision time (default 0.6)')
+    .option(
+      '--reviewer-fatigue <d>',
+      'sensitivity lost per approval in a row, 0 to 1 (default 0.02)',
+    )
+    .option(
+      '--reviewer-fatigue-floor <p>',
+      'sensitivity of a fully fatigued reviewer (default 0.5)',
+    )
+    .option('--audit-sample-rate <rate>', 'audit_plus_escalate sample rate (default 0.1)')
+    .option('--review-timeout-ms <ms>', 'a slower review counts as a timeout (default: none)')
+    .option('--bootstrap-resamples <n>', 'resamples for latency intervals (default 2000)')
+    .option('--realtime', 'sleep each simulated review for its latency (results do not change)')
+    .option('--no-telemetry', 'do not write telemetry.db')
+    .option('--fresh', 'discard an earlier, unfinished run in --out instead of resuming it')
+    .option('--no-progress', 'no progress bar or progress lines on stderr')
+    .action(async (opts: ExperimentOptions) => {
+      await runExperimentCommand(opts, io);
+    });
+  registerReportCommand(program, io);
+}
+
+async function runExperimentCommand(opts: ExperimentOptions, io: CliIo): Promise<void> {
+  const config = toConfig(opts);
+  checkOutDir(opts.out);
+  const live = opts.reviewer === 'cli';
+  const progress =
+    opts.progress && !live
+      ? createProgressReporter({
+          write: (text: string) => io.stderr(text),
+          isTTY: process.stderr.isTTY === true,
+          columns: process.stderr.columns,
+        })
+      : undefined;
+  // Ctrl-C finishes the current trial and keeps the journal, so the same
+  // command resumes; a second Ctrl-C falls back to Node's default (exit).
+  const controller = new AbortController();
+  const onSigint = () => controller.abort();
+  process.once('SIGINT', onSigint);
+  let outcome: ExperimentOutcome;
+  try {
+    outcome = await runExperiment(config, {
+      outDir: opts.out,
+      telemetry: opts.telemetry,
+      fresh: opts.fresh === true,
+      realtime: opts.realtime === true,
+      ...(live
+        ? { liveReviewer: () => withTaskBriefing(new CLIBackend(), (text) => io.stderr(text)) }
+        : {}),
+      ...(progress ? { onProgress: progress.update } : {}),
+      signal: controller.signal,
+    });
+  } catch (err) {
+    if (err instanceof JournalMismatchError) {
+      throw new ConfigError({
+        field: '--out',
+        problem: err.message,
+        fix: 'use another --out directory, or add --fresh to discard the earlier results there',
+      });
+    }
+    throw err;
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+    progress?.finish();
+  }
+  const total = config.nTrials * (config.conditions?.length ?? STANDARD_CONDITIONS.length);
+  if (outcome.interrupted || !outcome.summary) {
+    throw new Error(
+      `interrupted after ${outcome.records.length} of ${total} trials; the finished ones are in ${outcome.files.journal}. Run the same command again to resume.`,
+    );
+  }
+  io.stdout(formatSummaryTable(outcome));
+  const resumed = outcome.resumed
+    ? ` (${outcome.resumed} trial(s) resumed from ${outcome.files.journal})`
+    : '';
+  io.stderr(
+    `hitloop: wrote ${outcome.files.results} and ${outcome.files.summary}${resumed}\n` +
+      `hitloop: render the report with: hitloop report ${opts.out}\n`,
+  );
+}
+
+function formatSummaryTable(outcome: ExperimentOutcome): string {
+  const summary = outcome.summary!;
+  const header = [
+    'condition',
+    'success',
+    'approval',
+    'error catch',
+    'false reject',
+    'tool failure',
+    'latency mean',
+    'reviewer s/trial',
+  ];
+  const pct = (v: number | null) => (v === null ? 'n/a' : `${(v * 100).toFixed(1)}%`);
+  const rows = summary.condition_order.map((name) => {
+    const c = summary.conditions[name]!;
+    return [
+      name,
+      pct(c.success_rate),
+      pct(c.approval_rate),
+      pct(c.error_catch_rate),
+      pct(c.false_reject_rate),
+      pct(c.tool_failure_rate),
+      c.human_latency_mean_ms === null ? 'n/a' : `${(c.human_latency_mean_ms / 1000).toFixed(1)} s`,
+      c.cost_proxy === null ? 'n/a' : c.cost_proxy.toFixed(2),
+    ];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const injected = summary.conditions[summary.condition_order[0]!]?.n_injected ?? 0;
+  return (
+    `${summary.scenario}: ${summary.n_trials} trials per condition, ${injected} with a planted mistake, seed ${summary.seed}\n` +
+    [line(header), ...rows.map(line)].join('\n') +
+    '\n'
+  );
+}
+
+/** Turns the flags into an ExperimentConfig, with a ConfigError naming the flag for anything wrong. */
+function toConfig(opts: ExperimentOptions): ExperimentConfigInput {
+  const scenario = createScenario(opts.scenario);
+  const config: ExperimentConfigInput = {
+    scenario: opts.scenario,
+    nTrials: int('--n-trials', opts.nTrials, 1, 1_000_000, '--n-trials 200'),
+    injectionRate: unit('--injection-rate', opts.injectionRate, '--injection-rate 0.2'),
+    seed: int('--seed', opts.seed, -(2 ** 31), 2 ** 31 - 1, '--seed 42'),
+    reviewerKind: opts.reviewer,
+    reviewer: {
+      ...(opts.reviewerSensitivity === undefined
+        ? {}
+        : {
+            sensitivity: unit(
+              '--reviewer-sensitivity',
+              opts.reviewerSensitivity,
+              '--reviewer-sensitivity 0.9',
+            ),
+          }),
+      ...(opts.reviewerSpecificity === undefined
+        ? {}
+        : {
+            specificity: unit(
+              '--reviewer-specificity',
+              opts.reviewerSpecificity,
+              '--reviewer-specificity 0.95',
+            ),
+          }),
+      latency: {
+        ...(opts.reviewerLatencyMedianMs === undefined
+          ? {}
+          : {
+              medianMs: positive(
+                '--reviewer-latency-median-ms',
+                opts.reviewerLatencyMedianMs,
+                '--reviewer-latency-median-ms 8000',
+              ),
+            }),
+        ...(opts.reviewerLatencySigma === undefined
+          ? {}
+          : {
+              sigma: number(
+                '--reviewer-latency-sigma',
+                opts.reviewerLatencySigma,
+                0,
+                3,
+                '--reviewer-latency-sigma 0.6',
+              ),
+            }),
+      },
+      fatigue: {
+        ...(opts.reviewerFatigue === undefined
+          ? {}
+          : {
+              decayPerApproval: unit(
+                '--reviewer-fatigue',
+                opts.reviewerFatigue,
+                '--reviewer-fatigue 0.02',
+              ),
+            }),
+        ...(opts.reviewerFatigueFloor === undefined
+          ? {}
+          : {
+              floor: unit(
+                '--reviewer-fatigue-floor',
+                opts.reviewerFatigueFloor,
+                '--reviewer-fatigue-floor 0.5',
+              ),
+            }),
+      },
+    },
+  };
+  if (opts.errorTypes !== undefined) {
+    config.errorTypes = list('--error-types', opts.errorTypes, scenario.errorTypes, (bad) =>
+      ErrorType.options.includes(bad as ErrorType)
+        ? `scenario ${opts.scenario} cannot express ${bad}`
+        : `unknown error type "${bad}"`,
+    ) as ErrorType[];
+  }
+  if (opts.conditions !== undefined) {
+    config.conditions = list(
+      '--conditions',
+      opts.conditions,
+      STANDARD_CONDITIONS,
+      (bad) => `unknown condition "${bad}"`,
+    ) as StandardConditionName[];
+  }
+  if (opts.auditSampleRate !== undefined)
+    config.auditSampleRate = unit(
+      '--audit-sample-rate',
+      opts.auditSampleRate,
+      '--audit-sample-rate 0.1',
+    );
+  if (opts.reviewTimeoutMs !== undefined)
+    config.reviewTimeoutMs = int(
+      '--review-timeout-ms',
+      opts.reviewTimeoutMs,
+      1,
+      2 ** 31 - 1,
+      '--review-timeout-ms 60000',
+    );
+  if (opts.bootstrapResamples !== undefined)
+    config.bootstrapResamples = int(
+      '--bootstrap-resamples',
+      opts.bootstrapResamples,
+      100,
+      100_000,
+      '--bootstrap-resamples 2000',
+    );
+  return config;
+}
+
+function number(flag: string, raw: string, min: number, max: number, example: string): number {
+  const value = raw.trim() === '' ? Number.NaN : Number(raw);
+  if (!Number.isFinite(value) || value < min || value > max) {
+    throw new ConfigError({
+      field: flag,
+      problem: `expected a number from ${min} to ${max}, got "${raw}"`,
+      fix: `e.g. ${example}`,
+    });
+  }
+  return value;
+}
+
+function unit(flag: string, raw: string, example: string): number {
+  return number(flag, raw, 0, 1, example);
+}
+
+function positive(flag: string, raw: string, example: string): number {
+  const value = number(flag, raw, Number.MIN_VALUE, Number.MAX_VALUE, example);
+  return value;
+}
+
+function int(flag: string, raw: string, min: number, max: number, example: string): number {
+  const value = number(flag, raw, min, max, example);
+  if (!Number.isInteger(value)) {
+    throw new ConfigError({
+      field: flag,
+      problem: `expected a whole number, got "${raw}"`,
+      fix: `e.g. ${example}`,
+    });
+  }
+  return value;
+}
+
+function list(
+  flag: string,
+  raw: string,
+  allowed: readonly string[],
+  why: (bad: string) => string,
+): string[] {
+  const items = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (items.length === 0) {
+    throw new ConfigError({
+      field: flag,
+      problem: 'is empty',
+      fix: `give one or more of: ${allowed.join(', ')}`,
+    });
+  }
+  const bad = items.find((i) => !allowed.includes(i));
+  if (bad !== undefined) {
+    throw new ConfigError({
+      field: flag,
+      problem: why(bad),
+      fix: `use a comma-separated list of: ${allowed.join(', ')}`,
+    });
+  }
+  const seen = new Set<string>();
+  for (const item of items) {
+    if (seen.has(item)) {
+      throw new ConfigError({
+        field: flag,
+        problem: `lists "${item}" twice`,
+        fix: 'name each once',
+      });
+    }
+    seen.add(item);
+  }
+  return items;
+}
+
+function checkOutDir(out: string): void {
+  if (out.trim() === '') {
+    throw new ConfigError({ field: '--out', problem: 'is empty', fix: 'e.g. --out results/email' });
+  }
+  if (existsSync(out) && !statSync(out).isDirectory()) {
+    throw new ConfigError({
+      field: '--out',
+      problem: `${out} is a file, not a directory`,
+      fix: 'name a directory (it is created if missing)',
+    });
+  }
+}
