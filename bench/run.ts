@@ -1,4 +1,5 @@
 import { printTable } from './format.js';
+import { benchExperiments } from './experiments.js';
 import { benchHub } from './hub.js';
 import { benchPolicies } from './policies.js';
 import { benchTelemetry } from './telemetry.js';
@@ -9,3 +10,4 @@ console.log(`hitloop benchmarks — node ${process.version}, ${new Date().toISOS
 printTable('Policy decisions (median of 5 rounds)', benchPolicies());
 printTable('Telemetry events (median of rounds)', await benchTelemetry());
 printTable('Approval hub (median / percentiles)', await benchHub());
+printTable('Experiments (four conditions x 1,000 trials)', await benchExperiments());
