@@ -1,5 +1,5 @@
-import { printTable } from './format.js';
 import { benchExperiments } from './experiments.js';
+import { printTable } from './format.js';
 import { benchHub } from './hub.js';
 import { benchPolicies } from './policies.js';
 import { benchTelemetry } from './telemetry.js';

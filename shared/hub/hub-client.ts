@@ -82,11 +82,18 @@ export class HubClient {
 
   /**
    * Streams hub events until `signal` aborts or the connection drops (the
-   * promise then resolves; callers reconnect and re-list).
+   * promise then resolves; callers reconnect and re-list). `onOpen` runs once
+   * the hub has accepted the stream: a client that lists after it misses no
+   * event in between.
    */
-  async events(onEvent: (event: HubEvent) => void, signal?: AbortSignal): Promise<void> {
+  async events(
+    onEvent: (event: HubEvent) => void,
+    signal?: AbortSignal,
+    onOpen?: () => void,
+  ): Promise<void> {
     const res = await fetch(`${this.url}/v1/events`, { headers: this.headers(), signal });
     if (!res.ok || !res.body) throw await this.errorFrom(res);
+    onOpen?.();
     const decoder = new TextDecoder();
     let buffer = '';
     try {

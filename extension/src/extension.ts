@@ -1,0 +1,214 @@
+import * as vscode from 'vscode';
+import { decideAll, describeOutcome } from './actions.js';
+import { ApprovalsViewProvider } from './approvals-view.js';
+import { PROPOSED_SCHEME, ProposedContentProvider, showProposedDiff } from './diff.js';
+import { HubConnections, type HubsSnapshot, type PendingItem } from './hub-connections.js';
+import { registerMcpProvider } from './mcp-provider.js';
+import { RequestNotifier } from './notifications.js';
+import { ItemRef } from './protocol.js';
+import { routeWorkspaceServers, undoRouteWorkspaceServers } from './route-servers.js';
+import { readSettings } from './settings.js';
+import { PendingStatusBar } from './status-bar.js';
+import { argsPreview, hasDiff } from './views.js';
+
+/** What `activate` returns: enough for the extension-host tests to look inside. */
+export interface HitloopExtensionApi {
+  snapshot(): HubsSnapshot;
+  /** Whether VS Code has resolved the Approvals webview (it does when the view is first shown). */
+  viewResolved(): boolean;
+  /** Whether VS Code offered the MCP server definition provider API. */
+  mcpProviderRegistered: boolean;
+}
+
+function workspaceFolders(): string[] {
+  return (vscode.workspace.workspaceFolders ?? [])
+    .filter((f) => f.uri.scheme === 'file')
+    .map((f) => f.uri.fsPath);
+}
+
+export function activate(context: vscode.ExtensionContext): HitloopExtensionApi {
+  const output = vscode.window.createOutputChannel('hitloop');
+  const hubs = new HubConnections({
+    home: () => readSettings().home,
+    scope: () => readSettings().discoveryScope,
+    workspaceFolders,
+    log: (message) => output.appendLine(message),
+  });
+  const proposed = new ProposedContentProvider();
+  const showDiff = (ref: ItemRef, editedArgs?: Record<string, unknown>) =>
+    showProposedDiff(hubs, proposed, ref, editedArgs);
+  const view = new ApprovalsViewProvider(context.extensionUri, { hubs, output, showDiff });
+  const notifier = new RequestNotifier({
+    hubs,
+    viewVisible: () => view.visible,
+    reveal: (ref, focus) => view.reveal(ref, focus),
+  });
+
+  context.subscriptions.push(
+    output,
+    { dispose: () => hubs.dispose() },
+    proposed,
+    view,
+    notifier,
+    new PendingStatusBar(hubs),
+    vscode.window.registerWebviewViewProvider(ApprovalsViewProvider.viewId, view),
+    vscode.workspace.registerTextDocumentContentProvider(PROPOSED_SCHEME, proposed),
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration('hitloop')) hubs.reconfigure();
+    }),
+    vscode.workspace.onDidChangeWorkspaceFolders(() => hubs.reconfigure()),
+  );
+
+  /** The request a command acts on: its argument, the one on screen, or one picked. */
+  const target = async (arg: unknown, title: string, onlyDiff = false) => {
+    const given = ItemRef.safeParse(arg);
+    const ref = given.success ? given.data : onlyDiff ? undefined : view.viewing;
+    if (ref) {
+      const item = hubs.findPending(ref.hubId, ref.id);
+      if (item) return item;
+      if (given.success) {
+        void vscode.window.showWarningMessage('hitloop: that request is no longer pending');
+        return undefined;
+      }
+    }
+    const [picked] = await pickPending(hubs, title, false, onlyDiff);
+    return picked;
+  };
+
+  const decideOne = async (item: PendingItem, approve: boolean) => {
+    let reason: string | undefined;
+    if (!approve) {
+      reason = await askReason(item.approval.tool);
+      if (reason === undefined) return;
+    }
+    const remember = readSettings().defaultRememberScope;
+    const outcome = await decideAll(
+      hubs,
+      [{ hubId: item.hub.hubId, id: item.approval.id, argsHash: item.approval.argsHash }],
+      { approve, ...(reason ? { reason } : {}), ...(remember !== 'none' ? { remember } : {}) },
+    );
+    announce(outcome.failures.length > 0, describeOutcome(outcome, approve));
+  };
+
+  const decideSelected = async (approve: boolean) => {
+    let items = view.selection
+      .map((ref) => hubs.findPending(ref.hubId, ref.id))
+      .filter((i): i is PendingItem => i !== undefined);
+    if (items.length === 0) {
+      items = await pickPending(hubs, approve ? 'Approve requests' : 'Reject requests', true);
+      if (items.length === 0) return;
+    }
+    const verb = approve ? 'Approve' : 'Reject';
+    if (items.length > 1) {
+      const ok = await vscode.window.showWarningMessage(
+        `${verb} ${items.length} tool calls?`,
+        {
+          modal: true,
+          detail: items
+            .map((i) => `• ${label(i)}`)
+            .slice(0, 20)
+            .join('\n'),
+        },
+        verb,
+      );
+      if (ok !== verb) return;
+    }
+    let reason: string | undefined;
+    if (!approve) {
+      reason = await askReason(`${items.length} tool call${items.length === 1 ? '' : 's'}`);
+      if (reason === undefined) return;
+    }
+    const outcome = await decideAll(
+      hubs,
+      items.map((i) => ({ hubId: i.hub.hubId, id: i.approval.id, argsHash: i.approval.argsHash })),
+      { approve, ...(reason ? { reason } : {}) },
+    );
+    announce(outcome.failures.length > 0, describeOutcome(outcome, approve));
+  };
+
+  const register = (id: string, run: (...args: unknown[]) => unknown) =>
+    context.subscriptions.push(vscode.commands.registerCommand(id, run));
+  register('hitloop.showApprovals', () => view.reveal());
+  register('hitloop.refresh', () => view.refresh());
+  register('hitloop.approve', async (arg) => {
+    const item = await target(arg, 'Approve a tool call');
+    if (item) await decideOne(item, true);
+  });
+  register('hitloop.reject', async (arg) => {
+    const item = await target(arg, 'Reject a tool call');
+    if (item) await decideOne(item, false);
+  });
+  register('hitloop.approveAll', () => decideSelected(true));
+  register('hitloop.rejectAll', () => decideSelected(false));
+  register('hitloop.showDiff', async (arg) => {
+    const given = ItemRef.safeParse(arg);
+    const ref = given.success ? given.data : view.viewing;
+    if (ref) return showDiff(ref);
+    const item = await target(undefined, 'Show the diff of a file write', true);
+    if (item) await showDiff({ hubId: item.hub.hubId, id: item.approval.id });
+  });
+  register('hitloop.routeWorkspaceServers', () => routeWorkspaceServers(output));
+  register('hitloop.undoRouteWorkspaceServers', () => undoRouteWorkspaceServers(output));
+
+  const mcpProviderRegistered = registerMcpProvider(context);
+  if (!mcpProviderRegistered) {
+    output.appendLine(
+      `this VS Code (${vscode.version}) has no MCP server definition provider API (1.101+); hitloop's provider is off`,
+    );
+  }
+
+  hubs.start();
+  return {
+    snapshot: () => hubs.snapshot(),
+    viewResolved: () => view.resolved,
+    mcpProviderRegistered,
+  };
+}
+
+export function deactivate(): void {
+  // Everything is in context.subscriptions.
+}
+
+function label({ approval }: PendingItem): string {
+  return approval.server ? `${approval.server} › ${approval.tool}` : approval.tool;
+}
+
+function announce(failed: boolean, message: string): void {
+  if (failed) void vscode.window.showErrorMessage(`hitloop: ${message}`);
+  else void vscode.window.setStatusBarMessage(`hitloop: ${message}`, 4000);
+}
+
+function askReason(what: string): Thenable<string | undefined> {
+  return vscode.window.showInputBox({
+    title: `Reject ${what}`,
+    prompt: 'Why? The agent is told the tool was not run, and this reason.',
+    placeHolder: 'e.g. wrong file; write to src/ instead',
+  });
+}
+
+async function pickPending(
+  hubs: HubConnections,
+  title: string,
+  many: boolean,
+  onlyDiff = false,
+): Promise<PendingItem[]> {
+  const pending = hubs.snapshot().pending.filter((i) => !onlyDiff || hasDiff(i.hub, i.approval));
+  if (pending.length === 0) {
+    void vscode.window.showInformationMessage(
+      onlyDiff ? 'hitloop: no pending file write' : 'hitloop: nothing is waiting for approval',
+    );
+    return [];
+  }
+  const items = pending.map((item) => ({
+    label: label(item),
+    description: `${item.approval.riskClass} risk · ${item.hub.name}`,
+    detail: `${item.approval.policyReason} — ${argsPreview(item.approval.args, 120)}`,
+    item,
+  }));
+  if (many) {
+    const picked = await vscode.window.showQuickPick(items, { title, canPickMany: true });
+    return (picked ?? []).map((p) => p.item);
+  }
+  const picked = await vscode.window.showQuickPick(items, { title, matchOnDetail: true });
+  return picked ? [picked.item] : [];
+}

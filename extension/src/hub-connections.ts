@@ -1,0 +1,573 @@
+import { type FSWatcher, watch } from 'node:fs';
+import { join } from 'node:path';
+import { discoverHubs, hitloopHome } from '../../shared/hub/discovery.js';
+import { HubClient } from '../../shared/hub/hub-client.js';
+import type {
+  ApprovalRecord,
+  DecideRequest,
+  DiscoveryFile,
+  HubEvent,
+  RememberedRule,
+} from '../../shared/hub/protocol.js';
+import { type DiscoveryScope, inWorkspace, isLoopbackUrl } from './workspace-filter.js';
+
+// The extension's view of every running hitloop process. No `vscode` import
+// here: the extension wires it to the editor, and the unit tests drive it
+// against real in-process hubs.
+
+/** What a connection needs from a hub client; HubClient is the real one. */
+export interface HubClientLike {
+  listPending(): Promise<ApprovalRecord[]>;
+  history(limit?: number): Promise<ApprovalRecord[]>;
+  get(id: string): Promise<ApprovalRecord>;
+  decide(id: string, body: DecideRequest): Promise<ApprovalRecord>;
+  rules(): Promise<RememberedRule[]>;
+  revokeRule(id: string): Promise<void>;
+  events(
+    onEvent: (event: HubEvent) => void,
+    signal?: AbortSignal,
+    onOpen?: () => void,
+  ): Promise<void>;
+}
+
+/** A hub as the extension shows it. */
+export interface HubRef {
+  hubId: string;
+  name: string;
+  cwd: string;
+  pid: number;
+  url: string;
+}
+
+export type HubConnectionState = 'connecting' | 'live' | 'retrying';
+
+export interface HubStatus extends HubRef {
+  state: HubConnectionState;
+  /** Why the last attempt failed, while retrying. */
+  lastError?: string;
+  /** False when the hub runs outside the workspace and the scope is "workspace". */
+  inScope: boolean;
+  pendingCount: number;
+}
+
+/** One pending approval and the hub that can answer it. */
+export interface PendingItem {
+  hub: HubRef;
+  approval: ApprovalRecord;
+}
+
+export interface HubRule {
+  hub: HubRef;
+  rule: RememberedRule;
+}
+
+export interface HubsSnapshot {
+  /** In scope, newest first. */
+  pending: PendingItem[];
+  hubs: HubStatus[];
+  /** Pending approvals left out because they belong to another workspace. */
+  hiddenByScope: number;
+  scope: DiscoveryScope;
+  home: string;
+}
+
+export interface HubConnectionsOptions {
+  /** The discovery home, read at every scan (a setting may change it). Default: $HITLOOP_HOME or ~/.hitloop. */
+  home?: () => string;
+  scope?: () => DiscoveryScope;
+  /** Absolute paths of the open workspace folders. */
+  workspaceFolders?: () => readonly string[];
+  /** Rescan interval, the fallback for file systems where fs.watch misses changes. */
+  pollIntervalMs?: number;
+  /** Watch the discovery folder with fs.watch (default true). */
+  watch?: boolean;
+  /** Delay before reconnect attempt `attempt` (0-based). */
+  backoff?: (attempt: number) => number;
+  discover?: (home: string, onProblem: (message: string) => void) => DiscoveryFile[];
+  createClient?: (hub: DiscoveryFile) => HubClientLike;
+  log?: (message: string) => void;
+}
+
+/**
+ * Reconnect delay: doubling from 500 ms to 30 s, with ±20 % jitter so that
+ * many windows do not reconnect in lockstep after a hub restarts.
+ *
+ * @example
+ * backoffDelay(0) // about 500
+ * backoffDelay(10) // about 30000
+ */
+export function backoffDelay(attempt: number, random: () => number = Math.random): number {
+  const base = Math.min(30_000, 500 * 2 ** Math.min(attempt, 16));
+  return Math.round(base * (0.8 + 0.4 * random()));
+}
+
+/**
+ * Merges the pending approvals of several hubs: each approval once (hubs that
+ * share a store list each other's records, but only the process that asked
+ * can answer, so the owner's copy wins), filtered to the workspace when asked,
+ * newest first.
+ *
+ * @example
+ * mergePending([{ hub, pending: [a, b] }], { scope: 'all', folders: [] }).pending.length // 2
+ */
+export function mergePending(
+  sources: ReadonlyArray<{ hub: HubRef; pending: Iterable<ApprovalRecord> }>,
+  filter: { scope: DiscoveryScope; folders: readonly string[] },
+): { pending: PendingItem[]; hiddenByScope: number } {
+  const byId = new Map<string, PendingItem>();
+  for (const { hub, pending } of sources) {
+    for (const approval of pending) {
+      if (approval.status !== 'pending') continue;
+      const existing = byId.get(approval.id);
+      if (existing && existing.hub.hubId === existing.approval.hubId) continue;
+      byId.set(approval.id, { hub, approval });
+    }
+  }
+  const pending: PendingItem[] = [];
+  let hiddenByScope = 0;
+  for (const item of byId.values()) {
+    if (
+      filter.scope === 'workspace' &&
+      !inWorkspace(item.approval.cwd ?? item.hub.cwd, filter.folders)
+    ) {
+      hiddenByScope++;
+      continue;
+    }
+    pending.push(item);
+  }
+  pending.sort(newestFirst);
+  return { pending, hiddenByScope };
+}
+
+function newestFirst(a: PendingItem, b: PendingItem): number {
+  const byTime = Date.parse(b.approval.createdAt) - Date.parse(a.approval.createdAt);
+  if (byTime !== 0 && !Number.isNaN(byTime)) return byTime;
+  return a.approval.id < b.approval.id ? 1 : a.approval.id > b.approval.id ? -1 : 0;
+}
+
+interface ConnectionHost {
+  changed(): void;
+  requested(hub: HubRef, approval: ApprovalRecord): void;
+  rulesChanged(): void;
+  lost(hub: HubRef, error: string): void;
+  backoff(attempt: number): number;
+}
+
+/** One hub: an SSE stream, re-listed after every (re)connect. */
+class HubConnection {
+  state: HubConnectionState = 'connecting';
+  lastError: string | undefined;
+  readonly pending = new Map<string, ApprovalRecord>();
+  private attempt = 0;
+  private readonly disposed = new AbortController();
+  private current: AbortController | undefined;
+  private wake: (() => void) | undefined;
+
+  constructor(
+    readonly hub: HubRef,
+    readonly client: HubClientLike,
+    private readonly host: ConnectionHost,
+  ) {
+    void this.run();
+  }
+
+  dispose(): void {
+    this.disposed.abort();
+    this.current?.abort();
+    this.wake?.();
+  }
+
+  /** Drops the stream and connects again now (a manual refresh). */
+  reconnect(): void {
+    this.attempt = 0;
+    this.current?.abort();
+    this.wake?.();
+  }
+
+  private async run(): Promise<void> {
+    while (!this.disposed.signal.aborted) {
+      const controller = new AbortController();
+      this.current = controller;
+      try {
+        await this.session(controller);
+        if (this.disposed.signal.aborted) return;
+        if (!controller.signal.aborted) throw new Error('the event stream ended');
+      } catch (err) {
+        const manual = controller.signal.aborted;
+        // Close whatever is still open of this attempt before the next one.
+        controller.abort();
+        if (this.disposed.signal.aborted) return;
+        if (manual) continue;
+        this.state = 'retrying';
+        this.lastError = err instanceof Error ? err.message : String(err);
+        this.host.changed();
+        this.host.lost(this.hub, this.lastError);
+        await this.sleep(this.host.backoff(this.attempt++));
+      }
+    }
+  }
+
+  /** One connection: open the stream, list what is pending, then follow events. */
+  private async session(controller: AbortController): Promise<void> {
+    // Events that arrive while the list is in flight are replayed over it, so
+    // a decision made in that window is not undone by a stale list.
+    let journal: HubEvent[] | undefined = [];
+    let opened!: () => void;
+    const open = new Promise<void>((resolve) => {
+      opened = resolve;
+    });
+    const stream = this.client.events(
+      (event) => {
+        if (journal) journal.push(event);
+        else this.apply(event, true);
+      },
+      controller.signal,
+      () => opened(),
+    );
+    await Promise.race([
+      open,
+      stream.then(() => {
+        throw new Error('the event stream closed before it opened');
+      }),
+    ]);
+    const listed = await this.client.listPending();
+    this.pending.clear();
+    for (const approval of listed) {
+      if (approval.hubId === this.hub.hubId && approval.status === 'pending')
+        this.pending.set(approval.id, approval);
+    }
+    for (const event of journal) this.apply(event, true);
+    journal = undefined;
+    this.state = 'live';
+    this.lastError = undefined;
+    this.attempt = 0;
+    this.host.changed();
+    await stream;
+  }
+
+  private apply(event: HubEvent, notify: boolean): void {
+    switch (event.type) {
+      case 'requested': {
+        const approval = event.approval;
+        if (approval.hubId !== this.hub.hubId || approval.status !== 'pending') return;
+        const isNew = !this.pending.has(approval.id);
+        this.pending.set(approval.id, approval);
+        this.host.changed();
+        if (isNew && notify) this.host.requested(this.hub, approval);
+        return;
+      }
+      case 'decided':
+        if (this.pending.delete(event.approval.id)) this.host.changed();
+        return;
+      case 'withdrawn':
+      case 'expired':
+        if (this.pending.delete(event.id)) this.host.changed();
+        return;
+      case 'rule_added':
+      case 'rule_revoked':
+        this.host.rulesChanged();
+        return;
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      timer.unref?.();
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = () => {
+        this.wake = undefined;
+        done();
+      };
+    });
+  }
+}
+
+type Listener<T> = (value: T) => void;
+
+/**
+ * Finds every running hub (watching the discovery folder, with a poll as
+ * fallback), keeps one live connection to each, and merges what they have
+ * pending.
+ *
+ * @example
+ * const hubs = new HubConnections({ scope: () => 'all' });
+ * hubs.onDidChange(() => console.log(hubs.snapshot().pending.length));
+ * hubs.start();
+ */
+export class HubConnections {
+  private readonly connections = new Map<string, HubConnection>();
+  private readonly changeListeners = new Set<Listener<void>>();
+  private readonly requestListeners = new Set<Listener<PendingItem>>();
+  private readonly ruleListeners = new Set<Listener<void>>();
+  private watcher: FSWatcher | undefined;
+  private watchedDir: string | undefined;
+  private poll: ReturnType<typeof setInterval> | undefined;
+  private rescanTimer: ReturnType<typeof setTimeout> | undefined;
+  private started = false;
+  private readonly problems = new Set<string>();
+
+  constructor(private readonly options: HubConnectionsOptions = {}) {}
+
+  get home(): string {
+    return this.options.home?.() || hitloopHome();
+  }
+
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.rescan();
+    const interval = this.options.pollIntervalMs ?? 5_000;
+    this.poll = setInterval(() => this.rescan(), interval);
+    this.poll.unref?.();
+  }
+
+  dispose(): void {
+    this.started = false;
+    if (this.poll) clearInterval(this.poll);
+    if (this.rescanTimer) clearTimeout(this.rescanTimer);
+    this.watcher?.close();
+    this.watcher = undefined;
+    this.watchedDir = undefined;
+    for (const connection of this.connections.values()) connection.dispose();
+    this.connections.clear();
+    this.changeListeners.clear();
+    this.requestListeners.clear();
+    this.ruleListeners.clear();
+  }
+
+  /** Fires after any change to the hubs or what they have pending. */
+  onDidChange(listener: Listener<void>): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  /** Fires for each new request announced by a live hub (not for ones found by listing). */
+  onDidRequest(listener: Listener<PendingItem>): () => void {
+    this.requestListeners.add(listener);
+    return () => this.requestListeners.delete(listener);
+  }
+
+  onDidChangeRules(listener: Listener<void>): () => void {
+    this.ruleListeners.add(listener);
+    return () => this.ruleListeners.delete(listener);
+  }
+
+  /** Reads the discovery folder again; connects to new hubs and drops vanished ones. */
+  rescan(): void {
+    if (!this.started) return;
+    const home = this.home;
+    this.ensureWatch(join(home, 'hubs'));
+    const discover = this.options.discover ?? discoverHubs;
+    let found: DiscoveryFile[];
+    try {
+      found = discover(home, (problem) => this.problem(problem));
+    } catch (err) {
+      this.problem(`cannot read ${join(home, 'hubs')}: ${(err as Error).message}`);
+      found = [];
+    }
+    const live = new Set<string>();
+    let changed = false;
+    for (const hub of found) {
+      if (!isLoopbackUrl(hub.url)) {
+        this.problem(`ignoring hub ${hub.hubId}: its address ${hub.url} is not on this machine`);
+        continue;
+      }
+      live.add(hub.hubId);
+      if (this.connections.has(hub.hubId)) continue;
+      const ref: HubRef = {
+        hubId: hub.hubId,
+        name: hub.name,
+        cwd: hub.cwd,
+        pid: hub.pid,
+        url: hub.url,
+      };
+      const client = (this.options.createClient ?? ((h) => new HubClient(h)))(hub);
+      this.connections.set(hub.hubId, new HubConnection(ref, client, this.host));
+      this.options.log?.(`connecting to ${hub.name} (pid ${hub.pid}) at ${hub.url}`);
+      changed = true;
+    }
+    for (const [hubId, connection] of this.connections) {
+      if (live.has(hubId)) continue;
+      connection.dispose();
+      this.connections.delete(hubId);
+      this.options.log?.(`${connection.hub.name} (pid ${connection.hub.pid}) has gone`);
+      changed = true;
+    }
+    if (changed) this.emitChange();
+  }
+
+  /** Settings or workspace folders changed: look again and re-filter what is shown. */
+  reconfigure(): void {
+    this.rescan();
+    this.emitChange();
+  }
+
+  /** Lists every hub again (a manual refresh): reconnects each stream at once. */
+  refresh(): void {
+    this.rescan();
+    for (const connection of this.connections.values()) connection.reconnect();
+  }
+
+  snapshot(): HubsSnapshot {
+    const scope = this.options.scope?.() ?? 'workspace';
+    const folders = this.options.workspaceFolders?.() ?? [];
+    const connections = [...this.connections.values()];
+    const merged = mergePending(
+      connections.map((c) => ({ hub: c.hub, pending: c.pending.values() })),
+      { scope, folders },
+    );
+    const hubs: HubStatus[] = connections.map((c) => ({
+      ...c.hub,
+      state: c.state,
+      ...(c.lastError ? { lastError: c.lastError } : {}),
+      inScope: scope === 'all' || inWorkspace(c.hub.cwd, folders),
+      pendingCount: c.pending.size,
+    }));
+    return { ...merged, hubs, scope, home: this.home };
+  }
+
+  /** A pending approval by hub and id, whatever the scope. */
+  findPending(hubId: string, id: string): PendingItem | undefined {
+    const connection = this.connections.get(hubId);
+    const approval = connection?.pending.get(id);
+    return connection && approval ? { hub: connection.hub, approval } : undefined;
+  }
+
+  hub(hubId: string): HubRef | undefined {
+    return this.connections.get(hubId)?.hub;
+  }
+
+  /** The current record from its hub (pending or not). */
+  async get(hubId: string, id: string): Promise<PendingItem> {
+    const connection = this.require(hubId);
+    return { hub: connection.hub, approval: await connection.client.get(id) };
+  }
+
+  /** Sends a decision to the hub that asked. Throws HubRequestError (409, 422, ...) on refusal. */
+  async decide(hubId: string, id: string, body: DecideRequest): Promise<ApprovalRecord> {
+    const connection = this.require(hubId);
+    const record = await connection.client.decide(id, body);
+    // The SSE event will say the same; removing now keeps the list honest at once.
+    if (connection.pending.delete(id)) this.emitChange();
+    return record;
+  }
+
+  /** Recent decisions across hubs (deduplicated: hubs may share a store), newest first. */
+  async history(limit = 200): Promise<PendingItem[]> {
+    const scope = this.options.scope?.() ?? 'workspace';
+    const folders = this.options.workspaceFolders?.() ?? [];
+    const lists = await Promise.all(
+      [...this.connections.values()].map(async (c) => {
+        try {
+          return (await c.client.history(limit)).map((approval) => ({ hub: c.hub, approval }));
+        } catch {
+          return [];
+        }
+      }),
+    );
+    const byId = new Map<string, PendingItem>();
+    for (const item of lists.flat()) {
+      const existing = byId.get(item.approval.id);
+      if (!existing || item.hub.hubId === item.approval.hubId) byId.set(item.approval.id, item);
+    }
+    const when = (a: ApprovalRecord) => Date.parse(a.decision?.decidedAt ?? a.createdAt) || 0;
+    return [...byId.values()]
+      .filter((i) => scope === 'all' || inWorkspace(i.approval.cwd ?? i.hub.cwd, folders))
+      .sort((a, b) => when(b.approval) - when(a.approval))
+      .slice(0, limit);
+  }
+
+  /** Remembered rules across hubs (each once), newest first. */
+  async rules(): Promise<HubRule[]> {
+    const lists = await Promise.all(
+      [...this.connections.values()].map(async (c) => {
+        try {
+          return (await c.client.rules()).map((rule) => ({ hub: c.hub, rule }));
+        } catch {
+          return [];
+        }
+      }),
+    );
+    const byId = new Map<string, HubRule>();
+    for (const item of lists.flat()) if (!byId.has(item.rule.id)) byId.set(item.rule.id, item);
+    return [...byId.values()].sort((a, b) => (a.rule.createdAt < b.rule.createdAt ? 1 : -1));
+  }
+
+  async revokeRule(hubId: string, ruleId: string): Promise<void> {
+    await this.require(hubId).client.revokeRule(ruleId);
+    this.emitRules();
+  }
+
+  /** Problems worth showing once (unreadable discovery files, foreign addresses). */
+  private problem(message: string): void {
+    if (this.problems.has(message)) return;
+    this.problems.add(message);
+    this.options.log?.(message);
+  }
+
+  private require(hubId: string): HubConnection {
+    const connection = this.connections.get(hubId);
+    if (!connection) {
+      throw new Error(
+        'that hitloop process is no longer running, so the request can no longer be answered',
+      );
+    }
+    return connection;
+  }
+
+  private readonly host: ConnectionHost = {
+    changed: () => this.emitChange(),
+    requested: (hub, approval) => {
+      const scope = this.options.scope?.() ?? 'workspace';
+      const folders = this.options.workspaceFolders?.() ?? [];
+      if (scope === 'workspace' && !inWorkspace(approval.cwd ?? hub.cwd, folders)) return;
+      for (const listener of this.requestListeners) listener({ hub, approval });
+    },
+    rulesChanged: () => this.emitRules(),
+    // A dropped stream often means the process died: look again soon, so its
+    // discovery file is cleaned up and its requests vanish.
+    lost: () => this.scheduleRescan(200),
+    backoff: (attempt) => (this.options.backoff ?? backoffDelay)(attempt),
+  };
+
+  private emitChange(): void {
+    for (const listener of this.changeListeners) listener();
+  }
+
+  private emitRules(): void {
+    for (const listener of this.ruleListeners) listener();
+  }
+
+  private scheduleRescan(ms: number): void {
+    if (this.rescanTimer || !this.started) return;
+    this.rescanTimer = setTimeout(() => {
+      this.rescanTimer = undefined;
+      this.rescan();
+    }, ms);
+    this.rescanTimer.unref?.();
+  }
+
+  private ensureWatch(dir: string): void {
+    if (this.options.watch === false || this.watchedDir === dir) return;
+    this.watcher?.close();
+    this.watcher = undefined;
+    this.watchedDir = dir;
+    try {
+      this.watcher = watch(dir, () => this.scheduleRescan(50));
+      this.watcher.on('error', () => {
+        // The poll keeps discovery going; watching again is tried on the next scan.
+        this.watcher?.close();
+        this.watcher = undefined;
+        this.watchedDir = undefined;
+      });
+      this.watcher.unref?.();
+    } catch {
+      // The folder may not exist yet (discoverHubs creates it); the poll covers it.
+      this.watchedDir = undefined;
+    }
+  }
+}

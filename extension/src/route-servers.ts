@@ -1,0 +1,110 @@
+import { existsSync } from 'node:fs';
+import * as vscode from 'vscode';
+import {
+  listBackups,
+  unwrapFile,
+  type WrapFileResult,
+  wrapFile,
+} from '../../mcp-server/wrap/files.js';
+import { readSettings } from './settings.js';
+
+// Routing a workspace's `.vscode/mcp.json` servers through `hitloop proxy`.
+// The rewriting is `hitloop wrap`'s own (mcp-server/wrap: plain TypeScript
+// over node:fs, no native module): only the server entries change, a backup
+// is kept beside the file, and undo restores it byte for byte.
+
+async function pickMcpJson(purpose: string): Promise<string | undefined> {
+  const found = (vscode.workspace.workspaceFolders ?? [])
+    .map((folder) => ({ folder, file: vscode.Uri.joinPath(folder.uri, '.vscode', 'mcp.json') }))
+    .filter(({ file }) => file.scheme === 'file' && existsSync(file.fsPath));
+  if (found.length === 0) {
+    void vscode.window.showInformationMessage(
+      'hitloop: this workspace has no .vscode/mcp.json, so there are no servers to route. Add your MCP servers there first (MCP: Add Server…).',
+    );
+    return undefined;
+  }
+  if (found.length === 1) return found[0]!.file.fsPath;
+  const pick = await vscode.window.showQuickPick(
+    found.map(({ folder, file }) => ({ label: folder.name, description: file.fsPath })),
+    { title: purpose, placeHolder: 'Which workspace folder?' },
+  );
+  return pick?.description;
+}
+
+function report(output: vscode.OutputChannel, title: string, result: WrapFileResult): void {
+  output.appendLine(`${title}: ${result.file}`);
+  for (const change of result.changes) output.appendLine(`  ${change.server}: ${change.detail}`);
+  if (result.backup) output.appendLine(`  backup: ${result.backup}`);
+  for (const from of result.restoredFrom) output.appendLine(`  restored from ${from}`);
+  for (const note of result.notes) output.appendLine(`  note: ${note}`);
+}
+
+function problem(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** `hitloop.routeWorkspaceServers`: wrap every server of .vscode/mcp.json, after a confirmation. */
+export async function routeWorkspaceServers(output: vscode.OutputChannel): Promise<void> {
+  const file = await pickMcpJson('Route MCP servers through hitloop');
+  if (!file) return;
+  const launcher = readSettings().proxyLauncher;
+  try {
+    const preview = wrapFile(file, { launcher, dryRun: true });
+    const toWrap = preview.changes.filter((c) => c.change === 'wrapped');
+    if (toWrap.length === 0) {
+      report(output, 'nothing to route', preview);
+      void vscode.window.showInformationMessage(
+        'hitloop: every server in .vscode/mcp.json already goes through hitloop (or cannot be routed; see the hitloop output).',
+      );
+      return;
+    }
+    const names = toWrap.map((c) => c.server).join(', ');
+    const go = await vscode.window.showInformationMessage(
+      `Route ${toWrap.length} MCP server${toWrap.length === 1 ? '' : 's'} (${names}) through hitloop?`,
+      {
+        modal: true,
+        detail: `Each will start as "${[launcher.command, ...launcher.args].join(' ')} proxy … -- <the original command>", so its tool calls wait for approval here. A backup of .vscode/mcp.json is kept beside it; "hitloop: Undo Routing" restores it.`,
+      },
+      'Route',
+    );
+    if (go !== 'Route') return;
+    const result = wrapFile(file, { launcher });
+    report(output, 'routed through hitloop', result);
+    const action = await vscode.window.showInformationMessage(
+      `hitloop: routed ${toWrap.length} server${toWrap.length === 1 ? '' : 's'}. Restart them (MCP: List Servers) for the change to apply.`,
+      'Open mcp.json',
+      'Undo',
+    );
+    if (action === 'Open mcp.json') await vscode.window.showTextDocument(vscode.Uri.file(file));
+    if (action === 'Undo') await undoRouteWorkspaceServers(output, file);
+  } catch (err) {
+    output.appendLine(problem(err));
+    void vscode.window.showErrorMessage(`hitloop: ${problem(err)}`);
+  }
+}
+
+/** `hitloop.undoRouteWorkspaceServers`: restore the backup (or unwrap entry by entry). */
+export async function undoRouteWorkspaceServers(
+  output: vscode.OutputChannel,
+  known?: string,
+): Promise<void> {
+  const file = known ?? (await pickMcpJson('Undo routing through hitloop'));
+  if (!file) return;
+  try {
+    const result = unwrapFile(file);
+    report(output, result.written ? 'routing undone' : 'nothing to undo', result);
+    if (!result.written) {
+      void vscode.window.showInformationMessage(
+        'hitloop: no server in .vscode/mcp.json goes through hitloop',
+      );
+      return;
+    }
+    const how = result.restoredFrom.length
+      ? 'restored from the backup'
+      : `unwrapped entry by entry (${listBackups(result.file).length} backup(s) kept; see the hitloop output)`;
+    void vscode.window.showInformationMessage(`hitloop: .vscode/mcp.json ${how}`);
+  } catch (err) {
+    output.appendLine(problem(err));
+    void vscode.window.showErrorMessage(`hitloop: ${problem(err)}`);
+  }
+}

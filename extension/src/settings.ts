@@ -1,0 +1,67 @@
+import * as vscode from 'vscode';
+import type { RememberChoice } from './protocol.js';
+import type { DiscoveryScope } from './workspace-filter.js';
+
+/** When a new request raises a notification. */
+export type NotificationMode = 'always' | 'whenHidden' | 'never';
+
+export interface Settings {
+  /** Discovery folder override ('' = $HITLOOP_HOME or ~/.hitloop). */
+  home: string;
+  notifications: NotificationMode;
+  defaultRememberScope: RememberChoice;
+  discoveryScope: DiscoveryScope;
+  /** How routed servers start hitloop: command and the arguments before `proxy`. */
+  proxyLauncher: { command: string; args: string[] };
+  mcpConfigFiles: string[];
+}
+
+const DEFAULT_LAUNCHER = ['npx', '-y', 'hitloop'];
+
+/**
+ * Reads the `hitloop.*` settings, normalised: a wrong value falls back to the
+ * default instead of throwing (a bad setting must not take the sidebar down).
+ */
+export function readSettings(): Settings {
+  const c = vscode.workspace.getConfiguration('hitloop');
+  const home = c.get<unknown>('home');
+  const notifications = c.get<unknown>('notifications');
+  const remember = c.get<unknown>('defaultRememberScope');
+  const scope = c.get<unknown>('discoveryScope');
+  const launcher = c.get<unknown>('proxyLauncher');
+  const configs = c.get<unknown>('mcpConfigFiles');
+  const launcherWords =
+    Array.isArray(launcher) &&
+    launcher.length > 0 &&
+    launcher.every((w) => typeof w === 'string' && w !== '')
+      ? (launcher as string[])
+      : DEFAULT_LAUNCHER;
+  return {
+    home: typeof home === 'string' ? expandHome(home.trim()) : '',
+    notifications:
+      notifications === true
+        ? 'whenHidden'
+        : notifications === false
+          ? 'never'
+          : notifications === 'always' || notifications === 'never'
+            ? notifications
+            : 'whenHidden',
+    defaultRememberScope:
+      remember === 'session' || remember === 'workspace' || remember === 'always'
+        ? remember
+        : 'none',
+    discoveryScope: scope === 'all' ? 'all' : 'workspace',
+    proxyLauncher: { command: launcherWords[0]!, args: launcherWords.slice(1) },
+    mcpConfigFiles: Array.isArray(configs)
+      ? configs.filter((f): f is string => typeof f === 'string' && f.trim() !== '')
+      : [],
+  };
+}
+
+function expandHome(path: string): string {
+  if (path === '~' || path.startsWith('~/')) {
+    const home = process.env.HOME ?? process.env.USERPROFILE ?? '';
+    return home + path.slice(1);
+  }
+  return path;
+}

@@ -1,0 +1,71 @@
+// Packages the VS Code extension into hitloop.vsix at the repository root.
+//
+// The root package.json is one package for npm (its "files" list ships the
+// library and CLI) and for VS Code (its "main" and "contributes"). vsce
+// refuses a "files" list next to a .vscodeignore, and the VSIX must hold only
+// the bundled extension, so packaging happens in a staging folder holding the
+// manifest (without the npm-only fields), the bundles, the media, the
+// extension README and .vscodeignore. Run `npm run build:extension` first
+// (`npm run package` does).
+import { execFileSync } from 'node:child_process';
+import {
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const output = join(root, 'hitloop.vsix');
+const bundle = join(root, 'dist', 'extension', 'extension.cjs');
+if (!existsSync(bundle)) {
+  console.error(
+    'dist/extension is missing: run `npm run build:extension` first (or `npm run package`)',
+  );
+  process.exit(1);
+}
+
+const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+for (const npmOnly of [
+  'files',
+  'scripts',
+  'dependencies',
+  'devDependencies',
+  'allowScripts',
+  'bin',
+  'exports',
+  'types',
+]) {
+  delete manifest[npmOnly];
+}
+
+const stage = mkdtempSync(join(tmpdir(), 'hitloop-vsix-'));
+try {
+  writeFileSync(join(stage, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  cpSync(join(root, 'dist', 'extension'), join(stage, 'dist', 'extension'), { recursive: true });
+  cpSync(join(root, 'extension', 'media'), join(stage, 'extension', 'media'), { recursive: true });
+  cpSync(join(root, 'extension', 'README.md'), join(stage, 'README.md'));
+  cpSync(join(root, '.vscodeignore'), join(stage, '.vscodeignore'));
+  for (const name of ['LICENSE', 'LICENSE.md', 'CHANGELOG.md']) {
+    if (existsSync(join(root, name))) cpSync(join(root, name), join(stage, name));
+  }
+  const vsce = join(
+    dirname(createRequire(import.meta.url).resolve('@vscode/vsce/package.json')),
+    'vsce',
+  );
+  const args = [vsce, 'package', '--no-dependencies', '--out', output];
+  if (!existsSync(join(stage, 'LICENSE')) && !existsSync(join(stage, 'LICENSE.md')))
+    args.push('--skip-license');
+  execFileSync(process.execPath, args, { cwd: stage, stdio: 'inherit' });
+} finally {
+  rmSync(stage, { recursive: true, force: true });
+}
+const kb = (statSync(output).size / 1024).toFixed(1);
+console.log(`hitloop.vsix: ${kb} KB`);
