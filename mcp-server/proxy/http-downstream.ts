@@ -1,7 +1,8 @@
-import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { bearerTokenMatches, readRequestBody } from '../../shared/util/http-server.js';
 import type { Logger } from './log.js';
 import { SdkTransportAdapter } from './transport/sdk-transport-adapter.js';
 import type { JsonRpcTransport } from './transport/transport.js';
@@ -89,7 +90,7 @@ export async function startHttpDownstream(options: HttpDownstreamOptions): Promi
     if (origin && !originAllowed(origin, options.allowedOrigins ?? [])) {
       return sendJson(res, 403, rpcError(-32600, `forbidden Origin '${origin}'`));
     }
-    if (options.token && !bearerMatches(req.headers.authorization, options.token)) {
+    if (options.token && !bearerTokenMatches(req.headers.authorization, options.token)) {
       res.setHeader('WWW-Authenticate', 'Bearer realm="hitloop"');
       return sendJson(res, 401, rpcError(-32600, 'missing or invalid bearer token'));
     }
@@ -98,7 +99,7 @@ export async function startHttpDownstream(options: HttpDownstreamOptions): Promi
     if (existing) existing.lastSeen = Date.now();
 
     if (req.method === 'POST') {
-      const body = await readBody(req, options.maxBodyBytes);
+      const body = await readRequestBody(req, options.maxBodyBytes);
       if (body === 'too-large') {
         return sendJson(
           res,
@@ -182,34 +183,11 @@ function originAllowed(origin: string, extra: readonly string[]): boolean {
   }
 }
 
-function bearerMatches(header: string | undefined, token: string): boolean {
-  const match = /^Bearer\s+(.+)$/i.exec(header ?? '');
-  if (!match) return false;
-  const given = Buffer.from(match[1]!.trim());
-  const expected = Buffer.from(token);
-  return given.length === expected.length && timingSafeEqual(given, expected);
-}
-
 function isInitialize(body: unknown): boolean {
   const first = Array.isArray(body) ? body[0] : body;
   return (
     !!first && typeof first === 'object' && (first as { method?: unknown }).method === 'initialize'
   );
-}
-
-function readBody(req: IncomingMessage, limit: number): Promise<string | 'too-large'> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let over = false;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) over = true;
-      else chunks.push(chunk);
-    });
-    req.on('end', () => resolve(over ? 'too-large' : Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }
 
 function rpcError(code: number, message: string): Record<string, unknown> {

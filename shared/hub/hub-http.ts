@@ -1,6 +1,6 @@
-import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { bearerTokenMatches, readRequestBody } from '../util/http-server.js';
 import type { ApprovalHub } from './approval-hub.js';
 import { ApprovalStatus, DecideRequest, type HubErrorCode, type HubEvent } from './protocol.js';
 
@@ -48,7 +48,7 @@ export async function startHubServer(
         `requests from browser origins (${req.headers.origin}) are not accepted`,
       );
     }
-    if (!tokenMatches(req.headers.authorization, hub.token)) {
+    if (!bearerTokenMatches(req.headers.authorization, hub.token)) {
       res.setHeader('WWW-Authenticate', 'Bearer realm="hitloop-hub"');
       return fail(
         res,
@@ -93,10 +93,15 @@ export async function startHubServer(
           : fail(res, 404, 'not_found', `no approval with id ${id}`);
       }
       if (req.method === 'POST' && id && sub === 'decision') {
-        const body = await readJson(req, options.maxBodyBytes);
-        if (body === TOO_LARGE)
+        const text = await readRequestBody(req, options.maxBodyBytes);
+        if (text === 'too-large')
           return fail(res, 413, 'too_large', `body exceeds ${options.maxBodyBytes} bytes`);
-        if (body === INVALID) return fail(res, 400, 'invalid_body', 'body is not valid JSON');
+        let body: unknown;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          return fail(res, 400, 'invalid_body', 'body is not valid JSON');
+        }
         const parsed = DecideRequest.safeParse(body);
         if (!parsed.success) {
           const details = parsed.error.issues.map(
@@ -154,37 +159,6 @@ export async function startHubServer(
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
-}
-
-const TOO_LARGE = Symbol('too-large');
-const INVALID = Symbol('invalid');
-
-function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= limit) chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (size > limit) return resolve(TOO_LARGE);
-      try {
-        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-      } catch {
-        resolve(INVALID);
-      }
-    });
-    req.on('error', reject);
-  });
-}
-
-function tokenMatches(header: string | undefined, token: string): boolean {
-  const m = /^Bearer\s+(.+)$/i.exec(header ?? '');
-  if (!m) return false;
-  const given = Buffer.from(m[1]!.trim());
-  const expected = Buffer.from(token);
-  return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
