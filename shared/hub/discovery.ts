@@ -9,19 +9,29 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { DiscoveryFile } from './protocol.js';
 
 /**
- * hitloop's home folder: `$HITLOOP_HOME`, default `~/.hitloop`.
+ * hitloop's home folder: `$HITLOOP_HOME` (a leading `~` is the user's home,
+ * relative paths are made absolute), default `~/.hitloop`.
  *
  * @example
  * join(hitloopHome(), 'approvals.db')
  */
-export function hitloopHome(env: NodeJS.ProcessEnv = process.env): string {
-  return env.HITLOOP_HOME && env.HITLOOP_HOME.trim() !== ''
-    ? env.HITLOOP_HOME
-    : join(homedir(), '.hitloop');
+export function hitloopHome(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  homeDir: string = homedir(),
+): string {
+  const fromEnv = env.HITLOOP_HOME?.trim();
+  if (!fromEnv) return join(homeDir, '.hitloop');
+  const expanded =
+    fromEnv === '~'
+      ? homeDir
+      : fromEnv.startsWith('~/')
+        ? join(homeDir, fromEnv.slice(2))
+        : fromEnv;
+  return resolve(expanded);
 }
 
 /** The discovery folder, created (or tightened) to mode 0700. */

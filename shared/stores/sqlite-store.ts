@@ -28,7 +28,7 @@ CREATE TABLE IF NOT EXISTS remembered_rules (
  * across processes.
  *
  * @example
- * const store = new SqliteApprovalStore(join(defaultHitloopHome(), 'approvals.db'));
+ * const store = new SqliteApprovalStore(join(hitloopHome(), 'approvals.db'));
  */
 export class SqliteApprovalStore implements ApprovalStore {
   readonly name = 'sqlite';

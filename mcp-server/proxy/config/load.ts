@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import type { z } from 'zod';
 import { ConfigError, configErrorFromZod } from '../../../shared/errors.js';
+import { hitloopHome } from '../../../shared/hub/discovery.js';
 import { createPolicy, PolicyConfig } from '../../../shared/policies/config.js';
 import type { HITLPolicy } from '../../../shared/policies/policy.js';
 import { type ExpandContext, expandString, parseDotenv } from './expand.js';
@@ -54,9 +55,7 @@ export function defaultHitloopHome(
   env: Readonly<Record<string, string | undefined>> = process.env,
   homeDir: string = homedir(),
 ): string {
-  const fromEnv = env.HITLOOP_HOME;
-  if (fromEnv) return resolve(expandTilde(fromEnv, homeDir));
-  return join(homeDir, '.hitloop');
+  return hitloopHome(env, homeDir);
 }
 
 /**
