@@ -4,6 +4,7 @@ import {
   LineFramer,
   type OversizedLine,
 } from '../../mcp-server/proxy/jsonrpc/line-framer.js';
+import { relabelId } from '../../mcp-server/proxy/jsonrpc/relabel.js';
 
 function frame(max: number, chunks: string[]) {
   const lines: string[] = [];
@@ -65,5 +66,25 @@ describe('guessMessageId', () => {
       guessMessageId({ bytes: 0, head: '{"jsonrpc":"2.0","id":9,"result":{', tail: 'zzzz"}}' }),
     ).toBe(9);
     expect(guessMessageId({ bytes: 0, head: '{"a":1', tail: 'b"}' })).toBeNull();
+  });
+});
+
+describe('relabelId', () => {
+  it('swaps the top-level id at the end of SDK-serialised text', () => {
+    const raw = JSON.stringify({
+      result: { content: [{ type: 'text', text: 'x' }] },
+      jsonrpc: '2.0',
+      id: 57,
+    });
+    const out = relabelId(raw, 57, 'client-1');
+    expect(JSON.parse(out!)).toEqual({ ...JSON.parse(raw), id: 'client-1' });
+  });
+  it('declines text whose last member is not the id, or whose id differs', () => {
+    expect(relabelId('{"jsonrpc":"2.0","id":57,"result":{"id":57}}', 57, 1)).toBeUndefined();
+    expect(relabelId('{"result":{},"jsonrpc":"2.0","id":56}', 57, 1)).toBeUndefined();
+    expect(relabelId('{"result":{}, "id": 57}', 57, 1)).toBeUndefined();
+    expect(
+      relabelId('{"result":{"text":"\\"id\\":57}"},"jsonrpc":"2.0","id":"57"}', 57, 1),
+    ).toBeUndefined();
   });
 });

@@ -27,6 +27,7 @@ import {
   type JsonRpcResponse,
   resultResponse,
 } from '../jsonrpc/messages.js';
+import { relabelId } from '../jsonrpc/relabel.js';
 import type { Logger } from '../log.js';
 import type { FramingProblem, JsonRpcTransport, SendOptions } from '../transport/transport.js';
 import { type UpstreamListener, UpstreamServer } from '../upstream/upstream-server.js';
@@ -533,11 +534,11 @@ export class ProxySession implements UpstreamListener {
     telemetry?.logToolExecutionStart(this.runId!, action, args);
     const started = performance.now();
     call.server = entry.server;
-    call.upstreamId = entry.server.forward('tools/call', params, (response) => {
+    call.upstreamId = entry.server.forward('tools/call', params, (response, raw) => {
       this.inflight.delete(key(msg.id));
       for (const [t, c] of this.byUpstreamToken) if (c === call) this.byUpstreamToken.delete(t);
       if (call.cancelled) return;
-      let out: JsonRpcResponse;
+      let out: JsonRpcResponse | undefined;
       let success: boolean;
       let error: string | undefined;
       if ('error' in response) {
@@ -557,7 +558,6 @@ export class ProxySession implements UpstreamListener {
         success = false;
       } else {
         success = response.result.isError !== true;
-        out = { ...response, id: msg.id };
       }
       telemetry?.logToolExecutionEnd(this.runId!, {
         actionId: action.id,
@@ -566,8 +566,29 @@ export class ProxySession implements UpstreamListener {
         durationMs: performance.now() - started,
         executed: true,
       });
-      this.send(out, { relatedRequestId: msg.id });
+      if (out) this.send(out, { relatedRequestId: msg.id });
+      else this.relay(response, raw, call.upstreamId!, msg.id);
     });
+  }
+
+  /**
+   * Relays an upstream answer under the client's id: as the exact text the
+   * server sent when the transports allow it (no re-serialising of results
+   * the proxy only forwards), else as a re-serialised object.
+   */
+  private relay(
+    response: JsonRpcResponse,
+    raw: string | undefined,
+    upstreamId: JsonRpcId,
+    clientId: JsonRpcId,
+  ): void {
+    const line =
+      raw !== undefined && this.transport.sendRaw
+        ? relabelId(raw, upstreamId, clientId)
+        : undefined;
+    if (line !== undefined && !this.closed)
+      this.transport.sendRaw!(line, { relatedRequestId: clientId });
+    else this.send({ ...response, id: clientId }, { relatedRequestId: clientId });
   }
 
   private startKeepAlive(call: InFlight, name: string, reason: string): void {
@@ -764,9 +785,9 @@ export class ProxySession implements UpstreamListener {
   ): void {
     const call: InFlight = { clientId: msg.id, cancelled: false, progressSent: 0, server };
     this.inflight.set(key(msg.id), call);
-    call.upstreamId = server.forward(msg.method, params, (response) => {
+    call.upstreamId = server.forward(msg.method, params, (response, raw) => {
       this.inflight.delete(key(msg.id));
-      if (!call.cancelled) this.send({ ...response, id: msg.id }, { relatedRequestId: msg.id });
+      if (!call.cancelled) this.relay(response, raw, call.upstreamId!, msg.id);
     });
   }
 

@@ -35,7 +35,7 @@ export function messageFramer(
     maxBytes,
     (line) => {
       const parsed = parseLine(line);
-      if ('message' in parsed) target.onmessage?.(parsed.message);
+      if ('message' in parsed) target.onmessage?.(parsed.message, line);
       else target.onproblem?.(parsed.problem);
     },
     (line) =>

@@ -20,7 +20,7 @@ const STDERR_TAIL_BYTES = 4096;
  * Keeps the tail of its stderr so a crash can be explained to the agent.
  */
 export class StdioClientTransport implements JsonRpcTransport {
-  onmessage?: (message: JsonRpcMessage) => void;
+  onmessage?: (message: JsonRpcMessage, raw?: string) => void;
   onproblem?: JsonRpcTransport['onproblem'];
   onclose?: () => void;
   onerror?: (error: Error) => void;

@@ -9,7 +9,7 @@ import { WriteCoalescer } from './write-coalescer.js';
  * protocol goes to stdout; everything else the proxy says goes to stderr.
  */
 export class StdioServerTransport implements JsonRpcTransport {
-  onmessage?: (message: JsonRpcMessage) => void;
+  onmessage?: (message: JsonRpcMessage, raw?: string) => void;
   onproblem?: JsonRpcTransport['onproblem'];
   onclose?: () => void;
   onerror?: (error: Error) => void;
@@ -37,6 +37,11 @@ export class StdioServerTransport implements JsonRpcTransport {
   send(message: JsonRpcMessage): void {
     if (this.closed) return;
     this.writer.push(message);
+  }
+
+  sendRaw(line: string): void {
+    if (this.closed) return;
+    this.writer.pushRaw(line);
   }
 
   async close(): Promise<void> {

@@ -23,7 +23,10 @@ export interface JsonRpcTransport {
   /** May return a promise that rejects when the message could not be delivered (HTTP). */
   send(message: JsonRpcMessage, options?: SendOptions): void | Promise<void>;
   close(): Promise<void>;
-  onmessage?: (message: JsonRpcMessage) => void;
+  /** Sends one already-serialised message (a single line of JSON), when the transport can. */
+  sendRaw?(line: string, options?: SendOptions): void;
+  /** `raw` is the message's exact text when the transport has it (stdio), so it can be relayed without re-serialising. */
+  onmessage?: (message: JsonRpcMessage, raw?: string) => void;
   onproblem?: (problem: FramingProblem) => void;
   onclose?: () => void;
   onerror?: (error: Error) => void;

@@ -12,7 +12,12 @@ export class WriteCoalescer {
   constructor(private readonly write: (data: string) => void) {}
 
   push(message: JsonRpcMessage): void {
-    this.queue.push(JSON.stringify(message));
+    this.pushRaw(JSON.stringify(message));
+  }
+
+  /** Queues a message that is already one line of JSON. */
+  pushRaw(line: string): void {
+    this.queue.push(line);
     if (this.scheduled) return;
     this.scheduled = true;
     // setImmediate runs right after this turn's I/O callbacks, so a burst of

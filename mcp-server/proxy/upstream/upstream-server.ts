@@ -46,7 +46,8 @@ export class UpstreamError extends Error {
   }
 }
 
-type PendingHandler = (response: JsonRpcResponse) => void;
+/** Receives the answer; `raw` is its exact text when the transport kept it. */
+type PendingHandler = (response: JsonRpcResponse, raw?: string) => void;
 
 const MAX_BACKOFF_MS = 30_000;
 const STABLE_AFTER_MS = 30_000;
@@ -194,7 +195,7 @@ export class UpstreamServer {
     this.readyAt = 0;
     const transport = this.createTransport();
     this.transport = transport;
-    transport.onmessage = (message) => this.receive(message);
+    transport.onmessage = (message, raw) => this.receive(message, raw);
     transport.onproblem = (problem) => {
       this.log.warn(
         `server '${this.name}' sent an unusable message (${problem.kind}): ${problem.detail}`,
@@ -283,7 +284,7 @@ export class UpstreamServer {
     );
   }
 
-  private receive(message: JsonRpcMessage): void {
+  private receive(message: JsonRpcMessage, raw?: string): void {
     if (isResponse(message)) {
       const id = message.id;
       if (id === null) {
@@ -295,7 +296,7 @@ export class UpstreamServer {
       const handler = this.pending.get(id);
       if (!handler) return; // late answer to a cancelled or timed-out request
       this.pending.delete(id);
-      handler(message);
+      handler(message, raw);
     } else if (isRequest(message)) {
       this.listener.onRequest(this, message);
     } else if (isNotification(message)) {
