@@ -42,8 +42,12 @@ export const ExperimentConfig = z
       .array(z.enum(STANDARD_CONDITIONS))
       .min(1)
       .default([...STANDARD_CONDITIONS]),
-    /** `simulated`: the seeded model; `cli`: a person at this terminal (a live pilot). */
-    reviewerKind: z.enum(['simulated', 'cli']).default('simulated'),
+    /**
+     * `simulated`: the seeded model; `cli`: a person at this terminal; `hub`:
+     * people deciding through the approval hub (VS Code sidebar, `hitloop
+     * approve`). The live kinds are pilots with people.
+     */
+    reviewerKind: z.enum(['simulated', 'cli', 'hub']).default('simulated'),
     reviewer: ReviewerConfig.omit({ seed: true, realtime: true }).prefault({}),
     auditSampleRate: z.number().min(0).max(1).default(0.1),
     bootstrapResamples: z.number().int().min(100).max(100_000).default(2000),
@@ -140,15 +144,15 @@ export async function runExperiment(
     only: config.conditions,
     ...(config.errorTypes ? { errorTypes: config.errorTypes } : {}),
   }).map((c): ExperimentCondition => {
-    const live = config.reviewerKind === 'cli' ? options.liveReviewer : undefined;
+    const live = config.reviewerKind !== 'simulated' ? options.liveReviewer : undefined;
     return {
       ...c,
       ...(live ? { createReviewer: live } : {}),
       ...(config.reviewTimeoutMs ? { reviewTimeoutMs: config.reviewTimeoutMs } : {}),
     };
   });
-  if (config.reviewerKind === 'cli' && !options.liveReviewer) {
-    throw new RangeError('reviewerKind "cli" needs options.liveReviewer');
+  if (config.reviewerKind !== 'simulated' && !options.liveReviewer) {
+    throw new RangeError(`reviewerKind "${config.reviewerKind}" needs options.liveReviewer`);
   }
 
   const files: ExperimentOutcome['files'] = {};

@@ -266,3 +266,28 @@ export function withTaskBriefing(
     ...(backend.close ? { close: () => backend.close!() } : {}),
   };
 }
+
+/**
+ * Shows a remote reviewer (the approval hub, whose cards show the agent's
+ * rationale) the task the agent was given, by putting it in front of the
+ * rationale. The injection label is never part of it.
+ *
+ * @example
+ * const reviewer = withTaskAsRationale(new HubBackend(hub));
+ */
+export function withTaskAsRationale(backend: ApprovalBackend): ApprovalBackend {
+  return {
+    name: backend.name,
+    requestApproval(request, options) {
+      const task = request.context.task as Partial<TaskBase> | undefined;
+      if (!task?.description) return backend.requestApproval(request, options);
+      const own = request.action.rationale ? ` Agent's reason: ${request.action.rationale}` : '';
+      const action = {
+        ...request.action,
+        rationale: `Task given to the agent: ${task.description}.${own}`,
+      };
+      return backend.requestApproval({ ...request, action }, options);
+    },
+    ...(backend.close ? { close: () => backend.close!() } : {}),
+  };
+}

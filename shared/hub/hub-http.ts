@@ -58,7 +58,13 @@ export async function startHubServer(
       );
     }
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const parts = url.pathname.split('/').filter(Boolean);
+    let parts: string[];
+    try {
+      // Ids may hold any character; clients percent-encode them in the path.
+      parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    } catch {
+      return fail(res, 400, 'invalid_body', `malformed path ${url.pathname}`);
+    }
     if (parts[0] !== 'v1') return fail(res, 404, 'not_found', `unknown path ${url.pathname}`);
     const [, resource, id, sub] = parts;
 

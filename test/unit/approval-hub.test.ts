@@ -260,6 +260,13 @@ describe('the approval hub', () => {
     );
   });
 
+  it('handles ids with reserved URL characters (they are percent-encoded in paths)', async () => {
+    const record = pendingRecord({ hubId: hub.hubId, id: 'email-00001:action/2?x' });
+    await hub.publish(record);
+    expect((await client.get(record.id)).id).toBe(record.id);
+    expect((await client.decide(record.id, { approve: true, argsHash: record.argsHash })).status).toBe('approved');
+  });
+
   it('lists 1,000 pending requests', async () => {
     for (let i = 0; i < 1000; i++) await hub.publish(pendingRecord({ hubId: hub.hubId }));
     expect(await client.listPending()).toHaveLength(1000);

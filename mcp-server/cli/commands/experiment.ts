@@ -1,5 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { type Command, Option } from 'commander';
+import type { ApprovalBackend } from '../../../shared/backends/backend.js';
 import { CLIBackend } from '../../../shared/backends/cli.js';
 import { ConfigError } from '../../../shared/errors.js';
 import {
@@ -13,9 +15,14 @@ import {
 } from '../../../shared/eval/experiment.js';
 import { JournalMismatchError } from '../../../shared/eval/journal.js';
 import { createProgressReporter } from '../../../shared/eval/progress.js';
-import { withTaskBriefing } from '../../../shared/eval/reviewers.js';
+import { withTaskAsRationale, withTaskBriefing } from '../../../shared/eval/reviewers.js';
 import { createScenario } from '../../../shared/eval/scenarios/index.js';
 import { ErrorType, ScenarioName } from '../../../shared/eval/types.js';
+import { ApprovalHub } from '../../../shared/hub/approval-hub.js';
+import { hitloopHome } from '../../../shared/hub/discovery.js';
+import { HubBackend } from '../../../shared/hub/hub-backend.js';
+import { SqliteApprovalStore } from '../../../shared/stores/sqlite-store.js';
+import { packageVersion } from '../../version.js';
 import type { CliIo } from '../program.js';
 import { registerReportCommand } from './report.js';
 
@@ -27,7 +34,7 @@ interface ExperimentOptions {
   seed: string;
   out: string;
   conditions?: string;
-  reviewer: 'simulated' | 'cli';
+  reviewer: 'simulated' | 'cli' | 'hub';
   reviewerSensitivity?: string;
   reviewerSpecificity?: string;
   reviewerLatencyMedianMs?: string;
@@ -75,8 +82,11 @@ export function registerExperimentCommands(program: Command, io: CliIo): void {
       `comma-separated conditions (default: ${STANDARD_CONDITIONS.join(',')})`,
     )
     .addOption(
-      new Option('--reviewer <kind>', 'simulated, or cli for a person at this terminal')
-        .choices(['simulated', 'cli'])
+      new Option(
+        '--reviewer <kind>',
+        'simulated; cli for a person at this terminal; hub for people using the VS Code sidebar or hitloop approve',
+      )
+        .choices(['simulated', 'cli', 'hub'])
         .default('simulated'),
     )
     .option('--reviewer-sensitivity <p>', 'P(reject | wrong action), 0 to 1 (default 0.9)')
@@ -107,7 +117,26 @@ export function registerExperimentCommands(program: Command, io: CliIo): void {
 async function runExperimentCommand(opts: ExperimentOptions, io: CliIo): Promise<void> {
   const config = toConfig(opts);
   checkOutDir(opts.out);
-  const live = opts.reviewer === 'cli';
+  const live = opts.reviewer !== 'simulated';
+  // A hub pilot: this process runs an approval hub; its requests appear in
+  // the VS Code sidebar and in `hitloop approvals` like any proxy's.
+  let hub: ApprovalHub | undefined;
+  let liveReviewer: (() => ApprovalBackend) | undefined;
+  if (opts.reviewer === 'hub') {
+    hub = new ApprovalHub({
+      store: new SqliteApprovalStore(join(hitloopHome(), 'approvals.db')),
+      name: `hitloop experiment (${opts.scenario})`,
+      version: packageVersion(),
+    });
+    await hub.start();
+    io.stderr(
+      `hitloop: approval hub running; decide in the VS Code sidebar or with \`hitloop approvals\`\n`,
+    );
+    const backend = withTaskAsRationale(new HubBackend(hub));
+    liveReviewer = () => backend;
+  } else if (opts.reviewer === 'cli') {
+    liveReviewer = () => withTaskBriefing(new CLIBackend(), (text) => io.stderr(text));
+  }
   const progress =
     opts.progress && !live
       ? createProgressReporter({
@@ -128,9 +157,7 @@ async function runExperimentCommand(opts: ExperimentOptions, io: CliIo): Promise
       telemetry: opts.telemetry,
       fresh: opts.fresh === true,
       realtime: opts.realtime === true,
-      ...(live
-        ? { liveReviewer: () => withTaskBriefing(new CLIBackend(), (text) => io.stderr(text)) }
-        : {}),
+      ...(liveReviewer ? { liveReviewer } : {}),
       ...(progress ? { onProgress: progress.update } : {}),
       signal: controller.signal,
     });
@@ -146,6 +173,8 @@ async function runExperimentCommand(opts: ExperimentOptions, io: CliIo): Promise
   } finally {
     process.removeListener('SIGINT', onSigint);
     progress?.finish();
+    await hub?.stop();
+    await hub?.store.close();
   }
   const total = config.nTrials * (config.conditions?.length ?? STANDARD_CONDITIONS.length);
   if (outcome.interrupted || !outcome.summary) {
