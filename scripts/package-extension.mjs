@@ -38,6 +38,8 @@ for (const npmOnly of [
   'scripts',
   'dependencies',
   'devDependencies',
+  'peerDependencies',
+  'peerDependenciesMeta',
   'allowScripts',
   'bin',
   'exports',

@@ -6,12 +6,21 @@ import type { HITLPolicy, PolicyContext, PolicyDecision } from '../policies/poli
 import type { TelemetryLogger } from '../telemetry/logger.js';
 import { actionProposedPayload } from '../telemetry/payloads.js';
 
+/**
+ * The part of a TelemetryLogger the gate writes to. A wrapper may assign
+ * deterministic event ids (the LangGraph adapter does, so a re-run node logs once).
+ */
+export type GateLogger = Pick<
+  TelemetryLogger,
+  'logEvent' | 'logApprovalRequested' | 'logApprovalDecided'
+>;
+
 /** What the gate needs: a policy, a channel to a human, and (optionally) telemetry. */
 export interface GateOptions {
   policy: HITLPolicy;
   backend: ApprovalBackend;
   runId: string;
-  logger?: TelemetryLogger;
+  logger?: GateLogger;
   /** Extra context for the policy and the approval request (client, workspace, ...). */
   context?: PolicyContext;
   timeoutMs?: number;

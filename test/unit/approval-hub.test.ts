@@ -264,7 +264,9 @@ describe('the approval hub', () => {
     const record = pendingRecord({ hubId: hub.hubId, id: 'email-00001:action/2?x' });
     await hub.publish(record);
     expect((await client.get(record.id)).id).toBe(record.id);
-    expect((await client.decide(record.id, { approve: true, argsHash: record.argsHash })).status).toBe('approved');
+    expect(
+      (await client.decide(record.id, { approve: true, argsHash: record.argsHash })).status,
+    ).toBe('approved');
   });
 
   it('lists 1,000 pending requests', async () => {

@@ -1,0 +1,56 @@
+import { AIMessage } from '@langchain/core/messages';
+import type { LangGraphRunnableConfig } from '@langchain/langgraph';
+import {
+  gateToolCall,
+  type HitlGateOptions,
+  type HitlOutcome,
+  resolveBackend,
+  type ToolCallLike,
+} from './gate.js';
+import { threadIdOf } from './ids.js';
+import type { HitlStateShape } from './state.js';
+
+/** The tool calls the gate must decide: the last AIMessage's, else `pendingAction`. */
+export function proposedCalls(state: HitlStateShape): ToolCallLike[] {
+  const last = state.messages.at(-1);
+  if (last && AIMessage.isInstance(last) && last.tool_calls && last.tool_calls.length > 0) {
+    return last.tool_calls.map((c, i) => ({
+      id: c.id ?? `${i}`,
+      name: c.name,
+      args: (c.args ?? {}) as Record<string, unknown>,
+    }));
+  }
+  const pending = state.pendingAction;
+  if (pending)
+    return [{ id: pending.id ?? 'pending', name: pending.toolName, args: pending.toolArgs }];
+  return [];
+}
+
+/**
+ * A graph node that gates the proposed tool calls (the last AIMessage's, or
+ * `pendingAction`) and writes one HitlOutcome per call to `state.hitl`. In
+ * `interrupt` mode it pauses with an Agent Inbox `HumanInterrupt` per call
+ * that needs a human, and resumes from `Command({ resume })`; in `backend`
+ * mode it awaits the backend (e.g. the hub, so the VS Code sidebar decides).
+ * Re-runs on resume log nothing twice and ask no decided call again.
+ *
+ * @example
+ * graph.addNode('gate', createHitlGateNode({ policy: new RiskBasedPolicy({ highRiskTools: ['send_email'] }), logger }));
+ */
+export function createHitlGateNode(options: HitlGateOptions) {
+  const backend = resolveBackend(options);
+  return async function hitlGate(
+    state: HitlStateShape,
+    config?: LangGraphRunnableConfig,
+  ): Promise<{ hitl: Record<string, HitlOutcome> }> {
+    const calls = proposedCalls(state);
+    if (calls.length === 0) return { hitl: {} };
+    const threadId = threadIdOf(config, options.threadId);
+    const hitl: Record<string, HitlOutcome> = {};
+    // One at a time: each interrupt() is matched to its resume value by order.
+    for (const call of calls) {
+      hitl[call.id] = await gateToolCall(call, threadId, backend, options);
+    }
+    return { hitl };
+  };
+}
