@@ -48,6 +48,19 @@ export const ApprovalRecord = z.object({
   decision: Decision.optional(),
   /** Why a request was withdrawn or expired. */
   statusReason: z.string().optional(),
+  /**
+   * Who can resume this request after a restart: a LangGraph thread id, or a
+   * proxy's instance name. A process that restarts with the same thread id
+   * takes its pending requests back (`ApprovalStore.registerPending`).
+   */
+  threadId: z.string().min(1).optional(),
+  /** When the asking process received the decision; unset while it may still need it. */
+  deliveredAt: z.string().optional(),
+  /**
+   * A decision that arrived after the request had closed (expired or
+   * withdrawn). Kept so nobody's decision is silently dropped; never applied.
+   */
+  lateDecision: Decision.optional(),
 });
 export type ApprovalRecord = z.infer<typeof ApprovalRecord>;
 
@@ -109,6 +122,21 @@ export const HubEvent = z.discriminatedUnion('type', [
   z.object({ type: z.literal('rule_revoked'), id: z.string() }),
 ]);
 export type HubEvent = z.infer<typeof HubEvent>;
+
+/**
+ * A hub's heartbeat in a shared store, so hubs on other machines can tell a
+ * live asker from a dead one. `lastSeen` is ISO time.
+ */
+export const HubPresence = z.object({
+  hubId: z.string().min(1),
+  name: z.string(),
+  host: z.string(),
+  pid: z.number().int(),
+  url: z.string().optional(),
+  startedAt: z.string(),
+  lastSeen: z.string(),
+});
+export type HubPresence = z.infer<typeof HubPresence>;
 
 /** `GET /v1/info`. */
 export const HubInfo = z.object({

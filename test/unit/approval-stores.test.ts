@@ -10,8 +10,21 @@ import { approvalStoreConformance, pendingRecord } from '../conformance/approval
 const dir = mkdtempSync(join(tmpdir(), 'hitloop-store-'));
 let n = 0;
 
-approvalStoreConformance('memory', async () => new MemoryApprovalStore());
-approvalStoreConformance('sqlite', async () => new SqliteApprovalStore(join(dir, `s${n++}.db`)));
+approvalStoreConformance('memory', {
+  make: async () => new MemoryApprovalStore(),
+  // One process: hubs share the store object itself.
+  peer: async (store) => store,
+});
+const files = new WeakMap<object, string>();
+approvalStoreConformance('sqlite', {
+  make: async () => {
+    const file = join(dir, `s${n++}.db`);
+    const store = new SqliteApprovalStore(file);
+    files.set(store, file);
+    return store;
+  },
+  peer: async (store) => new SqliteApprovalStore(files.get(store)!),
+});
 
 describe('SqliteApprovalStore specifics', () => {
   it('creates its file readable only by the user', async () => {
@@ -31,7 +44,7 @@ describe('SqliteApprovalStore specifics', () => {
     const raw = new Database(file);
     raw
       .prepare(
-        "INSERT INTO approvals VALUES ('bad', 'h', 'pending', NULL, 't', '2030-01-01', '{not json')",
+        "INSERT INTO approvals (id, hub_id, status, server, tool, created_at, data) VALUES ('bad', 'h', 'pending', NULL, 't', '2030-01-01', '{not json')",
       )
       .run();
     raw.close();
@@ -51,5 +64,23 @@ describe('SqliteApprovalStore specifics', () => {
     expect((await a.get(r.id))?.status).toBe('expired');
     await a.close();
     await b.close();
+  });
+
+  it('opens a store file written by an earlier version and adds the new columns', async () => {
+    const file = join(dir, 'old-layout.db');
+    const raw = new Database(file);
+    raw.exec(`CREATE TABLE approvals (id TEXT PRIMARY KEY, hub_id TEXT NOT NULL, status TEXT NOT NULL,
+      server TEXT, tool TEXT NOT NULL, created_at TEXT NOT NULL, data TEXT NOT NULL)`);
+    const old = pendingRecord();
+    raw
+      .prepare('INSERT INTO approvals VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(old.id, old.hubId, old.status, old.server, old.tool, old.createdAt, JSON.stringify(old));
+    raw.close();
+    const store = new SqliteApprovalStore(file);
+    expect(await store.get(old.id)).toEqual(old);
+    const threaded = pendingRecord({ threadId: 'T' });
+    await store.put(threaded);
+    expect((await store.listPending('T')).map((r) => r.id)).toEqual([threaded.id]);
+    await store.close();
   });
 });
