@@ -1,9 +1,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Decision } from '../models/decision.js';
-import type { ApprovalStore } from '../stores/approval-store.js';
+import type { ApprovalStore, StoreChange } from '../stores/approval-store.js';
 import { argsHash } from '../util/canonical-json.js';
 import { announceHub, discoverHubs, hitloopHome } from './discovery.js';
-import { type HubServer, startHubServer } from './hub-http.js';
+import { type HubServer, type HubServerOptions, startHubServer } from './hub-http.js';
+import { LivenessView } from './liveness.js';
 import {
   type ApprovalRecord,
   type DecideRequest,
@@ -25,6 +27,27 @@ export interface ApprovalHubOptions {
   version?: string;
   log?: (message: string) => void;
   maxBodyBytes?: number;
+  /**
+   * Where the HTTP API listens. Default 127.0.0.1 on a random port. A
+   * non-loopback host is for team mode (`hitloop serve`); the token is
+   * required either way.
+   */
+  listen?: { host: string; port: number };
+  /** The bearer token; default random. `hitloop serve` passes a persisted one. */
+  token?: string;
+  /** Serve the mobile approval page at `/` (team mode). Default false. */
+  page?: boolean;
+  /** Extra request handler tried before the API (e.g. webhook callbacks). */
+  extraRoutes?: HubServerOptions['extraRoutes'];
+  /** Heartbeat interval into the store. Default 10 s. */
+  heartbeatMs?: number;
+  /**
+   * How long requests of a process that died stay answerable, so a restarted
+   * process with the same thread id can take them back. Default 120 s.
+   */
+  resumeWindowMs?: number;
+  /** How often orphaned and overdue requests are looked for. Default 30 s. */
+  sweepMs?: number;
 }
 
 /** The result of a decision attempt, mapped to HTTP by the server. */
@@ -47,7 +70,7 @@ type Validator = (args: Record<string, unknown>) => string[];
  */
 export class ApprovalHub {
   readonly hubId = randomUUID();
-  readonly token = randomBytes(32).toString('base64url');
+  readonly token: string;
   readonly name: string;
   readonly startedAt = new Date().toISOString();
   private server: HubServer | undefined;
@@ -55,10 +78,15 @@ export class ApprovalHub {
   private readonly listeners = new Set<(event: HubEvent) => void>();
   private readonly waiters = new Map<string, Set<(record: ApprovalRecord) => void>>();
   private readonly validators = new Map<string, Validator>();
+  /** Requests taken back after a restart, by `server\0tool\0argsHash`, awaiting the agent's retry. */
+  private readonly recovered = new Map<string, string>();
+  private unwatch: (() => void) | undefined;
+  private timers: NodeJS.Timeout[] = [];
   private readonly onExit = () => this.removeDiscovery?.();
 
   constructor(private readonly options: ApprovalHubOptions) {
     this.name = options.name ?? 'hitloop';
+    this.token = options.token ?? randomBytes(32).toString('base64url');
   }
 
   get store(): ApprovalStore {
@@ -82,12 +110,33 @@ export class ApprovalHub {
     };
   }
 
-  /** Starts the HTTP API, expires what dead processes left pending, and announces the hub. */
+  /**
+   * Starts the HTTP API, watches the store for other processes' changes,
+   * starts the heartbeat, expires what dead processes left pending, and
+   * announces the hub.
+   */
   async start(): Promise<void> {
     this.server = await startHubServer(this, {
       maxBodyBytes: this.options.maxBodyBytes ?? 1024 * 1024,
+      host: this.options.listen?.host ?? '127.0.0.1',
+      port: this.options.listen?.port ?? 0,
+      page: this.options.page ?? false,
+      ...(this.options.extraRoutes ? { extraRoutes: this.options.extraRoutes } : {}),
     });
-    await this.expireOrphans();
+    this.unwatch = this.store.watch((change) => this.onStoreChange(change));
+    await this.beat();
+    const every = (ms: number, fn: () => Promise<unknown>) => {
+      const t = setInterval(() => {
+        fn().catch((err: unknown) =>
+          this.options.log?.(`hub: ${err instanceof Error ? err.message : String(err)}`),
+        );
+      }, ms);
+      t.unref();
+      this.timers.push(t);
+    };
+    every(this.options.heartbeatMs ?? 10_000, () => this.beat());
+    every(this.options.sweepMs ?? 30_000, () => this.sweep());
+    await this.sweep();
     if (this.options.announce !== false) {
       this.removeDiscovery = announceHub(
         {
@@ -107,15 +156,58 @@ export class ApprovalHub {
   }
 
   async stop(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
     for (const record of await this.store.list({ status: ['pending'], hubId: this.hubId })) {
       await this.settleAndEmit(record.id, {
         status: 'expired',
         statusReason: 'the process that asked is shutting down',
       });
     }
+    this.unwatch?.();
+    this.unwatch = undefined;
+    await this.store.removeHub(this.hubId).catch(() => undefined);
     this.removeDiscovery?.();
     process.off('exit', this.onExit);
     await this.server?.close();
+  }
+
+  /**
+   * Takes back what an earlier run of this thread left behind: requests still
+   * pending become this hub's again (their cards stay up), and decisions made
+   * while the process was away are kept for the agent's retry of the same
+   * call (`takeRecovered`). Returns what was recovered.
+   *
+   * @example
+   * await hub.start();
+   * const back = await hub.recover('proxy:build-box');
+   */
+  async recover(threadId: string, windowMs = 600_000): Promise<ApprovalRecord[]> {
+    const out: ApprovalRecord[] = [];
+    const expiresAt = new Date(Date.now() + windowMs).toISOString();
+    for (const record of await this.store.listPending(threadId)) {
+      const current =
+        record.status === 'pending'
+          ? await this.store.registerPending({ ...record, hubId: this.hubId, expiresAt })
+          : record;
+      this.recovered.set(recoveryKey(current.server, current.tool, current.argsHash), current.id);
+      if (current.status === 'pending') this.emit({ type: 'requested', approval: current });
+      out.push(current);
+    }
+    return out;
+  }
+
+  /** The id of a recovered request for exactly this call, if any (each is taken once). */
+  takeRecovered(server: string | undefined, tool: string, hash: string): string | undefined {
+    const key = recoveryKey(server, tool, hash);
+    const id = this.recovered.get(key);
+    if (id !== undefined) this.recovered.delete(key);
+    return id;
+  }
+
+  /** Marks that the asker received the decision, so a restart does not replay it. */
+  async delivered(id: string): Promise<void> {
+    await this.store.markDelivered(id, new Date().toISOString());
   }
 
   subscribe(listener: (event: HubEvent) => void): () => void {
@@ -148,6 +240,17 @@ export class ApprovalHub {
     const record = await this.store.get(id);
     if (!record)
       return { ok: false, status: 404, code: 'not_found', message: `no approval with id ${id}` };
+    if (record.status === 'expired' || record.status === 'withdrawn') {
+      // Keep the decision for the record (never dropped), but it cannot apply.
+      if (!record.lateDecision && body.argsHash === record.argsHash)
+        await this.store.put({ ...record, lateDecision: this.decisionFor(record, body) });
+      return {
+        ok: false,
+        status: 409,
+        code: 'already_decided',
+        message: `approval ${id} had already ${record.status === 'expired' ? 'expired' : 'been withdrawn'}${record.statusReason ? ` (${record.statusReason})` : ''}; your decision was recorded but not applied`,
+      };
+    }
     if (record.status !== 'pending') {
       return {
         ok: false,
@@ -177,21 +280,27 @@ export class ApprovalHub {
         };
       }
     }
-    const edited =
-      body.editedArgs && argsHash(body.editedArgs) !== record.argsHash
-        ? body.editedArgs
-        : undefined;
-    const decision: Decision = {
-      actionId: id,
-      approved: body.approve,
-      reason: body.reason ?? '',
-      decidedBy: body.decidedBy ?? 'hub:reviewer',
-      latencyMs: Math.max(0, Date.now() - Date.parse(record.createdAt)),
-      tags: body.remember ? [`remember:${body.remember}`] : [],
-      argsHash: edited ? argsHash(edited) : record.argsHash,
-      decidedAt: new Date().toISOString(),
-      ...(edited ? { editedArgs: edited } : {}),
-    };
+    const decision = this.decisionFor(record, body);
+    if (record.hubId !== this.hubId) {
+      // Another process asked: apply the decision only if it can still act on it.
+      const view = await this.liveness();
+      const state = view.answerable(record);
+      if (!state.answerable) {
+        const closed = await this.settleAndEmit(id, {
+          status: 'expired',
+          statusReason: state.reason,
+          lateDecision: decision,
+        });
+        return {
+          ok: false,
+          status: 409,
+          code: 'already_decided',
+          message: closed
+            ? `approval ${id} expired: ${state.reason}; your decision was recorded but not applied`
+            : `approval ${id} was decided elsewhere first`,
+        };
+      }
+    }
     const result = await this.settleAndEmit(id, {
       status: body.approve ? 'approved' : 'rejected',
       decision,
@@ -207,6 +316,24 @@ export class ApprovalHub {
     }
     if (body.remember) await this.remember(result, body, decision);
     return { ok: true, record: result };
+  }
+
+  private decisionFor(record: ApprovalRecord, body: DecideRequest): Decision {
+    const edited =
+      body.editedArgs && argsHash(body.editedArgs) !== record.argsHash
+        ? body.editedArgs
+        : undefined;
+    return {
+      actionId: record.id,
+      approved: body.approve,
+      reason: body.reason ?? '',
+      decidedBy: body.decidedBy ?? 'hub:reviewer',
+      latencyMs: Math.max(0, Date.now() - Date.parse(record.createdAt)),
+      tags: body.remember ? [`remember:${body.remember}`] : [],
+      argsHash: edited ? argsHash(edited) : record.argsHash,
+      decidedAt: new Date().toISOString(),
+      ...(edited ? { editedArgs: edited } : {}),
+    };
   }
 
   async withdraw(id: string, reason: string): Promise<ApprovalRecord | undefined> {
@@ -301,21 +428,91 @@ export class ApprovalHub {
     }
   }
 
+  private async liveness(): Promise<LivenessView> {
+    const heartbeatMs = this.options.heartbeatMs ?? 10_000;
+    return new LivenessView(
+      await this.store.listHubs(),
+      discoverHubs(this.options.home ?? hitloopHome()),
+      this.hubId,
+      {
+        staleAfterMs: Math.max(3 * heartbeatMs, 15_000),
+        resumeWindowMs: this.options.resumeWindowMs ?? 120_000,
+      },
+    );
+  }
+
+  private async beat(): Promise<void> {
+    await this.store.heartbeat({
+      hubId: this.hubId,
+      name: this.name,
+      host: hostname(),
+      pid: process.pid,
+      startedAt: this.startedAt,
+      lastSeen: new Date().toISOString(),
+      ...(this.server ? { url: this.server.url } : {}),
+    });
+  }
+
   /**
-   * A request whose process died can no longer be answered: the agent's call
-   * went with it. Such requests are marked expired with the reason, never
-   * silently dropped.
+   * A request whose process died can no longer be answered, unless that
+   * process may still come back for it (a `threadId`, within the resume
+   * window). Such requests are marked expired with the reason, never
+   * silently dropped; so are this hub's own requests past `expiresAt` that
+   * nobody waits for.
    */
-  private async expireOrphans(): Promise<void> {
-    const live = new Set(discoverHubs(this.options.home ?? hitloopHome()).map((h) => h.hubId));
-    live.add(this.hubId);
+  async sweep(): Promise<void> {
+    const view = await this.liveness();
+    const now = Date.now();
     for (const record of await this.store.list({ status: ['pending'], limit: 100_000 })) {
-      if (live.has(record.hubId)) continue;
-      await this.settleAndEmit(record.id, {
-        status: 'expired',
-        statusReason:
-          'the process that asked is no longer running, so the call can no longer be answered',
-      });
+      if (record.hubId === this.hubId) {
+        if (
+          !this.waiters.has(record.id) &&
+          record.expiresAt !== undefined &&
+          Date.parse(record.expiresAt) < now
+        )
+          await this.settleAndEmit(record.id, {
+            status: 'expired',
+            statusReason: 'nobody retried this call before its approval window closed',
+          });
+        continue;
+      }
+      const state = view.answerable(record);
+      if (!state.answerable)
+        await this.settleAndEmit(record.id, { status: 'expired', statusReason: state.reason });
     }
   }
+
+  // Another process (or another store object in this one) changed the store:
+  // wake whoever waits here, and tell this hub's clients what changed.
+  private onStoreChange(change: StoreChange): void {
+    if (change.type === 'rules') return;
+    const foreign = change.source !== this.store.instanceId;
+    if (!foreign && !this.waiters.has(change.id)) return;
+    void this.store
+      .get(change.id)
+      .then((record) => {
+        if (!record) return;
+        if (record.status !== 'pending') {
+          this.wake(record);
+          if (!foreign) return;
+          this.validators.delete(record.id);
+          if (record.status === 'approved' || record.status === 'rejected')
+            this.emit({ type: 'decided', approval: record });
+          else if (record.status === 'withdrawn')
+            this.emit({ type: 'withdrawn', id: record.id, reason: record.statusReason ?? '' });
+          else this.emit({ type: 'expired', id: record.id, reason: record.statusReason ?? '' });
+        } else if (foreign && change.type === 'put') {
+          this.emit({ type: 'requested', approval: record });
+        }
+      })
+      .catch((err: unknown) =>
+        this.options.log?.(
+          `hub: could not read approval ${change.id}: ${err instanceof Error ? err.message : String(err)}`,
+        ),
+      );
+  }
+}
+
+function recoveryKey(server: string | undefined, tool: string, hash: string): string {
+  return `${server ?? ''}\0${tool}\0${hash}`;
 }

@@ -20,7 +20,15 @@ export class HubBackend implements ApprovalBackend {
 
   constructor(
     private readonly hub: ApprovalHub,
-    private readonly options: { timeoutMs?: number } = {},
+    private readonly options: {
+      timeoutMs?: number;
+      /**
+       * Stable across restarts (a proxy's instance name): requests carry it,
+       * so a restarted process takes them back (`ApprovalHub.recover`) and a
+       * decision made meanwhile still applies when the agent retries.
+       */
+      threadId?: string;
+    } = {},
   ) {}
 
   async requestApproval(
@@ -51,6 +59,21 @@ export class HubBackend implements ApprovalBackend {
       };
     }
     const timeoutMs = options.timeoutMs ?? this.options.timeoutMs ?? 600_000;
+    const hash = argsHash(action.toolArgs);
+    const recoveredId = this.hub.takeRecovered(action.server, action.toolName, hash);
+    if (recoveredId !== undefined) {
+      const earlier = await this.hub.store.get(recoveredId);
+      if (earlier?.status === 'pending' || earlier?.decision) {
+        // The same call was asked before a restart; its decision (or its
+        // still-open card) answers this retry instead of a second card.
+        const decision = await this.await(earlier, options, timeoutMs, started);
+        return {
+          ...decision,
+          actionId: action.id,
+          tags: [...decision.tags, `recovered:${earlier.id}`],
+        };
+      }
+    }
     const record: ApprovalRecord = {
       id: action.id,
       hubId: this.hub.hubId,
@@ -62,7 +85,7 @@ export class HubBackend implements ApprovalBackend {
       policyReason: request.policyReason,
       rationale: action.rationale,
       args: action.toolArgs,
-      argsHash: argsHash(action.toolArgs),
+      argsHash: hash,
       createdAt: request.createdAt,
       expiresAt:
         request.expiresAt ?? new Date(Date.parse(request.createdAt) + timeoutMs).toISOString(),
@@ -79,9 +102,19 @@ export class HubBackend implements ApprovalBackend {
         ? { client: ctx.client as ApprovalRecord['client'] }
         : {}),
       ...(cwd ? { cwd } : {}),
+      ...(this.options.threadId ? { threadId: this.options.threadId } : {}),
     };
     await this.hub.publish(record, options.validateArgs);
+    return this.await(record, options, timeoutMs, started);
+  }
 
+  /** Waits for `record` to leave pending, honouring the timeout and the abort signal. */
+  private async await(
+    record: ApprovalRecord,
+    options: ApprovalOptions,
+    timeoutMs: number,
+    started: number,
+  ): Promise<Decision> {
     let timer: NodeJS.Timeout | undefined;
     let onAbort: (() => void) | undefined;
     const outcome = await Promise.race([
@@ -111,11 +144,13 @@ export class HubBackend implements ApprovalBackend {
       settled ??= await this.hub.store.get(record.id);
     } else settled = outcome.record;
 
-    if (settled?.decision && (settled.status === 'approved' || settled.status === 'rejected'))
+    if (settled?.decision && (settled.status === 'approved' || settled.status === 'rejected')) {
+      if (record.threadId) await this.hub.delivered(record.id);
       return settled.decision;
+    }
     const why = settled?.statusReason ?? 'the request was closed without a decision';
     return {
-      actionId: action.id,
+      actionId: record.id,
       approved: false,
       reason: `${why}; no human rejected this call`,
       decidedBy:

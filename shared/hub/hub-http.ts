@@ -1,5 +1,7 @@
+import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { bearerTokenMatches, readRequestBody } from '../util/http-server.js';
 import type { ApprovalHub } from './approval-hub.js';
 import { ApprovalStatus, DecideRequest, type HubErrorCode, type HubEvent } from './protocol.js';
@@ -11,15 +13,53 @@ export interface HubServer {
 
 const LOOPBACK_HOSTS = ['127.0.0.1', 'localhost', '[::1]'];
 
+/** Whether a listen address is loopback-only. */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || host.startsWith('127.');
+}
+
+export interface HubServerOptions {
+  maxBodyBytes: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 0 (a random free port). */
+  port?: number;
+  /** Serve the mobile approval page (no data in it; the API still needs the token). */
+  page?: boolean;
+  /**
+   * Tried before the token check, for routes with their own authentication
+   * (webhook callbacks carry an HMAC capability). Returns true when handled.
+   */
+  extraRoutes?: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
+}
+
+// The page's files, found beside the built library or, when running from
+// the sources (tests), in dist/.
+const PAGE_DIRS = [
+  fileURLToPath(new URL('../../hub-page/', import.meta.url)),
+  fileURLToPath(new URL('../../dist/hub-page/', import.meta.url)),
+];
+const PAGE_FILES: Record<string, { file: string; type: string }> = {
+  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
+  '/index.html': { file: 'index.html', type: 'text/html; charset=utf-8' },
+  '/hub-page.js': { file: 'hub-page.js', type: 'text/javascript; charset=utf-8' },
+  '/hub-page.css': { file: 'hub-page.css', type: 'text/css; charset=utf-8' },
+};
+const PAGE_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
 /**
- * Serves a hub's API on 127.0.0.1 at a random port. Every request needs the
- * hub's bearer token; the Host must be loopback (DNS rebinding) and browser
- * origins are refused.
+ * Serves a hub's API, by default on 127.0.0.1 at a random port. Every API
+ * request needs the hub's bearer token. On loopback the Host must be
+ * loopback (DNS rebinding); browser origins are refused except the hub's
+ * own (its approval page).
  */
 export async function startHubServer(
   hub: ApprovalHub,
-  options: { maxBodyBytes: number },
+  options: HubServerOptions,
 ): Promise<HubServer> {
+  const bindHost = options.host ?? '127.0.0.1';
+  const loopback = isLoopbackHost(bindHost);
   const streams = new Set<ServerResponse>();
   const server = createServer((req, res) => {
     route(req, res).catch((err: unknown) => {
@@ -37,10 +77,18 @@ export async function startHubServer(
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const host = req.headers.host ?? '';
-    if (!LOOPBACK_HOSTS.some((h) => host === `${h}:${port}`)) {
+    if (loopback && !LOOPBACK_HOSTS.some((h) => host === `${h}:${port}`)) {
       return fail(res, 403, 'forbidden', `Host '${host}' is not this hub's loopback address`);
     }
-    if (req.headers.origin !== undefined) {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (options.page && req.method === 'GET' && PAGE_FILES[url.pathname])
+      return servePage(res, PAGE_FILES[url.pathname]!);
+    if (options.extraRoutes && (await options.extraRoutes(req, res, url))) return;
+    // The approval page's own requests carry its (this hub's) origin.
+    const sameOrigin =
+      options.page &&
+      (req.headers.origin === `http://${host}` || req.headers.origin === `https://${host}`);
+    if (req.headers.origin !== undefined && !sameOrigin) {
       return fail(
         res,
         403,
@@ -57,7 +105,6 @@ export async function startHubServer(
         'missing or invalid bearer token (see the discovery file in $HITLOOP_HOME/hubs)',
       );
     }
-    const url = new URL(req.url ?? '/', 'http://localhost');
     let parts: string[];
     try {
       // Ids may hold any character; clients percent-encode them in the path.
@@ -154,17 +201,44 @@ export async function startHubServer(
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(options.port ?? 0, bindHost, () => resolve());
   });
   port = (server.address() as AddressInfo).port;
+  const urlHost =
+    bindHost === '0.0.0.0' || bindHost === '::'
+      ? '127.0.0.1'
+      : bindHost.includes(':')
+        ? `[${bindHost}]`
+        : bindHost;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${urlHost}:${port}`,
     async close() {
       for (const s of streams) s.end();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+async function servePage(res: ServerResponse, page: { file: string; type: string }): Promise<void> {
+  for (const dir of PAGE_DIRS) {
+    let body: Buffer;
+    try {
+      body = await readFile(dir + page.file);
+    } catch {
+      continue;
+    }
+    res.writeHead(200, {
+      'content-type': page.type,
+      'content-security-policy': PAGE_CSP,
+      'x-content-type-options': 'nosniff',
+      'referrer-policy': 'no-referrer',
+      'cache-control': 'no-cache',
+    });
+    res.end(body);
+    return;
+  }
+  fail(res, 404, 'not_found', 'the approval page is not built here; run `npm run build`');
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {

@@ -20,6 +20,8 @@ export interface Settlement {
   status: Exclude<ApprovalStatus, 'pending'>;
   decision?: ApprovalRecord['decision'];
   statusReason?: string;
+  /** A decision that came too late to apply, kept with the closed record. */
+  lateDecision?: ApprovalRecord['decision'];
 }
 
 export type SettleResult =

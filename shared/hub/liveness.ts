@@ -1,0 +1,73 @@
+import { hostname } from 'node:os';
+import { processAlive } from './discovery.js';
+import type { ApprovalRecord, DiscoveryFile, HubPresence } from './protocol.js';
+
+/** How a hub judges whether the process that asked for an approval can still act on it. */
+export interface LivenessOptions {
+  /** A heartbeat older than this means the hub is gone. */
+  staleAfterMs: number;
+  /**
+   * How long a dead asker's requests that carry a `threadId` stay answerable,
+   * waiting for the process to restart and take them back.
+   */
+  resumeWindowMs: number;
+}
+
+/** The answer for one request. */
+export type Answerability =
+  | { answerable: true; ownerAlive: boolean }
+  | { answerable: false; reason: string };
+
+/**
+ * A snapshot of which hubs are alive, built from local discovery files and
+ * the heartbeats in a shared store. On this machine a heartbeat from a pid
+ * that no longer exists means dead at once; elsewhere only staleness tells.
+ *
+ * @example
+ * const live = new LivenessView(await store.listHubs(), discoverHubs(), hub.hubId, opts);
+ * if (!live.answerable(record).answerable) await hub.expire(record.id, '...');
+ */
+export class LivenessView {
+  private readonly presences = new Map<string, HubPresence>();
+  private readonly local = new Set<string>();
+  private readonly host = hostname();
+
+  constructor(
+    presences: readonly HubPresence[],
+    discovered: readonly DiscoveryFile[],
+    private readonly selfId: string,
+    private readonly options: LivenessOptions,
+    private readonly now = Date.now(),
+  ) {
+    for (const p of presences) this.presences.set(p.hubId, p);
+    for (const d of discovered) this.local.add(d.hubId);
+  }
+
+  /** When the hub died (ms since epoch), or undefined while it is alive. */
+  deadSince(hubId: string): number | undefined {
+    if (hubId === this.selfId || this.local.has(hubId)) return undefined;
+    const p = this.presences.get(hubId);
+    // A hub that never sent a heartbeat and is not discovered here is long gone.
+    if (!p) return Number.NEGATIVE_INFINITY;
+    const lastSeen = Date.parse(p.lastSeen);
+    if (p.host === this.host && !processAlive(p.pid)) return lastSeen;
+    return this.now - lastSeen > this.options.staleAfterMs ? lastSeen : undefined;
+  }
+
+  answerable(record: ApprovalRecord): Answerability {
+    const dead = this.deadSince(record.hubId);
+    if (dead === undefined) return { answerable: true, ownerAlive: true };
+    if (!record.threadId)
+      return {
+        answerable: false,
+        reason:
+          'the process that asked is no longer running, so the call can no longer be answered',
+      };
+    if (this.now - dead <= this.options.resumeWindowMs)
+      return { answerable: true, ownerAlive: false };
+    return {
+      answerable: false,
+      reason: `the process that asked stopped and did not come back within ${Math.round(this.options.resumeWindowMs / 1000)} s to take the request back`,
+    };
+  }
+}
