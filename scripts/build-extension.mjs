@@ -1,6 +1,8 @@
 // Bundles the VS Code extension with esbuild:
 //   extension host  extension/src/extension.ts -> dist/extension/extension.cjs (Node, CommonJS)
 //   webview         extension/webview/main.ts  -> dist/extension/webview.js    (browser)
+//   approval page   extension/webview/hub-page/hub-page.ts -> dist/hub-page/hub-page.js (browser;
+//                   the hub serves it with index.html and hub-page.css at `/` for phones)
 // and copies the webview's CSS and the codicon font beside them. Fails if a
 // bundle would load a native module: the extension runs in VS Code's
 // Electron, where modules built for the system Node do not load.
@@ -8,7 +10,7 @@
 //   node scripts/build-extension.mjs            # once, minified (what the VSIX ships)
 //   node scripts/build-extension.mjs --dev      # once, readable, inline source maps (F5)
 //   node scripts/build-extension.mjs --watch    # --dev, rebuilt on save
-import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
@@ -126,7 +128,29 @@ const webview = {
   plugins: [browserShims, englishOnly, noNative],
 };
 
+// The hub's approval page: the same card as the sidebar (extension/webview/card.ts),
+// with no VS Code around it. It reads hub responses with zod/mini, not the
+// protocol's classic zod (about 190 KB on its own), to stay small on a phone.
+const hubPageOut = join(root, 'dist', 'hub-page');
+const hubPage = {
+  ...common,
+  entryPoints: ['extension/webview/hub-page/hub-page.ts'],
+  outfile: 'dist/hub-page/hub-page.js',
+  platform: 'browser',
+  format: 'iife',
+  target: 'es2022',
+  plugins: [browserShims, englishOnly, noNative],
+};
+
 function copyAssets() {
+  // main.css first, so the card is styled as in the sidebar; hub-page.css
+  // then supplies the theme variables VS Code would and the phone layout.
+  mkdirSync(hubPageOut, { recursive: true });
+  copyFileSync(join(root, 'extension/webview/hub-page/index.html'), join(hubPageOut, 'index.html'));
+  writeFileSync(
+    join(hubPageOut, 'hub-page.css'),
+    `${readFileSync(join(root, 'extension/webview/main.css'), 'utf8')}\n${readFileSync(join(root, 'extension/webview/hub-page/hub-page.css'), 'utf8')}`,
+  );
   mkdirSync(join(out, 'codicons'), { recursive: true });
   copyFileSync(join(root, 'extension/webview/main.css'), join(out, 'webview.css'));
   const codicons = join(root, 'node_modules/@vscode/codicons/dist');
@@ -137,9 +161,13 @@ function copyAssets() {
 mkdirSync(out, { recursive: true });
 copyAssets();
 if (watch) {
-  const contexts = await Promise.all([esbuild.context(host), esbuild.context(webview)]);
+  const contexts = await Promise.all([
+    esbuild.context(host),
+    esbuild.context(webview),
+    esbuild.context(hubPage),
+  ]);
   await Promise.all(contexts.map((c) => c.watch()));
   console.log('watching extension/ (Ctrl+C to stop); CSS changes need a rerun');
 } else {
-  await Promise.all([esbuild.build(host), esbuild.build(webview)]);
+  await Promise.all([esbuild.build(host), esbuild.build(webview), esbuild.build(hubPage)]);
 }

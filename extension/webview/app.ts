@@ -11,8 +11,21 @@ import {
   ToWebview,
 } from '../../extension/src/protocol.js';
 import { findHiddenInValue, summarizeHiddenCharacters } from '../../shared/util/visible-text.js';
+import {
+  argumentsSection,
+  cardFacts,
+  cardTitle,
+  formatAge,
+  formatCountdown,
+  riskBadge,
+  statusBadge,
+  toolDescription,
+} from './card.js';
 import { append, clear, h, icon } from './dom.js';
 import { JsonPager, jsonTokens } from './json-view.js';
+
+// Kept importable from here: the tests and older callers know them as the app's.
+export { formatAge, formatCountdown };
 
 /** What the app needs from its page: VS Code's webview API, or a test double. */
 export interface AppHost {
@@ -666,47 +679,12 @@ export class ApprovalsApp {
     if (countdown && a.expiresAt)
       this.timeNodes.push({ el: countdown, kind: 'countdown', at: Date.parse(a.expiresAt) });
 
-    const facts = h('dl', { class: 'facts' });
-    const fact = (label: string, ...value: Array<Node | string | null>) =>
-      append(facts, h('dt', {}, label), h('dd', {}, ...value));
-    if (a.server) fact('Server', a.server);
-    fact(
-      'Tool',
-      a.exposedName && a.exposedName !== a.tool ? `${a.tool} (called as ${a.exposedName})` : a.tool,
-    );
-    fact('Policy', `${a.policyName}: ${a.policyReason}`);
-    if (a.rationale) fact('Rationale', a.rationale);
-    if (a.client?.name) fact('Client', [a.client.name, a.client.version].filter(Boolean).join(' '));
-    fact('Process', `${item.hubName} in ${a.cwd ?? item.hubCwd}`);
-    fact('Requested', age);
-    if (countdown) fact('Times out', countdown);
-    if (a.status !== 'pending') {
-      const d = a.decision;
-      fact(
-        'Outcome',
-        `${a.status}${d ? ` by ${d.decidedBy}` : ''}${d?.reason ? `: ${d.reason}` : ''}${a.statusReason ? ` (${a.statusReason})` : ''}`,
-      );
-    }
-
-    const hidden = findHiddenInValue(a.args);
-    const argsBox = h('pre', {
-      class: 'json',
-      testid: 'args-view',
-      attrs: { 'aria-label': 'Arguments as JSON' },
+    const facts = cardFacts(a, {
+      process: `${item.hubName} in ${a.cwd ?? item.hubCwd}`,
+      requested: age,
+      timesOut: countdown,
     });
-    const pager = new JsonPager(jsonTokens(a.args), argsBox, this.argsPageChars);
-    const totalBytes = pager.remainingBytes;
-    pager.render();
-    const more = h('button', { class: 'secondary more', testid: 'args-more' });
-    const updateMore = () => {
-      more.hidden = pager.done;
-      more.textContent = `Show ${pager.remainingBytes.toLocaleString('en-US')} more bytes`;
-    };
-    more.addEventListener('click', () => {
-      pager.render();
-      updateMore();
-    });
-    updateMore();
+    const args = argumentsSection(a, this.argsPageChars);
 
     const remember = h('select', {
       testid: 'remember-select',
@@ -906,46 +884,11 @@ export class ApprovalsApp {
             ' Back',
           ),
         ),
-        h(
-          'h2',
-          { class: 'detail-title' },
-          h('span', { class: 'tool' }, a.tool),
-          a.server ? h('span', { class: 'server' }, a.server) : null,
-          riskBadge(a.riskClass),
-          a.status !== 'pending' ? statusBadge(a.status) : null,
-        ),
+        cardTitle(a),
         status,
         facts,
-        a.toolDescription
-          ? h(
-              'details',
-              { class: 'tool-description' },
-              h('summary', {}, 'What this tool does (as its server describes it)'),
-              h('p', {}, a.toolDescription),
-            )
-          : null,
-        hidden.length
-          ? h(
-              'div',
-              { class: 'warning', testid: 'hidden-warning', attrs: { role: 'note' } },
-              icon('warning'),
-              ` ${summarizeHiddenCharacters(hidden)}. They are shown as ⟦…⟧ markers below.`,
-            )
-          : null,
-        h(
-          'h3',
-          {},
-          'Arguments ',
-          h('span', { class: 'muted' }, `(${totalBytes.toLocaleString('en-US')} bytes)`),
-        ),
-        argsBox,
-        more,
-        h(
-          'div',
-          { class: 'hash' },
-          'Arguments hash (SHA-256) ',
-          h('code', { testid: 'args-hash' }, a.argsHash),
-        ),
+        toolDescription(a),
+        ...args,
         error,
         actionable
           ? h(
@@ -1307,18 +1250,6 @@ export class ApprovalsApp {
   }
 }
 
-function riskBadge(risk: string): HTMLElement {
-  return h(
-    'span',
-    { class: `badge risk risk-${risk}`, testid: 'risk-badge', title: `${risk} risk` },
-    risk,
-  );
-}
-
-function statusBadge(status: string): HTMLElement {
-  return h('span', { class: `badge status status-${status}`, testid: 'status-badge' }, status);
-}
-
 function showError(target: HTMLElement, message: string, details?: string[]): void {
   clear(target);
   target.append(h('p', {}, message));
@@ -1355,26 +1286,4 @@ export function checkJsonObject(
   if (value === null || typeof value !== 'object' || Array.isArray(value))
     return { ok: false, message: 'The arguments must be a JSON object ({ … }).' };
   return { ok: true, value: value as Record<string, unknown> };
-}
-
-/** "just now", "42s ago", "3m ago", "2h ago", "4d ago". */
-export function formatAge(ms: number): string {
-  const s = Math.max(0, Math.floor(ms / 1000));
-  if (s < 5) return 'just now';
-  if (s < 60) return `${s}s ago`;
-  if (s < 3600) return `${Math.floor(s / 60)}m ago`;
-  if (s < 86_400) return `${Math.floor(s / 3600)}h ago`;
-  return `${Math.floor(s / 86_400)}d ago`;
-}
-
-/** "times out in 9:58", "times out in 1:02:03", "timed out". */
-export function formatCountdown(ms: number): string {
-  if (ms <= 0) return 'timed out';
-  const total = Math.ceil(ms / 1000);
-  const hours = Math.floor(total / 3600);
-  const minutes = Math.floor((total % 3600) / 60);
-  const seconds = String(total % 60).padStart(2, '0');
-  return hours > 0
-    ? `times out in ${hours}:${String(minutes).padStart(2, '0')}:${seconds}`
-    : `times out in ${minutes}:${seconds}`;
 }
