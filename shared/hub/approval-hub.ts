@@ -48,6 +48,12 @@ export interface ApprovalHubOptions {
   resumeWindowMs?: number;
   /** How often orphaned and overdue requests are looked for. Default 30 s. */
   sweepMs?: number;
+  /**
+   * Also stream the requests and decisions of other processes sharing the
+   * store (a team hub does). Default false: each process's hub streams its
+   * own, so a client connected to several local hubs hears each event once.
+   */
+  relayStoreEvents?: boolean;
 }
 
 /** The result of a decision attempt, mapped to HTTP by the server. */
@@ -185,7 +191,11 @@ export class ApprovalHub {
   async recover(threadId: string, windowMs = 600_000): Promise<ApprovalRecord[]> {
     const out: ApprovalRecord[] = [];
     const expiresAt = new Date(Date.now() + windowMs).toISOString();
+    const view = await this.liveness();
     for (const record of await this.store.listPending(threadId)) {
+      // Another live process with the same thread id (two editor windows on
+      // one config) keeps its own requests.
+      if (record.hubId !== this.hubId && view.deadSince(record.hubId) === undefined) continue;
       const current =
         record.status === 'pending'
           ? await this.store.registerPending({ ...record, hubId: this.hubId, expiresAt })
@@ -486,22 +496,27 @@ export class ApprovalHub {
   // wake whoever waits here, and tell this hub's clients what changed.
   private onStoreChange(change: StoreChange): void {
     if (change.type === 'rules') return;
-    const foreign = change.source !== this.store.instanceId;
-    if (!foreign && !this.waiters.has(change.id)) return;
+    const fromElsewhere = change.source !== this.store.instanceId;
+    // This process's own changes were announced when they were made.
+    if (!fromElsewhere && !this.waiters.has(change.id)) return;
     void this.store
       .get(change.id)
       .then((record) => {
         if (!record) return;
+        // A hub streams its own requests' fate, wherever decided; a team hub
+        // streams everything on the store.
+        const announce =
+          fromElsewhere && (this.options.relayStoreEvents === true || record.hubId === this.hubId);
         if (record.status !== 'pending') {
           this.wake(record);
-          if (!foreign) return;
+          if (!announce) return;
           this.validators.delete(record.id);
           if (record.status === 'approved' || record.status === 'rejected')
             this.emit({ type: 'decided', approval: record });
           else if (record.status === 'withdrawn')
             this.emit({ type: 'withdrawn', id: record.id, reason: record.statusReason ?? '' });
           else this.emit({ type: 'expired', id: record.id, reason: record.statusReason ?? '' });
-        } else if (foreign && change.type === 'put') {
+        } else if (announce && change.type === 'put') {
           this.emit({ type: 'requested', approval: record });
         }
       })

@@ -73,9 +73,11 @@ describe('hubs sharing one store across processes (two SQLite connections)', () 
   it('a decision made through another hub wakes the waiting one', async () => {
     const [sa, sb] = twoStores();
     const asker = await hubOn(sa);
-    const central = await hubOn(sb);
+    const central = await hubOn(sb, { relayStoreEvents: true });
     const seen: HubEvent[] = [];
     central.subscribe((e) => seen.push(e));
+    const askerSeen: HubEvent[] = [];
+    asker.subscribe((e) => askerSeen.push(e));
     const backend = new HubBackend(asker);
     const request = requestFor({ path: '/tmp/shared' });
     const pending = backend.requestApproval(request);
@@ -89,6 +91,8 @@ describe('hubs sharing one store across processes (two SQLite connections)', () 
     expect(result.ok).toBe(true);
     const decision = await pending;
     expect(decision).toMatchObject({ approved: true, decidedBy: 'central:alice' });
+    // The asker's own clients (its sidebar) hear that their card was decided elsewhere.
+    await until(async () => askerSeen.find((e) => e.type === 'decided'));
   });
 
   it('heartbeats let hubs see each other; a clean stop removes the heartbeat', async () => {
