@@ -18,6 +18,7 @@ import {
   formatAge,
   formatCountdown,
   riskBadge,
+  shown,
   statusBadge,
   toolDescription,
 } from './card.js';
@@ -401,12 +402,12 @@ export class ApprovalsApp {
         h(
           'div',
           { class: 'line title-line' },
-          h('span', { class: 'tool', testid: 'item-tool' }, p.tool),
-          p.server ? h('span', { class: 'server', testid: 'item-server' }, p.server) : null,
+          h('span', { class: 'tool', testid: 'item-tool' }, shown(p.tool)),
+          p.server ? h('span', { class: 'server', testid: 'item-server' }, shown(p.server)) : null,
           riskBadge(p.riskClass),
         ),
-        h('div', { class: 'line reason', testid: 'item-reason' }, p.policyReason),
-        p.rationale ? h('div', { class: 'line rationale' }, `“${p.rationale}”`) : null,
+        h('div', { class: 'line reason', testid: 'item-reason' }, shown(p.policyReason)),
+        p.rationale ? h('div', { class: 'line rationale' }, `“${shown(p.rationale)}”`) : null,
         h('div', { class: 'line preview', testid: 'item-preview' }, p.argsPreview),
         h(
           'div',

@@ -1,12 +1,22 @@
 import type { ApprovalRecord } from '../../shared/hub/protocol.js';
-import { findHiddenInValue, summarizeHiddenCharacters } from '../../shared/util/visible-text.js';
+import {
+  findHiddenInValue,
+  makeVisible,
+  summarizeHiddenCharacters,
+} from '../../shared/util/visible-text.js';
 import { append, type Child, h, icon } from './dom.js';
 import { JsonPager, jsonTokens } from './json-view.js';
 
 // The approval card: what a reviewer reads before deciding. The VS Code
 // sidebar (app.ts) and the hub's mobile page (hub-page/) both build it from
 // these functions, so a request looks the same, and hides nothing, wherever
-// it is decided. DOM APIs and text nodes only (see dom.ts).
+// it is decided. DOM APIs and text nodes only (see dom.ts). Every free text
+// (tool and server names, reasons, the agent's rationale) goes through
+// makeVisible: a bidi override in a rationale would otherwise reorder the
+// words a reviewer reads.
+
+/** Free text as shown on the card: hidden and direction-changing characters as ⟦…⟧ markers. */
+export const shown = (text: string): string => makeVisible(text);
 
 /**
  * The fields of an approval the card shows. The sidebar's DetailItem and the
@@ -65,8 +75,8 @@ export function cardTitle(a: CardApproval, tag: 'h2' | 'div' = 'h2'): HTMLElemen
   return h(
     tag,
     { class: 'detail-title' },
-    h('span', { class: 'tool', testid: 'card-tool' }, a.tool),
-    a.server ? h('span', { class: 'server', testid: 'card-server' }, a.server) : null,
+    h('span', { class: 'tool', testid: 'card-tool' }, shown(a.tool)),
+    a.server ? h('span', { class: 'server', testid: 'card-server' }, shown(a.server)) : null,
     riskBadge(a.riskClass),
     a.status !== 'pending' ? statusBadge(a.status) : null,
   );
@@ -93,22 +103,27 @@ export function cardFacts(a: CardApproval, context: CardContext = {}): HTMLDList
   const facts = h('dl', { class: 'facts', testid: 'card-facts' });
   const fact = (label: string, ...value: Child[]) =>
     append(facts, h('dt', {}, label), h('dd', {}, ...value));
-  if (a.server) fact('Server', a.server);
+  if (a.server) fact('Server', shown(a.server));
   fact(
     'Tool',
-    a.exposedName && a.exposedName !== a.tool ? `${a.tool} (called as ${a.exposedName})` : a.tool,
+    shown(
+      a.exposedName && a.exposedName !== a.tool ? `${a.tool} (called as ${a.exposedName})` : a.tool,
+    ),
   );
-  fact('Policy', `${a.policyName}: ${a.policyReason}`);
-  if (a.rationale) fact('Rationale', a.rationale);
-  if (a.client?.name) fact('Client', [a.client.name, a.client.version].filter(Boolean).join(' '));
-  if (context.process) fact('Process', context.process);
+  fact('Policy', shown(`${a.policyName}: ${a.policyReason}`));
+  if (a.rationale) fact('Rationale', shown(a.rationale));
+  if (a.client?.name)
+    fact('Client', shown([a.client.name, a.client.version].filter(Boolean).join(' ')));
+  if (context.process) fact('Process', shown(context.process));
   if (context.requested) fact('Requested', context.requested);
   if (context.timesOut) fact('Times out', context.timesOut);
   if (a.status !== 'pending') {
     const d = a.decision;
     fact(
       'Outcome',
-      `${a.status}${d ? ` by ${d.decidedBy}` : ''}${d?.reason ? `: ${d.reason}` : ''}${a.statusReason ? ` (${a.statusReason})` : ''}`,
+      shown(
+        `${a.status}${d ? ` by ${d.decidedBy}` : ''}${d?.reason ? `: ${d.reason}` : ''}${a.statusReason ? ` (${a.statusReason})` : ''}`,
+      ),
     );
   }
   return facts;
@@ -126,7 +141,7 @@ export function toolDescription(a: CardApproval): HTMLElement | null {
         'details',
         { class: 'tool-description' },
         h('summary', {}, 'What this tool does (as its server describes it)'),
-        h('p', {}, a.toolDescription),
+        h('p', {}, shown(a.toolDescription)),
       )
     : null;
 }

@@ -207,6 +207,8 @@ describe('the approval page against a real hub', () => {
     within.querySelector<HTMLElement>(`[data-testid="${testid}"]`);
   const cardFor = (id: string) =>
     root.querySelector<HTMLElement>(`[data-testid="hub-card"][data-approval-id="${id}"]`);
+  const waitCard = async (id: string): Promise<HTMLElement> =>
+    (await until(() => cardFor(id), 5000, `the card of ${id}`)) as HTMLElement;
 
   beforeEach(async () => {
     hub = new ApprovalHub({
@@ -275,7 +277,7 @@ describe('the approval page against a real hub', () => {
     });
     const waiting = hub.waitFor(hostile.id);
     await hub.publish(hostile);
-    const card = await until(() => cardFor(hostile.id), 5000, 'the card');
+    const card = await waitCard(hostile.id);
     expect($('card-preview', card)!.textContent).toContain('⟦U+202E RLO⟧');
     expect($('card-preview', card)!.textContent).not.toMatch(/[\u202E\u200B]/);
     // Collapsed until tapped: the decision buttons sit with the full arguments.
@@ -306,7 +308,7 @@ describe('the approval page against a real hub', () => {
     const a = record({ hubId: hub.hubId });
     const waiting = hub.waitFor(a.id);
     await hub.publish(a);
-    const card = await until(() => cardFor(a.id), 5000, 'the card');
+    const card = await waitCard(a.id);
     $('card-toggle', card)!.click();
     ($('reject-reason', card) as HTMLInputElement).value = 'wrong file';
     $('reject-button', card)!.click();
@@ -320,21 +322,22 @@ describe('the approval page against a real hub', () => {
     await until(() => p.state === 'live', 5000, 'live stream');
     const a = record({ hubId: hub.hubId });
     await hub.publish(a);
-    const card = await until(() => cardFor(a.id), 5000, 'the card');
+    const card = await waitCard(a.id);
     $('card-toggle', card)!.click();
     // Changed in the store without an event: the card still shows the old arguments.
     const args = { path: '/etc/passwd', content: 'x' };
     await hub.store.put({ ...a, args, argsHash: argsHash(args) });
     $('approve-button', card)!.click();
     await until(() => $('flash')!.textContent?.includes('arguments changed'), 5000, 'the refusal');
-    const fresh = await until(
+    await until(
       () =>
         cardFor(a.id)
           ?.querySelector('[data-testid="args-view"]')
-          ?.textContent?.includes('/etc/passwd') && cardFor(a.id),
+          ?.textContent?.includes('/etc/passwd'),
       5000,
       'the new arguments',
     );
+    const fresh = await waitCard(a.id);
     expect($('decision-error', fresh)!.textContent).toMatch(/changed/);
     expect((await hub.store.get(a.id))?.status).toBe('pending');
   });
@@ -344,7 +347,7 @@ describe('the approval page against a real hub', () => {
     await until(() => p.state === 'live', 5000, 'live stream');
     const a = record({ hubId: hub.hubId });
     await hub.publish(a);
-    const card = await until(() => cardFor(a.id), 5000, 'the card');
+    const card = await waitCard(a.id);
     $('card-toggle', card)!.click();
     // Decided through the store directly (another hub sharing it): no event reaches this page.
     await hub.store.settle(a.id, {
@@ -401,7 +404,7 @@ describe('the approval page against a real hub', () => {
     await until(() => p.state === 'live', 5000, 'live stream');
     const a = record({ hubId: hub.hubId });
     await hub.publish(a);
-    const card = await until(() => cardFor(a.id), 5000, 'the card');
+    const card = await waitCard(a.id);
     $('card-toggle', card)!.click();
     $('approve-button', card)!.click();
     const client = new HubClient({ url: hub.url, token: hub.token });

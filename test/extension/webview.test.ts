@@ -170,6 +170,9 @@ describe('the Approvals webview', () => {
     // No raw bidi or zero-width character reaches the page where arguments are shown.
     expect(args).not.toMatch(/[\u202E\u200B]/);
     expect($('item-preview')!.textContent).not.toMatch(/[\u202E\u200B]/);
+    // Nor anywhere else: the rationale's override is shown as a marker too.
+    expect(all).not.toMatch(/[\u202E\u200B]/);
+    expect(all).toContain('see ⟦U+202E RLO⟧gnp.exe');
     expect($('hidden-warning')!.textContent).toContain('U+202E RLO in path');
     expect(alert).not.toHaveBeenCalled();
   });

@@ -5,6 +5,7 @@ import {
   cardTitle,
   formatAge,
   formatCountdown,
+  shown,
   toolDescription,
 } from '../card.js';
 import { append, clear, h } from '../dom.js';
@@ -231,7 +232,7 @@ export class HubPage {
     try {
       const res = await this.call('GET', '/v1/info');
       const info = PageHubInfo.safeParse(await res.json());
-      if (info.success) this.hubName.textContent = info.data.name;
+      if (info.success) this.hubName.textContent = shown(info.data.name);
     } catch {
       // The name is a nicety; the stream reports real trouble.
     }
@@ -292,7 +293,9 @@ export class HubPage {
       case 'decided': {
         const a = event.approval;
         if (this.cards.has(a.id) && !this.deciding.has(a.id))
-          this.flash(`${a.tool} was ${a.status} by ${a.decision?.decidedBy ?? 'someone else'}`);
+          this.flash(
+            shown(`${a.tool} was ${a.status} by ${a.decision?.decidedBy ?? 'someone else'}`),
+          );
         this.remove(a.id);
         this.afterChange();
         return;
@@ -300,7 +303,7 @@ export class HubPage {
       case 'withdrawn':
       case 'expired': {
         const card = this.cards.get(event.id);
-        if (card) this.flash(`${card.approval.tool} was ${event.type}: ${event.reason}`);
+        if (card) this.flash(shown(`${card.approval.tool} was ${event.type}: ${event.reason}`));
         this.remove(event.id);
         this.afterChange();
         return;
@@ -440,6 +443,9 @@ export class HubPage {
     const countdown = a.expiresAt
       ? h('span', { class: 'countdown', attrs: { 'data-countdown': a.expiresAt } })
       : undefined;
+    const countdown2 = a.expiresAt
+      ? h('span', { class: 'countdown', attrs: { 'data-countdown': a.expiresAt } })
+      : undefined;
     const toggle = h('button', {
       class: 'secondary toggle',
       testid: 'card-toggle',
@@ -465,7 +471,7 @@ export class HubPage {
       cardFacts(a, {
         ...(a.cwd ? { process: a.cwd } : {}),
         requested: age2,
-        ...(countdown ? { timesOut: countdown } : {}),
+        ...(countdown2 ? { timesOut: countdown2 } : {}),
       }),
       toolDescription(a),
       ...argumentsSection(a),
@@ -481,8 +487,8 @@ export class HubPage {
       'div',
       { class: 'card-head' },
       cardTitle(a, 'div'),
-      h('div', { class: 'line reason', testid: 'card-reason' }, a.policyReason),
-      a.rationale ? h('div', { class: 'line rationale' }, `“${a.rationale}”`) : null,
+      h('div', { class: 'line reason', testid: 'card-reason' }, shown(a.policyReason)),
+      a.rationale ? h('div', { class: 'line rationale' }, `“${shown(a.rationale)}”`) : null,
       h('div', { class: 'line preview', testid: 'card-preview' }, preview(a.args)),
       h('div', { class: 'line meta' }, age, countdown ? ' · ' : null, countdown ?? null),
       toggle,
@@ -534,7 +540,7 @@ export class HubPage {
       if (res.ok) {
         const record = PageApproval.safeParse(await res.json());
         const status = record.success ? record.data.status : approve ? 'approved' : 'rejected';
-        this.flash(`${a.tool}: ${status}`);
+        this.flash(shown(`${a.tool}: ${status}`));
         this.remove(a.id);
         this.afterChange();
         return;
@@ -544,7 +550,7 @@ export class HubPage {
       view.error.textContent = problem.message;
       view.error.hidden = false;
       if (problem.refresh) {
-        this.flash(`${a.tool}: ${problem.message}`, true);
+        this.flash(shown(`${a.tool}: ${problem.message}`), true);
         await this.refresh().catch(() => undefined);
       }
     } catch (err) {
