@@ -5,6 +5,7 @@ import { registerApprovalCommands } from './commands/approvals.js';
 import { registerExperimentCommands } from './commands/experiment.js';
 import { registerPolicyCommands } from './commands/policy-check.js';
 import { registerProxyCommand } from './commands/proxy.js';
+import { registerServeCommand } from './commands/serve.js';
 import { registerTelemetryCommands } from './commands/telemetry-export.js';
 import { registerWrapCommands } from './commands/wrap.js';
 
@@ -34,6 +35,7 @@ export function buildProgram(io: CliIo = defaultIo): Command {
   registerPolicyCommands(program, io);
   registerProxyCommand(program, io);
   registerApprovalCommands(program, io);
+  registerServeCommand(program, io);
   registerTelemetryCommands(program, io);
   registerWrapCommands(program, io);
   for (const sub of program.commands)

@@ -1,9 +1,13 @@
+import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { ApprovalBackend } from '../../shared/backends/backend.js';
 import { ConfigError } from '../../shared/errors.js';
 import { ApprovalHub } from '../../shared/hub/approval-hub.js';
 import { hitloopHome } from '../../shared/hub/discovery.js';
 import { HubBackend } from '../../shared/hub/hub-backend.js';
+import type { ApprovalStore } from '../../shared/stores/approval-store.js';
+import { openApprovalStore } from '../../shared/stores/open-store.js';
 import { SqliteApprovalStore } from '../../shared/stores/sqlite-store.js';
 import { TelemetryLogger } from '../../shared/telemetry/logger.js';
 import { packageVersion } from '../version.js';
@@ -74,18 +78,38 @@ export async function runProxy(
   let hubBackend = options.hub;
   if (!hubBackend && (config.approval.backend === 'hub' || config.approval.fallback === 'hub')) {
     const home = hitloopHome();
+    let store: ApprovalStore;
+    try {
+      store = config.approval.store
+        ? await openApprovalStore(config.approval.store, { onInvalid: (m) => log.warn(m) })
+        : new SqliteApprovalStore(join(home, 'approvals.db'), { onInvalid: (m) => log.warn(m) });
+    } catch (err) {
+      throw new ConfigError({
+        file: config.source,
+        field: 'approval.store',
+        problem: err instanceof Error ? err.message : String(err),
+        fix: 'check the store URL, or remove approval.store to use the local SQLite file',
+      });
+    }
     hub = new ApprovalHub({
-      store: new SqliteApprovalStore(join(home, 'approvals.db'), { onInvalid: (m) => log.warn(m) }),
+      store,
       name: `hitloop proxy (${config.servers.map((s) => s.name).join(', ')})`,
       home,
       version: packageVersion(),
       log: (m) => log.warn(m),
+      resumeWindowMs: config.approval.resumeWindowMs,
     });
     await hub.start();
+    const threadId = config.approval.instance ?? defaultInstance(config);
+    const recovered = await hub.recover(threadId, config.approval.resumeWindowMs);
+    if (recovered.length)
+      log.warn(
+        `took back ${recovered.length} approval(s) left by an earlier run of ${threadId}; a decision on them applies when the agent retries the same call`,
+      );
     log.info(
-      `approval hub at ${hub.url}; approve with the VS Code sidebar or \`hitloop approvals\``,
+      `approval hub at ${hub.url}${config.approval.store ? ` on ${store.name}` : ''}; approve with the VS Code sidebar or \`hitloop approvals\``,
     );
-    const backend = new HubBackend(hub, { timeoutMs: config.approval.timeoutMs });
+    const backend = new HubBackend(hub, { timeoutMs: config.approval.timeoutMs, threadId });
     hubBackend = () => backend;
   }
   const resolveBackend = createBackendResolver(config.approval, { log, hub: hubBackend });
@@ -151,4 +175,20 @@ export async function runProxy(
       telemetry?.close();
     },
   };
+}
+
+/**
+ * The instance name a proxy has when the config names none: the host plus a
+ * hash of what it serves, so a restart of the same proxy finds its own
+ * approvals and a different proxy on the same store does not.
+ */
+export function defaultInstance(config: ResolvedProxyConfig): string {
+  const servers = config.servers.map((s) =>
+    s.type === 'stdio' ? [s.name, s.command, ...s.args] : [s.name, s.url],
+  );
+  const digest = createHash('sha256')
+    .update(JSON.stringify([config.source, servers]))
+    .digest('hex')
+    .slice(0, 12);
+  return `proxy:${hostname()}:${digest}`;
 }

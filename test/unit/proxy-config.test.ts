@@ -189,6 +189,7 @@ describe('loadProxyConfig: defaults', () => {
       timeoutMs: 600_000,
       toolTimeouts: [],
       keepAliveMs: 15_000,
+      resumeWindowMs: 120_000,
     });
     expect(config.telemetry).toEqual({
       db: join(HOME, '.hitloop', 'telemetry.db'),
@@ -207,6 +208,38 @@ describe('loadProxyConfig: defaults', () => {
       createAction({ toolName: 'read_file', toolArgs: {}, riskClass: 'low' }),
     );
     expect(decision.verdict).toBe('ask');
+  });
+
+  it('reads the team settings: a store URL with ${env:...}, a store file, an instance name', () => {
+    const team = load(
+      {
+        mcpServers: { memory },
+        approval: {
+          store: 'postgres://hitloop:${env:PGPASS}@db.internal:5432/approvals',
+          instance: 'build-box:fs',
+          resumeWindowMs: 30_000,
+        },
+      },
+      { PGPASS: 's3cret' },
+    );
+    expect(team.approval).toMatchObject({
+      store: 'postgres://hitloop:s3cret@db.internal:5432/approvals',
+      instance: 'build-box:fs',
+      resumeWindowMs: 30_000,
+    });
+    const file = write({ mcpServers: { memory }, approval: { store: 'state/approvals.db' } });
+    expect(loadProxyConfig(file, opts()).approval.store).toBe(
+      join(file, '..', 'state', 'approvals.db'),
+    );
+    const bad = configError(() =>
+      load({ mcpServers: { memory }, approval: { instance: 'has spaces' } }),
+    );
+    expect(bad.field).toBe('approval.instance');
+    expect(bad.message).toContain('use 1 to 200 of');
+    const unset = configError(() =>
+      load({ mcpServers: { memory }, approval: { store: 'postgres://u:${env:NOPE}@h/db' } }),
+    );
+    expect(unset.message).toContain('NOPE');
   });
 
   it('prefixes names by default only with more than one server', () => {
@@ -244,6 +277,7 @@ describe('loadProxyConfig: defaults', () => {
         { tool: '*', timeoutMs: 7000 },
       ],
       keepAliveMs: 500,
+      resumeWindowMs: 120_000,
     });
     expect(config.telemetry).toEqual({ db: join(file, '..', 'data', 't.db'), required: true });
     expect(config.proxy).toMatchObject({

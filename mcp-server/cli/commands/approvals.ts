@@ -128,12 +128,41 @@ async function decide(
   }
 }
 
+/**
+ * The hubs this terminal can reach: every running local process, plus a team
+ * hub named by $HITLOOP_HUB_URL and $HITLOOP_HUB_TOKEN (`hitloop serve`).
+ */
+function knownHubs(onProblem?: (message: string) => void): DiscoveryFile[] {
+  const hubs = discoverHubs(hitloopHome(), onProblem);
+  const url = process.env.HITLOOP_HUB_URL?.trim().replace(/\/+$/, '');
+  const token = process.env.HITLOOP_HUB_TOKEN?.trim();
+  if (url && token && !hubs.some((h) => h.url === url))
+    hubs.push({
+      apiVersion: 1,
+      hubId: `remote:${url}`,
+      name: url,
+      pid: 0,
+      url,
+      token,
+      cwd: '',
+      startedAt: '',
+    });
+  else if (url && !token) onProblem?.('HITLOOP_HUB_URL is set but HITLOOP_HUB_TOKEN is not');
+  return hubs;
+}
+
 async function listAll(io: CliIo): Promise<Located[]> {
   const out: Located[] = [];
-  for (const hub of discoverHubs(hitloopHome(), (m) => io.stderr(`hitloop: warn: ${m}\n`))) {
+  // Hubs sharing a store list the same approvals; show each once.
+  const seen = new Set<string>();
+  for (const hub of knownHubs((m) => io.stderr(`hitloop: warn: ${m}\n`))) {
     const client = new HubClient(hub);
     try {
-      for (const approval of await client.listPending()) out.push({ hub, client, approval });
+      for (const approval of await client.listPending()) {
+        if (seen.has(approval.id)) continue;
+        seen.add(approval.id);
+        out.push({ hub, client, approval });
+      }
     } catch (err) {
       io.stderr(
         `hitloop: warn: hub '${hub.name}' (pid ${hub.pid}) did not answer: ${err instanceof Error ? err.message : String(err)}\n`,
@@ -145,13 +174,17 @@ async function listAll(io: CliIo): Promise<Located[]> {
 
 async function locate(idOrPrefix: string): Promise<Located> {
   const matches: Located[] = [];
-  for (const hub of discoverHubs()) {
+  for (const hub of knownHubs()) {
     const client = new HubClient(hub);
     try {
       const exact = await client.get(idOrPrefix).catch(() => undefined);
       if (exact) return { hub, client, approval: exact };
       for (const approval of await client.listPending()) {
-        if (approval.id.startsWith(idOrPrefix)) matches.push({ hub, client, approval });
+        if (
+          approval.id.startsWith(idOrPrefix) &&
+          !matches.some((m) => m.approval.id === approval.id)
+        )
+          matches.push({ hub, client, approval });
       }
     } catch {
       // a hub that does not answer cannot hold the approval we can decide
@@ -160,7 +193,7 @@ async function locate(idOrPrefix: string): Promise<Located> {
   if (matches.length === 1) return matches[0]!;
   if (matches.length === 0) {
     // Say what became of a request that is no longer pending, rather than "not found".
-    for (const hub of discoverHubs()) {
+    for (const hub of knownHubs()) {
       const done = (await new HubClient(hub).history(1000).catch(() => [])).find((a) =>
         a.id.startsWith(idOrPrefix),
       );
@@ -208,12 +241,24 @@ function emptyText(): string {
 
 async function watch(io: CliIo, json: boolean): Promise<void> {
   const connected = new Map<string, AbortController>();
+  // Several hubs may stream the same event (a team hub and the proxy that asked).
+  const printed = new Set<string>();
   const connect = (hub: DiscoveryFile) => {
     const controller = new AbortController();
     connected.set(hub.hubId, controller);
     const client = new HubClient(hub);
     void client
       .events((event) => {
+        const key =
+          event.type === 'requested' || event.type === 'decided'
+            ? `${event.type}:${event.approval.id}`
+            : event.type === 'withdrawn' || event.type === 'expired'
+              ? `${event.type}:${event.id}`
+              : undefined;
+        if (key) {
+          if (printed.has(key)) return;
+          printed.add(key);
+        }
         if (json) return io.stdout(`${JSON.stringify(event)}\n`);
         if (event.type === 'requested') io.stdout(`+ ${summary(event.approval, hub)}`);
         else if (event.type === 'decided') {
@@ -229,7 +274,7 @@ async function watch(io: CliIo, json: boolean): Promise<void> {
   io.stderr('watching for approvals (Ctrl+C to stop)\n');
   // New hubs appear as processes start; poll the discovery folder.
   for (;;) {
-    for (const hub of discoverHubs()) if (!connected.has(hub.hubId)) connect(hub);
+    for (const hub of knownHubs()) if (!connected.has(hub.hubId)) connect(hub);
     await new Promise((r) => setTimeout(r, 1000));
   }
 }

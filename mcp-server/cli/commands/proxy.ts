@@ -23,6 +23,8 @@ interface ProxyOptions {
   permissionPrompt?: boolean;
   logLevel?: LogLevel;
   telemetry?: string | false;
+  store?: string;
+  instance?: string;
 }
 
 const BACKENDS: ApprovalBackendName[] = [
@@ -77,6 +79,14 @@ export function registerProxyCommand(program: Command, _io: CliIo): void {
       ),
     )
     .option('--timeout <seconds>', 'approval timeout in seconds (default 600)')
+    .option(
+      '--store <url>',
+      'approval store shared with a team hub: postgres://..., redis://... or a SQLite file (default: $HITLOOP_HOME/approvals.db)',
+    )
+    .option(
+      '--instance <name>',
+      'stable name of this proxy: after a restart it takes back its pending approvals',
+    )
     .option('--permission-prompt', "also expose Claude Code's permission-prompt tool 'approve'")
     .addOption(new Option('--log-level <level>', 'stderr log level').choices([...LOG_LEVELS]))
     .option('--telemetry <file>', 'SQLite telemetry file')
@@ -148,6 +158,16 @@ function applyOverrides(config: ResolvedProxyConfig, opts: ProxyOptions): Resolv
     }
     approval.timeoutMs = seconds * 1000;
   }
+  if (opts.store) approval.store = opts.store;
+  if (opts.instance) {
+    if (!/^[A-Za-z0-9_.:@/-]{1,200}$/.test(opts.instance))
+      throw new ConfigError({
+        file: '--instance',
+        problem: `'${opts.instance}' is not a valid instance name`,
+        fix: 'use 1 to 200 of A-Z a-z 0-9 _ . : @ / -',
+      });
+    approval.instance = opts.instance;
+  }
   const proxy = { ...config.proxy };
   if (opts.permissionPrompt) proxy.permissionPrompt = true;
   if (opts.logLevel) proxy.logLevel = opts.logLevel;
@@ -158,14 +178,14 @@ function applyOverrides(config: ResolvedProxyConfig, opts: ProxyOptions): Resolv
 }
 
 /** Parses `HOST:PORT`, `[::1]:PORT` or `PORT` (loopback). */
-export function parseHostPort(value: string): { host: string; port: number } {
+export function parseHostPort(value: string, field = '--http'): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]+))?:?(\d+)$/.exec(value.trim());
   const port = m ? Number(m[3]) : Number.NaN;
   if (!m || !Number.isInteger(port) || port < 0 || port > 65535) {
     throw new ConfigError({
-      file: '--http',
+      file: field,
       problem: `expected HOST:PORT, got '${value}'`,
-      fix: 'for example --http 127.0.0.1:8931 (port 0 picks a free one)',
+      fix: `for example ${field} 127.0.0.1:8931 (port 0 picks a free one)`,
     });
   }
   return { host: m[1] ?? m[2] ?? '127.0.0.1', port };

@@ -657,9 +657,15 @@ function resolveSections(doc: ConfigDocument): Sections {
   else if (telemetry.db === undefined)
     db = join(defaultHitloopHome(doc.expand.env, doc.homeDir), 'telemetry.db');
   else db = resolvePath(expandString(telemetry.db, 'telemetry.db', doc.expand), doc);
+  const store =
+    approval.store === undefined
+      ? undefined
+      : /^[a-z][a-z0-9+.-]*:\/\//i.test(approval.store) || approval.store === 'memory'
+        ? expandString(approval.store, 'approval.store', doc.expand)
+        : resolvePath(expandString(approval.store, 'approval.store', doc.expand), doc);
   return {
     ...policyFromValue(json.policy, file, 'policy'),
-    approval: approvalSettings(approval),
+    approval: { ...approvalSettings(approval), ...(store !== undefined ? { store } : {}) },
     telemetry: { ...(db !== undefined ? { db } : {}), required: telemetry.required },
     proxy,
   };
@@ -695,6 +701,8 @@ function approvalSettings(a: z.output<typeof ApprovalConfig>): ApprovalSettings 
     timeoutMs: a.timeoutMs,
     toolTimeouts: Object.entries(a.toolTimeouts).map(([tool, timeoutMs]) => ({ tool, timeoutMs })),
     keepAliveMs: a.keepAliveMs,
+    resumeWindowMs: a.resumeWindowMs,
+    ...(a.instance !== undefined ? { instance: a.instance } : {}),
   };
 }
 

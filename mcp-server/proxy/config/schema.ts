@@ -161,6 +161,25 @@ export const ApprovalConfig = z
       .describe(
         'While a call waits, send a progress notification this often (ms) so clients that reset their timeout on progress keep waiting.',
       ),
+    store: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'Where pending approvals live. Default: $HITLOOP_HOME/approvals.db (SQLite, this machine). For a team hub (`hitloop serve`): "postgres://user@host/db" or "redis://host:6379"; use ${env:VAR} for credentials.',
+      ),
+    instance: z
+      .string()
+      .regex(/^[A-Za-z0-9_.:@/-]{1,200}$/, 'use 1 to 200 of A-Z a-z 0-9 _ . : @ / -')
+      .optional()
+      .describe(
+        'A stable name for this proxy. After a crash or restart, a proxy with the same instance name takes back its pending approvals, and a decision made meanwhile applies when the agent retries the call. Default: derived from the host and the config.',
+      ),
+    resumeWindowMs: ms('resumeWindowMs')
+      .default(120_000)
+      .describe(
+        'How long the approvals of a proxy that died stay answerable, waiting for it to restart (ms, default 2 minutes); after that they expire with the reason.',
+      ),
   })
   .describe('How calls that need a person are asked.');
 export type ApprovalConfig = z.input<typeof ApprovalConfig>;

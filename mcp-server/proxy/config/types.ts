@@ -37,6 +37,12 @@ export interface ApprovalSettings {
   toolTimeouts: Array<{ tool: string; timeoutMs: number }>;
   /** How often to send progress keep-alives while a call waits, ms. */
   keepAliveMs: number;
+  /** Approval store: undefined for the default SQLite file, else a URL or path (`openApprovalStore`). */
+  store?: string;
+  /** Stable instance name (thread id of this proxy's approvals); undefined: derived. */
+  instance?: string;
+  /** How long a dead proxy's approvals wait for it to restart, ms. */
+  resumeWindowMs: number;
 }
 
 export interface TelemetrySettings {
