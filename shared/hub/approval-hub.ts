@@ -48,6 +48,8 @@ export interface ApprovalHubOptions {
   resumeWindowMs?: number;
   /** How often orphaned and overdue requests are looked for. Default 30 s. */
   sweepMs?: number;
+  /** How often awaited requests are re-read, in case a change notice was lost. Default 5 s. */
+  recheckMs?: number;
   /**
    * Also stream the requests and decisions of other processes sharing the
    * store (a team hub does). Default false: each process's hub streams its
@@ -141,6 +143,9 @@ export class ApprovalHub {
       this.timers.push(t);
     };
     every(this.options.heartbeatMs ?? 10_000, () => this.beat());
+    // Notices sent while a store's listen connection was down are lost; a
+    // slow re-read of what this hub waits for makes sure nobody waits forever.
+    every(this.options.recheckMs ?? 5_000, () => this.recheckWaiters());
     every(this.options.sweepMs ?? 30_000, () => this.sweep());
     await this.sweep();
     if (this.options.announce !== false) {
@@ -449,6 +454,13 @@ export class ApprovalHub {
         resumeWindowMs: this.options.resumeWindowMs ?? 120_000,
       },
     );
+  }
+
+  private async recheckWaiters(): Promise<void> {
+    for (const id of [...this.waiters.keys()]) {
+      const record = await this.store.get(id);
+      if (record && record.status !== 'pending') this.wake(record);
+    }
   }
 
   private async beat(): Promise<void> {

@@ -112,7 +112,9 @@ export class SqliteApprovalStore implements ApprovalStore {
   async list(filter: ApprovalFilter = {}): Promise<ApprovalRecord[]> {
     const where: string[] = [];
     const params: unknown[] = [];
-    if (filter.status?.length) {
+    if (filter.status) {
+      // An empty list matches nothing, as in every store.
+      if (!filter.status.length) return [];
       where.push(`status IN (${filter.status.map(() => '?').join(',')})`);
       params.push(...filter.status);
     }
@@ -125,8 +127,9 @@ export class SqliteApprovalStore implements ApprovalStore {
       params.push(filter.server);
     }
     if (filter.tool) {
-      where.push('tool = ?');
-      params.push(filter.tool);
+      // The name the agent used (SERVER__TOOL) finds the record too.
+      where.push("(tool = ? OR json_extract(data, '$.exposedName') = ?)");
+      params.push(filter.tool, filter.tool);
     }
     const sql = `SELECT id, data FROM approvals ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id ASC LIMIT ?`;
     const rows = this.db.prepare(sql).all(...params, filter.limit ?? 1000) as Array<{

@@ -72,6 +72,10 @@ export function approvalStoreConformance(name: string, factory: StoreFactory): v
       expect((await store.list({ tool: 'read_file' })).map((r) => r.id)).toEqual([a.id]);
       expect((await store.list({ hubId: 'hub-2' })).map((r) => r.id)).toEqual([c.id]);
       expect(await store.list({ limit: 1 })).toHaveLength(1);
+      expect(await store.list({ status: [] })).toEqual([]);
+      const exposed = pendingRecord({ tool: 'write_file', exposedName: 'fs__write_file' });
+      await store.put(exposed);
+      expect((await store.list({ tool: 'fs__write_file' })).map((r) => r.id)).toEqual([exposed.id]);
       await store.close();
     });
 

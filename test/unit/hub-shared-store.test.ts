@@ -107,6 +107,34 @@ describe('hubs sharing one store across processes (two SQLite connections)', () 
   });
 });
 
+describe('lost change notices', () => {
+  it('a waiting hub re-reads its requests, so a lost notice does not leave a call waiting', async () => {
+    // A store whose notices never arrive (a listen connection that was down).
+    class Deaf extends MemoryApprovalStore {
+      override watch(): () => void {
+        return () => {};
+      }
+    }
+    const store = new Deaf();
+    const hub = await hubOn(store, { recheckMs: 100 });
+    const request = requestFor({ path: '/tmp/deaf' });
+    const pending = new HubBackend(hub).requestApproval(request);
+    await until(async () => store.get(request.action.id));
+    await store.settle(request.action.id, {
+      status: 'approved',
+      decision: {
+        actionId: request.action.id,
+        approved: true,
+        reason: '',
+        decidedBy: 'elsewhere',
+        latencyMs: 1,
+        tags: [],
+      },
+    });
+    expect(await pending).toMatchObject({ approved: true, decidedBy: 'elsewhere' });
+  });
+});
+
 describe('requests whose process died', () => {
   it('a decision for a request of a dead process (no thread) is recorded as expired, not applied', async () => {
     const store = new MemoryApprovalStore();
