@@ -856,8 +856,22 @@ function toStoredRun(row: RawRunRow): StoredRun {
   return run;
 }
 
+// Several events are logged in the same millisecond (three per proxied call):
+// they share one ISO string instead of formatting a Date each.
+let isoMs = -1;
+let isoText = '';
+
+function nowIso(): string {
+  const ms = Date.now();
+  if (ms !== isoMs) {
+    isoMs = ms;
+    isoText = new Date(ms).toISOString();
+  }
+  return isoText;
+}
+
 function toIso(timestamp: string | Date | undefined): string {
-  if (timestamp === undefined) return new Date().toISOString();
+  if (timestamp === undefined) return nowIso();
   if (typeof timestamp === 'string') return timestamp;
   if (timestamp instanceof Date && !Number.isNaN(timestamp.getTime()))
     return timestamp.toISOString();

@@ -84,7 +84,8 @@ export class ProxySession implements UpstreamListener {
   runId: string | undefined;
   private initialized = false;
   private backend: ApprovalBackend | undefined;
-  private readonly inflight = new Map<string, InFlight>();
+  // Keyed by the client's id as is: a Map tells 1 from '1' without building a string per lookup.
+  private readonly inflight = new Map<JsonRpcId, InFlight>();
   private readonly byUpstreamToken = new Map<string, InFlight>();
   private readonly clientRequests = new Map<string, ClientRequest>();
   private nextClientRequestId = 1;
@@ -367,9 +368,9 @@ export class ProxySession implements UpstreamListener {
       case 'notifications/cancelled': {
         const id = msg.params?.requestId;
         if (typeof id !== 'string' && typeof id !== 'number') return;
-        const call = this.inflight.get(key(id));
+        const call = this.inflight.get(id);
         if (!call) return;
-        this.inflight.delete(key(id));
+        this.inflight.delete(id);
         call.cancelled = true;
         clearInterval(call.keepAlive);
         const reason =
@@ -447,11 +448,12 @@ export class ProxySession implements UpstreamListener {
     const call: InFlight = {
       clientId: msg.id,
       cancelled: false,
-      abort: new AbortController(),
+      abort: undefined,
       progressSent: 0,
       progressToken: typeof token === 'string' || typeof token === 'number' ? token : undefined,
     };
-    this.inflight.set(key(msg.id), call);
+    this.inflight.set(msg.id, call);
+    const telemetry = this.runId ? this.deps.telemetry : undefined;
 
     const action = isPermissionPrompt
       ? permissionAction(toolArgs)
@@ -462,16 +464,20 @@ export class ProxySession implements UpstreamListener {
         policy: this.config.policy,
         backend: this.backend!,
         runId: this.runId ?? 'no-telemetry',
-        logger: this.runId ? this.deps.telemetry : undefined,
-        context: { ...this.requestContext(entry), clientRequestId: msg.id },
+        logger: telemetry,
+        context: this.requestContext(entry, msg.id),
         timeoutMs: this.timeoutFor(name),
-        signal: call.abort!.signal,
+        // Only a call that waits for a human needs a signal: made on first use,
+        // not for every allowed call.
+        get signal() {
+          return callSignal(call);
+        },
         validateArgs: isPermissionPrompt ? undefined : (a) => this.catalog.validate(name, a),
         onAsk: (request) => this.startKeepAlive(call, name, request.policyReason),
       });
     } catch (err) {
       clearInterval(call.keepAlive);
-      this.inflight.delete(key(msg.id));
+      this.inflight.delete(msg.id);
       if (call.cancelled || (err instanceof Error && err.name === 'AbortError')) {
         this.deps.log.info(
           `call to ${name} withdrawn: the client cancelled it; nothing was executed`,
@@ -492,7 +498,7 @@ export class ProxySession implements UpstreamListener {
     if (call.cancelled) return;
 
     if (isPermissionPrompt) {
-      this.inflight.delete(key(msg.id));
+      this.inflight.delete(msg.id);
       return this.send(
         resultResponse(msg.id, {
           content: [{ type: 'text', text: permissionResultText(outcome) }],
@@ -503,12 +509,12 @@ export class ProxySession implements UpstreamListener {
       );
     }
     if (outcome.kind === 'denied' || outcome.kind === 'rejected') {
-      this.inflight.delete(key(msg.id));
+      this.inflight.delete(msg.id);
       return this.send(resultResponse(msg.id, toolError(notExecutedMessage(outcome))), {
         relatedRequestId: msg.id,
       });
     }
-    this.forwardCall(msg, entry!, action, outcome.args, call);
+    this.forwardCall(msg, entry!, action, outcome.args, call, telemetry);
   }
 
   private forwardCall(
@@ -517,6 +523,7 @@ export class ProxySession implements UpstreamListener {
     action: Action,
     args: Record<string, unknown>,
     call: InFlight,
+    telemetry: TelemetryLogger | undefined,
   ): void {
     const params: Record<string, unknown> = {
       ...msg.params,
@@ -530,13 +537,13 @@ export class ProxySession implements UpstreamListener {
       params._meta = { ...(params._meta as object), progressToken: upstreamToken };
       this.byUpstreamToken.set(upstreamToken, call);
     }
-    const telemetry = this.runId ? this.deps.telemetry : undefined;
     telemetry?.logToolExecutionStart(this.runId!, action, args);
     const started = performance.now();
     call.server = entry.server;
     call.upstreamId = entry.server.forward('tools/call', params, (response, raw) => {
-      this.inflight.delete(key(msg.id));
-      for (const [t, c] of this.byUpstreamToken) if (c === call) this.byUpstreamToken.delete(t);
+      this.inflight.delete(msg.id);
+      if (this.byUpstreamToken.size > 0)
+        for (const [t, c] of this.byUpstreamToken) if (c === call) this.byUpstreamToken.delete(t);
       if (call.cancelled) return;
       let out: JsonRpcResponse | undefined;
       let success: boolean;
@@ -630,25 +637,28 @@ export class ProxySession implements UpstreamListener {
       sideEffects: [],
       rationale: '',
       contextRefs: [],
-      ...(annotations ? { annotations } : {}),
     };
+    if (annotations) action.annotations = annotations;
     if (entry.server.spec.trusted)
       action.riskClass = effectiveRisk(action, new Set([entry.server.name]));
     return action;
   }
 
-  private requestContext(entry: ReturnType<ToolCatalog['get']>): Record<string, unknown> {
+  private requestContext(
+    entry: ReturnType<ToolCatalog['get']>,
+    clientRequestId: JsonRpcId,
+  ): Record<string, unknown> {
+    // One literal per call rather than spreads: this runs for every allowed call.
+    const client = { name: this.clientInfo.name, version: this.clientInfo.version };
+    if (!entry) return { client, cwd: this.cwd, clientRequestId };
     return {
-      client: { name: this.clientInfo.name, version: this.clientInfo.version },
+      client,
       cwd: this.cwd,
-      ...(entry
-        ? {
-            exposedName: entry.exposedName,
-            toolDescription: entry.tool.description,
-            annotations: entry.tool.annotations,
-            inputSchema: entry.tool.inputSchema,
-          }
-        : {}),
+      exposedName: entry.exposedName,
+      toolDescription: entry.tool.description,
+      annotations: entry.tool.annotations,
+      inputSchema: entry.tool.inputSchema,
+      clientRequestId,
     };
   }
 
@@ -784,9 +794,9 @@ export class ProxySession implements UpstreamListener {
     params: Record<string, unknown> | undefined,
   ): void {
     const call: InFlight = { clientId: msg.id, cancelled: false, progressSent: 0, server };
-    this.inflight.set(key(msg.id), call);
+    this.inflight.set(msg.id, call);
     call.upstreamId = server.forward(msg.method, params, (response, raw) => {
-      this.inflight.delete(key(msg.id));
+      this.inflight.delete(msg.id);
       if (!call.cancelled) this.relay(response, raw, call.upstreamId!, msg.id);
     });
   }
@@ -909,6 +919,15 @@ export class ProxySession implements UpstreamListener {
         ),
       );
   }
+}
+
+/** The call's abort signal, created on first use; already aborted if the call was withdrawn meanwhile. */
+function callSignal(call: InFlight): AbortSignal {
+  if (!call.abort) {
+    call.abort = new AbortController();
+    if (call.cancelled) call.abort.abort(new Error('the call was withdrawn'));
+  }
+  return call.abort.signal;
 }
 
 function toolError(text: string): Record<string, unknown> {
