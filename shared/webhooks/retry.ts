@@ -1,0 +1,123 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { z } from 'zod';
+
+/**
+ * How failed deliveries are retried: up to `maxAttempts` tries in all, the
+ * wait before try n+1 is `min(maxDelayMs, baseDelayMs * 2^(n-1))`, shortened
+ * by up to `jitter` of itself at random (0 = exact, 1 = anywhere from 0 to the
+ * full delay), so many processes that failed together do not retry together.
+ *
+ * @example
+ * const retry = RetryConfig.parse({ maxAttempts: 4, baseDelayMs: 250, maxDelayMs: 5_000, jitter: 0.5 });
+ */
+export const RetryConfig = z
+  .object({
+    maxAttempts: z.number().int().min(1).max(100),
+    baseDelayMs: z.number().min(0),
+    maxDelayMs: z.number().min(0),
+    jitter: z.number().min(0).max(1),
+  })
+  .strict()
+  .refine((c) => c.maxDelayMs >= c.baseDelayMs, {
+    message: 'maxDelayMs must be at least baseDelayMs',
+    path: ['maxDelayMs'],
+  });
+export type RetryConfig = z.infer<typeof RetryConfig>;
+
+/** Four tries over about 3.5 s at most: a webhook receiver that is briefly down is ridden out, a dead one fails fast. */
+export const DEFAULT_RETRY: RetryConfig = {
+  maxAttempts: 4,
+  baseDelayMs: 500,
+  maxDelayMs: 5_000,
+  jitter: 0.5,
+};
+
+/**
+ * The range `retryDelay` draws from after failed try number `attempt` (1-based).
+ *
+ * @example
+ * retryDelayBounds(3, { maxAttempts: 5, baseDelayMs: 100, maxDelayMs: 1000, jitter: 0.5 }) // { min: 200, max: 400 }
+ */
+export function retryDelayBounds(
+  attempt: number,
+  config: RetryConfig,
+): { min: number; max: number } {
+  const exponent = Math.max(0, Math.floor(attempt) - 1);
+  // 2 ** 1024 is Infinity; min() then caps it, so no overflow check is needed.
+  const max = Math.min(config.maxDelayMs, config.baseDelayMs * 2 ** exponent);
+  return { min: max * (1 - config.jitter), max };
+}
+
+/**
+ * The wait after failed try number `attempt` (1-based), in ms. Pure: pass
+ * `random` (a function returning [0, 1)) to make it deterministic.
+ *
+ * @example
+ * retryDelay(1, DEFAULT_RETRY, () => 0) // 500: no jitter drawn
+ * retryDelay(1, DEFAULT_RETRY, () => 1) // 250: the most jitter allowed
+ */
+export function retryDelay(
+  attempt: number,
+  config: RetryConfig,
+  random: () => number = Math.random,
+): number {
+  const { min, max } = retryDelayBounds(attempt, config);
+  const r = Math.min(1, Math.max(0, random()));
+  return max - (max - min) * r;
+}
+
+/** Options for {@link withRetry}. */
+export interface WithRetryOptions {
+  /** Stops waiting and retrying; the promise rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /** Whether an error is worth another try. Default: every error. */
+  shouldRetry?: (error: unknown, attempt: number) => boolean;
+  /** Called before each wait, e.g. to log. */
+  onRetry?: (info: { attempt: number; delayMs: number; error: unknown }) => void;
+  random?: () => number;
+}
+
+/** Every try failed; `errors` holds each try's error, `cause` the last. */
+export class RetryExhaustedError extends Error {
+  override readonly name = 'RetryExhaustedError';
+  constructor(
+    readonly attempts: number,
+    readonly errors: unknown[],
+  ) {
+    const last = errors[errors.length - 1];
+    super(
+      `failed after ${attempts} ${attempts === 1 ? 'attempt' : 'attempts'}: ${last instanceof Error ? last.message : String(last)}`,
+      { cause: last },
+    );
+  }
+}
+
+/**
+ * Runs `fn` until it succeeds, retrying with {@link retryDelay} waits. An
+ * error `shouldRetry` declines is rethrown as it is (a 400 will not heal by
+ * itself); running out of tries rejects with {@link RetryExhaustedError}.
+ *
+ * @example
+ * await withRetry((attempt) => post(url, body), DEFAULT_RETRY, { signal });
+ */
+export async function withRetry<T>(
+  fn: (attempt: number) => Promise<T>,
+  config: RetryConfig,
+  options: WithRetryOptions = {},
+): Promise<T> {
+  const errors: unknown[] = [];
+  for (let attempt = 1; ; attempt++) {
+    options.signal?.throwIfAborted();
+    try {
+      return await fn(attempt);
+    } catch (error) {
+      if (options.signal?.aborted) throw options.signal.reason;
+      errors.push(error);
+      if (options.shouldRetry && !options.shouldRetry(error, attempt)) throw error;
+      if (attempt >= config.maxAttempts) throw new RetryExhaustedError(attempt, errors);
+      const delayMs = retryDelay(attempt, config, options.random);
+      options.onRetry?.({ attempt, delayMs, error });
+      await sleep(delayMs, undefined, options.signal ? { signal: options.signal } : undefined);
+    }
+  }
+}
