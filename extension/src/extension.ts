@@ -6,6 +6,7 @@ import { HubConnections, type HubsSnapshot, type PendingItem } from './hub-conne
 import { registerMcpProvider } from './mcp-provider.js';
 import { RequestNotifier } from './notifications.js';
 import { ItemRef } from './protocol.js';
+import { RemoteHubs } from './remote-hub-commands.js';
 import { routeWorkspaceServers, undoRouteWorkspaceServers } from './route-servers.js';
 import { readSettings } from './settings.js';
 import { PendingStatusBar } from './status-bar.js';
@@ -28,10 +29,17 @@ function workspaceFolders(): string[] {
 
 export function activate(context: vscode.ExtensionContext): HitloopExtensionApi {
   const output = vscode.window.createOutputChannel('hitloop');
-  const hubs = new HubConnections({
+  // Remote hubs (team mode) join the discovered ones once their tokens are read.
+  const remoteHubs = new RemoteHubs(
+    context.secrets,
+    (message) => output.appendLine(message),
+    () => hubs.reconfigure(),
+  );
+  const hubs: HubConnections = new HubConnections({
     home: () => readSettings().home,
     scope: () => readSettings().discoveryScope,
     workspaceFolders,
+    remoteHubs: () => remoteHubs.sources(),
     log: (message) => output.appendLine(message),
   });
   const proposed = new ProposedContentProvider();
@@ -46,6 +54,7 @@ export function activate(context: vscode.ExtensionContext): HitloopExtensionApi 
 
   context.subscriptions.push(
     output,
+    remoteHubs,
     { dispose: () => hubs.dispose() },
     proposed,
     view,
@@ -149,6 +158,8 @@ export function activate(context: vscode.ExtensionContext): HitloopExtensionApi 
   });
   register('hitloop.routeWorkspaceServers', () => routeWorkspaceServers(output));
   register('hitloop.undoRouteWorkspaceServers', () => undoRouteWorkspaceServers(output));
+  register('hitloop.connectRemoteHub', () => remoteHubs.connect());
+  register('hitloop.disconnectRemoteHub', () => remoteHubs.disconnect());
 
   const mcpProviderRegistered = registerMcpProvider(context);
   if (!mcpProviderRegistered) {
@@ -158,6 +169,7 @@ export function activate(context: vscode.ExtensionContext): HitloopExtensionApi 
   }
 
   hubs.start();
+  void remoteHubs.load();
   return {
     snapshot: () => hubs.snapshot(),
     viewResolved: () => view.resolved,

@@ -1,7 +1,7 @@
 import { type FSWatcher, watch } from 'node:fs';
 import { join } from 'node:path';
 import { discoverHubs, hitloopHome } from '../../shared/hub/discovery.js';
-import { HubClient } from '../../shared/hub/hub-client.js';
+import { HubClient, HubRequestError } from '../../shared/hub/hub-client.js';
 import type {
   ApprovalRecord,
   DecideRequest,
@@ -9,6 +9,7 @@ import type {
   HubEvent,
   RememberedRule,
 } from '../../shared/hub/protocol.js';
+import type { RemoteHubEntry } from './remote-hubs.js';
 import { type DiscoveryScope, inWorkspace, isLoopbackUrl } from './workspace-filter.js';
 
 // The extension's view of every running hitloop process. No `vscode` import
@@ -30,13 +31,24 @@ export interface HubClientLike {
   ): Promise<void>;
 }
 
-/** A hub as the extension shows it. */
+/**
+ * A hub as the extension shows it. A remote hub (`hitloop.remoteHubs`) has
+ * `remote: true`, the id `remote:<url>`, pid 0 and its URL as `cwd`: it runs
+ * on another machine, so neither is known or meaningful here.
+ */
 export interface HubRef {
   hubId: string;
   name: string;
   cwd: string;
   pid: number;
   url: string;
+  /** A central hub from the settings; it answers for every process that uses it. */
+  remote?: boolean;
+}
+
+/** A remote hub from the settings with its token from secret storage (undefined: none saved). */
+export interface RemoteHubSource extends RemoteHubEntry {
+  token: string | undefined;
 }
 
 export type HubConnectionState = 'connecting' | 'live' | 'retrying';
@@ -85,6 +97,9 @@ export interface HubConnectionsOptions {
   backoff?: (attempt: number) => number;
   discover?: (home: string, onProblem: (message: string) => void) => DiscoveryFile[];
   createClient?: (hub: DiscoveryFile) => HubClientLike;
+  /** Remote hubs to connect to, read at every scan (settings and secrets may change). */
+  remoteHubs?: () => readonly RemoteHubSource[];
+  createRemoteClient?: (hub: { url: string; token: string }) => HubClientLike;
   log?: (message: string) => void;
 }
 
@@ -104,8 +119,9 @@ export function backoffDelay(attempt: number, random: () => number = Math.random
 /**
  * Merges the pending approvals of several hubs: each approval once (hubs that
  * share a store list each other's records, but only the process that asked
- * can answer, so the owner's copy wins), filtered to the workspace when asked,
- * newest first.
+ * can answer, so the owner's copy wins), filtered to the workspace when asked
+ * (except those of remote hubs, whose working directories are on other
+ * machines), newest first.
  *
  * @example
  * mergePending([{ hub, pending: [a, b] }], { scope: 'all', folders: [] }).pending.length // 2
@@ -128,6 +144,7 @@ export function mergePending(
   for (const item of byId.values()) {
     if (
       filter.scope === 'workspace' &&
+      !item.hub.remote &&
       !inWorkspace(item.approval.cwd ?? item.hub.cwd, filter.folders)
     ) {
       hiddenByScope++;
@@ -167,8 +184,19 @@ class HubConnection {
     readonly hub: HubRef,
     readonly client: HubClientLike,
     private readonly host: ConnectionHost,
+    /** For remote hubs: the token this connection uses, to notice a new one. */
+    readonly credential?: string,
   ) {
     void this.run();
+  }
+
+  /**
+   * Whether this connection shows `approval`. A process's own hub answers
+   * only for its own requests; a remote (central) hub answers for all of
+   * its clients'.
+   */
+  private owns(approval: ApprovalRecord): boolean {
+    return this.hub.remote === true || approval.hubId === this.hub.hubId;
   }
 
   dispose(): void {
@@ -199,7 +227,7 @@ class HubConnection {
         if (this.disposed.signal.aborted) return;
         if (manual) continue;
         this.state = 'retrying';
-        this.lastError = err instanceof Error ? err.message : String(err);
+        this.lastError = describeFailure(err, this.hub.url);
         this.host.changed();
         this.host.lost(this.hub, this.lastError);
         await this.sleep(this.host.backoff(this.attempt++));
@@ -233,7 +261,7 @@ class HubConnection {
     const listed = await this.client.listPending();
     this.pending.clear();
     for (const approval of listed) {
-      if (approval.hubId === this.hub.hubId && approval.status === 'pending')
+      if (this.owns(approval) && approval.status === 'pending')
         this.pending.set(approval.id, approval);
     }
     for (const event of journal) this.apply(event, true);
@@ -249,7 +277,7 @@ class HubConnection {
     switch (event.type) {
       case 'requested': {
         const approval = event.approval;
-        if (approval.hubId !== this.hub.hubId || approval.status !== 'pending') return;
+        if (!this.owns(approval) || approval.status !== 'pending') return;
         const isNew = !this.pending.has(approval.id);
         this.pending.set(approval.id, approval);
         this.host.changed();
@@ -284,6 +312,20 @@ class HubConnection {
       };
     });
   }
+}
+
+/**
+ * A failed connection in words a person can act on: a refused token names
+ * the hub, so the fix (connect again with the right token) is clear.
+ *
+ * @example
+ * describeFailure(new HubRequestError(401, 'unauthorized', '…'), 'https://hub.example') // 'token rejected by https://hub.example'
+ */
+export function describeFailure(err: unknown, url: string): string {
+  if (err instanceof HubRequestError && err.status === 401) return `token rejected by ${url}`;
+  if (err instanceof HubRequestError && err.status === 403)
+    return `${url} refused the connection: ${err.message}`;
+  return err instanceof Error ? err.message : String(err);
 }
 
 type Listener<T> = (value: T) => void;
@@ -390,14 +432,66 @@ export class HubConnections {
       this.options.log?.(`connecting to ${hub.name} (pid ${hub.pid}) at ${hub.url}`);
       changed = true;
     }
+    if (this.connectRemotes(live)) changed = true;
     for (const [hubId, connection] of this.connections) {
       if (live.has(hubId)) continue;
       connection.dispose();
       this.connections.delete(hubId);
-      this.options.log?.(`${connection.hub.name} (pid ${connection.hub.pid}) has gone`);
+      this.options.log?.(
+        connection.hub.remote
+          ? `disconnected from the remote hub ${connection.hub.url}`
+          : `${connection.hub.name} (pid ${connection.hub.pid}) has gone`,
+      );
       changed = true;
     }
     if (changed) this.emitChange();
+  }
+
+  /**
+   * Connects to the remote hubs of the settings (each under the id
+   * `remote:<url>`), again when its token changed; marks them in `live`.
+   * Returns whether a connection was opened.
+   */
+  private connectRemotes(live: Set<string>): boolean {
+    let changed = false;
+    let remotes: readonly RemoteHubSource[] = [];
+    try {
+      remotes = this.options.remoteHubs?.() ?? [];
+    } catch (err) {
+      this.problem(`cannot read the remote hubs: ${(err as Error).message}`);
+    }
+    for (const remote of remotes) {
+      const hubId = `remote:${remote.url}`;
+      if (!remote.token) {
+        this.problem(
+          `no token saved for the remote hub ${remote.url}: run "hitloop: Connect to a Remote Hub…"`,
+        );
+        continue;
+      }
+      live.add(hubId);
+      const existing = this.connections.get(hubId);
+      if (existing && existing.credential === remote.token && existing.hub.name === remote.name)
+        continue;
+      existing?.dispose();
+      const ref: HubRef = {
+        hubId,
+        name: remote.name,
+        cwd: remote.url,
+        pid: 0,
+        url: remote.url,
+        remote: true,
+      };
+      const client = (this.options.createRemoteClient ?? ((h) => new HubClient(h)))({
+        url: remote.url,
+        token: remote.token,
+      });
+      this.connections.set(hubId, new HubConnection(ref, client, this.host, remote.token));
+      this.options.log?.(
+        `connecting to the remote hub ${remote.name} at ${remote.url}${remote.insecure ? ' (plain http, allowed by allowInsecure)' : ''}`,
+      );
+      changed = true;
+    }
+    return changed;
   }
 
   /** Settings or workspace folders changed: look again and re-filter what is shown. */
@@ -424,7 +518,7 @@ export class HubConnections {
       ...c.hub,
       state: c.state,
       ...(c.lastError ? { lastError: c.lastError } : {}),
-      inScope: scope === 'all' || inWorkspace(c.hub.cwd, folders),
+      inScope: scope === 'all' || c.hub.remote === true || inWorkspace(c.hub.cwd, folders),
       pendingCount: c.pending.size,
     }));
     return { ...merged, hubs, scope, home: this.home };
@@ -476,7 +570,9 @@ export class HubConnections {
     }
     const when = (a: ApprovalRecord) => Date.parse(a.decision?.decidedAt ?? a.createdAt) || 0;
     return [...byId.values()]
-      .filter((i) => scope === 'all' || inWorkspace(i.approval.cwd ?? i.hub.cwd, folders))
+      .filter(
+        (i) => scope === 'all' || i.hub.remote || inWorkspace(i.approval.cwd ?? i.hub.cwd, folders),
+      )
       .sort((a, b) => when(b.approval) - when(a.approval))
       .slice(0, limit);
   }
@@ -524,7 +620,8 @@ export class HubConnections {
     requested: (hub, approval) => {
       const scope = this.options.scope?.() ?? 'workspace';
       const folders = this.options.workspaceFolders?.() ?? [];
-      if (scope === 'workspace' && !inWorkspace(approval.cwd ?? hub.cwd, folders)) return;
+      if (scope === 'workspace' && !hub.remote && !inWorkspace(approval.cwd ?? hub.cwd, folders))
+        return;
       for (const listener of this.requestListeners) listener({ hub, approval });
     },
     rulesChanged: () => this.emitRules(),

@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import type { RememberChoice } from './protocol.js';
+import { parseRemoteHubs, type RemoteHubEntry } from './remote-hubs.js';
 import type { DiscoveryScope } from './workspace-filter.js';
 
 /** When a new request raises a notification. */
@@ -14,6 +15,8 @@ export interface Settings {
   /** How routed servers start hitloop: command and the arguments before `proxy`. */
   proxyLauncher: { command: string; args: string[] };
   mcpConfigFiles: string[];
+  /** Central hubs to connect to (team mode); their tokens are in secret storage. */
+  remoteHubs: RemoteHubEntry[];
 }
 
 const DEFAULT_LAUNCHER = ['npx', '-y', 'hitloop'];
@@ -21,8 +24,12 @@ const DEFAULT_LAUNCHER = ['npx', '-y', 'hitloop'];
 /**
  * Reads the `hitloop.*` settings, normalised: a wrong value falls back to the
  * default instead of throwing (a bad setting must not take the sidebar down).
+ * `warn` hears about entries that were skipped.
+ *
+ * @example
+ * const { remoteHubs } = readSettings((m) => output.appendLine(m));
  */
-export function readSettings(): Settings {
+export function readSettings(warn?: (message: string) => void): Settings {
   const c = vscode.workspace.getConfiguration('hitloop');
   const home = c.get<unknown>('home');
   const notifications = c.get<unknown>('notifications');
@@ -30,6 +37,7 @@ export function readSettings(): Settings {
   const scope = c.get<unknown>('discoveryScope');
   const launcher = c.get<unknown>('proxyLauncher');
   const configs = c.get<unknown>('mcpConfigFiles');
+  const remote = c.get<unknown>('remoteHubs');
   const launcherWords =
     Array.isArray(launcher) &&
     launcher.length > 0 &&
@@ -55,6 +63,7 @@ export function readSettings(): Settings {
     mcpConfigFiles: Array.isArray(configs)
       ? configs.filter((f): f is string => typeof f === 'string' && f.trim() !== '')
       : [],
+    remoteHubs: parseRemoteHubs(remote, warn),
   };
 }
 

@@ -286,9 +286,18 @@ export class ApprovalsApp {
   private renderHubsLine(hubs: HubStatusView[], hidden: number): void {
     clear(this.hubsLine);
     if (hubs.length === 0) return;
+    // A remote hub (hitloop.remoteHubs) comes with pid 0 and its URL as cwd:
+    // it runs on another machine (see HubRef in hub-connections.ts).
+    const remote = hubs.filter((hub) => hub.pid === 0);
+    const local = hubs.length - remote.length;
     const retrying = hubs.filter((hub) => hub.state === 'retrying');
     const parts = [
-      `${hubs.length} hitloop process${hubs.length === 1 ? '' : 'es'}`,
+      local ? `${local} hitloop process${local === 1 ? '' : 'es'}` : '',
+      remote.length === 1
+        ? `remote hub ${remote[0]!.name}`
+        : remote.length
+          ? `${remote.length} remote hubs`
+          : '',
       retrying.length ? `${retrying.length} reconnecting` : '',
       hidden ? `${hidden} pending in other workspaces` : '',
     ].filter(Boolean);
@@ -296,10 +305,20 @@ export class ApprovalsApp {
       icon(retrying.length ? 'debug-disconnect' : 'plug'),
       ` ${parts.join(' · ')}`,
     );
+    const problem = retrying.find((hub) => hub.pid === 0 && hub.lastError);
+    if (problem) {
+      this.hubsLine.append(
+        h(
+          'div',
+          { class: 'hub-problem', testid: 'hub-problem' },
+          `${problem.name}: ${problem.lastError}`,
+        ),
+      );
+    }
     this.hubsLine.title = hubs
       .map(
         (hub) =>
-          `${hub.name} (pid ${hub.pid}) in ${hub.cwd}: ${hub.state}${hub.lastError ? ` (${hub.lastError})` : ''}`,
+          `${hub.pid === 0 ? `${hub.name} at ${hub.cwd} (remote hub)` : `${hub.name} (pid ${hub.pid}) in ${hub.cwd}`}: ${hub.state}${hub.lastError ? ` (${hub.lastError})` : ''}`,
       )
       .join('\n');
   }
