@@ -1,8 +1,11 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createAction } from '../../shared/models/action.js';
 import type { ApprovalRequest } from '../../shared/models/approval-request.js';
@@ -620,5 +623,120 @@ describe.each(stores)('PersistentWebhookBackend with $name', ({ make }) => {
     expect(record?.status).toBe('expired');
     expect(record?.statusReason).toContain('before a decision arrived');
     expect(record?.lateDecision?.approved).toBe(true);
+  });
+});
+
+const exampleServer = fileURLToPath(
+  new URL('../../dist/examples/webhook-server.js', import.meta.url),
+);
+
+describe('examples/webhook-server (built)', () => {
+  async function start() {
+    const child = spawn(
+      process.execPath,
+      [exampleServer, '--port', '0', '--secret', SECRET, '--reviewer', 'alice'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    cleanups.push(() => {
+      child.kill();
+    });
+    const stdout = createInterface({ input: child.stdout });
+    const lines: string[] = [];
+    const waiting: Array<(line: string) => void> = [];
+    stdout.on('line', (l) => {
+      const w = waiting.shift();
+      if (w) w(l);
+      else lines.push(l);
+    });
+    let stderr = '';
+    const origin = await new Promise<string>((resolve, reject) => {
+      child.stderr.on('data', (c: Buffer) => {
+        stderr += c.toString();
+        const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr);
+        if (m) resolve(m[1]!);
+      });
+      child.on('exit', (code) => reject(new Error(`example exited ${code}: ${stderr}`)));
+    });
+    const nextLine = () =>
+      lines.length > 0
+        ? Promise.resolve(lines.shift()!)
+        : new Promise<string>((r) => waiting.push(r));
+    return { origin, nextLine };
+  }
+
+  it('prints --help', () =>
+    new Promise<void>((resolve, reject) => {
+      const child = spawn(process.execPath, [exampleServer, '--help']);
+      let out = '';
+      child.stdout.on('data', (c: Buffer) => {
+        out += c.toString();
+      });
+      child.on('exit', (code) => {
+        try {
+          expect(code).toBe(0);
+          expect(out).toContain('--secret');
+          expect(out).toContain('SLACK_WEBHOOK_URL');
+          resolve();
+        } catch (e) {
+          reject(e);
+        }
+      });
+    }));
+
+  it('verifies signatures, builds both chat payloads, and decides through its escaped review page', async () => {
+    const { origin, nextLine } = await start();
+    const unsigned = await fetch(`${origin}/hitloop`, { method: 'POST', body: '{}' });
+    expect(unsigned.status).toBe(401);
+
+    const cb = await callbackServer();
+    const backend = new WebhookBackend({
+      url: `${origin}/hitloop`,
+      callbackBaseUrl: cb.base,
+      secret: SECRET,
+    });
+    cb.ref.handle = (id, sig, body) => backend.handleCallback(id, sig, body);
+    cleanups.push(() => backend.close());
+    const hostile = {
+      html: '<script>alert(1)</script><img src=x onerror=alert(2)>',
+      to: 'bob\u202Etxt.exe',
+    };
+    const decision = backend.requestApproval(makeRequest(hostile));
+
+    const event = JSON.parse(await nextLine()) as {
+      reviewUrl: string;
+      slack: { blocks: unknown[] };
+      telegram: { parse_mode: string; text: string };
+    };
+    expect(event.slack.blocks.length).toBeGreaterThan(3);
+    expect(event.telegram.parse_mode).toBe('HTML');
+    expect(event.telegram.text).toContain('&lt;script&gt;');
+
+    const pageRes = await fetch(event.reviewUrl);
+    expect(pageRes.headers.get('content-security-policy')).toContain("default-src 'none'");
+    const html = await pageRes.text();
+    expect(html).not.toContain('<script');
+    expect(html).not.toContain('<img');
+    expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+    expect(html).toContain('⟦U+202E RLO⟧');
+    const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1];
+    expect(csrf).toBeDefined();
+
+    const forged = await fetch(event.reviewUrl, {
+      method: 'POST',
+      body: new URLSearchParams({ csrf: 'wrong', decision: 'approve' }),
+    });
+    expect(forged.status).toBe(403);
+
+    const sent = await fetch(event.reviewUrl, {
+      method: 'POST',
+      body: new URLSearchParams({ csrf: csrf!, decision: 'reject', reason: 'not <b>this</b> one' }),
+    });
+    expect(sent.status).toBe(200);
+    expect(await sent.text()).toContain('hitloop accepted the decision');
+    expect(await decision).toMatchObject({
+      approved: false,
+      reason: 'not <b>this</b> one',
+      decidedBy: 'webhook:web:alice',
+    });
   });
 });
