@@ -298,7 +298,7 @@ export class ApprovalHub {
     const decision = this.decisionFor(record, body);
     if (record.hubId !== this.hubId) {
       // Another process asked: apply the decision only if it can still act on it.
-      const view = await this.liveness();
+      const view = await this.liveness(1000, record.hubId);
       const state = view.answerable(record);
       if (!state.answerable) {
         const closed = await this.settleAndEmit(id, {
@@ -443,7 +443,25 @@ export class ApprovalHub {
     }
   }
 
-  private async liveness(): Promise<LivenessView> {
+  // Deciding many requests of other processes in a burst must not cost a
+  // store query and a directory scan each: a view is reused for a second.
+  private livenessCache: { view: LivenessView; at: number } | undefined;
+
+  private async liveness(maxAgeMs = 0, about?: string): Promise<LivenessView> {
+    const cached = this.livenessCache;
+    // A hub that started after the view was taken must not look dead.
+    if (
+      cached &&
+      Date.now() - cached.at <= maxAgeMs &&
+      (about === undefined || cached.view.knows(about))
+    )
+      return cached.view;
+    const view = await this.freshLiveness();
+    this.livenessCache = { view, at: Date.now() };
+    return view;
+  }
+
+  private async freshLiveness(): Promise<LivenessView> {
     const heartbeatMs = this.options.heartbeatMs ?? 10_000;
     return new LivenessView(
       await this.store.listHubs(),
@@ -509,8 +527,10 @@ export class ApprovalHub {
   private onStoreChange(change: StoreChange): void {
     if (change.type === 'rules') return;
     const fromElsewhere = change.source !== this.store.instanceId;
-    // This process's own changes were announced when they were made.
-    if (!fromElsewhere && !this.waiters.has(change.id)) return;
+    // This process's own changes were announced when they were made, and a
+    // hub that does not relay cares only about what it waits for (its own
+    // requests); reading every other change would cost a query each.
+    if (!this.waiters.has(change.id) && (!fromElsewhere || !this.options.relayStoreEvents)) return;
     void this.store
       .get(change.id)
       .then((record) => {

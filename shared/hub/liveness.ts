@@ -43,6 +43,11 @@ export class LivenessView {
     for (const d of discovered) this.local.add(d.hubId);
   }
 
+  /** Whether this view has heard of the hub at all (a heartbeat or a discovery file). */
+  knows(hubId: string): boolean {
+    return hubId === this.selfId || this.local.has(hubId) || this.presences.has(hubId);
+  }
+
   /** When the hub died (ms since epoch), or undefined while it is alive. */
   deadSince(hubId: string): number | undefined {
     if (hubId === this.selfId || this.local.has(hubId)) return undefined;
