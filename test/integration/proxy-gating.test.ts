@@ -119,6 +119,24 @@ function eventsFor(path: string): Record<string, Array<Record<string, unknown>>>
   }
 }
 
+/** Event types of the action whose proposed args name `path`, in the order they were stored. */
+function eventOrder(path: string): string[] {
+  const events = eventsFor(path);
+  const id = events.action_proposed?.[0]?.action_id;
+  if (id === undefined) return [];
+  const db = new Database(telemetryDb, { readonly: true });
+  try {
+    const rows = db
+      .prepare('SELECT event_type, payload FROM trace_events ORDER BY rowid')
+      .all() as Array<{ event_type: string; payload: string }>;
+    return rows
+      .filter((r) => (JSON.parse(r.payload) as { action_id?: unknown }).action_id === id)
+      .map((r) => r.event_type);
+  } finally {
+    db.close();
+  }
+}
+
 describe('hitloop proxy: allow, deny and ask', () => {
   it('allow: a call the policy allows runs without asking anyone', async () => {
     writeFileSync(join(root, 'notes.txt'), 'hello from disk');
@@ -131,6 +149,23 @@ describe('hitloop proxy: allow, deny and ask', () => {
     expect(asked).toHaveLength(0);
   });
 
+  it('allow: telemetry has proposed, start and end of the call, once each and in that order', async () => {
+    // The proxy records start and end after sending (off the client's path);
+    // the order in the file must not change because of it.
+    const path = join(root, 'ordered.txt');
+    writeFileSync(path, 'x');
+    const result = await proxy.client.callTool({
+      name: 'fs__read_text_file',
+      arguments: { path },
+    });
+    expect(result.isError).toBeFalsy();
+    const types = await waitUntil(() => {
+      const order = eventOrder(path);
+      return order.includes('tool_execution_end') ? order : undefined;
+    }, 'telemetry of the allowed call');
+    expect(types).toEqual(['action_proposed', 'tool_execution_start', 'tool_execution_end']);
+  });
+
   it('deny: isError, says NOT executed and why, and the file is not written', async () => {
     const result = await write('secret.txt', 'hunter2');
     expect(result.isError).toBe(true);
@@ -141,6 +176,14 @@ describe('hitloop proxy: allow, deny and ask', () => {
     expect(text).toContain('secrets are never written by agents');
     expect(existsSync(join(root, 'secret.txt'))).toBe(false);
     expect(asked).toHaveLength(0);
+    // The denied call is still recorded (its event is written after the answer).
+    const events = await waitUntil(() => {
+      const e = eventsFor(join(root, 'secret.txt'));
+      return e.action_proposed ? e : undefined;
+    }, 'telemetry of the denied call');
+    expect(events.action_proposed).toHaveLength(1);
+    expect(events.action_proposed![0]).toMatchObject({ policy_verdict: 'deny' });
+    expect(events.tool_execution_start).toBeUndefined();
   });
 
   it('ask + approve: the reviewer sees the call, approves, and the file is on disk', async () => {

@@ -4,14 +4,17 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { ApprovalBackend } from '../../../shared/backends/backend.js';
 import {
+  type GateLogger,
   type GateOutcome,
   gateAction,
   notExecutedMessage,
 } from '../../../shared/gate/approval-gate.js';
 import { type Action, createAction } from '../../../shared/models/action.js';
+import type { ApprovalRequest } from '../../../shared/models/approval-request.js';
+import type { Decision } from '../../../shared/models/decision.js';
 import { toolGlobToRegExp } from '../../../shared/policies/rules.js';
 import { effectiveRisk } from '../../../shared/policies/tool-risk.js';
-import type { TelemetryLogger } from '../../../shared/telemetry/logger.js';
+import type { LogEventInput, TelemetryLogger } from '../../../shared/telemetry/logger.js';
 import { uuidv7 } from '../../../shared/util/uuidv7.js';
 import type { ResolvedProxyConfig } from '../config/types.js';
 import {
@@ -458,13 +461,35 @@ export class ProxySession implements UpstreamListener {
     const action = isPermissionPrompt
       ? permissionAction(toolArgs)
       : this.toAction(entry!, toolArgs);
+    // Without `required`, the gate's action_proposed event is recorded once the
+    // call is on its way upstream (or answered), not before; with it, a failed
+    // write must stop the call, so the gate writes directly.
+    const held =
+      telemetry && !telemetry.required ? new HeldEvents(telemetry, this.deps.log) : undefined;
+    try {
+      await this.gateAndRun(msg, name, entry, action, call, telemetry, held);
+    } finally {
+      held?.release();
+    }
+  }
+
+  private async gateAndRun(
+    msg: JsonRpcRequest,
+    name: string,
+    entry: ReturnType<ToolCatalog['get']>,
+    action: Action,
+    call: InFlight,
+    telemetry: TelemetryLogger | undefined,
+    held: HeldEvents | undefined,
+  ): Promise<void> {
+    const isPermissionPrompt = entry === undefined;
     let outcome: GateOutcome;
     try {
       outcome = await gateAction(action, {
         policy: this.config.policy,
         backend: this.backend!,
         runId: this.runId ?? 'no-telemetry',
-        logger: telemetry,
+        logger: held ?? telemetry,
         context: this.requestContext(entry, msg.id),
         timeoutMs: this.timeoutFor(name),
         // Only a call that waits for a human needs a signal: made on first use,
@@ -514,7 +539,7 @@ export class ProxySession implements UpstreamListener {
         relatedRequestId: msg.id,
       });
     }
-    this.forwardCall(msg, entry!, action, outcome.args, call, telemetry);
+    this.forwardCall(msg, entry!, action, outcome.args, call, telemetry, held);
   }
 
   private forwardCall(
@@ -524,6 +549,7 @@ export class ProxySession implements UpstreamListener {
     args: Record<string, unknown>,
     call: InFlight,
     telemetry: TelemetryLogger | undefined,
+    held: HeldEvents | undefined,
   ): void {
     const params: Record<string, unknown> = {
       ...msg.params,
@@ -537,10 +563,15 @@ export class ProxySession implements UpstreamListener {
       params._meta = { ...(params._meta as object), progressToken: upstreamToken };
       this.byUpstreamToken.set(upstreamToken, call);
     }
-    telemetry?.logToolExecutionStart(this.runId!, action, args);
+    // With `required` telemetry a failed write must stop the call before it
+    // runs (and before its answer leaves), so the events are logged first;
+    // otherwise after sending, off the client's critical path.
+    const logFirst = telemetry?.required === true;
+    if (logFirst) telemetry!.logToolExecutionStart(this.runId!, action, args);
     const started = performance.now();
     call.server = entry.server;
     call.upstreamId = entry.server.forward('tools/call', params, (response, raw) => {
+      const durationMs = performance.now() - started;
       this.inflight.delete(msg.id);
       if (this.byUpstreamToken.size > 0)
         for (const [t, c] of this.byUpstreamToken) if (c === call) this.byUpstreamToken.delete(t);
@@ -566,16 +597,17 @@ export class ProxySession implements UpstreamListener {
       } else {
         success = response.result.isError !== true;
       }
-      telemetry?.logToolExecutionEnd(this.runId!, {
-        actionId: action.id,
-        success,
-        error,
-        durationMs: performance.now() - started,
-        executed: true,
-      });
+      const result = { actionId: action.id, success, error, durationMs, executed: true };
+      if (logFirst) telemetry!.logToolExecutionEnd(this.runId!, result);
       if (out) this.send(out, { relatedRequestId: msg.id });
       else this.relay(response, raw, call.upstreamId!, msg.id);
+      if (telemetry && !logFirst) telemetry.logToolExecutionEnd(this.runId!, result);
     });
+    // The stdio writer sends the first message of a turn at once, so the
+    // server is already working while this is recorded. The answer comes in
+    // a later turn or microtask, so its end event still follows this one.
+    held?.release();
+    if (telemetry && !logFirst) telemetry.logToolExecutionStart(this.runId!, action, args);
   }
 
   /**
@@ -918,6 +950,58 @@ export class ProxySession implements UpstreamListener {
           `could not send to the client: ${err instanceof Error ? err.message : String(err)}`,
         ),
       );
+  }
+}
+
+/**
+ * The gate's logger for one call: events are held and handed to telemetry on
+ * release(), so recording them happens after the call was forwarded. Order is
+ * kept: an approval event flushes what is held first. Ids are assigned when
+ * the gate logs, as it expects.
+ */
+class HeldEvents implements GateLogger {
+  private held: LogEventInput[] = [];
+
+  constructor(
+    private readonly telemetry: TelemetryLogger,
+    private readonly log: Logger,
+  ) {}
+
+  logEvent(input: LogEventInput): string {
+    // The id now (the gate may use it); the timestamp when written, a few µs later.
+    input.eventId ??= uuidv7();
+    this.held.push(input);
+    return input.eventId;
+  }
+
+  logApprovalRequested(runId: string, request: ApprovalRequest): string {
+    this.release();
+    return this.telemetry.logApprovalRequested(runId, request);
+  }
+
+  logApprovalDecided(
+    runId: string,
+    decision: Decision,
+    context?: Parameters<GateLogger['logApprovalDecided']>[2],
+  ): string {
+    this.release();
+    return this.telemetry.logApprovalDecided(runId, decision, context);
+  }
+
+  /** Writes what is held. Never throws: the call it belongs to may already be running. */
+  release(): void {
+    if (this.held.length === 0) return;
+    const events = this.held;
+    this.held = [];
+    for (const event of events) {
+      try {
+        this.telemetry.logEvent(event);
+      } catch (err) {
+        this.log.warn(
+          `telemetry: could not record ${event.eventType}: ${err instanceof Error ? err.message : String(err)}`,
+        );
+      }
+    }
   }
 }
 
