@@ -18,3 +18,4 @@ export * from './telemetry/index.js';
 export { argsHash, canonicalJson } from './util/canonical-json.js';
 export { uniformFromKey } from './util/seeded-hash.js';
 export * from './util/visible-text.js';
+export * from './webhooks/index.js';

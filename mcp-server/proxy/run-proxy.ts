@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { ApprovalBackend } from '../../shared/backends/backend.js';
@@ -10,8 +12,11 @@ import type { ApprovalStore } from '../../shared/stores/approval-store.js';
 import { openApprovalStore } from '../../shared/stores/open-store.js';
 import { SqliteApprovalStore } from '../../shared/stores/sqlite-store.js';
 import { TelemetryLogger } from '../../shared/telemetry/logger.js';
+import { createCallbackListener } from '../../shared/webhooks/callback-server.js';
+import { PersistentWebhookBackend } from '../../shared/webhooks/persistent-webhook-backend.js';
 import { packageVersion } from '../version.js';
 import { createBackendResolver } from './approval/backend-resolver.js';
+import { RecoveringBackend } from './approval/recovering-backend.js';
 import type { ResolvedProxyConfig } from './config/types.js';
 import { type HttpDownstream, isLoopbackHost, startHttpDownstream } from './http-downstream.js';
 import { createLogger, type Logger } from './log.js';
@@ -73,15 +78,27 @@ export async function runProxy(
       })
     : undefined;
   // The approval hub is where the VS Code sidebar and `hitloop approvals`
-  // find this proxy's pending calls; it runs whenever a config may ask through it.
+  // find this proxy's pending calls; it runs whenever a config may ask through
+  // it, and the webhook channel keeps its requests in the hub's store too.
   let hub: ApprovalHub | undefined;
   let hubBackend = options.hub;
-  if (!hubBackend && (config.approval.backend === 'hub' || config.approval.fallback === 'hub')) {
+  let webhookBackend: (() => ApprovalBackend) | undefined;
+  let callbacks: Server | undefined;
+  const approval = config.approval;
+  const usesWebhook = approval.backend === 'webhook';
+  if (usesWebhook && !approval.webhook)
+    throw new ConfigError({
+      file: config.source,
+      field: 'approval.webhook',
+      problem: 'the "webhook" backend needs approval.webhook (url, callbackBaseUrl, secret)',
+      fix: 'add an approval.webhook section to the config file given with --config',
+    });
+  if (!hubBackend && (approval.backend === 'hub' || approval.fallback === 'hub' || usesWebhook)) {
     const home = hitloopHome();
     let store: ApprovalStore;
     try {
-      store = config.approval.store
-        ? await openApprovalStore(config.approval.store, { onInvalid: (m) => log.warn(m) })
+      store = approval.store
+        ? await openApprovalStore(approval.store, { onInvalid: (m) => log.warn(m) })
         : new SqliteApprovalStore(join(home, 'approvals.db'), { onInvalid: (m) => log.warn(m) });
     } catch (err) {
       throw new ConfigError({
@@ -97,22 +114,46 @@ export async function runProxy(
       home,
       version: packageVersion(),
       log: (m) => log.warn(m),
-      resumeWindowMs: config.approval.resumeWindowMs,
+      resumeWindowMs: approval.resumeWindowMs,
     });
     await hub.start();
-    const threadId = config.approval.instance ?? defaultInstance(config);
-    const recovered = await hub.recover(threadId, config.approval.resumeWindowMs);
+    const threadId = approval.instance ?? defaultInstance(config);
+    const recovered = await hub.recover(threadId, approval.resumeWindowMs);
     if (recovered.length)
       log.warn(
         `took back ${recovered.length} approval(s) left by an earlier run of ${threadId}; a decision on them applies when the agent retries the same call`,
       );
     log.info(
-      `approval hub at ${hub.url}${config.approval.store ? ` on ${store.name}` : ''}; approve with the VS Code sidebar or \`hitloop approvals\``,
+      `approval hub at ${hub.url}${approval.store ? ` on ${store.name}` : ''}; approve with the VS Code sidebar or \`hitloop approvals\``,
     );
-    const backend = new HubBackend(hub, { timeoutMs: config.approval.timeoutMs, threadId });
+    const backend = new HubBackend(hub, { timeoutMs: approval.timeoutMs, threadId });
     hubBackend = () => backend;
+    if (usesWebhook && approval.webhook) {
+      const hook = approval.webhook;
+      const webhook = new PersistentWebhookBackend({
+        url: hook.url,
+        callbackBaseUrl: hook.callbackBaseUrl,
+        secret: hook.secret,
+        headers: hook.headers,
+        timeoutMs: approval.timeoutMs,
+        store,
+        threadId,
+        hubId: hub.hubId,
+        retry: hook.retry,
+        circuitBreaker: hook.circuitBreaker,
+      });
+      const resuming = new RecoveringBackend(hub, webhook, (id, o) =>
+        webhook.awaitRecovered(id, o),
+      );
+      webhookBackend = () => resuming;
+      if (hook.listen) callbacks = await serveCallbacks(hook.listen, webhook);
+    }
   }
-  const resolveBackend = createBackendResolver(config.approval, { log, hub: hubBackend });
+  const resolveBackend = createBackendResolver(config.approval, {
+    log,
+    hub: hubBackend,
+    webhook: webhookBackend,
+  });
   const sessions = new Set<ProxySession>();
   const openSession = async (transport: JsonRpcTransport, transportName: string) => {
     const session = new ProxySession(config, transport, {
@@ -170,6 +211,7 @@ export async function runProxy(
     async close() {
       await http?.close();
       await Promise.allSettled([...sessions].map((s) => s.close()));
+      if (callbacks) await new Promise<void>((resolve) => callbacks!.close(() => resolve()));
       await hub?.stop();
       await hub?.store.close();
       telemetry?.close();
@@ -191,4 +233,33 @@ export function defaultInstance(config: ResolvedProxyConfig): string {
     .digest('hex')
     .slice(0, 12);
   return `proxy:${hostname()}:${digest}`;
+}
+
+/** Serves webhook callbacks at `listen` under /v1/callbacks/ (HMAC-capability URLs). */
+async function serveCallbacks(listen: string, webhook: PersistentWebhookBackend): Promise<Server> {
+  const m = /^(?:\[([^\]]+)\]|([^:]+))?:?(\d+)$/.exec(listen);
+  const host = m?.[1] ?? m?.[2] ?? '127.0.0.1';
+  const port = Number(m?.[3] ?? 0);
+  const server = createServer(
+    createCallbackListener((id, sig, body) => webhook.handleCallback(id, sig, body), {
+      pathPrefix: '/v1/callbacks',
+    }),
+  );
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve());
+    });
+  } catch (err) {
+    throw new ConfigError({
+      field: 'approval.webhook.listen',
+      problem: `cannot listen on ${listen}: ${err instanceof Error ? err.message : String(err)}`,
+      fix: 'choose a free port',
+    });
+  }
+  const address = server.address() as AddressInfo;
+  process.stderr.write(
+    `hitloop: webhook callbacks at http://${host.includes(':') ? `[${host}]` : host}:${address.port}/v1/callbacks/\n`,
+  );
+  return server;
 }

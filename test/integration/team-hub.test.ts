@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { HubClient } from '../../shared/hub/hub-client.js';
+import type { HubClient } from '../../shared/hub/hub-client.js';
 import type { ApprovalRecord } from '../../shared/hub/protocol.js';
 import {
   filesystemServer,
@@ -15,6 +15,7 @@ import {
   waitUntil,
   writeConfig,
 } from '../helpers/proxy-harness.js';
+import { startServe } from '../helpers/serve.js';
 import {
   isolatedStoreUrl,
   POSTGRES_URL,
@@ -28,45 +29,6 @@ import {
 
 const tmp = tempDir('hitloop-team-');
 afterAll(() => tmp.remove());
-
-interface Serve {
-  url: string;
-  token: string;
-  client: HubClient;
-  stdout: OutputLog;
-  stop(): Promise<void>;
-}
-
-async function startServe(store: string, home: string): Promise<Serve> {
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [PROXY_ENTRY, 'serve', '--store', store, '--listen', '127.0.0.1:0', '--name', 'team hub'],
-    { env: { ...process.env, HITLOOP_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const stdout = new OutputLog();
-  const stderr = new OutputLog();
-  stdout.attach(child.stdout);
-  stderr.attach(child.stderr);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const m = await Promise.race([
-    stdout.waitFor(/approval page: (http:\/\/[^/\s]+)\/#token=(\S+)/, 20_000),
-    exited.then(() => {
-      throw new Error(`hitloop serve exited:\n${stderr.text}`);
-    }),
-  ]);
-  const url = m[1]!;
-  const token = m[2]!;
-  return {
-    url,
-    token,
-    client: new HubClient({ url, token }),
-    stdout,
-    async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
 
 function proxyConfig(name: string, work: string): string {
   return writeConfig(

@@ -18,7 +18,7 @@ interface ProxyOptions {
   token?: string;
   allowOrigin: string[];
   approval?: ApprovalBackendName;
-  fallback?: Exclude<ApprovalBackendName, 'elicitation'>;
+  fallback?: Exclude<ApprovalBackendName, 'elicitation' | 'webhook'>;
   timeout?: string;
   permissionPrompt?: boolean;
   logLevel?: LogLevel;
@@ -31,6 +31,7 @@ const BACKENDS: ApprovalBackendName[] = [
   'hub',
   'elicitation',
   'cli',
+  'webhook',
   'auto-approve',
   'auto-reject',
 ];
@@ -75,7 +76,7 @@ export function registerProxyCommand(program: Command, _io: CliIo): void {
     .addOption(new Option('--approval <backend>', 'approval channel').choices(BACKENDS))
     .addOption(
       new Option('--fallback <backend>', 'approval channel when the first cannot ask').choices(
-        BACKENDS.filter((b) => b !== 'elicitation'),
+        BACKENDS.filter((b) => b !== 'elicitation' && b !== 'webhook'),
       ),
     )
     .option('--timeout <seconds>', 'approval timeout in seconds (default 600)')

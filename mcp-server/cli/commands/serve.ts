@@ -8,6 +8,8 @@ import { hitloopHome } from '../../../shared/hub/discovery.js';
 import { isLoopbackHost } from '../../../shared/hub/hub-http.js';
 import type { ApprovalStore } from '../../../shared/stores/approval-store.js';
 import { maskStoreUrl, openApprovalStore } from '../../../shared/stores/open-store.js';
+import { handleWebhookCallback } from '../../../shared/webhooks/callback-handler.js';
+import { createCallbackListener } from '../../../shared/webhooks/callback-server.js';
 import { packageVersion } from '../../version.js';
 import type { CliIo } from '../program.js';
 import { parseHostPort } from './proxy.js';
@@ -19,6 +21,7 @@ interface ServeOptions {
   name: string;
   publicUrl?: string;
   resumeWindow: string;
+  webhookSecretFile?: string;
 }
 
 /** Shortest token `hitloop serve` accepts from a file or the environment. */
@@ -59,6 +62,10 @@ export function registerServeCommand(program: Command, io: CliIo): void {
       'how long approvals of a proxy that died stay answerable, waiting for it to restart',
       '120',
     )
+    .option(
+      '--webhook-secret-file <file>',
+      'accept webhook decisions at /v1/callbacks/ for requests signed with this secret (default: $HITLOOP_WEBHOOK_SECRET)',
+    )
     .action(async (opts: ServeOptions) => {
       const listen = parseHostPort(opts.listen, '--listen');
       const resumeSeconds = Number(opts.resumeWindow);
@@ -82,6 +89,13 @@ export function registerServeCommand(program: Command, io: CliIo): void {
           fix: 'check the URL and that the server is running, e.g. --store postgres://user@127.0.0.1:5432/db',
         });
       }
+      const webhookSecret = readWebhookSecret(opts.webhookSecretFile);
+      const callbackListener =
+        webhookSecret &&
+        createCallbackListener(
+          (id, sig, body) => handleWebhookCallback(store, webhookSecret, id, sig, body),
+          { pathPrefix: '/v1/callbacks' },
+        );
       const hub = new ApprovalHub({
         store,
         name: opts.name,
@@ -91,6 +105,16 @@ export function registerServeCommand(program: Command, io: CliIo): void {
         token,
         page: true,
         relayStoreEvents: true,
+        ...(callbackListener
+          ? {
+              // Callbacks carry their own HMAC capability instead of the token.
+              extraRoutes: async (req, res, url) => {
+                if (!url.pathname.startsWith('/v1/callbacks/')) return false;
+                callbackListener(req, res);
+                return true;
+              },
+            }
+          : {}),
         resumeWindowMs: resumeSeconds * 1000,
         log: (m) => io.stderr(`hitloop: warn: ${m}\n`),
       });
@@ -115,6 +139,7 @@ export function registerServeCommand(program: Command, io: CliIo): void {
           `  approval page: ${base}/#token=${token}`,
           `  VS Code: run "hitloop: Connect to a Remote Hub…" with ${base} and the token`,
           `  proxies: hitloop proxy --store ${maskStoreUrl(spec)} ...`,
+          ...(webhookSecret ? [`  webhook callbacks: ${base}/v1/callbacks/`] : []),
           '',
         ].join('\n'),
       );
@@ -130,6 +155,30 @@ export function registerServeCommand(program: Command, io: CliIo): void {
       await hub.stop();
       await store.close();
     });
+}
+
+/** The webhook secret, if callbacks are to be served. */
+function readWebhookSecret(file: string | undefined): string | undefined {
+  let secret = process.env.HITLOOP_WEBHOOK_SECRET?.trim();
+  let field = 'HITLOOP_WEBHOOK_SECRET';
+  if (file) {
+    field = '--webhook-secret-file';
+    try {
+      secret = readFileSync(file, 'utf8').trim();
+    } catch (err) {
+      throw new ConfigError({
+        file: field,
+        problem: `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+      });
+    }
+  }
+  if (secret !== undefined && secret.length < 16)
+    throw new ConfigError({
+      file: field,
+      problem: 'the webhook secret is shorter than 16 characters',
+      fix: 'use the same long random secret as the proxies’ approval.webhook.secret',
+    });
+  return secret || undefined;
 }
 
 /**

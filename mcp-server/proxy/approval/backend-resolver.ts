@@ -11,6 +11,8 @@ export interface ResolverDeps {
   log: Logger;
   /** The approval hub's backend, once a hub runs in this process (issue 4). */
   hub?: () => ApprovalBackend;
+  /** The webhook backend, when approval.webhook is configured. */
+  webhook?: () => ApprovalBackend;
 }
 
 /**
@@ -53,6 +55,15 @@ export function createBackendResolver(
           );
           return make(settings.fallback === 'hub' ? 'auto-reject' : settings.fallback);
         }
+        break;
+      case 'webhook':
+        if (!deps.webhook) {
+          warnOnce(
+            `the webhook channel is not configured; using the "${settings.fallback}" fallback`,
+          );
+          return make(settings.fallback);
+        }
+        backend = deps.webhook();
         break;
     }
     shared.set(name, backend);

@@ -663,9 +663,44 @@ function resolveSections(doc: ConfigDocument): Sections {
       : /^[a-z][a-z0-9+.-]*:\/\//i.test(approval.store) || approval.store === 'memory'
         ? expandString(approval.store, 'approval.store', doc.expand)
         : resolvePath(expandString(approval.store, 'approval.store', doc.expand), doc);
+  const hook = approval.webhook;
+  const webhook = hook && {
+    ...hook,
+    url: expandString(hook.url, 'approval.webhook.url', doc.expand),
+    callbackBaseUrl: expandString(
+      hook.callbackBaseUrl,
+      'approval.webhook.callbackBaseUrl',
+      doc.expand,
+    ),
+    secret: expandString(hook.secret, 'approval.webhook.secret', doc.expand),
+    headers: Object.fromEntries(
+      Object.entries(hook.headers).map(([k, v]) => [
+        k,
+        expandString(v, `approval.webhook.headers.${k}`, doc.expand),
+      ]),
+    ),
+  };
+  if (webhook && webhook.secret.length < 16)
+    throw new ConfigError({
+      file,
+      field: 'approval.webhook.secret',
+      problem: 'the secret (after expanding variables) is shorter than 16 characters',
+      fix: 'use a long random secret, e.g. `openssl rand -base64 32`',
+    });
+  if (approval.backend === 'webhook' && !webhook)
+    throw new ConfigError({
+      file,
+      field: 'approval.webhook',
+      problem: 'the "webhook" backend needs approval.webhook (url, callbackBaseUrl, secret)',
+      fix: 'add "webhook": { "url": "https://bridge.example/hitloop", "callbackBaseUrl": "https://...", "secret": "${env:HITLOOP_WEBHOOK_SECRET}" }',
+    });
   return {
     ...policyFromValue(json.policy, file, 'policy'),
-    approval: { ...approvalSettings(approval), ...(store !== undefined ? { store } : {}) },
+    approval: {
+      ...approvalSettings(approval),
+      ...(store !== undefined ? { store } : {}),
+      ...(webhook ? { webhook } : {}),
+    },
     telemetry: { ...(db !== undefined ? { db } : {}), required: telemetry.required },
     proxy,
   };

@@ -127,7 +127,62 @@ export const APPROVAL_BACKENDS = [
   'auto-reject',
   'cli',
   'elicitation',
+  'webhook',
 ] as const;
+
+/** `approval.webhook`: where requests go and how decisions come back. */
+export const WebhookConfig = z
+  .strictObject({
+    url: z
+      .string()
+      .regex(/^https?:\/\//, 'must be an http:// or https:// URL')
+      .describe(
+        'Where approval requests are POSTed (signed JSON): a Slack/Telegram bridge, your app.',
+      ),
+    callbackBaseUrl: z
+      .string()
+      .regex(/^https?:\/\//, 'must be an http:// or https:// URL')
+      .describe(
+        'Public base URL decisions are POSTed back to; each request gets `BASE/ID?sig=...`. Point it at `listen` below, or at a team hub (`hitloop serve` with the same secret) sharing `approval.store`.',
+      ),
+    secret: z
+      .string()
+      .min(16, 'use at least 16 characters (e.g. `openssl rand -base64 32`)')
+      .describe(
+        'Shared with the receiver: signs requests (X-Hitloop-Signature) and callback URLs. Use ${env:VAR}.',
+      ),
+    listen: z
+      .string()
+      .regex(/^(?:\[[^\]]+\]|[^:]+)?:?\d+$/, 'expected HOST:PORT, e.g. 127.0.0.1:8790')
+      .optional()
+      .describe(
+        'Serve callbacks in this proxy at HOST:PORT under /v1/callbacks/ (callback URLs carry an HMAC capability).',
+      ),
+    headers: z
+      .record(z.string().min(1), z.string())
+      .default({})
+      .describe("Extra headers on every request, e.g. the receiver's own Authorization."),
+    retry: z
+      .strictObject({
+        maxAttempts: z.int().min(1).max(100).default(5),
+        baseDelayMs: z.number().min(0).default(500),
+        maxDelayMs: z.number().min(0).default(30_000),
+        jitter: z.number().min(0).max(1).default(0.2),
+      })
+      .default({ maxAttempts: 5, baseDelayMs: 500, maxDelayMs: 30_000, jitter: 0.2 })
+      .describe('Delivery retries: exponential backoff with jitter, capped at maxDelayMs.'),
+    circuitBreaker: z
+      .strictObject({
+        failureThreshold: z.int().min(1).default(5),
+        resetTimeoutMs: z.number().min(0).default(30_000),
+        halfOpenMaxCalls: z.int().min(1).default(1),
+      })
+      .default({ failureThreshold: 5, resetTimeoutMs: 30_000, halfOpenMaxCalls: 1 })
+      .describe(
+        'After failureThreshold failed deliveries in a row, requests fail closed (system:circuit_breaker) until resetTimeoutMs has passed.',
+      ),
+  })
+  .describe('The webhook approval channel (backend "webhook").');
 
 /** The `approval` section. */
 export const ApprovalConfig = z
@@ -136,7 +191,7 @@ export const ApprovalConfig = z
       .enum(APPROVAL_BACKENDS)
       .default('hub')
       .describe(
-        'Who answers calls the policy marks "ask": "hub" (the approval hub: VS Code sidebar, `hitloop approvals`), "elicitation" (a form in the MCP client, if it supports elicitation), "cli" (a terminal prompt; only with --http), "auto-approve" or "auto-reject".',
+        'Who answers calls the policy marks "ask": "hub" (the approval hub: VS Code sidebar, `hitloop approvals`), "elicitation" (a form in the MCP client, if it supports elicitation), "cli" (a terminal prompt; only with --http), "webhook" (signed HTTP requests, decisions on callback URLs; see approval.webhook), "auto-approve" or "auto-reject".',
       ),
     fallback: z
       .enum(['hub', 'auto-approve', 'auto-reject', 'cli'])
@@ -175,6 +230,7 @@ export const ApprovalConfig = z
       .describe(
         'A stable name for this proxy. After a crash or restart, a proxy with the same instance name takes back its pending approvals, and a decision made meanwhile applies when the agent retries the call. Default: derived from the host and the config.',
       ),
+    webhook: WebhookConfig.optional(),
     resumeWindowMs: ms('resumeWindowMs')
       .default(120_000)
       .describe(

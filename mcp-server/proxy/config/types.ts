@@ -25,12 +25,29 @@ export type UpstreamSpec =
     };
 
 /** Names of the approval channels a config may select. */
-export type ApprovalBackendName = 'hub' | 'auto-approve' | 'auto-reject' | 'cli' | 'elicitation';
+export type ApprovalBackendName =
+  | 'hub'
+  | 'auto-approve'
+  | 'auto-reject'
+  | 'cli'
+  | 'elicitation'
+  | 'webhook';
+
+/** `approval.webhook`, resolved (variables expanded, defaults filled). */
+export interface WebhookSettings {
+  url: string;
+  callbackBaseUrl: string;
+  secret: string;
+  listen?: string;
+  headers: Record<string, string>;
+  retry: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number; jitter: number };
+  circuitBreaker: { failureThreshold: number; resetTimeoutMs: number; halfOpenMaxCalls: number };
+}
 
 export interface ApprovalSettings {
   backend: ApprovalBackendName;
   /** Used when the primary backend cannot ask (e.g. the client lacks elicitation). */
-  fallback: Exclude<ApprovalBackendName, 'elicitation'>;
+  fallback: Exclude<ApprovalBackendName, 'elicitation' | 'webhook'>;
   /** Default approval timeout, ms (10 minutes). */
   timeoutMs: number;
   /** Per-tool timeouts keyed by tool-name glob (matched against the exposed, namespaced name). */
@@ -43,6 +60,8 @@ export interface ApprovalSettings {
   instance?: string;
   /** How long a dead proxy's approvals wait for it to restart, ms. */
   resumeWindowMs: number;
+  /** The webhook channel's settings (required when backend is "webhook"). */
+  webhook?: WebhookSettings;
 }
 
 export interface TelemetrySettings {
