@@ -242,6 +242,43 @@ describe('loadProxyConfig: defaults', () => {
     expect(unset.message).toContain('NOPE');
   });
 
+  it('reads approval.webhook, expands its variables, and names what is missing', () => {
+    const hook = {
+      url: 'https://bridge.example/hitloop',
+      callbackBaseUrl: 'https://hub.example/v1/callbacks',
+      secret: '${env:HOOK_SECRET}',
+      headers: { authorization: 'Bearer ${env:BRIDGE_TOKEN}' },
+    };
+    const config = load(
+      { mcpServers: { memory }, approval: { backend: 'webhook', webhook: hook } },
+      { HOOK_SECRET: 'x'.repeat(32), BRIDGE_TOKEN: 'bt' },
+    );
+    expect(config.approval.webhook).toMatchObject({
+      secret: 'x'.repeat(32),
+      headers: { authorization: 'Bearer bt' },
+      retry: { maxAttempts: 5, baseDelayMs: 500, maxDelayMs: 30_000, jitter: 0.2 },
+      circuitBreaker: { failureThreshold: 5, resetTimeoutMs: 30_000, halfOpenMaxCalls: 1 },
+    });
+    const missing = configError(() =>
+      load({ mcpServers: { memory }, approval: { backend: 'webhook' } }),
+    );
+    expect(missing.field).toBe('approval.webhook');
+    const short = configError(() =>
+      load(
+        { mcpServers: { memory }, approval: { backend: 'webhook', webhook: hook } },
+        { HOOK_SECRET: 'short', BRIDGE_TOKEN: 'bt' },
+      ),
+    );
+    expect(short.field).toBe('approval.webhook.secret');
+    const badUrl = configError(() =>
+      load({
+        mcpServers: { memory },
+        approval: { backend: 'webhook', webhook: { ...hook, url: 'ftp://x' } },
+      }),
+    );
+    expect(badUrl.field).toBe('approval.webhook.url');
+  });
+
   it('prefixes names by default only with more than one server', () => {
     expect(load({ mcpServers: { a: memory, b: memory } }).proxy.prefixNames).toBe(true);
     expect(
