@@ -3,6 +3,7 @@ import * as vscode from 'vscode';
 import { applyEdits, proposedFileChange } from './file-edits.js';
 import type { HubConnections } from './hub-connections.js';
 import type { ItemRef } from './protocol.js';
+import { remoteDiffRefusal } from './views.js';
 
 /** The read-only scheme of proposed file contents. */
 export const PROPOSED_SCHEME = 'hitloop-proposed';
@@ -62,6 +63,11 @@ export async function showProposedDiff(
     return;
   }
   const { approval, hub } = item;
+  // A remote hub's request names a file on the machine that asked, not this one.
+  if (hub.remote) {
+    void vscode.window.showInformationMessage(`hitloop: ${remoteDiffRefusal(hub, approval)}`);
+    return;
+  }
   const args = editedArgs ?? approval.args;
   const change = proposedFileChange(approval.tool, args, approval.cwd ?? hub.cwd);
   if (!change) {

@@ -100,9 +100,15 @@ export function activate(context: vscode.ExtensionContext): HitloopExtensionApi 
   };
 
   const decideSelected = async (approve: boolean) => {
-    let items = view.selection
-      .map((ref) => hubs.findPending(ref.hubId, ref.id))
-      .filter((i): i is PendingItem => i !== undefined);
+    // Each approval once, even if the selection named it through two hubs.
+    let items = [
+      ...new Map(
+        view.selection
+          .map((ref) => hubs.findPending(ref.hubId, ref.id))
+          .filter((i): i is PendingItem => i !== undefined)
+          .map((i) => [i.approval.id, i] as const),
+      ).values(),
+    ];
     if (items.length === 0) {
       items = await pickPending(hubs, approve ? 'Approve requests' : 'Reject requests', true);
       if (items.length === 0) return;

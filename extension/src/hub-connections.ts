@@ -31,20 +31,31 @@ export interface HubClientLike {
   ): Promise<void>;
 }
 
-/**
- * A hub as the extension shows it. A remote hub (`hitloop.remoteHubs`) has
- * `remote: true`, the id `remote:<url>`, pid 0 and its URL as `cwd`: it runs
- * on another machine, so neither is known or meaningful here.
- */
-export interface HubRef {
+interface HubRefBase {
   hubId: string;
   name: string;
+  url: string;
+}
+
+/** A hub a hitloop process on this machine opened (found in $HITLOOP_HOME/hubs). */
+export interface LocalHubRef extends HubRefBase {
+  remote: false;
+  /** The process's working directory, for the workspace filter and relative paths. */
   cwd: string;
   pid: number;
-  url: string;
-  /** A central hub from the settings; it answers for every process that uses it. */
-  remote?: boolean;
 }
+
+/**
+ * A central hub from the settings (`hitloop.remoteHubs`), id `remote:<url>`.
+ * It runs on another machine and answers for every process that uses its
+ * store, so it has no working directory or pid that would mean anything here.
+ */
+export interface RemoteHubRef extends HubRefBase {
+  remote: true;
+}
+
+/** A hub as the extension shows it: check `remote` before reading `cwd` or `pid`. */
+export type HubRef = LocalHubRef | RemoteHubRef;
 
 /** A remote hub from the settings with its token from secret storage (undefined: none saved). */
 export interface RemoteHubSource extends RemoteHubEntry {
@@ -53,14 +64,18 @@ export interface RemoteHubSource extends RemoteHubEntry {
 
 export type HubConnectionState = 'connecting' | 'live' | 'retrying';
 
-export interface HubStatus extends HubRef {
+export type HubStatus = HubRef & {
   state: HubConnectionState;
   /** Why the last attempt failed, while retrying. */
   lastError?: string;
   /** False when the hub runs outside the workspace and the scope is "workspace". */
   inScope: boolean;
+  /**
+   * Pending approvals shown through this hub: each approval counts once, on
+   * the hub it is attributed to (see `preferredSource`), in scope or not.
+   */
   pendingCount: number;
-}
+};
 
 /** One pending approval and the hub that can answer it. */
 export interface PendingItem {
@@ -117,31 +132,77 @@ export function backoffDelay(attempt: number, random: () => number = Math.random
 }
 
 /**
+ * How much a hub's copy of `approval` is preferred when several hubs list it
+ * (in team mode hubs share a store, and every hub lists all of it): a live
+ * connection first (its list is current, and any hub on the store can decide,
+ * the first decision winning), then the hub that asked, then a remote (team)
+ * hub, which streams the fate of every request on its store, where another
+ * process's local hub streams only its own. Higher wins; ties keep the first.
+ *
+ * @example
+ * hubPreference(local, { hubId: local.hubId }, true) // 6: the owner, live
+ * hubPreference(remote, { hubId: local.hubId }, true) // 5: live, a team hub
+ */
+export function hubPreference(
+  hub: HubRef,
+  approval: Pick<ApprovalRecord, 'hubId'>,
+  live: boolean,
+): number {
+  const owner = !hub.remote && approval.hubId === hub.hubId;
+  return (live ? 4 : 0) + (owner ? 2 : hub.remote ? 1 : 0);
+}
+
+/** A hub's list, as `mergePending` takes it; `live` defaults to true. */
+export interface PendingSource {
+  hub: HubRef;
+  pending: Iterable<ApprovalRecord>;
+  live?: boolean;
+}
+
+/**
+ * Each approval once, from its preferred hub (`hubPreference`), in no
+ * particular order.
+ *
+ * @example
+ * dedupeByApproval([{ hub: remote, pending: [a] }, { hub: local, pending: [a] }]) // [{ hub: local, approval: a }]
+ */
+export function dedupeByApproval(sources: ReadonlyArray<PendingSource>): PendingItem[] {
+  const byId = new Map<string, { item: PendingItem; score: number }>();
+  for (const { hub, pending, live = true } of sources) {
+    for (const approval of pending) {
+      const score = hubPreference(hub, approval, live);
+      const existing = byId.get(approval.id);
+      if (existing && existing.score >= score) continue;
+      byId.set(approval.id, { item: { hub, approval }, score });
+    }
+  }
+  return [...byId.values()].map((e) => e.item);
+}
+
+/**
  * Merges the pending approvals of several hubs: each approval once (hubs that
- * share a store list each other's records, but only the process that asked
- * can answer, so the owner's copy wins), filtered to the workspace when asked
- * (except those of remote hubs, whose working directories are on other
- * machines), newest first.
+ * share a store list each other's records; see `hubPreference` for whose copy
+ * is kept), filtered to the workspace when asked (except those of remote hubs,
+ * whose working directories are on other machines), newest first.
  *
  * @example
  * mergePending([{ hub, pending: [a, b] }], { scope: 'all', folders: [] }).pending.length // 2
  */
 export function mergePending(
-  sources: ReadonlyArray<{ hub: HubRef; pending: Iterable<ApprovalRecord> }>,
+  sources: ReadonlyArray<PendingSource>,
   filter: { scope: DiscoveryScope; folders: readonly string[] },
-): { pending: PendingItem[]; hiddenByScope: number } {
-  const byId = new Map<string, PendingItem>();
-  for (const { hub, pending } of sources) {
-    for (const approval of pending) {
-      if (approval.status !== 'pending') continue;
-      const existing = byId.get(approval.id);
-      if (existing && existing.hub.hubId === existing.approval.hubId) continue;
-      byId.set(approval.id, { hub, approval });
-    }
-  }
+): { pending: PendingItem[]; hiddenByScope: number; perHub: Map<string, number> } {
+  const unique = dedupeByApproval(
+    sources.map((s) => ({
+      ...s,
+      pending: [...s.pending].filter((a) => a.status === 'pending'),
+    })),
+  );
   const pending: PendingItem[] = [];
+  const perHub = new Map<string, number>();
   let hiddenByScope = 0;
-  for (const item of byId.values()) {
+  for (const item of unique) {
+    perHub.set(item.hub.hubId, (perHub.get(item.hub.hubId) ?? 0) + 1);
     if (
       filter.scope === 'workspace' &&
       !item.hub.remote &&
@@ -153,7 +214,7 @@ export function mergePending(
     pending.push(item);
   }
   pending.sort(newestFirst);
-  return { pending, hiddenByScope };
+  return { pending, hiddenByScope, perHub };
 }
 
 function newestFirst(a: PendingItem, b: PendingItem): number {
@@ -165,6 +226,10 @@ function newestFirst(a: PendingItem, b: PendingItem): number {
 interface ConnectionHost {
   changed(): void;
   requested(hub: HubRef, approval: ApprovalRecord): void;
+  /** An approval left `pending` (any hub said so): drop it from every connection. */
+  settled(id: string): void;
+  /** Whether some hub already said `id` left `pending`. */
+  isSettled(id: string): boolean;
   rulesChanged(): void;
   lost(hub: HubRef, error: string): void;
   backoff(attempt: number): number;
@@ -191,12 +256,12 @@ class HubConnection {
   }
 
   /**
-   * Whether this connection shows `approval`. A process's own hub answers
-   * only for its own requests; a remote (central) hub answers for all of
-   * its clients'.
+   * Whether this connection shows `approval`. A process's own hub lists every
+   * record of a shared store but streams the fate of its own requests only,
+   * so it keeps only those; a remote (team) hub streams all of them.
    */
   private owns(approval: ApprovalRecord): boolean {
-    return this.hub.remote === true || approval.hubId === this.hub.hubId;
+    return this.hub.remote || approval.hubId === this.hub.hubId;
   }
 
   dispose(): void {
@@ -261,7 +326,7 @@ class HubConnection {
     const listed = await this.client.listPending();
     this.pending.clear();
     for (const approval of listed) {
-      if (this.owns(approval) && approval.status === 'pending')
+      if (this.owns(approval) && approval.status === 'pending' && !this.host.isSettled(approval.id))
         this.pending.set(approval.id, approval);
     }
     for (const event of journal) this.apply(event, true);
@@ -277,19 +342,26 @@ class HubConnection {
     switch (event.type) {
       case 'requested': {
         const approval = event.approval;
-        if (!this.owns(approval) || approval.status !== 'pending') return;
+        if (
+          !this.owns(approval) ||
+          approval.status !== 'pending' ||
+          this.host.isSettled(approval.id)
+        )
+          return;
         const isNew = !this.pending.has(approval.id);
         this.pending.set(approval.id, approval);
         this.host.changed();
         if (isNew && notify) this.host.requested(this.hub, approval);
         return;
       }
+      // Another hub on the same store may list this approval too (and may be
+      // the one the card came from): the news from any hub settles it everywhere.
       case 'decided':
-        if (this.pending.delete(event.approval.id)) this.host.changed();
+        this.host.settled(event.approval.id);
         return;
       case 'withdrawn':
       case 'expired':
-        if (this.pending.delete(event.id)) this.host.changed();
+        this.host.settled(event.id);
         return;
       case 'rule_added':
       case 'rule_revoked':
@@ -351,6 +423,12 @@ export class HubConnections {
   private rescanTimer: ReturnType<typeof setTimeout> | undefined;
   private started = false;
   private readonly problems = new Set<string>();
+  /**
+   * Ids some hub said were decided, withdrawn or expired (the newest few
+   * thousand; an id never becomes pending again), so that a hub listing late
+   * does not bring a settled card back.
+   */
+  private readonly settledIds = new Set<string>();
 
   constructor(private readonly options: HubConnectionsOptions = {}) {}
 
@@ -423,9 +501,10 @@ export class HubConnections {
       const ref: HubRef = {
         hubId: hub.hubId,
         name: hub.name,
+        url: hub.url,
+        remote: false,
         cwd: hub.cwd,
         pid: hub.pid,
-        url: hub.url,
       };
       const client = (this.options.createClient ?? ((h) => new HubClient(h)))(hub);
       this.connections.set(hub.hubId, new HubConnection(ref, client, this.host));
@@ -473,14 +552,7 @@ export class HubConnections {
       if (existing && existing.credential === remote.token && existing.hub.name === remote.name)
         continue;
       existing?.dispose();
-      const ref: HubRef = {
-        hubId,
-        name: remote.name,
-        cwd: remote.url,
-        pid: 0,
-        url: remote.url,
-        remote: true,
-      };
+      const ref: HubRef = { hubId, name: remote.name, url: remote.url, remote: true };
       const client = (this.options.createRemoteClient ?? ((h) => new HubClient(h)))({
         url: remote.url,
         token: remote.token,
@@ -510,25 +582,38 @@ export class HubConnections {
     const scope = this.options.scope?.() ?? 'workspace';
     const folders = this.options.workspaceFolders?.() ?? [];
     const connections = [...this.connections.values()];
-    const merged = mergePending(
-      connections.map((c) => ({ hub: c.hub, pending: c.pending.values() })),
+    const { pending, hiddenByScope, perHub } = mergePending(
+      connections.map((c) => ({
+        hub: c.hub,
+        pending: c.pending.values(),
+        live: c.state === 'live',
+      })),
       { scope, folders },
     );
     const hubs: HubStatus[] = connections.map((c) => ({
       ...c.hub,
       state: c.state,
       ...(c.lastError ? { lastError: c.lastError } : {}),
-      inScope: scope === 'all' || c.hub.remote === true || inWorkspace(c.hub.cwd, folders),
-      pendingCount: c.pending.size,
+      inScope: scope === 'all' || c.hub.remote || inWorkspace(c.hub.cwd, folders),
+      pendingCount: perHub.get(c.hub.hubId) ?? 0,
     }));
-    return { ...merged, hubs, scope, home: this.home };
+    return { pending, hiddenByScope, hubs, scope, home: this.home };
   }
 
-  /** A pending approval by hub and id, whatever the scope. */
+  /**
+   * A pending approval by id, whatever the scope, from the hub the list shows
+   * it through (`hubPreference`): with a shared store that may be another hub
+   * than `hubId`, the one a card or command named.
+   */
   findPending(hubId: string, id: string): PendingItem | undefined {
-    const connection = this.connections.get(hubId);
-    const approval = connection?.pending.get(id);
-    return connection && approval ? { hub: connection.hub, approval } : undefined;
+    const sources: PendingSource[] = [];
+    const named = this.connections.get(hubId);
+    // The named hub first, so that it wins a tie.
+    for (const c of named ? [named, ...this.connections.values()] : this.connections.values()) {
+      const approval = c.pending.get(id);
+      if (approval) sources.push({ hub: c.hub, pending: [approval], live: c.state === 'live' });
+    }
+    return dedupeByApproval(sources)[0];
   }
 
   hub(hubId: string): HubRef | undefined {
@@ -541,12 +626,18 @@ export class HubConnections {
     return { hub: connection.hub, approval: await connection.client.get(id) };
   }
 
-  /** Sends a decision to the hub that asked. Throws HubRequestError (409, 422, ...) on refusal. */
+  /**
+   * Sends a decision through the hub the list shows the approval through
+   * (any hub on the approval's store can decide it; the first decision wins
+   * there), or through `hubId` when no hub lists it as pending. Throws
+   * HubRequestError (409, 422, ...) on refusal.
+   */
   async decide(hubId: string, id: string, body: DecideRequest): Promise<ApprovalRecord> {
-    const connection = this.require(hubId);
+    const chosen = this.findPending(hubId, id);
+    const connection = chosen ? this.require(chosen.hub.hubId) : this.require(hubId);
     const record = await connection.client.decide(id, body);
     // The SSE event will say the same; removing now keeps the list honest at once.
-    if (connection.pending.delete(id)) this.emitChange();
+    this.settle(id);
     return record;
   }
 
@@ -555,21 +646,17 @@ export class HubConnections {
     const scope = this.options.scope?.() ?? 'workspace';
     const folders = this.options.workspaceFolders?.() ?? [];
     const lists = await Promise.all(
-      [...this.connections.values()].map(async (c) => {
+      [...this.connections.values()].map(async (c): Promise<PendingSource> => {
+        const live = c.state === 'live';
         try {
-          return (await c.client.history(limit)).map((approval) => ({ hub: c.hub, approval }));
+          return { hub: c.hub, pending: await c.client.history(limit), live };
         } catch {
-          return [];
+          return { hub: c.hub, pending: [], live };
         }
       }),
     );
-    const byId = new Map<string, PendingItem>();
-    for (const item of lists.flat()) {
-      const existing = byId.get(item.approval.id);
-      if (!existing || item.hub.hubId === item.approval.hubId) byId.set(item.approval.id, item);
-    }
     const when = (a: ApprovalRecord) => Date.parse(a.decision?.decidedAt ?? a.createdAt) || 0;
-    return [...byId.values()]
+    return dedupeByApproval(lists)
       .filter(
         (i) => scope === 'all' || i.hub.remote || inWorkspace(i.approval.cwd ?? i.hub.cwd, folders),
       )
@@ -615,15 +702,40 @@ export class HubConnections {
     return connection;
   }
 
+  /** Drops a settled approval from every connection, and remembers that it settled. */
+  private settle(id: string): void {
+    this.settledIds.delete(id);
+    this.settledIds.add(id);
+    if (this.settledIds.size > 5_000) {
+      const oldest = this.settledIds.values().next().value;
+      if (oldest !== undefined) this.settledIds.delete(oldest);
+    }
+    let changed = false;
+    for (const connection of this.connections.values())
+      if (connection.pending.delete(id)) changed = true;
+    if (changed) this.emitChange();
+  }
+
   private readonly host: ConnectionHost = {
     changed: () => this.emitChange(),
     requested: (hub, approval) => {
+      // Hubs sharing a store both announce it: one notification per approval,
+      // through the hub the list shows it through.
+      for (const c of this.connections.values())
+        if (c.hub.hubId !== hub.hubId && c.pending.has(approval.id)) return;
+      const item = this.findPending(hub.hubId, approval.id) ?? { hub, approval };
       const scope = this.options.scope?.() ?? 'workspace';
       const folders = this.options.workspaceFolders?.() ?? [];
-      if (scope === 'workspace' && !hub.remote && !inWorkspace(approval.cwd ?? hub.cwd, folders))
+      if (
+        scope === 'workspace' &&
+        !item.hub.remote &&
+        !inWorkspace(approval.cwd ?? item.hub.cwd, folders)
+      )
         return;
-      for (const listener of this.requestListeners) listener({ hub, approval });
+      for (const listener of this.requestListeners) listener(item);
     },
+    settled: (id) => this.settle(id),
+    isSettled: (id) => this.settledIds.has(id),
     rulesChanged: () => this.emitRules(),
     // A dropped stream often means the process died: look again soon, so its
     // discovery file is cleaned up and its requests vanish.

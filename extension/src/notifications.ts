@@ -47,7 +47,13 @@ export class RequestNotifier implements vscode.Disposable {
 
   private async show(batch: PendingItem[]): Promise<void> {
     // Still pending? A fast reviewer elsewhere may have answered already.
-    const live = batch.filter((i) => this.host.hubs.findPending(i.hub.hubId, i.approval.id));
+    // Each approval once, through the hub the list shows it through.
+    const byId = new Map<string, PendingItem>();
+    for (const i of batch) {
+      const current = this.host.hubs.findPending(i.hub.hubId, i.approval.id);
+      if (current) byId.set(current.approval.id, current);
+    }
+    const live = [...byId.values()];
     if (live.length === 0) return;
     if (live.length > 1) {
       const choice = await vscode.window.showInformationMessage(

@@ -39,16 +39,33 @@ export const PendingSummary = z.object({
 });
 export type PendingSummary = z.infer<typeof PendingSummary>;
 
-export const HubStatusView = z.object({
-  hubId: Id,
-  name: z.string(),
-  cwd: z.string(),
-  pid: z.number().int(),
-  state: z.enum(['connecting', 'live', 'retrying']),
-  lastError: z.string().optional(),
-  inScope: z.boolean(),
-  pendingCount: z.number().int().nonnegative(),
-});
+/**
+ * A hub in the sidebar's status line. A local hub (a hitloop process on this
+ * machine) has the process's `cwd` and `pid`; a remote hub (`hitloop.remoteHubs`)
+ * has its `url` instead, and neither of the others.
+ */
+export const HubStatusView = z
+  .object({
+    hubId: Id,
+    name: z.string(),
+    remote: z.boolean(),
+    /** The remote hub's address (remote hubs only). */
+    url: z.string().optional(),
+    /** The process's working directory (local hubs only). */
+    cwd: z.string().optional(),
+    pid: z.number().int().positive().optional(),
+    state: z.enum(['connecting', 'live', 'retrying']),
+    lastError: z.string().optional(),
+    inScope: z.boolean(),
+    pendingCount: z.number().int().nonnegative(),
+  })
+  .refine(
+    (h) =>
+      h.remote
+        ? h.url !== undefined && h.cwd === undefined && h.pid === undefined
+        : h.cwd !== undefined && h.pid !== undefined,
+    { message: 'a remote hub has a url and no cwd or pid; a local hub has a cwd and a pid' },
+  );
 export type HubStatusView = z.infer<typeof HubStatusView>;
 
 export const RememberChoice = z.enum(['none', 'session', 'workspace', 'always']);
@@ -58,7 +75,10 @@ export type RememberChoice = z.infer<typeof RememberChoice>;
 export const DetailItem = z.object({
   hubId: Id,
   hubName: z.string(),
-  hubCwd: z.string(),
+  /** The approval came through a remote hub: its paths are on another machine. */
+  hubRemote: z.boolean(),
+  /** The local hub's working directory (absent for a remote hub). */
+  hubCwd: z.string().optional(),
   approval: ApprovalRecord,
   /** True while it is pending and its hub is connected: the buttons work. */
   actionable: z.boolean(),

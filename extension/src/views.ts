@@ -47,7 +47,30 @@ export function argsBytes(args: Record<string, unknown>): number {
   }
 }
 
+/**
+ * Why "Show diff" cannot apply to a request that came through a remote hub
+ * (undefined for a local hub): the "Show diff" command says this if invoked
+ * anyway.
+ *
+ * @example
+ * remoteDiffRefusal(team, write) // 'no diff for requests from the remote hub team (https://…): …'
+ */
+export function remoteDiffRefusal(hub: HubRef, approval: ApprovalRecord): string | undefined {
+  if (!hub.remote) return undefined;
+  return `no diff for requests from the remote hub ${hub.name} (${hub.url}): ${approval.tool} would change a file on another machine, which this editor cannot open`;
+}
+
+/**
+ * Whether "Show diff" applies: a file-writing call asked on this machine. A
+ * request that came through a remote hub names a file on another machine,
+ * which the editor cannot open, so it never has a diff.
+ *
+ * @example
+ * hasDiff(localHub, writeFileRecord) // true
+ * hasDiff(remoteHub, writeFileRecord) // false
+ */
 export function hasDiff(hub: HubRef, approval: ApprovalRecord): boolean {
+  if (hub.remote) return false; // see remoteDiffRefusal
   return proposedFileChange(approval.tool, approval.args, approval.cwd ?? hub.cwd) !== undefined;
 }
 
@@ -76,8 +99,9 @@ export function toHubStatus(hub: HubStatus): HubStatusView {
   return {
     hubId: hub.hubId,
     name: hub.name,
-    cwd: hub.cwd,
-    pid: hub.pid,
+    ...(hub.remote
+      ? { remote: true, url: hub.url }
+      : { remote: false, cwd: hub.cwd, pid: hub.pid }),
     state: hub.state,
     ...(hub.lastError ? { lastError: hub.lastError } : {}),
     inScope: hub.inScope,
@@ -106,7 +130,8 @@ export function toDetail(item: PendingItem, actionable: boolean): DetailItem {
   return {
     hubId: item.hub.hubId,
     hubName: item.hub.name,
-    hubCwd: item.hub.cwd,
+    hubRemote: item.hub.remote,
+    ...(item.hub.remote ? {} : { hubCwd: item.hub.cwd }),
     approval: item.approval,
     actionable: actionable && item.approval.status === 'pending',
     diffAvailable: hasDiff(item.hub, item.approval),

@@ -223,12 +223,19 @@ export class ApprovalsApp {
     this.snapshot = snapshot;
     this.clockOffset = Date.parse(snapshot.now) - this.now();
     if (Number.isNaN(this.clockOffset)) this.clockOffset = 0;
+    const previousIds = new Map(this.pending.map((p) => [refKey(p), p.id]));
     this.pending = snapshot.pending;
     const keys = new Set(this.pending.map(refKey));
+    // An approval is listed once, through one hub; which hub can change (a
+    // shared store, a hub reconnecting), so a checked one follows its id.
+    const keyById = new Map(this.pending.map((p) => [p.id, refKey(p)]));
     let selectionChanged = false;
     for (const key of [...this.selected]) {
       if (!keys.has(key)) {
         this.selected.delete(key);
+        const id = previousIds.get(key);
+        const moved = id === undefined ? undefined : keyById.get(id);
+        if (moved) this.selected.add(moved);
         selectionChanged = true;
       }
     }
@@ -238,9 +245,7 @@ export class ApprovalsApp {
       : '';
     this.renderHubsLine(snapshot.hubs, snapshot.hiddenByScope);
     if (this.detail && this.detail.approval.status === 'pending' && this.detail.actionable) {
-      const stillPending = keys.has(
-        refKey({ hubId: this.detail.hubId, id: this.detail.approval.id }),
-      );
+      const stillPending = keyById.has(this.detail.approval.id);
       if (!stillPending && !this.detailStale) this.markDetailStale();
     }
     if (this.tab === 'pending') this.renderList();
@@ -286,9 +291,9 @@ export class ApprovalsApp {
   private renderHubsLine(hubs: HubStatusView[], hidden: number): void {
     clear(this.hubsLine);
     if (hubs.length === 0) return;
-    // A remote hub (hitloop.remoteHubs) comes with pid 0 and its URL as cwd:
-    // it runs on another machine (see HubRef in hub-connections.ts).
-    const remote = hubs.filter((hub) => hub.pid === 0);
+    // A remote hub (hitloop.remoteHubs) runs on another machine: it has a URL,
+    // no process or working directory here.
+    const remote = hubs.filter((hub) => hub.remote);
     const local = hubs.length - remote.length;
     const retrying = hubs.filter((hub) => hub.state === 'retrying');
     const parts = [
@@ -305,7 +310,7 @@ export class ApprovalsApp {
       icon(retrying.length ? 'debug-disconnect' : 'plug'),
       ` ${parts.join(' · ')}`,
     );
-    const problem = retrying.find((hub) => hub.pid === 0 && hub.lastError);
+    const problem = retrying.find((hub) => hub.remote && hub.lastError);
     if (problem) {
       this.hubsLine.append(
         h(
@@ -318,7 +323,7 @@ export class ApprovalsApp {
     this.hubsLine.title = hubs
       .map(
         (hub) =>
-          `${hub.pid === 0 ? `${hub.name} at ${hub.cwd} (remote hub)` : `${hub.name} (pid ${hub.pid}) in ${hub.cwd}`}: ${hub.state}${hub.lastError ? ` (${hub.lastError})` : ''}`,
+          `${hub.remote ? `${hub.name} at ${hub.url ?? '?'} (remote hub)` : `${hub.name} (pid ${hub.pid ?? '?'}) in ${hub.cwd ?? '?'}`}: ${hub.state}${hub.lastError ? ` (${hub.lastError})` : ''}`,
       )
       .join('\n');
   }
@@ -700,7 +705,9 @@ export class ApprovalsApp {
       this.timeNodes.push({ el: countdown, kind: 'countdown', at: Date.parse(a.expiresAt) });
 
     const facts = cardFacts(a, {
-      process: `${item.hubName} in ${a.cwd ?? item.hubCwd}`,
+      process: item.hubRemote
+        ? `${item.hubName} (remote hub)${a.cwd ? `, asked in ${a.cwd} on another machine` : ''}`
+        : `${item.hubName} in ${a.cwd ?? item.hubCwd ?? '?'}`,
       requested: age,
       timesOut: countdown,
     });

@@ -22,6 +22,7 @@ const hubRef = (hubId: string, cwd = '/work/project'): HubRef => ({
   cwd,
   pid: 1,
   url: 'http://127.0.0.1:1',
+  remote: false,
 });
 
 describe('workspace filtering', () => {
@@ -447,6 +448,58 @@ describe('HubConnections reconnecting', () => {
     expect(notified).toEqual([fresh.id]);
     client.send({ type: 'expired', id: fresh.id, reason: 'timeout' });
     expect(connections.snapshot().pending).toHaveLength(1);
+  });
+
+  it('with a team hub on the same store: one notification per approval, settled by either stream', async () => {
+    const local = new ScriptedClient();
+    const team = new ScriptedClient();
+    connections = new HubConnections({
+      home: () => '/nonexistent',
+      scope: () => 'all',
+      watch: false,
+      pollIntervalMs: 60_000,
+      discover: () => [hubFile],
+      createClient: () => local,
+      remoteHubs: () => [
+        { url: 'https://hub.example', name: 'team', insecure: false, token: 'secret' },
+      ],
+      createRemoteClient: () => team,
+      backoff: () => 10,
+    });
+    connections.start();
+    const notified: string[] = [];
+    connections.onDidRequest((i) => notified.push(`${i.hub.hubId} ${i.approval.id}`));
+    await until(
+      () => connections.snapshot().hubs.every((h) => h.state === 'live'),
+      2000,
+      'both live',
+    );
+    // The team hub relays the request first; then the process's own hub announces it.
+    const a = record({ hubId: 'h1' });
+    team.send({ type: 'requested', approval: a });
+    local.send({ type: 'requested', approval: a });
+    expect(notified).toEqual([`remote:https://hub.example ${a.id}`]);
+    expect(connections.snapshot().pending.map((p) => p.hub.hubId)).toEqual(['h1']);
+    expect(connections.snapshot().hubs.map((h) => h.pendingCount)).toEqual([1, 0]);
+    // The other order: the owner announces, the team hub's relay is not news.
+    const b = record({ hubId: 'h1' });
+    local.send({ type: 'requested', approval: b });
+    team.send({ type: 'requested', approval: b });
+    expect(notified).toEqual([`remote:https://hub.example ${a.id}`, `h1 ${b.id}`]);
+
+    // Decided, as only the team hub says: gone, though listed through the local hub.
+    team.send({ type: 'decided', approval: { ...a, status: 'approved' } });
+    expect(connections.snapshot().pending.map((p) => p.approval.id)).toEqual([b.id]);
+    // Expired, as only the local hub says: gone from the team hub's list too.
+    local.send({ type: 'expired', id: b.id, reason: 'timeout' });
+    expect(connections.snapshot().pending).toEqual([]);
+    expect(connections.snapshot().hubs.map((h) => h.pendingCount)).toEqual([0, 0]);
+    // A hub that lists late (a stale list after a reconnect) does not bring them back.
+    team.pending = [a, b];
+    team.dropStream();
+    await until(() => team.lists === 2, 2000, 'the team hub to list again');
+    await until(() => connections.snapshot().hubs[1]?.state === 'live', 2000, 'live again');
+    expect(connections.snapshot().pending).toEqual([]);
   });
 
   it('reconnects at once on refresh', async () => {

@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import type { HubRef } from '../../extension/src/hub-connections.js';
+import type { HubRef, RemoteHubRef } from '../../extension/src/hub-connections.js';
 import { FromWebview, ToWebview } from '../../extension/src/protocol.js';
-import { argsPreview, toDetail, toSnapshotMessage, toSummary } from '../../extension/src/views.js';
+import {
+  argsPreview,
+  hasDiff,
+  remoteDiffRefusal,
+  toDetail,
+  toHubStatus,
+  toSnapshotMessage,
+  toSummary,
+} from '../../extension/src/views.js';
 import { record } from './helpers.js';
 
 const hash = 'a'.repeat(64);
@@ -11,6 +19,7 @@ const hub: HubRef = {
   cwd: '/work/project',
   pid: 42,
   url: 'http://127.0.0.1:1',
+  remote: false,
 };
 
 describe('webview protocol: messages from the webview', () => {
@@ -150,5 +159,92 @@ describe('webview protocol: messages to the webview', () => {
     expect(preview).toHaveLength(50);
     expect(preview.endsWith('…')).toBe(true);
     expect(argsPreview({ a: 1 })).toBe('{"a":1}');
+  });
+});
+
+describe('webview protocol: remote hubs', () => {
+  const team: RemoteHubRef = {
+    hubId: 'remote:https://hub.example',
+    name: 'team',
+    url: 'https://hub.example',
+    remote: true,
+  };
+  const status = { state: 'live' as const, inScope: true, pendingCount: 0 };
+
+  it('describes a remote hub by its flag and URL, a local one by its directory and pid', () => {
+    expect(toHubStatus({ ...team, ...status })).toEqual({
+      hubId: team.hubId,
+      name: 'team',
+      remote: true,
+      url: 'https://hub.example',
+      ...status,
+    });
+    expect(toHubStatus({ ...hub, ...status })).toEqual({
+      hubId: 'hub-1',
+      name: 'hitloop proxy',
+      remote: false,
+      cwd: '/work/project',
+      pid: 42,
+      ...status,
+    });
+    const message = toSnapshotMessage(
+      {
+        pending: [],
+        hubs: [
+          { ...team, ...status },
+          { ...hub, ...status },
+        ],
+        hiddenByScope: 0,
+        scope: 'all',
+        home: '/h',
+      },
+      'none',
+    );
+    expect(ToWebview.safeParse(message).success).toBe(true);
+  });
+
+  it('refuses hub statuses that mix the two kinds (the old pid 0 and URL-as-cwd encoding)', () => {
+    const snapshotWith = (h: Record<string, unknown>) => ({
+      type: 'snapshot',
+      pending: [],
+      hubs: [{ hubId: 'x', name: 'x', state: 'live', inScope: true, pendingCount: 0, ...h }],
+      hiddenByScope: 0,
+      scope: 'all',
+      home: '/h',
+      defaultRemember: 'none',
+      now: new Date().toISOString(),
+    });
+    expect(ToWebview.safeParse(snapshotWith({ remote: true, url: 'https://h' })).success).toBe(
+      true,
+    );
+    for (const bad of [
+      { remote: true, url: 'https://h', cwd: 'https://h', pid: 0 },
+      { remote: true },
+      { remote: false, cwd: '/w' },
+      { remote: false, cwd: '/w', pid: 0 },
+      { cwd: '/w', pid: 3 },
+    ])
+      expect(ToWebview.safeParse(snapshotWith(bad)).success, JSON.stringify(bad)).toBe(false);
+  });
+
+  it('turns "Show diff" off for approvals that came through a remote hub', () => {
+    const write = record({ cwd: '/work/project' });
+    expect(hasDiff(hub, write)).toBe(true);
+    expect(hasDiff(team, write)).toBe(false);
+    // What the "Show diff" command says if invoked anyway.
+    expect(remoteDiffRefusal(hub, write)).toBeUndefined();
+    expect(remoteDiffRefusal(team, write)).toBe(
+      'no diff for requests from the remote hub team (https://hub.example): write_file would change a file on another machine, which this editor cannot open',
+    );
+    expect(toSummary({ hub: team, approval: write }).diffAvailable).toBe(false);
+    const detail = toDetail({ hub: team, approval: write }, true);
+    expect(detail).toMatchObject({ hubRemote: true, diffAvailable: false, actionable: true });
+    expect(detail).not.toHaveProperty('hubCwd');
+    expect(ToWebview.safeParse({ type: 'detail', item: detail }).success).toBe(true);
+    expect(toDetail({ hub, approval: write }, true)).toMatchObject({
+      hubRemote: false,
+      hubCwd: '/work/project',
+      diffAvailable: true,
+    });
   });
 });

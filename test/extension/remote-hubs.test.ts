@@ -121,12 +121,11 @@ describe('local and remote hubs together', () => {
     cwd: '/work/project',
     pid: 7,
     url: 'http://127.0.0.1:1',
+    remote: false,
   };
   const remote: HubRef = {
     hubId: 'remote:https://hub.example',
     name: 'team',
-    cwd: 'https://hub.example',
-    pid: 0,
     url: 'https://hub.example',
     remote: true,
   };
@@ -234,11 +233,11 @@ describe('HubConnections with a remote hub (a real hub over HTTP)', () => {
     expect(hubs.find((h) => h.hubId === remoteId)).toMatchObject({
       name: 'team',
       url: central.url,
-      cwd: central.url,
-      pid: 0,
       remote: true,
       inScope: true,
     });
+    expect(hubs.find((h) => h.hubId === remoteId)).not.toHaveProperty('cwd');
+    expect(hubs.find((h) => h.hubId === remoteId)).not.toHaveProperty('pid');
     expect(hubs.find((h) => h.hubId === localHub!.hubId)?.name).toBe('local proxy');
     // Found by listing, outside the workspace: shown, since it came from the central hub.
     await until(() => connections.findPending(remoteId, listed.id), 5000, 'the listed request');

@@ -1,6 +1,6 @@
 // @vitest-environment happy-dom
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { HubRef } from '../../extension/src/hub-connections.js';
+import type { LocalHubRef, RemoteHubRef } from '../../extension/src/hub-connections.js';
 import type { FromWebview, ToWebview } from '../../extension/src/protocol.js';
 import { toDetail, toSummary } from '../../extension/src/views.js';
 import {
@@ -13,12 +13,13 @@ import { JsonPager, jsonTokens, utf8Length } from '../../extension/webview/json-
 import type { ApprovalRecord } from '../../shared/hub/protocol.js';
 import { record } from './helpers.js';
 
-const hub: HubRef = {
+const hub: LocalHubRef = {
   hubId: 'hub-1',
   name: 'hitloop proxy',
   cwd: '/work/project',
   pid: 7,
   url: 'http://127.0.0.1:1',
+  remote: false,
 };
 const NOW = Date.parse('2026-01-01T00:10:00.000Z');
 
@@ -45,6 +46,7 @@ function snapshot(
       {
         hubId: hub.hubId,
         name: hub.name,
+        remote: false,
         cwd: hub.cwd,
         pid: 7,
         state: 'live',
@@ -492,5 +494,102 @@ describe('webview helpers', () => {
     expect(pager.remainingBytes).toBe(0);
     for (const span of pre.querySelectorAll('span'))
       expect(span.textContent).not.toMatch(/[\uD800-\uDBFF]$/);
+  });
+});
+
+describe('the Approvals webview with a remote hub', () => {
+  const team: RemoteHubRef = {
+    hubId: 'remote:https://hub.example',
+    name: 'team',
+    url: 'https://hub.example',
+    remote: true,
+  };
+  const teamStatus = {
+    hubId: team.hubId,
+    name: team.name,
+    remote: true,
+    url: team.url,
+    state: 'live' as const,
+    inScope: true,
+    pendingCount: 1,
+  };
+
+  it('names remote hubs by their flag and URL, local ones by pid and directory', () => {
+    snapshot([], {
+      hubs: [
+        {
+          hubId: hub.hubId,
+          name: hub.name,
+          remote: false,
+          cwd: hub.cwd,
+          pid: 7,
+          state: 'live',
+          inScope: true,
+          pendingCount: 0,
+        },
+        { ...teamStatus, state: 'retrying', lastError: 'token rejected by https://hub.example' },
+      ],
+    });
+    const line = $('hubs-status')!;
+    expect(line.textContent).toContain('1 hitloop process');
+    expect(line.textContent).toContain('remote hub team');
+    expect($('hub-problem')!.textContent).toBe('team: token rejected by https://hub.example');
+    expect(line.title).toBe(
+      [
+        'hitloop proxy (pid 7) in /work/project: live',
+        'team at https://hub.example (remote hub): retrying (token rejected by https://hub.example)',
+      ].join('\n'),
+    );
+  });
+
+  it('offers no diff for a request from a remote hub, and says where it was asked', () => {
+    const write = record({ hubId: 'laptop-of-bob', cwd: '/home/bob/app' });
+    app.receive({
+      type: 'snapshot',
+      pending: [toSummary({ hub: team, approval: write })],
+      hubs: [teamStatus],
+      hiddenByScope: 0,
+      scope: 'workspace',
+      home: '/home/me/.hitloop',
+      defaultRemember: 'none',
+      now: new Date(NOW).toISOString(),
+    });
+    app.receive({ type: 'detail', item: toDetail({ hub: team, approval: write }, true) });
+    expect($('diff-button')).toBeNull();
+    key($('approve-button')!, 'd');
+    expect(last('showDiff')).toBeUndefined();
+    expect($('card-facts')!.textContent).toContain(
+      'team (remote hub), asked in /home/bob/app on another machine',
+    );
+    // The same write asked by a process on this machine has its diff.
+    detail(record());
+    expect($('diff-button')).not.toBeNull();
+  });
+
+  it('keeps a detail and a checked item when the hub an approval is listed through changes', () => {
+    const shared = record();
+    snapshot([shared]);
+    $$('approval-item')[0]!.querySelector<HTMLInputElement>('input[type="checkbox"]')!.click();
+    expect(last('selection')?.items).toEqual([{ hubId: hub.hubId, id: shared.id }]);
+    detail(shared);
+    // Now listed through the team hub (the local hub reconnects, say): same approval.
+    const base = {
+      type: 'snapshot' as const,
+      hiddenByScope: 0,
+      scope: 'workspace' as const,
+      home: '/home/me/.hitloop',
+      defaultRemember: 'none' as const,
+      now: new Date(NOW).toISOString(),
+    };
+    app.receive({
+      ...base,
+      pending: [toSummary({ hub: team, approval: shared })],
+      hubs: [teamStatus],
+    });
+    expect($('detail-status')!.hidden).toBe(true);
+    expect(last('selection')?.items).toEqual([{ hubId: team.hubId, id: shared.id }]);
+    // Gone from every hub: now it is stale.
+    app.receive({ ...base, pending: [], hubs: [teamStatus] });
+    expect($('detail-status')!.hidden).toBe(false);
   });
 });
