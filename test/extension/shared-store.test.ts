@@ -220,12 +220,10 @@ describe('a local hub and the team hub on one store (two real hubs)', () => {
     await connect();
     await until(() => connections.snapshot().pending.length === 2, 5000, 'two pending');
 
-    // A teammate approves `mine` on the team hub's page. Only the team hub
-    // streams it: the local hub shares the store object, so the change is not
-    // news to it. The card was listed through the local hub.
-    const events: string[] = [];
-    const offLocal = localHub.subscribe((e) => events.push(`local ${e.type}`));
-    const offCentral = central.subscribe((e) => events.push(`central ${e.type}`));
+    // A teammate approves `mine` on the team hub's page. The card was listed
+    // through the local hub; which hubs stream the news depends on how they
+    // watch the store (the scripted test in hub-connections.test.ts pins the
+    // case where only the other hub does): the card goes either way.
     const done = await central.decide(mine.id, {
       approve: true,
       argsHash: mine.argsHash,
@@ -237,10 +235,9 @@ describe('a local hub and the team hub on one store (two real hubs)', () => {
       5000,
       'the card listed through the local hub to go',
     );
-    expect(events).toEqual(['central decided']);
+    expect(connections.snapshot().pending.map((p) => p.approval.id)).toEqual([bobs.id]);
 
     // And the other way: the local hub rejects Bob's (listed through the team hub).
-    events.length = 0;
     const rejected = await localHub.decide(bobs.id, {
       approve: false,
       argsHash: bobs.argsHash,
@@ -249,10 +246,7 @@ describe('a local hub and the team hub on one store (two real hubs)', () => {
     });
     expect(rejected.ok).toBe(true);
     await until(() => connections.snapshot().pending.length === 0, 5000, 'the list to empty');
-    expect(events).toEqual(['local decided']);
     expect(connections.snapshot().hubs.map((h) => h.pendingCount)).toEqual([0, 0]);
-    offLocal();
-    offCentral();
 
     // History: each decision once, through the hub that asked, else the team hub.
     const history = await connections.history();
