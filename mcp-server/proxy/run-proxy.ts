@@ -116,37 +116,47 @@ export async function runProxy(
       log: (m) => log.warn(m),
       resumeWindowMs: approval.resumeWindowMs,
     });
-    await hub.start();
-    const threadId = approval.instance ?? defaultInstance(config);
-    const recovered = await hub.recover(threadId, approval.resumeWindowMs);
-    if (recovered.length)
-      log.warn(
-        `took back ${recovered.length} approval(s) left by an earlier run of ${threadId}; a decision on them applies when the agent retries the same call`,
+    try {
+      await hub.start();
+      const threadId = approval.instance ?? defaultInstance(config);
+      const recovered = await hub.recover(threadId, approval.timeoutMs);
+      if (recovered.length)
+        log.warn(
+          `took back ${recovered.length} approval(s) left by an earlier run of ${threadId}; a decision on them applies when the agent retries the same call`,
+        );
+      log.info(
+        `approval hub at ${hub.url}${approval.store ? ` on ${store.name}` : ''}; approve with the VS Code sidebar or \`hitloop approvals\``,
       );
-    log.info(
-      `approval hub at ${hub.url}${approval.store ? ` on ${store.name}` : ''}; approve with the VS Code sidebar or \`hitloop approvals\``,
-    );
-    const backend = new HubBackend(hub, { timeoutMs: approval.timeoutMs, threadId });
-    hubBackend = () => backend;
-    if (usesWebhook && approval.webhook) {
-      const hook = approval.webhook;
-      const webhook = new PersistentWebhookBackend({
-        url: hook.url,
-        callbackBaseUrl: hook.callbackBaseUrl,
-        secret: hook.secret,
-        headers: hook.headers,
-        timeoutMs: approval.timeoutMs,
-        store,
-        threadId,
-        hubId: hub.hubId,
-        retry: hook.retry,
-        circuitBreaker: hook.circuitBreaker,
-      });
-      const resuming = new RecoveringBackend(hub, webhook, (id, o) =>
-        webhook.awaitRecovered(id, o),
-      );
-      webhookBackend = () => resuming;
-      if (hook.listen) callbacks = await serveCallbacks(hook.listen, webhook);
+      const backend = new HubBackend(hub, { timeoutMs: approval.timeoutMs, threadId });
+      hubBackend = () => backend;
+      if (usesWebhook && approval.webhook) {
+        const hook = approval.webhook;
+        const webhook = new PersistentWebhookBackend({
+          url: hook.url,
+          callbackBaseUrl: hook.callbackBaseUrl,
+          secret: hook.secret,
+          headers: hook.headers,
+          timeoutMs: approval.timeoutMs,
+          store,
+          threadId,
+          hubId: hub.hubId,
+          retry: hook.retry,
+          circuitBreaker: hook.circuitBreaker,
+        });
+        const resuming = new RecoveringBackend(hub, webhook, (id, o) =>
+          webhook.awaitRecovered(id, o),
+        );
+        webhookBackend = () => resuming;
+        if (hook.listen) callbacks = await serveCallbacks(hook.listen, webhook, config.source);
+      }
+    } catch (err) {
+      // A half-started proxy must not linger (an HTTP server, a listen
+      // connection): undo what started, then report.
+      if (callbacks) callbacks.close();
+      await hub.stop().catch(() => undefined);
+      await store.close().catch(() => undefined);
+      telemetry?.close();
+      throw err;
     }
   }
   const resolveBackend = createBackendResolver(config.approval, {
@@ -236,8 +246,12 @@ export function defaultInstance(config: ResolvedProxyConfig): string {
 }
 
 /** Serves webhook callbacks at `listen` under /v1/callbacks/ (HMAC-capability URLs). */
-async function serveCallbacks(listen: string, webhook: PersistentWebhookBackend): Promise<Server> {
-  const m = /^(?:\[([^\]]+)\]|([^:]+))?:?(\d+)$/.exec(listen);
+async function serveCallbacks(
+  listen: string,
+  webhook: PersistentWebhookBackend,
+  source: string,
+): Promise<Server> {
+  const m = /^(?:\[([^\]]+)\]:|([^:]+):)?(\d+)$/.exec(listen.trim());
   const host = m?.[1] ?? m?.[2] ?? '127.0.0.1';
   const port = Number(m?.[3] ?? 0);
   const server = createServer(
@@ -252,6 +266,7 @@ async function serveCallbacks(listen: string, webhook: PersistentWebhookBackend)
     });
   } catch (err) {
     throw new ConfigError({
+      file: source,
       field: 'approval.webhook.listen',
       problem: `cannot listen on ${listen}: ${err instanceof Error ? err.message : String(err)}`,
       fix: 'choose a free port',

@@ -5,6 +5,7 @@ import type { Decision } from '../models/decision.js';
 import type { HITLPolicy, PolicyContext, PolicyDecision } from '../policies/policy.js';
 import type { TelemetryLogger } from '../telemetry/logger.js';
 import { actionProposedPayload } from '../telemetry/payloads.js';
+import { argsHash } from '../util/canonical-json.js';
 
 /**
  * The part of a TelemetryLogger the gate writes to. A wrapper may assign
@@ -90,11 +91,14 @@ export async function gateAction(action: Action, options: GateOptions): Promise<
   };
   logger?.logApprovalRequested(runId, request);
   options.onAsk?.(request);
-  const decision = await backend.requestApproval(request, {
-    signal: options.signal,
-    timeoutMs,
-    validateArgs: options.validateArgs,
-  });
+  const decision = boundToArgs(
+    await backend.requestApproval(request, {
+      signal: options.signal,
+      timeoutMs,
+      validateArgs: options.validateArgs,
+    }),
+    action,
+  );
   logger?.logApprovalDecided(runId, decision, {
     toolName: action.toolName,
     policyName: policy.name,
@@ -109,6 +113,27 @@ export async function gateAction(action: Action, options: GateOptions): Promise<
     edited,
     policy: verdict,
     decision,
+  };
+}
+
+/**
+ * A decision is bound to the arguments it was made on: an approval of other
+ * arguments (a reused id, a stale record) never runs these. Edited
+ * arguments are the reviewer's own and run as edited.
+ */
+function boundToArgs(decision: Decision, action: Action): Decision {
+  if (
+    !decision.approved ||
+    decision.editedArgs !== undefined ||
+    decision.argsHash === undefined ||
+    decision.argsHash === argsHash(action.toolArgs)
+  )
+    return decision;
+  return {
+    ...decision,
+    approved: false,
+    decidedBy: 'system:args_mismatch',
+    reason: `the approval was given for other arguments (sha256 ${decision.argsHash.slice(0, 12)}…) than this call's; approve this call itself`,
   };
 }
 

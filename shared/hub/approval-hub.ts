@@ -37,6 +37,8 @@ export interface ApprovalHubOptions {
   token?: string;
   /** Serve the mobile approval page at `/` (team mode). Default false. */
   page?: boolean;
+  /** Origins the page is reached at besides the hub's Host (a TLS reverse proxy's). */
+  pageOrigins?: readonly string[];
   /** Extra request handler tried before the API (e.g. webhook callbacks). */
   extraRoutes?: HubServerOptions['extraRoutes'];
   /** Heartbeat interval into the store. Default 10 s. */
@@ -90,6 +92,8 @@ export class ApprovalHub {
   private readonly recovered = new Map<string, string>();
   private unwatch: (() => void) | undefined;
   private timers: NodeJS.Timeout[] = [];
+  /** Store changes this hub made and announced itself, awaiting their echo. */
+  private readonly selfMade = new Map<string, number>();
   private readonly onExit = () => this.removeDiscovery?.();
 
   constructor(private readonly options: ApprovalHubOptions) {
@@ -129,6 +133,7 @@ export class ApprovalHub {
       host: this.options.listen?.host ?? '127.0.0.1',
       port: this.options.listen?.port ?? 0,
       page: this.options.page ?? false,
+      ...(this.options.pageOrigins ? { pageOrigins: this.options.pageOrigins } : {}),
       ...(this.options.extraRoutes ? { extraRoutes: this.options.extraRoutes } : {}),
     });
     this.unwatch = this.store.watch((change) => this.onStoreChange(change));
@@ -169,7 +174,15 @@ export class ApprovalHub {
   async stop(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    // Requests with a thread id stay answerable for the resume window: a
+    // restart (systemd sends SIGTERM) takes them back. The rest can no longer
+    // be answered once this process is gone.
+    let resumable = 0;
     for (const record of await this.store.list({ status: ['pending'], hubId: this.hubId })) {
+      if (record.threadId) {
+        resumable++;
+        continue;
+      }
       await this.settleAndEmit(record.id, {
         status: 'expired',
         statusReason: 'the process that asked is shutting down',
@@ -177,7 +190,9 @@ export class ApprovalHub {
     }
     this.unwatch?.();
     this.unwatch = undefined;
-    await this.store.removeHub(this.hubId).catch(() => undefined);
+    // The last heartbeat dates the end of this process for the resume window.
+    if (resumable) await this.beat().catch(() => undefined);
+    else await this.store.removeHub(this.hubId).catch(() => undefined);
     this.removeDiscovery?.();
     process.off('exit', this.onExit);
     await this.server?.close();
@@ -203,7 +218,9 @@ export class ApprovalHub {
       if (record.hubId !== this.hubId && view.deadSince(record.hubId) === undefined) continue;
       const current =
         record.status === 'pending'
-          ? await this.store.registerPending({ ...record, hubId: this.hubId, expiresAt })
+          ? await this.announcing(`put:${record.id}`, () =>
+              this.store.registerPending({ ...record, hubId: this.hubId, expiresAt }),
+            )
           : record;
       this.recovered.set(recoveryKey(current.server, current.tool, current.argsHash), current.id);
       if (current.status === 'pending') this.emit({ type: 'requested', approval: current });
@@ -233,8 +250,34 @@ export class ApprovalHub {
   /** Publishes a pending approval. `validate` checks edited arguments (the tool's inputSchema). */
   async publish(record: ApprovalRecord, validate?: Validator): Promise<void> {
     if (validate) this.validators.set(record.id, validate);
-    await this.store.put(record);
+    await this.announcing(`put:${record.id}`, () => this.store.put(record));
     this.emit({ type: 'requested', approval: record });
+  }
+
+  /**
+   * Runs a store write whose change this hub announces itself, so the echo
+   * of that change from the store is not announced twice. Other writes
+   * through the same store object (a webhook callback in \`hitloop serve\`)
+   * are announced when their echo arrives.
+   */
+  private async announcing<T>(key: string, write: () => Promise<T>): Promise<T> {
+    // Echoes arrive only while the hub watches the store.
+    if (!this.unwatch) return write();
+    this.selfMade.set(key, (this.selfMade.get(key) ?? 0) + 1);
+    try {
+      return await write();
+    } catch (err) {
+      this.consumeSelfMade(key);
+      throw err;
+    }
+  }
+
+  private consumeSelfMade(key: string): boolean {
+    const n = this.selfMade.get(key);
+    if (!n) return false;
+    if (n === 1) this.selfMade.delete(key);
+    else this.selfMade.set(key, n - 1);
+    return true;
   }
 
   /** Resolves when the approval leaves `pending` (decided, withdrawn or expired). */
@@ -258,7 +301,9 @@ export class ApprovalHub {
     if (record.status === 'expired' || record.status === 'withdrawn') {
       // Keep the decision for the record (never dropped), but it cannot apply.
       if (!record.lateDecision && body.argsHash === record.argsHash)
-        await this.store.put({ ...record, lateDecision: this.decisionFor(record, body) });
+        await this.announcing(`put:${id}`, () =>
+          this.store.put({ ...record, lateDecision: this.decisionFor(record, body) }),
+        );
       return {
         ok: false,
         status: 409,
@@ -410,8 +455,12 @@ export class ApprovalHub {
     id: string,
     settlement: Parameters<ApprovalStore['settle']>[1],
   ): Promise<ApprovalRecord | undefined> {
-    const result = await this.store.settle(id, settlement);
-    if (!result.ok) return undefined;
+    const result = await this.announcing(`settled:${id}`, () => this.store.settle(id, settlement));
+    if (!result.ok) {
+      // No change was made, so no echo will come.
+      this.consumeSelfMade(`settled:${id}`);
+      return undefined;
+    }
     this.validators.delete(id);
     const r = result.record;
     if (r.status === 'approved' || r.status === 'rejected')
@@ -489,6 +538,7 @@ export class ApprovalHub {
       pid: process.pid,
       startedAt: this.startedAt,
       lastSeen: new Date().toISOString(),
+      heartbeatMs: this.options.heartbeatMs ?? 10_000,
       ...(this.server ? { url: this.server.url } : {}),
     });
   }
@@ -503,6 +553,10 @@ export class ApprovalHub {
   async sweep(): Promise<void> {
     const view = await this.liveness();
     const now = Date.now();
+    // Heartbeats of hubs gone for a day only slow the view down.
+    for (const presence of await this.store.listHubs())
+      if (now - Date.parse(presence.lastSeen) > 86_400_000)
+        await this.store.removeHub(presence.hubId);
     for (const record of await this.store.list({ status: ['pending'], limit: 100_000 })) {
       if (record.hubId === this.hubId) {
         if (
@@ -526,10 +580,13 @@ export class ApprovalHub {
   // wake whoever waits here, and tell this hub's clients what changed.
   private onStoreChange(change: StoreChange): void {
     if (change.type === 'rules') return;
-    const fromElsewhere = change.source !== this.store.instanceId;
-    // This process's own changes were announced when they were made, and a
-    // hub that does not relay cares only about what it waits for (its own
-    // requests); reading every other change would cost a query each.
+    // Changes this hub made were announced when they were made; anything
+    // else, even through the same store object, is news.
+    const fromElsewhere =
+      change.source !== this.store.instanceId ||
+      !this.consumeSelfMade(`${change.type}:${change.id}`);
+    // A hub that does not relay cares only about what it waits for; reading
+    // every other change would cost a query each.
     if (!this.waiters.has(change.id) && (!fromElsewhere || !this.options.relayStoreEvents)) return;
     void this.store
       .get(change.id)

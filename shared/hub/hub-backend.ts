@@ -146,6 +146,18 @@ export class HubBackend implements ApprovalBackend {
 
     if (settled?.decision && (settled.status === 'approved' || settled.status === 'rejected')) {
       if (record.threadId) await this.hub.delivered(record.id);
+      const edited = settled.decision.editedArgs;
+      // Another process's hub (a team hub) cannot check edits against this
+      // tool's schema; this process can, and refuses what does not fit.
+      const problems = edited ? (options.validateArgs?.(edited) ?? []) : [];
+      if (problems.length)
+        return {
+          ...settled.decision,
+          approved: false,
+          reason: `the edited arguments do not match the tool's input schema: ${problems.join('; ')}`,
+          decidedBy: 'hub:invalid_args',
+          tags: [...settled.decision.tags, 'invalid_edit'],
+        };
       return settled.decision;
     }
     const why = settled?.statusReason ?? 'the request was closed without a decision';

@@ -27,6 +27,11 @@ export interface HubServerOptions {
   /** Serve the mobile approval page (no data in it; the API still needs the token). */
   page?: boolean;
   /**
+   * Browser origins the page may be served from besides the hub's own Host,
+   * e.g. `https://approvals.example.com` behind a TLS reverse proxy.
+   */
+  pageOrigins?: readonly string[];
+  /**
    * Tried before the token check, for routes with their own authentication
    * (webhook callbacks carry an HMAC capability). Returns true when handled.
    */
@@ -85,9 +90,13 @@ export async function startHubServer(
       return servePage(res, PAGE_FILES[url.pathname]!);
     if (options.extraRoutes && (await options.extraRoutes(req, res, url))) return;
     // The approval page's own requests carry its (this hub's) origin.
+    const origin = req.headers.origin;
     const sameOrigin =
-      options.page &&
-      (req.headers.origin === `http://${host}` || req.headers.origin === `https://${host}`);
+      options.page === true &&
+      origin !== undefined &&
+      (origin === `http://${host}` ||
+        origin === `https://${host}` ||
+        (options.pageOrigins ?? []).includes(origin));
     if (req.headers.origin !== undefined && !sameOrigin) {
       return fail(
         res,

@@ -48,19 +48,29 @@ export class LivenessView {
     return hubId === this.selfId || this.local.has(hubId) || this.presences.has(hubId);
   }
 
-  /** When the hub died (ms since epoch), or undefined while it is alive. */
-  deadSince(hubId: string): number | undefined {
+  /**
+   * When the hub died (ms since epoch), or undefined while it is alive.
+   * `since` is when it was last known to act (a request's creation): a hub
+   * this view has not heard of counts as alive for a stale period after it,
+   * since it may have started after the view was taken.
+   */
+  deadSince(hubId: string, since?: number): number | undefined {
     if (hubId === this.selfId || this.local.has(hubId)) return undefined;
     const p = this.presences.get(hubId);
-    // A hub that never sent a heartbeat and is not discovered here is long gone.
-    if (!p) return Number.NEGATIVE_INFINITY;
+    if (!p) {
+      if (since === undefined || Number.isNaN(since)) return Number.NEGATIVE_INFINITY;
+      return this.now - since > this.options.staleAfterMs ? since : undefined;
+    }
     const lastSeen = Date.parse(p.lastSeen);
     if (p.host === this.host && !processAlive(p.pid)) return lastSeen;
-    return this.now - lastSeen > this.options.staleAfterMs ? lastSeen : undefined;
+    const staleAfter = p.heartbeatMs
+      ? Math.max(3 * p.heartbeatMs, this.options.staleAfterMs)
+      : this.options.staleAfterMs;
+    return this.now - lastSeen > staleAfter ? lastSeen : undefined;
   }
 
   answerable(record: ApprovalRecord): Answerability {
-    const dead = this.deadSince(record.hubId);
+    const dead = this.deadSince(record.hubId, Date.parse(record.createdAt));
     if (dead === undefined) return { answerable: true, ownerAlive: true };
     if (!record.threadId)
       return {

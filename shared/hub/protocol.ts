@@ -135,6 +135,8 @@ export const HubPresence = z.object({
   url: z.string().optional(),
   startedAt: z.string(),
   lastSeen: z.string(),
+  /** How often this hub beats, so others judge staleness by its pace, not theirs. */
+  heartbeatMs: z.number().int().positive().optional(),
 });
 export type HubPresence = z.infer<typeof HubPresence>;
 

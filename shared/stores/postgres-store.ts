@@ -409,17 +409,22 @@ export class PostgresApprovalStore implements ApprovalStore {
   /** Opens the LISTEN connection if someone watches and none is open or opening. */
   private ensureListening(): void {
     if (this.closed || this.changes.size === 0 || this.listenClient || this.listening) return;
-    this.listening = this.listen().finally(() => {
-      this.listening = undefined;
-    });
+    this.listening = this.listen()
+      .catch((err: unknown) =>
+        this.connectionLost(err instanceof Error ? err.message : String(err)),
+      )
+      .finally(() => {
+        this.listening = undefined;
+      });
   }
 
   private async listen(): Promise<void> {
     let client: pg.PoolClient | undefined;
+    // Set once the client went back to the pool: releasing twice throws.
+    let lost = false;
     try {
       client = await (await this.pool()).connect();
       const c = client;
-      let lost = false;
       const onLost = (err?: Error) => {
         if (lost) return;
         lost = true;
@@ -451,7 +456,10 @@ export class PostgresApprovalStore implements ApprovalStore {
         this.onInvalid(`PostgreSQL approval store: listening for changes again`);
       }
     } catch (err) {
-      client?.release(true);
+      if (client && !lost) {
+        lost = true;
+        client.release(true);
+      }
       this.connectionLost(err instanceof Error ? err.message : String(err));
     }
   }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { type ApprovalBackend, type ApprovalOptions, abortError } from '../backends/backend.js';
 import type { ApprovalRecord } from '../hub/protocol.js';
 import type { ApprovalRequest } from '../models/approval-request.js';
@@ -28,6 +29,10 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Options for {@link PersistentWebhookBackend}. */
 export interface PersistentWebhookBackendOptions extends WebhookBackendOptions {
+  /** How often awaited requests are re-read, in case a change notice was lost. Default 5 s. */
+  recheckMs?: number;
+  /** Heartbeat interval when this backend is its own hub (no `hubId` given). Default 10 s. */
+  heartbeatMs?: number;
   /** Where requests live; share it (SQLite file, team store) so any process can take callbacks. */
   store: ApprovalStore;
   /**
@@ -86,6 +91,9 @@ export class PersistentWebhookBackend implements ApprovalBackend {
   private readonly watchers = new Map<string, Set<() => void>>();
   private readonly active = new Set<() => void>();
   private unwatch: (() => void) | undefined;
+  private recheckTimer: NodeJS.Timeout | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private readonly startedAt = new Date().toISOString();
   private closed = false;
 
   constructor(private readonly options: PersistentWebhookBackendOptions) {
@@ -124,7 +132,18 @@ export class PersistentWebhookBackend implements ApprovalBackend {
 
     // An id seen before is a re-ask (a resumed graph, a restarted proxy): its
     // receiver already has the message, so wait for that one rather than send again.
-    const existed = (await this.store.get(record.id)) !== undefined;
+    await this.ensureHeartbeat();
+    const before = await this.store.get(record.id);
+    const existed = before !== undefined;
+    // The same id with other arguments (a model that reuses tool-call ids)
+    // must never inherit a decision made on the earlier arguments.
+    if (before && (before.argsHash !== record.argsHash || before.tool !== record.tool))
+      return this.failClosed(
+        record,
+        'system:args_mismatch',
+        `request ${record.id} was already asked with other arguments; refusing to reuse its decision`,
+        started,
+      );
     const stored = await this.store.registerPending(record);
     if (options.validateArgs) this.validators.set(record.id, options.validateArgs);
     if (stored.status !== 'pending') return this.deliver(stored, started, options);
@@ -161,6 +180,7 @@ export class PersistentWebhookBackend implements ApprovalBackend {
   async recover(threadId: string | undefined = this.threadId): Promise<ApprovalRecord[]> {
     if (!threadId)
       throw new TypeError('recover() needs a threadId (pass one, or set it in the options)');
+    await this.ensureHeartbeat();
     const records = await this.store.listPending(threadId);
     const out: ApprovalRecord[] = [];
     for (const record of records) {
@@ -239,6 +259,33 @@ export class PersistentWebhookBackend implements ApprovalBackend {
     this.unwatch?.();
     this.unwatch = undefined;
     this.watchers.clear();
+    if (this.recheckTimer) clearInterval(this.recheckTimer);
+    this.recheckTimer = undefined;
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = undefined;
+  }
+
+  /**
+   * Without a hub of its own (no `hubId` given), this backend announces
+   * itself in the store like a hub does, so hubs sharing the store see its
+   * requests' asker as alive and do not expire them.
+   */
+  private async ensureHeartbeat(): Promise<void> {
+    if (this.options.hubId !== undefined || this.heartbeatTimer || this.closed) return;
+    const beat = () =>
+      this.store.heartbeat({
+        hubId: this.hubId,
+        name: 'hitloop webhook backend',
+        host: hostname(),
+        pid: process.pid,
+        startedAt: this.startedAt,
+        lastSeen: new Date().toISOString(),
+      });
+    this.heartbeatTimer = setInterval(() => {
+      beat().catch(() => undefined);
+    }, this.options.heartbeatMs ?? 10_000);
+    this.heartbeatTimer.unref();
+    await beat();
   }
 
   private async send(
@@ -440,6 +487,14 @@ export class PersistentWebhookBackend implements ApprovalBackend {
     set.add(check);
     this.watchers.set(id, set);
     this.unwatch ??= this.store.watch((change) => this.onChange(change));
+    // Notices sent while a store's listen connection was down are lost: a
+    // slow re-read makes sure a decision never waits for the timeout.
+    if (!this.recheckTimer) {
+      this.recheckTimer = setInterval(() => {
+        for (const checks of this.watchers.values()) for (const c of checks) c();
+      }, this.options.recheckMs ?? 5_000);
+      this.recheckTimer.unref();
+    }
     const cancel = (): void => {
       set.delete(check);
       if (set.size === 0 && this.watchers.get(id) === set) this.watchers.delete(id);
@@ -447,6 +502,10 @@ export class PersistentWebhookBackend implements ApprovalBackend {
         // SQLite polls while watched; stop when nobody waits.
         this.unwatch();
         this.unwatch = undefined;
+      }
+      if (this.watchers.size === 0 && this.recheckTimer) {
+        clearInterval(this.recheckTimer);
+        this.recheckTimer = undefined;
       }
     };
     // It may have been settled before the subscription started.

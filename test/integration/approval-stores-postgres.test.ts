@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { type AddressInfo, connect, createServer } from 'node:net';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openApprovalStore, StoreOpenError } from '../../shared/stores/open-store.js';
@@ -142,6 +143,48 @@ describe.skipIf(!!unavailable)('PostgreSQL approval store', () => {
     await admin.end();
     await other.close();
     await store.close();
+  });
+
+  it('survives a connection cut while it starts to LISTEN (no double release, no crash)', async () => {
+    // A TCP relay to PostgreSQL that drops any connection sending LISTEN.
+    const target = new globalThis.URL(URL);
+    const relay = createServer((c) => {
+      const s = connect(Number(target.port || 5432), target.hostname);
+      c.on('data', (d) => (d.includes('LISTEN') ? (c.destroy(), s.destroy()) : s.write(d)));
+      s.on('data', (d) => c.write(d));
+      for (const x of [c, s]) x.on('error', () => {});
+      c.on('close', () => s.destroy());
+      s.on('close', () => c.destroy());
+    });
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', () => r()));
+    const viaRelay = new globalThis.URL(URL);
+    viaRelay.host = `127.0.0.1:${(relay.address() as AddressInfo).port}`;
+    const schema = freshSchema();
+    const warnings: string[] = [];
+    const store = PostgresApprovalStore.fromConnString(viaRelay.toString(), {
+      schema,
+      onInvalid: (m) => warnings.push(m),
+      reconnectDelayMs: 50,
+    });
+    const crashes: unknown[] = [];
+    const onCrash = (err: unknown) => crashes.push(err);
+    process.on('unhandledRejection', onCrash);
+    try {
+      await store.setup();
+      const stop = store.watch(() => {});
+      await new Promise((r) => setTimeout(r, 600));
+      stop();
+      expect(crashes).toEqual([]);
+      expect(warnings.join('\n')).toContain('lost the connection that listens for changes');
+      // The store still works for everything but listening.
+      const r = pendingRecord();
+      await store.put(r);
+      expect((await store.get(r.id))?.id).toBe(r.id);
+    } finally {
+      process.off('unhandledRejection', onCrash);
+      await store.close();
+      relay.close();
+    }
   });
 
   it('delivers its own changes to its own listeners, naming itself as the source', async () => {

@@ -17,6 +17,7 @@ import {
   waitUntil,
   writeConfig,
 } from '../helpers/proxy-harness.js';
+import { runHitloop } from '../helpers/run-cli.js';
 import { startServe } from '../helpers/serve.js';
 import { isolatedStoreUrl, POSTGRES_URL, requireService } from '../helpers/team-stores.js';
 
@@ -167,6 +168,31 @@ describe('hitloop proxy with the webhook channel', () => {
       await receiver.close();
     }
   }, 60_000);
+
+  it('exits 2, naming the field, when the callback address is taken, instead of lingering', async () => {
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', () => r()));
+    const port = (busy.address() as AddressInfo).port;
+    try {
+      const work = join(tmp.dir, 'busy');
+      mkdirSync(work, { recursive: true });
+      const file = config('busy', work, {
+        url: 'http://127.0.0.1:9/hook',
+        callbackBaseUrl: `http://127.0.0.1:${port}/v1/callbacks`,
+        listen: String(port),
+      });
+      const r = runHitloop(['proxy', '--config', file], {
+        env: { HITLOOP_HOME: join(tmp.dir, 'home-busy') },
+        input: '',
+      });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('approval.webhook.listen');
+      expect(r.stderr).toContain(file);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    } finally {
+      busy.close();
+    }
+  });
 
   it.skipIf(!pg)(
     'a decision posted to the team hub reaches the proxy through PostgreSQL',

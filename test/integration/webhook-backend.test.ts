@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ApprovalHub } from '../../shared/hub/approval-hub.js';
 import { createAction } from '../../shared/models/action.js';
 import type { ApprovalRequest } from '../../shared/models/approval-request.js';
 import { isTimeoutDecision } from '../../shared/models/decision.js';
@@ -543,6 +544,71 @@ describe.each(stores)('PersistentWebhookBackend with $name', ({ make }) => {
     expect(performance.now() - started).toBeLessThan(500);
     expect(d.approved).toBe(true);
     expect(await restarted.recover()).toEqual([]);
+  });
+
+  it('never lets a reused id inherit a decision made on other arguments', async () => {
+    const { rx, backend } = await setup();
+    const first = makeRequest({ to: 'bob@example.com', body: 'hi' });
+    const decision = backend.requestApproval(first);
+    const p = await rx.next();
+    await callBack(p.callbackUrl, { approved: true, argsHash: p.approval.argsHash });
+    expect((await decision).approved).toBe(true);
+    // A model that reuses tool-call ids asks again under the same id.
+    const again: ApprovalRequest = {
+      ...first,
+      action: { ...first.action, toolArgs: { to: 'everyone@example.com', body: 'hi' } },
+    };
+    expect(await backend.requestApproval(again)).toMatchObject({
+      approved: false,
+      decidedBy: 'system:args_mismatch',
+    });
+  });
+
+  it('heartbeats as its own hub, so a hub sharing the store does not expire its requests', async () => {
+    const { rx, store, backend } = await setup();
+    const request = makeRequest();
+    const decision = backend.requestApproval(request);
+    const p = await rx.next();
+    const hub = new ApprovalHub({ store, announce: false, home: dir });
+    await hub.start();
+    cleanups.push(() => hub.stop());
+    await hub.sweep();
+    expect((await store.get(request.action.id))?.status).toBe('pending');
+    expect((await store.listHubs()).map((h) => h.hubId)).toContain(backend.hubId);
+    await callBack(p.callbackUrl, { approved: true, argsHash: p.approval.argsHash });
+    expect((await decision).approved).toBe(true);
+  });
+
+  it('re-reads what it waits for, so a lost change notice does not hold a decision back', async () => {
+    const { rx, store } = await setup();
+    // The same data, but a store object whose notices never arrive.
+    const deaf = Object.create(store) as ApprovalStore;
+    deaf.watch = () => () => {};
+    const backend = new PersistentWebhookBackend({
+      url: rx.url,
+      callbackBaseUrl: 'http://127.0.0.1:9/cb',
+      secret: SECRET,
+      store: deaf,
+      threadId: 'deaf',
+      recheckMs: 100,
+    });
+    cleanups.push(() => backend.close());
+    const request = makeRequest();
+    const decision = backend.requestApproval(request);
+    await rx.next();
+    await store.settle(request.action.id, {
+      status: 'approved',
+      decision: {
+        actionId: request.action.id,
+        approved: true,
+        reason: '',
+        decidedBy: 'webhook:elsewhere',
+        latencyMs: 1,
+        tags: [],
+        argsHash: argsHash(request.action.toolArgs),
+      },
+    });
+    expect(await decision).toMatchObject({ approved: true, decidedBy: 'webhook:elsewhere' });
   });
 
   it('a callback handled by instance B wakes instance A', async () => {

@@ -4,6 +4,7 @@ import { gateAction, notExecutedMessage } from '../../shared/gate/approval-gate.
 import { createAction } from '../../shared/models/action.js';
 import { RulesPolicy } from '../../shared/policies/rules.js';
 import { TelemetryLogger } from '../../shared/telemetry/logger.js';
+import { argsHash } from '../../shared/util/canonical-json.js';
 
 const policy = new RulesPolicy({
   default: 'ask',
@@ -81,6 +82,41 @@ describe('gateAction', () => {
     expect(t).toContain('timed out (scripted:timeout)');
     expect(t).toContain('no human rejected it');
     expect(t).not.toContain('rejected by');
+  });
+
+  it('never runs an approval that names other arguments than the call', async () => {
+    const action = createAction({ toolName: 'write_file', toolArgs: { path: '/' } });
+    // A backend answering with a decision made on other arguments (a reused id).
+    const stale = {
+      name: 'stale',
+      async requestApproval() {
+        return {
+          actionId: action.id,
+          approved: true,
+          reason: '',
+          decidedBy: 'hub:alice',
+          latencyMs: 1,
+          tags: [],
+          argsHash: argsHash({ path: '/tmp/a' }),
+        };
+      },
+    };
+    const out = await gateAction(action, { policy, backend: stale, runId: 'r' });
+    expect(out.kind).toBe('rejected');
+    if (out.kind !== 'rejected') throw new Error('unreachable');
+    expect(out.decision.decidedBy).toBe('system:args_mismatch');
+    expect(notExecutedMessage(out)).toContain('approval was given for other arguments');
+    // The same decision for these arguments runs.
+    const fresh = {
+      ...stale,
+      requestApproval: async () => ({
+        ...(await stale.requestApproval()),
+        argsHash: argsHash({ path: '/' }),
+      }),
+    };
+    expect((await gateAction(action, { policy, backend: fresh, runId: 'r' })).kind).toBe(
+      'approved',
+    );
   });
 
   it('withdraws the request when aborted', async () => {

@@ -326,7 +326,12 @@ describe('the approval hub', () => {
 
   it('expires what a dead process left pending when a hub starts on the same store', async () => {
     const store = new MemoryApprovalStore();
-    const orphan = pendingRecord({ hubId: 'a-hub-that-died' });
+    // Left by a process that never announced itself and is long gone (a hub
+    // not heard of gets a grace period from the request's creation).
+    const orphan = pendingRecord({
+      hubId: 'a-hub-that-died',
+      createdAt: new Date(Date.now() - 3_600_000).toISOString(),
+    });
     await store.put(orphan);
     const next = new ApprovalHub({ store, home, announce: false });
     await next.start();

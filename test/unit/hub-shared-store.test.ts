@@ -279,3 +279,96 @@ describe('requests whose process died', () => {
     });
   });
 });
+
+describe('review fixes', () => {
+  it('a team hub accepting an edit the tool schema refuses: the asking process fails closed', async () => {
+    const store = new MemoryApprovalStore();
+    const asker = await hubOn(store);
+    const central = await hubOn(store, { relayStoreEvents: true });
+    const request = requestFor({ path: '/tmp/v' });
+    const pending = new HubBackend(asker).requestApproval(request, {
+      validateArgs: (a) => (typeof a.path === 'string' ? [] : ['path: expected a string']),
+    });
+    await until(async () => store.get(request.action.id));
+    // The central hub has no validator for another process's request.
+    const r = await central.decide(request.action.id, {
+      approve: true,
+      argsHash: argsHash(request.action.toolArgs),
+      editedArgs: { path: 42 },
+    });
+    expect(r.ok).toBe(true);
+    expect(await pending).toMatchObject({
+      approved: false,
+      decidedBy: 'hub:invalid_args',
+      reason: expect.stringContaining('path: expected a string'),
+    });
+  });
+
+  it('a hub not heard of yet is not judged dead: its fresh request survives a sweep', async () => {
+    const store = new MemoryApprovalStore();
+    const hub = await hubOn(store);
+    const fresh = pendingRecord({ hubId: 'started-a-moment-ago' });
+    await store.put(fresh);
+    await hub.sweep();
+    expect((await store.get(fresh.id))?.status).toBe('pending');
+  });
+
+  it('a clean stop leaves threaded requests answerable for a restart, and expires the rest', async () => {
+    const store = new MemoryApprovalStore();
+    const hub = new ApprovalHub({ store, home, announce: false });
+    await hub.start();
+    const threaded = pendingRecord({ hubId: hub.hubId, threadId: 'proxy:x' });
+    const plain = pendingRecord({ hubId: hub.hubId });
+    await hub.publish(threaded);
+    await hub.publish(plain);
+    await hub.stop();
+    expect((await store.get(threaded.id))?.status).toBe('pending');
+    expect((await store.get(plain.id))?.status).toBe('expired');
+    // Its last heartbeat stays, dating the end of the process for the resume window.
+    expect((await store.listHubs()).map((h) => h.hubId)).toContain(hub.hubId);
+    // The process then exits (here: its heartbeat names a pid that is gone).
+    const last = (await store.listHubs()).find((h) => h.hubId === hub.hubId)!;
+    await store.heartbeat({ ...last, pid: deadPid() });
+    const next = await hubOn(store);
+    expect((await next.recover('proxy:x')).map((r) => r.id)).toEqual([threaded.id]);
+  });
+
+  it('a change made through the same store object by someone else (a webhook callback) is streamed', async () => {
+    const store = new MemoryApprovalStore();
+    const central = await hubOn(store, { relayStoreEvents: true });
+    const events: HubEvent[] = [];
+    central.subscribe((e) => events.push(e));
+    const record = pendingRecord({ hubId: central.hubId });
+    await central.publish(record);
+    await store.settle(record.id, { status: 'rejected', statusReason: 'via callback' });
+    await until(async () => events.find((e) => e.type === 'decided'));
+    // The hub's own changes are announced once, not again when the store echoes them.
+    const own = pendingRecord({ hubId: central.hubId });
+    await central.publish(own);
+    await central.expire(own.id, 'test');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(events.filter((e) => e.type === 'requested' && e.approval.id === own.id)).toHaveLength(
+      1,
+    );
+    expect(events.filter((e) => e.type === 'expired' && e.id === own.id)).toHaveLength(1);
+  });
+
+  it('the approval page may post from the public origin given to the hub, and no other', async () => {
+    const store = new MemoryApprovalStore();
+    const hub = await hubOn(store, { page: true, pageOrigins: ['https://approvals.example.com'] });
+    const record = pendingRecord({ hubId: hub.hubId });
+    await hub.publish(record);
+    const post = (origin: string) =>
+      fetch(`${hub.url}/v1/approvals/${record.id}/decision`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${hub.token}`,
+          origin,
+          'content-type': 'application/json',
+        },
+        body: JSON.stringify({ approve: false, argsHash: record.argsHash }),
+      });
+    expect((await post('https://evil.example')).status).toBe(403);
+    expect((await post('https://approvals.example.com')).status).toBe(200);
+  });
+});

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { ConfigError } from '../../../shared/errors.js';
@@ -90,6 +90,18 @@ export function registerServeCommand(program: Command, io: CliIo): void {
         });
       }
       const webhookSecret = readWebhookSecret(opts.webhookSecretFile);
+      let publicOrigin: string | undefined;
+      if (opts.publicUrl) {
+        try {
+          publicOrigin = new URL(opts.publicUrl).origin;
+        } catch {
+          throw new ConfigError({
+            file: '--public-url',
+            problem: `'${opts.publicUrl}' is not a URL`,
+            fix: 'for example --public-url https://approvals.example.com',
+          });
+        }
+      }
       const callbackListener =
         webhookSecret &&
         createCallbackListener(
@@ -104,6 +116,7 @@ export function registerServeCommand(program: Command, io: CliIo): void {
         listen,
         token,
         page: true,
+        ...(publicOrigin ? { pageOrigins: [publicOrigin] } : {}),
         relayStoreEvents: true,
         ...(callbackListener
           ? {
@@ -212,7 +225,11 @@ function readToken(file: string | undefined, home: string): string {
   const env = process.env.HITLOOP_HUB_TOKEN?.trim();
   if (env) return check(env, 'HITLOOP_HUB_TOKEN');
   const kept = join(home, 'serve-token');
-  if (existsSync(kept)) return fromFile(kept, kept);
+  if (existsSync(kept)) {
+    // The token grants every decision: keep it readable by this user only.
+    if ((statSync(kept).mode & 0o077) !== 0) chmodSync(kept, 0o600);
+    return fromFile(kept, kept);
+  }
   mkdirSync(home, { recursive: true, mode: 0o700 });
   const token = randomBytes(32).toString('base64url');
   writeFileSync(kept, `${token}\n`, { mode: 0o600 });
