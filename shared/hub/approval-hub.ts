@@ -257,7 +257,7 @@ export class ApprovalHub {
   /**
    * Runs a store write whose change this hub announces itself, so the echo
    * of that change from the store is not announced twice. Other writes
-   * through the same store object (a webhook callback in \`hitloop serve\`)
+   * through the same store object (a webhook callback in `hitloop serve`)
    * are announced when their echo arrives.
    */
   private async announcing<T>(key: string, write: () => Promise<T>): Promise<T> {
@@ -300,15 +300,19 @@ export class ApprovalHub {
       return { ok: false, status: 404, code: 'not_found', message: `no approval with id ${id}` };
     if (record.status === 'expired' || record.status === 'withdrawn') {
       // Keep the decision for the record (never dropped), but it cannot apply.
-      if (!record.lateDecision && body.argsHash === record.argsHash)
+      const keep = !record.lateDecision && body.argsHash === record.argsHash;
+      if (keep)
         await this.announcing(`put:${id}`, () =>
           this.store.put({ ...record, lateDecision: this.decisionFor(record, body) }),
         );
+      const closed = `approval ${id} had already ${record.status === 'expired' ? 'expired' : 'been withdrawn'}${record.statusReason ? ` (${record.statusReason})` : ''}`;
       return {
         ok: false,
         status: 409,
         code: 'already_decided',
-        message: `approval ${id} had already ${record.status === 'expired' ? 'expired' : 'been withdrawn'}${record.statusReason ? ` (${record.statusReason})` : ''}; your decision was recorded but not applied`,
+        message: keep
+          ? `${closed}; your decision was recorded but not applied`
+          : `${closed}; nothing was applied${record.lateDecision ? ` (a late decision by ${record.lateDecision.decidedBy} is already on record)` : ''}`,
       };
     }
     if (record.status !== 'pending') {
