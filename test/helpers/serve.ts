@@ -18,10 +18,21 @@ export async function startServe(
   store: string,
   home: string,
   env: Record<string, string> = {},
+  extraArgs: string[] = [],
 ): Promise<Serve> {
   const child: ChildProcess = spawn(
     process.execPath,
-    [PROXY_ENTRY, 'serve', '--store', store, '--listen', '127.0.0.1:0', '--name', 'team hub'],
+    [
+      PROXY_ENTRY,
+      'serve',
+      '--store',
+      store,
+      '--listen',
+      '127.0.0.1:0',
+      '--name',
+      'team hub',
+      ...extraArgs,
+    ],
     { env: { ...process.env, HITLOOP_HOME: home, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const stdout = new OutputLog();

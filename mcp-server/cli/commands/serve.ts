@@ -76,19 +76,6 @@ export function registerServeCommand(program: Command, io: CliIo): void {
         });
       const home = hitloopHome();
       const token = readToken(opts.tokenFile, home);
-      const spec = opts.store ?? process.env.HITLOOP_STORE ?? join(home, 'approvals.db');
-      let store: ApprovalStore;
-      try {
-        store = await openApprovalStore(spec, {
-          onInvalid: (m) => io.stderr(`hitloop: warn: ${m}\n`),
-        });
-      } catch (err) {
-        throw new ConfigError({
-          file: '--store',
-          problem: err instanceof Error ? err.message : String(err),
-          fix: 'check the URL and that the server is running, e.g. --store postgres://user@127.0.0.1:5432/db',
-        });
-      }
       const webhookSecret = readWebhookSecret(opts.webhookSecretFile);
       let publicOrigin: string | undefined;
       if (opts.publicUrl) {
@@ -101,6 +88,19 @@ export function registerServeCommand(program: Command, io: CliIo): void {
             fix: 'for example --public-url https://approvals.example.com',
           });
         }
+      }
+      const spec = opts.store ?? process.env.HITLOOP_STORE ?? join(home, 'approvals.db');
+      let store: ApprovalStore;
+      try {
+        store = await openApprovalStore(spec, {
+          onInvalid: (m) => io.stderr(`hitloop: warn: ${m}\n`),
+        });
+      } catch (err) {
+        throw new ConfigError({
+          file: '--store',
+          problem: err instanceof Error ? err.message : String(err),
+          fix: 'check the URL and that the server is running, e.g. --store postgres://user@127.0.0.1:5432/db',
+        });
       }
       const callbackListener =
         webhookSecret &&
@@ -134,16 +134,19 @@ export function registerServeCommand(program: Command, io: CliIo): void {
       try {
         await hub.start();
       } catch (err) {
-        await store.close();
+        await hub.stop().catch(() => undefined);
+        await store.close().catch(() => undefined);
         const code = (err as NodeJS.ErrnoException).code;
-        throw new ConfigError({
-          file: '--listen',
-          problem:
-            code === 'EADDRINUSE'
-              ? `${opts.listen} is already in use`
-              : `cannot listen on ${opts.listen}: ${err instanceof Error ? err.message : String(err)}`,
-          fix: 'choose another port with --listen HOST:PORT (port 0 picks a free one)',
-        });
+        if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL')
+          throw new ConfigError({
+            file: '--listen',
+            problem:
+              code === 'EADDRINUSE'
+                ? `${opts.listen} is already in use`
+                : `cannot listen on ${opts.listen} (${code})`,
+            fix: 'choose another address with --listen HOST:PORT (port 0 picks a free one)',
+          });
+        throw err;
       }
       const base = (opts.publicUrl ?? hub.url).replace(/\/+$/, '');
       io.stdout(
