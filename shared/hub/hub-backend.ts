@@ -26,6 +26,7 @@ export class HubBackend implements ApprovalBackend {
        * Stable across restarts (a proxy's instance name): requests carry it,
        * so a restarted process takes them back (`ApprovalHub.recover`) and a
        * decision made meanwhile still applies when the agent retries.
+       * Default: the request context's `threadId` (set by the LangGraph gate).
        */
       threadId?: string;
     } = {},
@@ -60,6 +61,8 @@ export class HubBackend implements ApprovalBackend {
     }
     const timeoutMs = options.timeoutMs ?? this.options.timeoutMs ?? 600_000;
     const hash = argsHash(action.toolArgs);
+    const threadId =
+      this.options.threadId ?? (typeof ctx.threadId === 'string' ? ctx.threadId : undefined);
     const recoveredId = this.hub.takeRecovered(action.server, action.toolName, hash);
     if (recoveredId !== undefined) {
       const earlier = await this.hub.store.get(recoveredId);
@@ -102,7 +105,8 @@ export class HubBackend implements ApprovalBackend {
         ? { client: ctx.client as ApprovalRecord['client'] }
         : {}),
       ...(cwd ? { cwd } : {}),
-      ...(this.options.threadId ? { threadId: this.options.threadId } : {}),
+      // A LangGraph thread (the gate puts its id in the context) resumes too.
+      ...(threadId ? { threadId } : {}),
     };
     await this.hub.publish(record, options.validateArgs);
     return this.await(record, options, timeoutMs, started);

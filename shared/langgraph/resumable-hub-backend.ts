@@ -32,8 +32,10 @@ export class ResumableHubBackend implements ApprovalBackend {
       existing?.decision &&
       (existing.status === 'approved' || existing.status === 'rejected') &&
       existing.argsHash === argsHash(request.action.toolArgs)
-    )
+    ) {
+      if (existing.deliveredAt === undefined) await this.hub.delivered(existing.id);
       return existing.decision;
+    }
     return this.inner.requestApproval(request, options);
   }
 }

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ApprovalHub } from '../../shared/hub/approval-hub.js';
 import { HubBackend } from '../../shared/hub/hub-backend.js';
 import type { HubEvent } from '../../shared/hub/protocol.js';
+import { ResumableHubBackend } from '../../shared/langgraph/resumable-hub-backend.js';
 import { createAction } from '../../shared/models/action.js';
 import type { ApprovalRequest } from '../../shared/models/approval-request.js';
 import type { ApprovalStore } from '../../shared/stores/approval-store.js';
@@ -370,5 +371,41 @@ describe('review fixes', () => {
       });
     expect((await post('https://evil.example')).status).toBe(403);
     expect((await post('https://approvals.example.com')).status).toBe(200);
+  });
+});
+
+describe('LangGraph threads on a shared store', () => {
+  it('a graph process killed mid-approval: the decision made meanwhile answers the re-run node', async () => {
+    const store = new MemoryApprovalStore();
+    const central = await hubOn(store);
+    // First life: the gate asked (its id is deterministic: thread + tool call), then died.
+    const request: ApprovalRequest = {
+      ...requestFor({ path: '/tmp/graph' }),
+      context: { threadId: 'thread-7', toolCallId: 'call-1' },
+    };
+    const first = new ApprovalHub({ store, home, announce: false });
+    await first.start();
+    void new HubBackend(first).requestApproval(request).catch(() => undefined);
+    const asked = await until(async () => store.get(request.action.id));
+    expect(asked.threadId).toBe('thread-7');
+    // It stops (a crash: nothing in it hears of the decision any more).
+    await first.stop();
+    await store.heartbeat({
+      ...(await store.listHubs()).find((h) => h.hubId === first.hubId)!,
+      pid: deadPid(),
+    });
+    // A central sweep keeps it: the thread may come back.
+    await central.sweep();
+    expect((await store.get(request.action.id))?.status).toBe('pending');
+    await central.decide(request.action.id, {
+      approve: true,
+      argsHash: asked.argsHash,
+      decidedBy: 'central:frank',
+    });
+    // Second life: the node runs again with the same ids.
+    const second = await hubOn(store);
+    const decision = await new ResumableHubBackend(second).requestApproval(request);
+    expect(decision).toMatchObject({ approved: true, decidedBy: 'central:frank' });
+    expect((await store.get(request.action.id))?.deliveredAt).toBeDefined();
   });
 });
