@@ -54,6 +54,11 @@ export const ApprovalRecord = z.object({
    * takes its pending requests back (`ApprovalStore.registerPending`).
    */
   threadId: z.string().min(1).optional(),
+  /**
+   * The channel that asked, when it is not the hub: `webhook` requests are the
+   * only ones a webhook callback may decide.
+   */
+  channel: z.enum(['webhook']).optional(),
   /** When the asking process received the decision; unset while it may still need it. */
   deliveredAt: z.string().optional(),
   /**

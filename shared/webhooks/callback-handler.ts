@@ -1,3 +1,5 @@
+import { discoverHubs } from '../hub/discovery.js';
+import { LivenessView } from '../hub/liveness.js';
 import type { ApprovalRecord } from '../hub/protocol.js';
 import type { Decision } from '../models/decision.js';
 import type { ApprovalStore } from '../stores/approval-store.js';
@@ -122,6 +124,14 @@ export interface HandleWebhookCallbackOptions {
   validateArgs?: (args: Record<string, unknown>, record: ApprovalRecord) => string[];
   /** Epoch ms; injectable for tests of expiry. */
   now?: () => number;
+  /**
+   * How long the requests of an asker that stopped stay answerable for its
+   * restart (threaded requests; default 120 s, as hubs use). A callback for a
+   * request nobody can act on any more is recorded as late, not applied.
+   */
+  resumeWindowMs?: number;
+  /** Where local hubs announce themselves (default `$HITLOOP_HOME`). */
+  home?: string;
 }
 
 /**
@@ -165,8 +175,34 @@ export async function handleWebhookCallback(
       `no approval request with callback id ${JSON.stringify(callbackId)} is known to this store`,
     );
   }
+  // The shared secret signs webhook requests only: it must not decide the
+  // hub's own requests (a sidebar card) that no webhook receiver was sent.
+  if (record.channel !== 'webhook')
+    return refuse(
+      404,
+      'not_found',
+      `approval ${record.id} was not sent to a webhook; decide it where it was asked`,
+    );
   const latency = (): number => now() - Date.parse(record.createdAt);
   if (record.status !== 'pending') return closedAnswer(store, record, parsed.body, latency());
+
+  // Applied only if someone can still act on it: the asker is alive, or it
+  // may come back for a threaded request within the resume window.
+  const view = new LivenessView(
+    await store.listHubs(),
+    discoverHubs(options.home),
+    '',
+    { staleAfterMs: 30_000, resumeWindowMs: options.resumeWindowMs ?? 120_000 },
+    now(),
+  );
+  const state = view.answerable(record);
+  if (!state.answerable) {
+    const settled = await store.settle(record.id, { status: 'expired', statusReason: state.reason });
+    const current = settled.ok || settled.reason === 'not_pending' ? settled.record : undefined;
+    if (!current)
+      return refuse(404, 'not_found', `approval ${record.id} disappeared from the store`);
+    return closedAnswer(store, current, parsed.body, latency());
+  }
 
   if (record.expiresAt && Date.parse(record.expiresAt) <= now()) {
     // Nobody is waiting any more (the asker died or is gone): close it the

@@ -544,6 +544,7 @@ export class PersistentWebhookBackend implements ApprovalBackend {
       argsHash: argsHash(action.toolArgs),
       createdAt: request.createdAt,
       expiresAt,
+      channel: 'webhook',
       ...(this.threadId ? { threadId: this.threadId } : {}),
       ...(action.server ? { server: action.server } : {}),
       ...(action.annotations ? { annotations: action.annotations } : {}),

@@ -1,13 +1,14 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ApprovalHub } from '../../shared/hub/approval-hub.js';
+import type { ApprovalRecord } from '../../shared/hub/protocol.js';
 import { createAction } from '../../shared/models/action.js';
 import type { ApprovalRequest } from '../../shared/models/approval-request.js';
 import { isTimeoutDecision } from '../../shared/models/decision.js';
@@ -803,6 +804,72 @@ describe('examples/webhook-server (built)', () => {
       approved: false,
       reason: 'not <b>this</b> one',
       decidedBy: 'webhook:web:alice',
+    });
+  });
+});
+
+describe('handleWebhookCallback: what a callback may decide', () => {
+  const webhookRecord = (overrides: Partial<ApprovalRecord> = {}): ApprovalRecord => {
+    const args = { to: 'bob@example.com' };
+    return {
+      id: `cb-${Date.now()}-${seq++}`,
+      hubId: 'some-hub',
+      runId: 'r',
+      status: 'pending',
+      tool: 'send_email',
+      riskClass: 'high',
+      policyName: 'p',
+      policyReason: 'ask',
+      rationale: '',
+      args,
+      argsHash: argsHash(args),
+      createdAt: new Date().toISOString(),
+      channel: 'webhook',
+      ...overrides,
+    };
+  };
+
+  it('refuses a request that was not sent to a webhook (a hub card), even with a valid capability', async () => {
+    const store = new MemoryApprovalStore();
+    const { channel: _none, ...hubCard } = webhookRecord();
+    await store.put(hubCard);
+    const r = await handleWebhookCallback(
+      store,
+      SECRET,
+      hubCard.id,
+      callbackCapability(SECRET, hubCard.id),
+      { approved: true, argsHash: hubCard.argsHash },
+    );
+    expect(r).toMatchObject({ ok: false, status: 404 });
+    expect((await store.get(hubCard.id))?.status).toBe('pending');
+  });
+
+  it('records a decision for a request whose asker is gone as late, with the reason, and applies nothing', async () => {
+    const store = new MemoryApprovalStore();
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    await store.heartbeat({
+      hubId: 'gone',
+      name: 'webhook backend',
+      host: hostname(),
+      pid: dead,
+      startedAt: new Date().toISOString(),
+      lastSeen: new Date().toISOString(),
+    });
+    const record = webhookRecord({ hubId: 'gone' });
+    await store.put(record);
+    const r = await handleWebhookCallback(
+      store,
+      SECRET,
+      record.id,
+      callbackCapability(SECRET, record.id),
+      { approved: true, argsHash: record.argsHash, decidedBy: 'carol' },
+      { home: dir },
+    );
+    expect(r).toMatchObject({ ok: false, status: 409, code: 'request_closed' });
+    expect(await store.get(record.id)).toMatchObject({
+      status: 'expired',
+      statusReason: expect.stringContaining('no longer running'),
+      lateDecision: { approved: true, decidedBy: 'webhook:carol' },
     });
   });
 });

@@ -105,7 +105,11 @@ export function registerServeCommand(program: Command, io: CliIo): void {
       const callbackListener =
         webhookSecret &&
         createCallbackListener(
-          (id, sig, body) => handleWebhookCallback(store, webhookSecret, id, sig, body),
+          (id, sig, body) =>
+            handleWebhookCallback(store, webhookSecret, id, sig, body, {
+              resumeWindowMs: resumeSeconds * 1000,
+              home,
+            }),
           { pathPrefix: '/v1/callbacks' },
         );
       const hub = new ApprovalHub({
