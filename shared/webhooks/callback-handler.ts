@@ -197,7 +197,10 @@ export async function handleWebhookCallback(
   );
   const state = view.answerable(record);
   if (!state.answerable) {
-    const settled = await store.settle(record.id, { status: 'expired', statusReason: state.reason });
+    const settled = await store.settle(record.id, {
+      status: 'expired',
+      statusReason: state.reason,
+    });
     const current = settled.ok || settled.reason === 'not_pending' ? settled.record : undefined;
     if (!current)
       return refuse(404, 'not_found', `approval ${record.id} disappeared from the store`);
