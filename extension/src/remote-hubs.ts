@@ -4,6 +4,10 @@
 // settings (they sync and get shared); they are kept in VS Code's
 // SecretStorage, keyed by the normalised URL (see remote-hub-commands.ts).
 
+import { isLoopbackHost } from '../../shared/util/loopback.js';
+
+export { isLoopbackHost };
+
 /** One remote hub, as the extension connects to it. */
 export interface RemoteHubEntry {
   /** Normalised: scheme, host, port and base path, no trailing slash. */
@@ -17,23 +21,6 @@ export interface RemoteHubEntry {
 /** The SecretStorage key of a remote hub's token. */
 export function tokenKey(url: string): string {
   return `hitloop.remoteHub.token:${url}`;
-}
-
-/**
- * True for hosts on this machine, where plain http cannot be overheard.
- *
- * @example
- * isLoopbackHost('127.0.0.1') // true
- * isLoopbackHost('hub.example') // false
- */
-export function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.toLowerCase();
-  return (
-    host === 'localhost' ||
-    host.endsWith('.localhost') ||
-    host === '[::1]' ||
-    /^127(?:\.\d{1,3}){3}$/.test(host)
-  );
 }
 
 /**

@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { bearerTokenMatches, readRequestBody } from '../../shared/util/http-server.js';
+import { isLoopbackHost } from '../../shared/util/loopback.js';
 import type { Logger } from './log.js';
 import { SdkTransportAdapter } from './transport/sdk-transport-adapter.js';
 import type { JsonRpcTransport } from './transport/transport.js';
@@ -25,13 +26,6 @@ export interface HttpDownstreamOptions {
 export interface HttpDownstream {
   url: string;
   close(): Promise<void>;
-}
-
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
-
-/** True for addresses that never leave the machine. */
-export function isLoopbackHost(host: string): boolean {
-  return LOOPBACK.has(host) || host.startsWith('127.');
 }
 
 /**

@@ -12,13 +12,15 @@ import type { ApprovalStore } from '../../shared/stores/approval-store.js';
 import { openApprovalStore } from '../../shared/stores/open-store.js';
 import { SqliteApprovalStore } from '../../shared/stores/sqlite-store.js';
 import { TelemetryLogger } from '../../shared/telemetry/logger.js';
+import { isLoopbackHost } from '../../shared/util/loopback.js';
 import { createCallbackListener } from '../../shared/webhooks/callback-server.js';
 import { PersistentWebhookBackend } from '../../shared/webhooks/persistent-webhook-backend.js';
 import { packageVersion } from '../version.js';
 import { createBackendResolver } from './approval/backend-resolver.js';
 import { RecoveringBackend } from './approval/recovering-backend.js';
 import type { ResolvedProxyConfig } from './config/types.js';
-import { type HttpDownstream, isLoopbackHost, startHttpDownstream } from './http-downstream.js';
+import { splitHostPort } from './host-port.js';
+import { type HttpDownstream, startHttpDownstream } from './http-downstream.js';
 import { createLogger, type Logger } from './log.js';
 import { ProxySession } from './session/proxy-session.js';
 import { StdioServerTransport } from './transport/stdio-server-transport.js';
@@ -251,9 +253,8 @@ async function serveCallbacks(
   webhook: PersistentWebhookBackend,
   source: string,
 ): Promise<Server> {
-  const m = /^(?:\[([^\]]+)\]:|([^:]+):)?(\d+)$/.exec(listen.trim());
-  const host = m?.[1] ?? m?.[2] ?? '127.0.0.1';
-  const port = Number(m?.[3] ?? 0);
+  // The config schema has checked the form; this only narrows the type.
+  const { host, port } = splitHostPort(listen) ?? { host: '127.0.0.1', port: 0 };
   const server = createServer(
     createCallbackListener((id, sig, body) => webhook.handleCallback(id, sig, body), {
       pathPrefix: '/v1/callbacks',

@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { bearerTokenMatches, readRequestBody } from '../util/http-server.js';
+import { isLoopbackHost } from '../util/loopback.js';
 import type { ApprovalHub } from './approval-hub.js';
 import { ApprovalStatus, DecideRequest, type HubErrorCode, type HubEvent } from './protocol.js';
 
@@ -12,11 +13,6 @@ export interface HubServer {
 }
 
 const LOOPBACK_HOSTS = ['127.0.0.1', 'localhost', '[::1]'];
-
-/** Whether a listen address is loopback-only. */
-export function isLoopbackHost(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host === '[::1]' || host.startsWith('127.');
-}
 
 export interface HubServerOptions {
   maxBodyBytes: number;

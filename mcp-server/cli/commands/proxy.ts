@@ -2,6 +2,7 @@ import { type Command, Option } from 'commander';
 import { ConfigError } from '../../../shared/errors.js';
 import { configFromCommand, loadProxyConfig } from '../../proxy/config/load.js';
 import type { ApprovalBackendName, ResolvedProxyConfig } from '../../proxy/config/types.js';
+import { parseHostPort } from '../../proxy/host-port.js';
 import { LOG_LEVELS, type LogLevel } from '../../proxy/log.js';
 import { runProxy } from '../../proxy/run-proxy.js';
 import type { CliIo } from '../program.js';
@@ -176,20 +177,6 @@ function applyOverrides(config: ResolvedProxyConfig, opts: ProxyOptions): Resolv
   if (opts.telemetry === false) telemetry.db = undefined;
   else if (typeof opts.telemetry === 'string') telemetry.db = opts.telemetry;
   return { ...config, approval, proxy, telemetry };
-}
-
-/** Parses `HOST:PORT`, `[::1]:PORT` or `PORT` (loopback). */
-export function parseHostPort(value: string, field = '--http'): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]+))?:?(\d+)$/.exec(value.trim());
-  const port = m ? Number(m[3]) : Number.NaN;
-  if (!m || !Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new ConfigError({
-      file: field,
-      problem: `expected HOST:PORT, got '${value}'`,
-      fix: `for example ${field} 127.0.0.1:8931 (port 0 picks a free one)`,
-    });
-  }
-  return { host: m[1] ?? m[2] ?? '127.0.0.1', port };
 }
 
 function collect(value: string, previous: string[]): string[] {

@@ -5,14 +5,14 @@ import type { Command } from 'commander';
 import { ConfigError } from '../../../shared/errors.js';
 import { ApprovalHub } from '../../../shared/hub/approval-hub.js';
 import { hitloopHome } from '../../../shared/hub/discovery.js';
-import { isLoopbackHost } from '../../../shared/hub/hub-http.js';
 import type { ApprovalStore } from '../../../shared/stores/approval-store.js';
 import { maskStoreUrl, openApprovalStore } from '../../../shared/stores/open-store.js';
+import { isLoopbackHost } from '../../../shared/util/loopback.js';
 import { handleWebhookCallback } from '../../../shared/webhooks/callback-handler.js';
 import { createCallbackListener } from '../../../shared/webhooks/callback-server.js';
+import { parseHostPort } from '../../proxy/host-port.js';
 import { packageVersion } from '../../version.js';
 import type { CliIo } from '../program.js';
-import { parseHostPort } from './proxy.js';
 
 interface ServeOptions {
   store?: string;

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { PolicyConfig } from '../../../shared/policies/config.js';
 import { RulesDocument } from '../../../shared/policies/rules-schema.js';
+import { splitHostPort } from '../host-port.js';
 
 // The config file as a user writes it. These zod schemas are the single
 // source of truth for validation (./load.ts) and for the published JSON Schema
@@ -153,7 +154,8 @@ export const WebhookConfig = z
       ),
     listen: z
       .string()
-      .regex(/^(?:\[[^\]]+\]|[^:]+)?:?\d+$/, 'expected HOST:PORT, e.g. 127.0.0.1:8790')
+      .regex(/^(?:\[[^\]]+\]:|[^:[\]]+:)?\d+$/, 'expected HOST:PORT, e.g. 127.0.0.1:8790')
+      .refine((v) => splitHostPort(v) !== undefined, 'the port must be 0 to 65535')
       .optional()
       .describe(
         'Serve callbacks in this proxy at HOST:PORT under /v1/callbacks/ (callback URLs carry an HMAC capability).',
