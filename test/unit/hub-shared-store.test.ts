@@ -14,6 +14,7 @@ import { MemoryApprovalStore } from '../../shared/stores/memory-store.js';
 import { SqliteApprovalStore } from '../../shared/stores/sqlite-store.js';
 import { argsHash } from '../../shared/util/canonical-json.js';
 import { pendingRecord } from '../conformance/approval-store.spec.js';
+import { waitUntil } from '../helpers/proxy-harness.js';
 
 const home = mkdtempSync(join(tmpdir(), 'hitloop-shared-home-'));
 const dir = mkdtempSync(join(tmpdir(), 'hitloop-shared-'));
@@ -49,16 +50,6 @@ function deadPid(): number {
   return spawnSync(process.execPath, ['-e', '0']).pid!;
 }
 
-async function until<T>(f: () => Promise<T | undefined>, ms = 5000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 describe('hubs sharing one store across processes (two SQLite connections)', () => {
   function twoStores(): [SqliteApprovalStore, SqliteApprovalStore] {
     const file = join(dir, `shared-${n++}.db`);
@@ -82,7 +73,7 @@ describe('hubs sharing one store across processes (two SQLite connections)', () 
     const backend = new HubBackend(asker);
     const request = requestFor({ path: '/tmp/shared' });
     const pending = backend.requestApproval(request);
-    const requested = await until(async () => seen.find((e) => e.type === 'requested'));
+    const requested = await waitUntil(() => seen.find((e) => e.type === 'requested'), 'the store change');
     expect(requested).toMatchObject({ approval: { id: request.action.id, hubId: asker.hubId } });
     const result = await central.decide(request.action.id, {
       approve: true,
@@ -93,7 +84,7 @@ describe('hubs sharing one store across processes (two SQLite connections)', () 
     const decision = await pending;
     expect(decision).toMatchObject({ approved: true, decidedBy: 'central:alice' });
     // The asker's own clients (its sidebar) hear that their card was decided elsewhere.
-    await until(async () => askerSeen.find((e) => e.type === 'decided'));
+    await waitUntil(() => askerSeen.find((e) => e.type === 'decided'), 'the store change');
   });
 
   it('heartbeats let hubs see each other; a clean stop removes the heartbeat', async () => {
@@ -120,7 +111,7 @@ describe('lost change notices', () => {
     const hub = await hubOn(store, { recheckMs: 100 });
     const request = requestFor({ path: '/tmp/deaf' });
     const pending = new HubBackend(hub).requestApproval(request);
-    await until(async () => store.get(request.action.id));
+    await waitUntil(() => store.get(request.action.id), 'the store change');
     await store.settle(request.action.id, {
       status: 'approved',
       decision: {
@@ -290,7 +281,7 @@ describe('review fixes', () => {
     const pending = new HubBackend(asker).requestApproval(request, {
       validateArgs: (a) => (typeof a.path === 'string' ? [] : ['path: expected a string']),
     });
-    await until(async () => store.get(request.action.id));
+    await waitUntil(() => store.get(request.action.id), 'the store change');
     // The central hub has no validator for another process's request.
     const r = await central.decide(request.action.id, {
       approve: true,
@@ -342,7 +333,7 @@ describe('review fixes', () => {
     const record = pendingRecord({ hubId: central.hubId });
     await central.publish(record);
     await store.settle(record.id, { status: 'rejected', statusReason: 'via callback' });
-    await until(async () => events.find((e) => e.type === 'decided'));
+    await waitUntil(() => events.find((e) => e.type === 'decided'), 'the store change');
     // The hub's own changes are announced once, not again when the store echoes them.
     const own = pendingRecord({ hubId: central.hubId });
     await central.publish(own);
@@ -386,7 +377,7 @@ describe('LangGraph threads on a shared store', () => {
     const first = new ApprovalHub({ store, home, announce: false });
     await first.start();
     void new HubBackend(first).requestApproval(request).catch(() => undefined);
-    const asked = await until(async () => store.get(request.action.id));
+    const asked = await waitUntil(() => store.get(request.action.id), 'the store change');
     expect(asked.threadId).toBe('thread-7');
     // It stops (a crash: nothing in it hears of the decision any more).
     await first.stop();
