@@ -73,7 +73,10 @@ describe('hubs sharing one store across processes (two SQLite connections)', () 
     const backend = new HubBackend(asker);
     const request = requestFor({ path: '/tmp/shared' });
     const pending = backend.requestApproval(request);
-    const requested = await waitUntil(() => seen.find((e) => e.type === 'requested'), 'the store change');
+    const requested = await waitUntil(
+      () => seen.find((e) => e.type === 'requested'),
+      'the store change',
+    );
     expect(requested).toMatchObject({ approval: { id: request.action.id, hubId: asker.hubId } });
     const result = await central.decide(request.action.id, {
       approve: true,
