@@ -3,6 +3,7 @@ import type { ApprovalRequest } from '../models/approval-request.js';
 import type { Decision } from '../models/decision.js';
 import { argsHash } from '../util/canonical-json.js';
 import type { ApprovalHub } from './approval-hub.js';
+import { pendingRecordFor } from './pending-record.js';
 import type { ApprovalRecord } from './protocol.js';
 
 /**
@@ -77,37 +78,12 @@ export class HubBackend implements ApprovalBackend {
         };
       }
     }
-    const record: ApprovalRecord = {
-      id: action.id,
+    const record = pendingRecordFor(request, {
       hubId: this.hub.hubId,
-      runId: request.runId,
-      status: 'pending',
-      tool: action.toolName,
-      riskClass: action.riskClass,
-      policyName: request.policyName,
-      policyReason: request.policyReason,
-      rationale: action.rationale,
-      args: action.toolArgs,
-      argsHash: hash,
-      createdAt: request.createdAt,
-      expiresAt:
-        request.expiresAt ?? new Date(Date.parse(request.createdAt) + timeoutMs).toISOString(),
-      ...(action.server ? { server: action.server } : {}),
-      ...(typeof ctx.exposedName === 'string' ? { exposedName: ctx.exposedName } : {}),
-      ...(typeof ctx.toolDescription === 'string' ? { toolDescription: ctx.toolDescription } : {}),
-      ...(ctx.annotations && typeof ctx.annotations === 'object'
-        ? { annotations: ctx.annotations as ApprovalRecord['annotations'] }
-        : {}),
-      ...(ctx.inputSchema && typeof ctx.inputSchema === 'object'
-        ? { inputSchema: ctx.inputSchema as Record<string, unknown> }
-        : {}),
-      ...(ctx.client && typeof ctx.client === 'object'
-        ? { client: ctx.client as ApprovalRecord['client'] }
-        : {}),
-      ...(cwd ? { cwd } : {}),
+      timeoutMs,
       // A LangGraph thread (the gate puts its id in the context) resumes too.
       ...(threadId ? { threadId } : {}),
-    };
+    });
     await this.hub.publish(record, options.validateArgs);
     return this.await(record, options, timeoutMs, started);
   }

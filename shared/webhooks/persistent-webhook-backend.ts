@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { type ApprovalBackend, type ApprovalOptions, abortError } from '../backends/backend.js';
+import { pendingRecordFor } from '../hub/pending-record.js';
 import type { ApprovalRecord } from '../hub/protocol.js';
 import type { ApprovalRequest } from '../models/approval-request.js';
 import type { Decision } from '../models/decision.js';
 import type { ApprovalStore, StoreChange } from '../stores/approval-store.js';
-import { argsHash } from '../util/canonical-json.js';
 import { handleWebhookCallback } from './callback-handler.js';
 import {
   CircuitBreaker,
@@ -525,36 +525,12 @@ export class PersistentWebhookBackend implements ApprovalBackend {
   }
 
   private toRecord(request: ApprovalRequest, timeoutMs: number): ApprovalRecord {
-    const action = request.action;
-    const ctx = request.context;
-    const expiresAt =
-      request.expiresAt ??
-      new Date(Date.parse(request.createdAt) + Math.min(timeoutMs, 1e15)).toISOString();
-    return {
-      id: action.id,
+    return pendingRecordFor(request, {
       hubId: this.hubId,
-      runId: request.runId,
-      status: 'pending',
-      tool: action.toolName,
-      riskClass: action.riskClass,
-      policyName: request.policyName,
-      policyReason: request.policyReason,
-      rationale: action.rationale,
-      args: action.toolArgs,
-      argsHash: argsHash(action.toolArgs),
-      createdAt: request.createdAt,
-      expiresAt,
+      timeoutMs,
       channel: 'webhook',
       ...(this.threadId ? { threadId: this.threadId } : {}),
-      ...(action.server ? { server: action.server } : {}),
-      ...(action.annotations ? { annotations: action.annotations } : {}),
-      ...(typeof ctx.exposedName === 'string' ? { exposedName: ctx.exposedName } : {}),
-      ...(typeof ctx.toolDescription === 'string' ? { toolDescription: ctx.toolDescription } : {}),
-      ...(ctx.inputSchema && typeof ctx.inputSchema === 'object'
-        ? { inputSchema: ctx.inputSchema as Record<string, unknown> }
-        : {}),
-      ...(typeof ctx.cwd === 'string' ? { cwd: ctx.cwd } : {}),
-    };
+    });
   }
 }
 
