@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { safeJson } from '../util/safe-json.js';
 import {
   ApprovalList,
   ApprovalRecord,
@@ -169,13 +170,5 @@ export class HubClient {
       'http_error',
       `the hub at ${this.url} answered HTTP ${res.status}`,
     );
-  }
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
   }
 }

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { z } from 'zod';
 import { ApprovalRecord, HubPresence, RememberedRule } from '../hub/protocol.js';
+import { safeJson } from '../util/safe-json.js';
 import {
   type ApprovalFilter,
   type ApprovalStore,
@@ -545,12 +546,4 @@ function columns(record: ApprovalRecord): unknown[] {
 
 function isPool(value: pg.Pool | pg.PoolConfig): value is pg.Pool {
   return typeof (value as pg.Pool).connect === 'function' && 'totalCount' in value;
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 }

@@ -4,6 +4,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { RedisClientOptions, RedisClientType } from 'redis';
 import { z } from 'zod';
 import { ApprovalRecord, ApprovalStatus, HubPresence, RememberedRule } from '../hub/protocol.js';
+import { safeJson } from '../util/safe-json.js';
 import {
   type ApprovalFilter,
   type ApprovalStore,
@@ -528,12 +529,4 @@ function logErrors(client: Client, what: string, log: (message: string) => void)
     if (reported) log(`${what}: connected again`);
     reported = false;
   });
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 }

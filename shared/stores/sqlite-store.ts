@@ -3,6 +3,7 @@ import { chmodSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { ApprovalRecord, HubPresence, RememberedRule } from '../hub/protocol.js';
+import { safeJson } from '../util/safe-json.js';
 import {
   type ApprovalFilter,
   type ApprovalStore,
@@ -343,12 +344,4 @@ function migrate(db: Database.Database): void {
   if (!columns.has('delivered'))
     db.exec('ALTER TABLE approvals ADD COLUMN delivered INTEGER NOT NULL DEFAULT 0');
   db.exec('CREATE INDEX IF NOT EXISTS approvals_thread ON approvals(thread_id, status)');
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 }
