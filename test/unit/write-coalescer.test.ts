@@ -1,25 +1,29 @@
 import { describe, expect, it } from 'vitest';
 import { WriteCoalescer } from '../../mcp-server/proxy/transport/write-coalescer.js';
 
+const microtasks = () => new Promise<void>((resolve) => queueMicrotask(resolve));
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 describe('WriteCoalescer', () => {
-  it('writes the first message of a turn at once and the rest of the turn in one write after it', async () => {
+  it('writes the messages of one run of code in a single write, before the next I/O turn', async () => {
     const writes: string[] = [];
     const writer = new WriteCoalescer((data) => writes.push(data));
-    writer.push({ jsonrpc: '2.0', id: 1, result: {} });
-    expect(writes).toEqual(['{"jsonrpc":"2.0","id":1,"result":{}}\n']);
-    writer.pushRaw('{"jsonrpc":"2.0","id":2,"result":{}}');
-    writer.pushRaw('{"jsonrpc":"2.0","id":3,"result":{}}');
-    expect(writes).toHaveLength(1);
-    await nextTurn();
+    // The async handlers of one chunk of input: each was queued before the
+    // first of them produced a message, so all run before the flush.
+    queueMicrotask(() => writer.push({ jsonrpc: '2.0', id: 1, result: {} }));
+    queueMicrotask(() => writer.pushRaw('{"jsonrpc":"2.0","id":2,"result":{}}'));
+    queueMicrotask(() => writer.pushRaw('{"jsonrpc":"2.0","id":3,"result":{}}'));
+    expect(writes).toEqual([]);
+    await microtasks();
     expect(writes).toEqual([
-      '{"jsonrpc":"2.0","id":1,"result":{}}\n',
-      '{"jsonrpc":"2.0","id":2,"result":{}}\n{"jsonrpc":"2.0","id":3,"result":{}}\n',
+      '{"jsonrpc":"2.0","id":1,"result":{}}\n{"jsonrpc":"2.0","id":2,"result":{}}\n{"jsonrpc":"2.0","id":3,"result":{}}\n',
     ]);
-    // A new turn starts afresh: its first message is not held back.
+    // A lone message later on is written by itself, without waiting for a timer.
     writer.pushRaw('{"jsonrpc":"2.0","id":4,"result":{}}');
-    expect(writes[2]).toBe('{"jsonrpc":"2.0","id":4,"result":{}}\n');
+    await microtasks();
+    expect(writes[1]).toBe('{"jsonrpc":"2.0","id":4,"result":{}}\n');
+    await nextTurn();
+    expect(writes).toHaveLength(2);
   });
 
   it('flush() writes what is queued now (used on close), and nothing twice', async () => {
@@ -28,8 +32,8 @@ describe('WriteCoalescer', () => {
     writer.pushRaw('a');
     writer.pushRaw('b');
     writer.flush();
-    expect(writes).toEqual(['a\n', 'b\n']);
+    expect(writes).toEqual(['a\nb\n']);
     await nextTurn();
-    expect(writes).toEqual(['a\n', 'b\n']);
+    expect(writes).toEqual(['a\nb\n']);
   });
 });

@@ -564,14 +564,27 @@ export class ProxySession implements UpstreamListener {
       this.byUpstreamToken.set(upstreamToken, call);
     }
     // With `required` telemetry a failed write must stop the call before it
-    // runs (and before its answer leaves), so the events are logged first;
-    // otherwise after sending, off the client's critical path.
+    // runs (and before its answer leaves), so the events are logged first.
+    // Otherwise they are recorded off the client's critical path: the gate's
+    // held events and the start event in a microtask queued after the
+    // request, which the stdio transports write from an earlier microtask
+    // (WriteCoalescer), so the server is already working meanwhile. An answer
+    // that comes sooner (an in-process upstream) records them first, so the
+    // order of events holds.
     const logFirst = telemetry?.required === true;
     if (logFirst) telemetry!.logToolExecutionStart(this.runId!, action, args);
+    let startLogged = logFirst;
+    const logStart = () => {
+      if (startLogged) return;
+      startLogged = true;
+      held?.release();
+      if (telemetry) telemetry.logToolExecutionStart(this.runId!, action, args);
+    };
     const started = performance.now();
     call.server = entry.server;
     call.upstreamId = entry.server.forward('tools/call', params, (response, raw) => {
       const durationMs = performance.now() - started;
+      logStart();
       this.inflight.delete(msg.id);
       if (this.byUpstreamToken.size > 0)
         for (const [t, c] of this.byUpstreamToken) if (c === call) this.byUpstreamToken.delete(t);
@@ -601,13 +614,11 @@ export class ProxySession implements UpstreamListener {
       if (logFirst) telemetry!.logToolExecutionEnd(this.runId!, result);
       if (out) this.send(out, { relatedRequestId: msg.id });
       else this.relay(response, raw, call.upstreamId!, msg.id);
-      if (telemetry && !logFirst) telemetry.logToolExecutionEnd(this.runId!, result);
+      // After the answer's write, which is queued in a microtask ahead of this one.
+      if (telemetry && !logFirst)
+        queueMicrotask(() => telemetry.logToolExecutionEnd(this.runId!, result));
     });
-    // The stdio writer sends the first message of a turn at once, so the
-    // server is already working while this is recorded. The answer comes in
-    // a later turn or microtask, so its end event still follows this one.
-    held?.release();
-    if (telemetry && !logFirst) telemetry.logToolExecutionStart(this.runId!, action, args);
+    queueMicrotask(logStart);
   }
 
   /**
