@@ -179,12 +179,29 @@ async function call(client: Client, i: number): Promise<void> {
   if (r.isError) throw new Error(`echo failed: ${JSON.stringify(r)}`);
 }
 
-/** User + system CPU time of one process (not its children), ms; Linux clock ticks are 10 ms. */
+/**
+ * CPU time of one process (all its threads, not its children), ms. From the
+ * scheduler's nanosecond counters (/proc/PID/task/TID/schedstat), so a phase
+ * of a few thousand calls is measured to well under a µs per call; falls
+ * back to /proc/PID/stat (10 ms clock ticks) where schedstat is missing.
+ */
 function cpuMs(pid: number | undefined): number {
   if (pid === undefined) return 0;
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
+  try {
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      } catch {
+        // the thread ended while we looked
+      }
+    }
+    return ns / 1e6;
+  } catch {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  }
 }
 
 async function measure(target: Target, sequential: number, concurrent: number): Promise<Round> {
