@@ -3,7 +3,7 @@
 # directly and through `hitloop proxy --http`, and fails if the proxy loses a
 # scenario the server passes.
 #
-#   npm run build && scripts/conformance.sh
+#   npm run test:conformance   (= npm run build && bash scripts/conformance.sh)
 #
 # Servers compared (each directly over Streamable HTTP, then as a stdio
 # upstream behind `hitloop proxy --http`):
