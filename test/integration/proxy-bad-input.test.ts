@@ -205,9 +205,100 @@ describe('hitloop proxy: bad calls', () => {
   });
 });
 
+// A server whose answers break JSON-RPC's shape: null in place of the result
+// or the error object.
+const NULL_ANSWERS_SERVER = `
+const out = (m) => process.stdout.write(JSON.stringify(m) + '\\n');
+require('readline').createInterface({ input: process.stdin }).on('line', (line) => {
+  const m = JSON.parse(line);
+  if (m.method === 'initialize')
+    out({ jsonrpc: '2.0', id: m.id, result: { protocolVersion: m.params.protocolVersion,
+      capabilities: { tools: {} }, serverInfo: { name: 'nulls', version: '1' } } });
+  else if (m.method === 'tools/list')
+    out({ jsonrpc: '2.0', id: m.id, result: { tools: [
+      { name: 'null_result', inputSchema: { type: 'object' } },
+      { name: 'null_error', inputSchema: { type: 'object' } },
+    ] } });
+  else if (m.method === 'tools/call')
+    out(m.params.name === 'null_result'
+      ? { jsonrpc: '2.0', id: m.id, result: null }
+      : { jsonrpc: '2.0', id: m.id, error: null });
+});
+`;
+
+describe('hitloop proxy: answers with a malformed shape', () => {
+  it('an upstream result or error of null fails that call, naming the server; the proxy keeps serving', async () => {
+    const file = writeConfig(
+      tmp.dir,
+      {
+        mcpServers: {
+          everything: everythingServer(),
+          nulls: { command: process.execPath, args: ['-e', NULL_ANSWERS_SERVER] },
+        },
+        policy: { type: 'always_approve' },
+        approval: { backend: 'auto-reject' },
+        telemetry: { db: false },
+      },
+      'null-answers.json',
+    );
+    const nulls = await startStdioProxy(file, tmp.dir);
+    try {
+      for (const name of ['nulls__null_result', 'nulls__null_error']) {
+        const outcome = await nulls.client
+          .callTool({ name, arguments: {} }, undefined, { timeout: 5000 })
+          .then(
+            (r) => resultText(r),
+            (err: unknown) => String(err),
+          );
+        expect(outcome).toMatch(/upstream server 'nulls' answered with a malformed/);
+      }
+      const echo = await nulls.client.callTool({
+        name: 'everything__echo',
+        arguments: { message: 'still here' },
+      });
+      expect(resultText(echo)).toBe('Echo: still here');
+    } finally {
+      await nulls.close();
+    }
+  });
+
+  it('a client answering the approval form with "error": null gets a refusal, not a dead proxy', async () => {
+    const file = writeConfig(
+      tmp.dir,
+      {
+        mcpServers: { everything: everythingServer() },
+        policy: { type: 'rules', default: 'ask' },
+        approval: { backend: 'elicitation' },
+        telemetry: { db: false },
+      },
+      'null-form-answer.json',
+    );
+    const client = startRawProxy(file, tmp.dir);
+    try {
+      client.send(initializeRequest(1, { elicitation: {} }));
+      await client.next((m) => m.id === 1);
+      client.send({
+        jsonrpc: '2.0',
+        id: 2,
+        method: 'tools/call',
+        params: { name: 'echo', arguments: { message: 'x' } },
+      });
+      const form = await client.next((m) => m.method === 'elicitation/create');
+      client.send({ jsonrpc: '2.0', id: form.id, error: null });
+      const answer = await client.next((m) => m.id === 2, 5000);
+      expect(answer.result?.isError).toBe(true);
+      expect(JSON.stringify(answer.result)).toMatch(/NOT executed/);
+      client.send({ jsonrpc: '2.0', id: 3, method: 'ping' });
+      expect(await client.next((m) => m.id === 3)).toMatchObject({ result: {} });
+    } finally {
+      await client.close();
+    }
+  });
+});
+
 describe('hitloop proxy: invalid config files', () => {
-  function runProxyWith(file: string) {
-    const r = spawnSync(process.execPath, [PROXY_ENTRY, 'proxy', '--config', file], {
+  function runProxyWith(file: string, extraArgs: string[] = []) {
+    const r = spawnSync(process.execPath, [PROXY_ENTRY, 'proxy', '--config', file, ...extraArgs], {
       encoding: 'utf8',
       input: '',
       timeout: 20_000,
@@ -254,6 +345,16 @@ describe('hitloop proxy: invalid config files', () => {
     const file = join(tmp.dir, 'not-json.json');
     writeFileSync(file, '{ "mcpServers": { "everything": { "command": } }');
     expectRefused(runProxyWith(file), /not-json\.json/);
+  });
+
+  it('a --timeout longer than a timer can wait: exit 2, names --timeout', () => {
+    // 30 days: Node would fire the timer at once and time out every approval immediately.
+    const file = writeConfig(
+      tmp.dir,
+      { mcpServers: { everything: everythingServer() } },
+      'long-timeout.json',
+    );
+    expectRefused(runProxyWith(file, ['--timeout', '2592000']), /--timeout/);
   });
 
   it('a missing file: exit 2', () => {

@@ -1,9 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+import { type Tool, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   connectDirect,
+  deferred,
   everythingServer,
   filesystemServer,
   type HttpProxy,
@@ -150,5 +151,71 @@ describe('hitloop proxy: listing and namespacing', () => {
       body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }),
     });
     expect(stale.status).toBe(404);
+  });
+});
+
+// A server that changes a tool's schema under the same name, then says so
+// (servers whose tools depend on state or configuration do this).
+const CHANGING_SERVER = `
+const out = (m) => process.stdout.write(JSON.stringify(m) + '\\n');
+let strict = false;
+const tools = () => [
+  { name: 'target', description: strict ? 'needs a reason' : 'no arguments',
+    inputSchema: strict
+      ? { type: 'object', properties: { reason: { type: 'string' } }, required: ['reason'] }
+      : { type: 'object' } },
+  { name: 'tighten', inputSchema: { type: 'object' } },
+];
+require('readline').createInterface({ input: process.stdin }).on('line', (line) => {
+  const m = JSON.parse(line);
+  if (m.method === 'initialize')
+    out({ jsonrpc: '2.0', id: m.id, result: { protocolVersion: m.params.protocolVersion,
+      capabilities: { tools: { listChanged: true } }, serverInfo: { name: 'changing', version: '1' } } });
+  else if (m.method === 'tools/list') out({ jsonrpc: '2.0', id: m.id, result: { tools: tools() } });
+  else if (m.method === 'tools/call') {
+    if (m.params.name === 'tighten') {
+      strict = true;
+      out({ jsonrpc: '2.0', method: 'notifications/tools/list_changed' });
+    }
+    out({ jsonrpc: '2.0', id: m.id, result: { content: [{ type: 'text', text: m.params.name + ' ran' }] } });
+  }
+});
+`;
+
+describe('hitloop proxy: tool list changes', () => {
+  it('a schema changed under the same tool name reaches the client as list_changed', async () => {
+    const file = writeConfig(
+      tmp.dir,
+      {
+        mcpServers: { changing: { command: process.execPath, args: ['-e', CHANGING_SERVER] } },
+        policy: { type: 'always_approve' },
+        approval: { backend: 'auto-reject' },
+        telemetry: { db: false },
+      },
+      'changing.json',
+    );
+    const proxy = await startStdioProxy(file, tmp.dir);
+    try {
+      const listChanged = deferred();
+      proxy.client.setNotificationHandler(ToolListChangedNotificationSchema, () =>
+        listChanged.resolve(),
+      );
+      const before = (await proxy.client.listTools()).tools.find((t) => t.name === 'target');
+      expect(before?.inputSchema.required).toBeUndefined();
+      await proxy.client.callTool({ name: 'tighten', arguments: {} });
+      // Without the notification the client keeps the old schema, and the
+      // proxy refuses its calls against a schema it never heard of.
+      await Promise.race([
+        listChanged.promise,
+        new Promise((_, reject) =>
+          setTimeout(() => reject(new Error('no tools/list_changed reached the client')), 3000),
+        ),
+      ]);
+      const after = (await proxy.client.listTools()).tools.find((t) => t.name === 'target');
+      expect(after?.inputSchema.required).toEqual(['reason']);
+      expect(after?.description).toBe('needs a reason');
+    } finally {
+      await proxy.close();
+    }
   });
 });

@@ -1,6 +1,7 @@
 import { type Command, Option } from 'commander';
 import { ConfigError } from '../../../shared/errors.js';
 import { configFromCommand, loadProxyConfig } from '../../proxy/config/load.js';
+import { MAX_TIMER_MS } from '../../proxy/config/schema.js';
 import type { ApprovalBackendName, ResolvedProxyConfig } from '../../proxy/config/types.js';
 import { parseHostPort } from '../../proxy/host-port.js';
 import { LOG_LEVELS, type LogLevel } from '../../proxy/log.js';
@@ -156,6 +157,15 @@ function applyOverrides(config: ResolvedProxyConfig, opts: ProxyOptions): Resolv
       throw new ConfigError({
         file: '--timeout',
         problem: `expected a positive number of seconds, got '${opts.timeout}'`,
+      });
+    }
+    // Node fires a longer timer at once, which would time out every approval
+    // immediately; approval.timeoutMs in a config file has the same limit.
+    if (seconds * 1000 > MAX_TIMER_MS) {
+      throw new ConfigError({
+        file: '--timeout',
+        problem: `${opts.timeout} seconds is longer than the ${Math.floor(MAX_TIMER_MS / 1000)} seconds (about 24 days) a timer can wait`,
+        fix: `give at most --timeout ${Math.floor(MAX_TIMER_MS / 1000)}`,
       });
     }
     approval.timeoutMs = seconds * 1000;

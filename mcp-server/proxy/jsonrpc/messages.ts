@@ -103,6 +103,22 @@ export function checkEnvelope(
       return { problem: '"id" must be a string or a number', id: null };
     return { message: value as JsonRpcMessage };
   }
-  if ('result' in m || 'error' in m) return { message: value as JsonRpcMessage };
+  if ('result' in m || 'error' in m) {
+    // The router reads `result.isError` and `error.code` of what it relays: a
+    // null there would throw in a stream handler and take the proxy down.
+    if ('error' in m) {
+      const e = m.error as Record<string, unknown> | null;
+      if (
+        e === null ||
+        typeof e !== 'object' ||
+        typeof e.code !== 'number' ||
+        typeof e.message !== 'string'
+      )
+        return { problem: 'malformed "error" (it needs a numeric code and a message)', id };
+    } else if (m.result === null || typeof m.result !== 'object' || Array.isArray(m.result)) {
+      return { problem: 'malformed "result" (MCP results are objects)', id };
+    }
+    return { message: value as JsonRpcMessage };
+  }
   return { problem: 'neither a request, a notification nor a response', id };
 }

@@ -203,6 +203,13 @@ export class ProxySession implements UpstreamListener {
     const code = problem.kind === 'parse' ? ErrorCode.ParseError : ErrorCode.InvalidRequest;
     const what = problem.kind === 'parse' ? 'Parse error' : 'Invalid Request';
     this.deps.log.warn(`client sent an unusable message (${problem.kind}): ${problem.detail}`);
+    // An unusable answer to one of our requests (an approval form) still ends
+    // it, rather than leaving the call waiting for its whole timeout.
+    const pending = problem.id === null ? undefined : this.clientRequests.get(key(problem.id));
+    if (pending && problem.id !== null) {
+      this.clientRequests.delete(key(problem.id));
+      return pending.handle(errorResponse(problem.id, code, `${what}: ${problem.detail}`));
+    }
     this.send(errorResponse(problem.id, code, `${what}: ${problem.detail}`));
   }
 
@@ -930,14 +937,13 @@ export class ProxySession implements UpstreamListener {
 
   onChanged(server: UpstreamServer): void {
     if (!this.initialized || this.closed) return;
-    const before = JSON.stringify(this.catalog.list().map((t) => t.name));
+    // Whole definitions, not just names: a server that changes a tool's schema
+    // or description under the same name must reach the client too, or the
+    // client keeps calling with a schema the proxy now refuses.
+    const before = JSON.stringify(this.catalog.list());
     this.catalog.rebuild(this.servers);
     if (this.catalog.collisions.length) this.deps.log.error(this.collisionText());
-    if (
-      JSON.stringify(this.catalog.list().map((t) => t.name)) === before &&
-      server.state === 'ready'
-    )
-      return;
+    if (JSON.stringify(this.catalog.list()) === before && server.state === 'ready') return;
     // Coalesce bursts (several servers coming up at once) into one notification.
     clearTimeout(this.listChangedTimer);
     this.listChangedTimer = setTimeout(
