@@ -189,12 +189,26 @@ export async function runProxy(
   let http: HttpDownstream | undefined;
   let done: Promise<void>;
   if (options.http) {
-    http = await startHttpDownstream({
-      ...options.http,
-      maxBodyBytes: config.proxy.maxMessageBytes,
-      log,
-      openSession: (transport) => openSession(transport, 'http'),
-    });
+    try {
+      http = await startHttpDownstream({
+        ...options.http,
+        maxBodyBytes: config.proxy.maxMessageBytes,
+        log,
+        openSession: (transport) => openSession(transport, 'http'),
+      });
+    } catch (err) {
+      // The hub (and callback listener) started above would keep the process
+      // alive with nothing served: undo them, then name the flag to change.
+      callbacks?.close();
+      await hub?.stop().catch(() => undefined);
+      await hub?.store.close().catch(() => undefined);
+      telemetry?.close();
+      throw new ConfigError({
+        file: '--http',
+        problem: `cannot listen on ${options.http.host}:${options.http.port}: ${err instanceof Error ? err.message : String(err)}`,
+        fix: 'choose a free port (port 0 picks one)',
+      });
+    }
     // The endpoint is the one thing an HTTP user must see, whatever the log level.
     process.stderr.write(
       `hitloop: serving MCP over Streamable HTTP at ${http.url}${options.http.token ? ' (bearer token required)' : ''}\n`,

@@ -1,5 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -355,6 +357,23 @@ describe('hitloop proxy: invalid config files', () => {
       'long-timeout.json',
     );
     expectRefused(runProxyWith(file, ['--timeout', '2592000']), /--timeout/);
+  });
+
+  it('an --http port already taken: exit 2, names --http, instead of lingering', async () => {
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', () => resolve()));
+    const port = (busy.address() as AddressInfo).port;
+    try {
+      // The default backend starts the approval hub before the port is tried.
+      const file = writeConfig(
+        tmp.dir,
+        { mcpServers: { everything: everythingServer() }, telemetry: { db: false } },
+        'busy-port.json',
+      );
+      expectRefused(runProxyWith(file, ['--http', `127.0.0.1:${port}`]), /--http/);
+    } finally {
+      busy.close();
+    }
   });
 
   it('a missing file: exit 2', () => {
