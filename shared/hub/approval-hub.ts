@@ -320,7 +320,7 @@ export class ApprovalHub {
         ok: false,
         status: 409,
         code: 'already_decided',
-        message: `approval ${id} is already ${record.status}`,
+        message: `approval ${id} is already ${record.status}${decidedByText(record)}`,
       };
     }
     if (body.argsHash !== record.argsHash) {
@@ -375,7 +375,7 @@ export class ApprovalHub {
         ok: false,
         status: 409,
         code: 'already_decided',
-        message: `approval ${id} is already ${now?.status ?? 'decided'}`,
+        message: `approval ${id} is already ${now?.status ?? 'decided'}${now ? decidedByText(now) : ''}`,
       };
     }
     if (body.remember) await this.remember(result, body, decision);
@@ -623,4 +623,13 @@ export class ApprovalHub {
 
 function recoveryKey(server: string | undefined, tool: string, hash: string): string {
   return `${server ?? ''}\0${tool}\0${hash}`;
+}
+
+/**
+ * Who made the decision that stands, for "already approved by …" answers.
+ *
+ * @example decidedByText(record) // ' by cli:alice'
+ */
+function decidedByText(record: ApprovalRecord): string {
+  return record.decision ? ` by ${record.decision.decidedBy}` : '';
 }

@@ -55,7 +55,7 @@ describe('hitloop proxy with the approval hub, decided from the CLI', () => {
 
       const listed = runHitloop(['approvals'], { env });
       expect(listed.code).toBe(0);
-      expect(listed.stdout).toContain(pending!.id.slice(0, 8));
+      expect(listed.stdout).toContain(pending!.id);
       expect(listed.stdout).toContain('"content": "proposed"');
 
       const approved = runHitloop(
@@ -73,7 +73,7 @@ describe('hitloop proxy with the approval hub, decided from the CLI', () => {
 
       const again = runHitloop(['approve', pending!.id], { env });
       expect(again.code).toBe(2);
-      expect(again.stderr).toContain('already approved');
+      expect(again.stderr).toMatch(/already approved by cli:\S+/);
 
       const other = join(work, 'b.txt');
       const second = client.callTool({
@@ -97,6 +97,54 @@ describe('hitloop proxy with the approval hub, decided from the CLI', () => {
     }
     // A clean exit removes the discovery file.
     expect(discoverHubs(home)).toEqual([]);
+  });
+
+  it('prints ids that `hitloop approve` accepts when several calls wait at once', async () => {
+    const work = join(tmp.dir, 'files-many');
+    const home = join(tmp.dir, 'home-many');
+    mkdirSync(work, { recursive: true });
+    const config = writeConfig(tmp.dir, {
+      mcpServers: { fs: filesystemServer(work) },
+      policy: { type: 'rules', default: 'allow', rules: [{ tool: 'write_file', effect: 'ask' }] },
+      telemetry: { db: false },
+    });
+    const proxy = await startHttpProxy(config, home);
+    const env = { HITLOOP_HOME: home };
+    try {
+      const client = await proxy.connect();
+      const calls = ['a.txt', 'b.txt'].map((name) =>
+        client.callTool({
+          name: 'write_file',
+          arguments: { path: join(work, name), content: name },
+        }),
+      );
+      const hubs = await waitUntil(
+        () => (discoverHubs(home).length ? discoverHubs(home) : undefined),
+        'the hub to announce itself',
+      );
+      const hub = new HubClient(hubs[0]!);
+      await waitUntil(
+        async () => ((await hub.listPending()).length === 2 ? true : undefined),
+        'both approvals',
+      );
+
+      // UUIDv7 ids made within a minute share their first 8 characters, so the
+      // listing must show more than those for the ids to be usable.
+      const listed = runHitloop(['approvals'], { env });
+      expect(listed.code).toBe(0);
+      const shown = listed.stdout
+        .split('\n')
+        .filter((line) => /^\S/.test(line))
+        .map((line) => line.split(/\s+/)[0]!);
+      expect(shown).toHaveLength(2);
+      for (const id of shown) {
+        const approved = runHitloop(['approve', id], { env });
+        expect(approved.code, approved.stderr).toBe(0);
+      }
+      for (const call of calls) expect(resultText(await call)).toContain('Successfully wrote');
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('says so when nothing is pending', () => {

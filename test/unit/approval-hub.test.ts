@@ -213,10 +213,20 @@ describe('the approval hub', () => {
     await expect(
       client.decide(record.id, { approve: true, argsHash: argsHash({ other: 1 }) }),
     ).rejects.toMatchObject({ status: 409, code: 'args_changed' });
-    await client.decide(record.id, { approve: false, argsHash: record.argsHash, reason: 'no' });
+    await client.decide(record.id, {
+      approve: false,
+      argsHash: record.argsHash,
+      reason: 'no',
+      decidedBy: 'test:bob',
+    });
+    // The second reviewer is told who got there first.
     await expect(
       client.decide(record.id, { approve: true, argsHash: record.argsHash }),
-    ).rejects.toMatchObject({ status: 409, code: 'already_decided' });
+    ).rejects.toMatchObject({
+      status: 409,
+      code: 'already_decided',
+      message: expect.stringContaining('is already rejected by test:bob'),
+    });
   });
 
   it('validates edited arguments against the tool schema (422)', async () => {

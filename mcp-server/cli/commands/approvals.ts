@@ -222,7 +222,9 @@ function summary(a: ApprovalRecord, hub: DiscoveryFile, full = false): string {
   const age = Math.round((Date.now() - Date.parse(a.createdAt)) / 1000);
   const left = a.expiresAt ? Math.round((Date.parse(a.expiresAt) - Date.now()) / 1000) : undefined;
   const tool = makeVisible(a.server ? `${a.server}/${a.tool}` : a.tool);
-  const head = `${a.id.slice(0, 8)}  ${tool}  [${a.riskClass}]  ${age}s ago${left !== undefined ? `, times out in ${left}s` : ''}  (${makeVisible(hub.name)})`;
+  // The whole id: ids are UUIDv7, so their first characters are a timestamp
+  // shared by every request made within the same minute or so.
+  const head = `${a.id}  ${tool}  [${a.riskClass}]  ${age}s ago${left !== undefined ? `, times out in ${left}s` : ''}  (${makeVisible(hub.name)})`;
   const lines = [head, `  why: ${makeVisible(a.policyReason)}`];
   if (a.rationale) lines.push(`  agent: ${makeVisible(a.rationale)}`);
   const args = formatArgsForDisplay(a.args);
@@ -263,10 +265,10 @@ async function watch(io: CliIo, json: boolean): Promise<void> {
         if (event.type === 'requested') io.stdout(`+ ${summary(event.approval, hub)}`);
         else if (event.type === 'decided') {
           io.stdout(
-            `= ${event.approval.id.slice(0, 8)} ${event.approval.status} by ${event.approval.decision?.decidedBy ?? '?'}\n`,
+            `= ${event.approval.id} ${event.approval.status} by ${event.approval.decision?.decidedBy ?? '?'}\n`,
           );
         } else if (event.type === 'withdrawn' || event.type === 'expired')
-          io.stdout(`- ${event.id.slice(0, 8)} ${event.type}: ${event.reason}\n`);
+          io.stdout(`- ${event.id} ${event.type}: ${event.reason}\n`);
       }, controller.signal)
       .catch(() => undefined)
       .finally(() => connected.delete(hub.hubId));
