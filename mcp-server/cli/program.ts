@@ -18,10 +18,31 @@ export interface CliIo {
   stderr: (text: string) => void;
 }
 
+let stdoutGuarded = false;
 const defaultIo: CliIo = {
-  stdout: (text) => process.stdout.write(text),
+  stdout: (text) => {
+    // Only commands that print through here: the stdio proxy's own transport
+    // handles a closed stdout (the client went away) itself.
+    if (!stdoutGuarded) {
+      stdoutGuarded = true;
+      process.stdout.on('error', quietOnClosedPipe);
+    }
+    process.stdout.write(text);
+  },
   stderr: (text) => process.stderr.write(text),
 };
+
+/**
+ * A reader that stops early (`hitloop telemetry export ... | head`) closes the
+ * pipe: end quietly, as other command-line tools do, instead of crashing with
+ * an unhandled EPIPE and its stack trace.
+ *
+ * @example process.stdout.on('error', quietOnClosedPipe);
+ */
+function quietOnClosedPipe(err: NodeJS.ErrnoException): void {
+  if (err.code === 'EPIPE') process.exit(EXIT.ok);
+  throw err;
+}
 
 /** Builds the `hitloop` command tree. */
 export function buildProgram(io: CliIo = defaultIo): Command {

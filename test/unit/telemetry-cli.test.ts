@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -174,5 +174,31 @@ describe('hitloop telemetry export', () => {
     const check = new TelemetryLogger({ dbPath: db });
     expect(check.getRunEvents('run-1')).toHaveLength(3);
     check.close();
+  });
+
+  it('ends quietly with code 0 when the reader closes the pipe early (| head)', async () => {
+    const big = join(dir, 'big.db');
+    const log = new TelemetryLogger({ dbPath: big });
+    const run = log.startRun({ runId: 'big', condition: 'risk_based' });
+    for (let i = 0; i < 3000; i++)
+      log.logEvent({ runId: run, eventType: 'llm_call', payload: { text: 'x'.repeat(200), i } });
+    log.close();
+
+    const child = spawn(
+      process.execPath,
+      [cli, 'telemetry', 'export', '--db', big, '--format', 'csv'],
+      {
+        cwd: dir,
+      },
+    );
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    // Like `head`: read the first chunk, then close our end of the pipe.
+    child.stdout.once('data', () => child.stdout.destroy());
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
   });
 });
