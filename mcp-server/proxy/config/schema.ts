@@ -144,7 +144,7 @@ export const WebhookConfig = z
       .string()
       .regex(/^https?:\/\//, 'must be an http:// or https:// URL')
       .describe(
-        'Public base URL decisions are POSTed back to; each request gets `BASE/ID?sig=...`. Point it at `listen` below, or at a team hub (`hitloop serve` with the same secret) sharing `approval.store`.',
+        'Public base URL decisions are POSTed back to; each request gets `BASE/ID?sig=...`. Callbacks are served under /v1/callbacks/, so: `http://HOST:PORT/v1/callbacks` for `listen` below, or `.../v1/callbacks` of a team hub (`hitloop serve` with the same secret) sharing `approval.store`.',
       ),
     secret: z
       .string()
