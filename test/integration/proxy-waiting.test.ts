@@ -175,6 +175,49 @@ describe('hitloop proxy: cancellation while a call waits for approval', () => {
   });
 });
 
+describe('hitloop proxy: a call cancelled before its approval is asked', () => {
+  it('a cancellation in the same chunk as the call leaves no approval form open', async () => {
+    const path = join(root, 'same-chunk.txt');
+    const raw: RawProxy = startRawProxy(config, tmp.dir);
+    try {
+      raw.send(initializeRequest(1, { elicitation: {} }));
+      expect((await raw.next((m) => m.id === 1)).result).toBeDefined();
+      raw.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+      // One write: the cancellation is read while the policy is still being
+      // evaluated, before the approval channel is asked.
+      raw.write(
+        `${JSON.stringify({
+          jsonrpc: '2.0',
+          id: 2,
+          method: 'tools/call',
+          params: { name: 'fs__write_file', arguments: { path, content: 'never' } },
+        })}\n${JSON.stringify({
+          jsonrpc: '2.0',
+          method: 'notifications/cancelled',
+          params: { requestId: 2, reason: 'user pressed stop' },
+        })}\n`,
+      );
+      raw.send({
+        jsonrpc: '2.0',
+        id: 3,
+        method: 'tools/call',
+        params: { name: 'fs__list_directory', arguments: { path: root } },
+      });
+      expect((await raw.next((m) => m.id === 3)).result).toBeDefined();
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      // A form for a withdrawn call must not be left for a human to answer.
+      const forms = raw.received.filter((m) => m.method === 'elicitation/create');
+      const withdrawn = raw.received.filter((m) => m.method === 'notifications/cancelled');
+      for (const form of forms)
+        expect(withdrawn.map((m) => m.params?.requestId)).toContain(form.id);
+      expect(raw.received.some((m) => m.id === 2)).toBe(false);
+      expect(existsSync(path)).toBe(false);
+    } finally {
+      await raw.close();
+    }
+  });
+});
+
 describe('hitloop proxy: progress keep-alive while waiting', () => {
   const TIMEOUT = 1500;
   const HUMAN_TAKES = 2 * TIMEOUT;

@@ -36,6 +36,9 @@ export class ElicitationBackend implements ApprovalBackend {
     request: ApprovalRequest,
     options: ApprovalOptions = {},
   ): Promise<Decision> {
+    // A listener added to an already aborted signal never fires: a call the
+    // client withdrew before this point would get a form nobody withdraws.
+    if (options.signal?.aborted) throw abortError(options.signal);
     const started = performance.now();
     const action = request.action;
     const timeoutMs = options.timeoutMs ?? this.defaultTimeoutMs;
