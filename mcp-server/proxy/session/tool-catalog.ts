@@ -15,6 +15,24 @@ export interface Collision {
 }
 
 const validatorFactory = new AjvJsonSchemaValidator();
+/** Each `$id` the shared factory has compiled, with the schema it stands for. */
+const compiledIds = new Map<string, string>();
+
+/**
+ * A validator for one tool's inputSchema. The SDK's Ajv reuses whatever it
+ * first compiled under a schema's `$id`, so a different schema under an `$id`
+ * already seen (two servers, or one whose schema changed) gets a factory of
+ * its own instead of being checked against the first one.
+ */
+function validatorFor(schema: Record<string, unknown>) {
+  const id = schema.$id;
+  if (typeof id !== 'string') return validatorFactory.getValidator(schema as never);
+  const text = JSON.stringify(schema);
+  const first = compiledIds.get(id);
+  if (first === undefined) compiledIds.set(id, text);
+  else if (first !== text) return new AjvJsonSchemaValidator().getValidator(schema as never);
+  return validatorFactory.getValidator(schema as never);
+}
 
 /**
  * The aggregated tool list: each upstream tool under its exposed name
@@ -85,7 +103,7 @@ export class ToolCatalog {
         this.entries.get(exposedName)?.tool.inputSchema ??
         this.reserved.get(exposedName)?.inputSchema;
       if (!schema) return [];
-      const validator = validatorFactory.getValidator(schema as never);
+      const validator = validatorFor(schema as Record<string, unknown>);
       check = (value) => {
         const r = validator(value);
         return r.valid ? [] : [r.errorMessage ?? 'arguments do not match the input schema'];
