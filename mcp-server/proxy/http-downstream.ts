@@ -16,11 +16,21 @@ export interface HttpDownstreamOptions {
   /** Extra browser origins allowed besides loopback ones. */
   allowedOrigins?: string[];
   maxBodyBytes: number;
-  /** A session with no request for this long is closed (its upstream servers stop). Default 30 minutes. */
+  /**
+   * A session with no request for this long, and no call still running or
+   * waiting for approval, is closed (its upstream servers stop). Default 30 minutes.
+   */
   idleSessionMs?: number;
   log: Logger;
-  /** Creates and starts a session for a new client; returns a closer. */
-  openSession: (transport: JsonRpcTransport) => Promise<{ close(): Promise<void> }>;
+  /** Creates and starts a session for a new client; returns a closer, and whether calls are still open. */
+  openSession: (transport: JsonRpcTransport) => Promise<OpenedSession>;
+}
+
+/** What the downstream needs of a session it opened. */
+export interface OpenedSession {
+  close(): Promise<void>;
+  /** True while a call is running or waiting for a human: such a session is not idle. */
+  busy?(): boolean;
 }
 
 export interface HttpDownstream {
@@ -36,7 +46,7 @@ export interface HttpDownstream {
 export async function startHttpDownstream(options: HttpDownstreamOptions): Promise<HttpDownstream> {
   const sessions = new Map<
     string,
-    { transport: StreamableHTTPServerTransport; lastSeen: number; close(): Promise<void> }
+    { transport: StreamableHTTPServerTransport; lastSeen: number; opened: OpenedSession }
   >();
   // Clients that vanish without DELETE would otherwise keep their upstream
   // server processes alive for as long as the proxy runs.
@@ -45,10 +55,12 @@ export async function startHttpDownstream(options: HttpDownstreamOptions): Promi
     () => {
       const now = Date.now();
       for (const [id, s] of sessions) {
-        if (now - s.lastSeen < idleMs) continue;
+        // An approval may wait longer than the idle limit (per-tool timeouts):
+        // the client is then waiting on us, not gone.
+        if (now - s.lastSeen < idleMs || s.opened.busy?.()) continue;
         sessions.delete(id);
         options.log.info(`closing MCP session ${id}: idle for ${Math.round(idleMs / 60_000)} min`);
-        void s.close();
+        void s.opened.close();
       }
     },
     Math.min(60_000, idleMs),
@@ -121,14 +133,14 @@ export async function startHttpDownstream(options: HttpDownstreamOptions): Promi
       const transport = new StreamableHTTPServerTransport({
         sessionIdGenerator: () => randomUUID(),
         onsessioninitialized: (id) => {
-          sessions.set(id, { transport, lastSeen: Date.now(), close: () => closer.close() });
+          sessions.set(id, { transport, lastSeen: Date.now(), opened });
         },
       });
       transport.onclose = () => {
         if (transport.sessionId) sessions.delete(transport.sessionId);
       };
       const adapter = new SdkTransportAdapter(transport);
-      const closer = await options.openSession(adapter);
+      const opened = await options.openSession(adapter);
       return transport.handleRequest(req, res, parsed);
     }
     if (req.method === 'GET' || req.method === 'DELETE') {
@@ -141,7 +153,7 @@ export async function startHttpDownstream(options: HttpDownstreamOptions): Promi
       await existing.transport.handleRequest(req, res);
       if (req.method === 'DELETE') {
         sessions.delete(sessionId as string);
-        await existing.close();
+        await existing.opened.close();
       }
       return;
     }
@@ -159,7 +171,7 @@ export async function startHttpDownstream(options: HttpDownstreamOptions): Promi
     url: `http://${shownHost}:${port}/mcp`,
     async close() {
       clearInterval(sweeper);
-      await Promise.allSettled([...sessions.values()].map((s) => s.close()));
+      await Promise.allSettled([...sessions.values()].map((s) => s.opened.close()));
       sessions.clear();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -179,6 +179,7 @@ export async function runProxy(
     await session.start();
     return {
       session,
+      busy: () => session.busy,
       close: async () => {
         sessions.delete(session);
         await session.close();

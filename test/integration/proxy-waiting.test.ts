@@ -218,6 +218,54 @@ describe('hitloop proxy: a call cancelled before its approval is asked', () => {
   });
 });
 
+describe('hitloop proxy: progress after a cancellation', () => {
+  it("stops relaying a server's progress once the client cancelled the call", async () => {
+    // server-everything's long-running operation ignores the cancellation
+    // and keeps reporting; the client must not hear of the call again.
+    const raw: RawProxy = startRawProxy(config, tmp.dir);
+    try {
+      raw.send(initializeRequest(1, { elicitation: {} }));
+      expect((await raw.next((m) => m.id === 1)).result).toBeDefined();
+      raw.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+      raw.send({
+        jsonrpc: '2.0',
+        id: 2,
+        method: 'tools/call',
+        params: {
+          name: 'everything__trigger-long-running-operation',
+          arguments: { duration: 3, steps: 15 },
+          _meta: { progressToken: 'tok' },
+        },
+      });
+      const form = await raw.next((m) => m.method === 'elicitation/create');
+      // A keep-alive first, so the server gets a token of the proxy's own.
+      await raw.next((m) => m.method === 'notifications/progress');
+      raw.send({
+        jsonrpc: '2.0',
+        id: form.id,
+        result: { action: 'accept', content: { decision: 'approve' } },
+      });
+      // The server's own steps carry a total.
+      await raw.next(
+        (m) => m.method === 'notifications/progress' && typeof m.params?.total === 'number',
+      );
+      raw.send({
+        jsonrpc: '2.0',
+        method: 'notifications/cancelled',
+        params: { requestId: 2, reason: 'user pressed stop' },
+      });
+      const atCancel = raw.received.length;
+      await new Promise((resolve) => setTimeout(resolve, 1200));
+      const after = raw.received
+        .slice(atCancel)
+        .filter((m) => m.method === 'notifications/progress' || m.id === 2);
+      expect(after).toEqual([]);
+    } finally {
+      await raw.close();
+    }
+  });
+});
+
 describe('hitloop proxy: progress keep-alive while waiting', () => {
   const TIMEOUT = 1500;
   const HUMAN_TAKES = 2 * TIMEOUT;

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import {
   LATEST_PROTOCOL_VERSION,
   SUPPORTED_PROTOCOL_VERSIONS,
@@ -40,6 +41,9 @@ import {
   permissionToolDefinition,
 } from './permission-prompt.js';
 import { ToolCatalog } from './tool-catalog.js';
+
+/** Progress tokens the proxy gives servers, unguessable so a client's own token is never taken for one. */
+const UPSTREAM_TOKEN_PREFIX = `hitloop-progress-${randomBytes(6).toString('hex')}-`;
 
 /** How the session obtains an approval channel once it knows the client. */
 export type BackendResolver = (session: ProxySession) => ApprovalBackend;
@@ -123,6 +127,11 @@ export class ProxySession implements UpstreamListener {
       pattern: toolGlobToRegExp(t.tool),
       timeoutMs: t.timeoutMs,
     }));
+  }
+
+  /** True while a client call is running upstream or waiting for a human. */
+  get busy(): boolean {
+    return this.inflight.size > 0;
   }
 
   async start(): Promise<void> {
@@ -388,6 +397,7 @@ export class ProxySession implements UpstreamListener {
         call.abort?.abort(new Error(reason));
         if (call.server && call.upstreamId !== undefined)
           call.server.cancel(call.upstreamId, reason);
+        this.forgetUpstreamTokens(call);
         return;
       }
       case 'notifications/roots/list_changed':
@@ -566,7 +576,7 @@ export class ProxySession implements UpstreamListener {
     if (call.progressToken !== undefined && call.progressSent > 0) {
       // The client already saw our keep-alive progress; give the server its own
       // token and shift its values so the client's progress keeps increasing.
-      const upstreamToken = `hitloop-progress-${this.nextProgressToken++}`;
+      const upstreamToken = `${UPSTREAM_TOKEN_PREFIX}${this.nextProgressToken++}`;
       params._meta = { ...(params._meta as object), progressToken: upstreamToken };
       this.byUpstreamToken.set(upstreamToken, call);
     }
@@ -593,8 +603,7 @@ export class ProxySession implements UpstreamListener {
       const durationMs = performance.now() - started;
       logStart();
       this.inflight.delete(msg.id);
-      if (this.byUpstreamToken.size > 0)
-        for (const [t, c] of this.byUpstreamToken) if (c === call) this.byUpstreamToken.delete(t);
+      this.forgetUpstreamTokens(call);
       if (call.cancelled) return;
       let out: JsonRpcResponse | undefined;
       let success: boolean;
@@ -851,14 +860,26 @@ export class ProxySession implements UpstreamListener {
     });
   }
 
+  /**
+   * Stops relaying the server's progress for a call that ended or was
+   * cancelled: a server that ignores the cancellation may go on reporting,
+   * and the client must not hear of a request it gave up.
+   */
+  private forgetUpstreamTokens(call: InFlight): void {
+    if (this.byUpstreamToken.size === 0) return;
+    for (const [t, c] of this.byUpstreamToken) if (c === call) this.byUpstreamToken.delete(t);
+  }
+
   // ---- upstream -> proxy ----------------------------------------------
 
   onNotification(server: UpstreamServer, msg: JsonRpcNotification): void {
     switch (msg.method) {
       case 'notifications/progress': {
         const token = msg.params?.progressToken;
-        const call = typeof token === 'string' ? this.byUpstreamToken.get(token) : undefined;
-        if (call) {
+        if (typeof token === 'string' && token.startsWith(UPSTREAM_TOKEN_PREFIX)) {
+          const call = this.byUpstreamToken.get(token);
+          // A token of ours with no call behind it: the call ended or was cancelled.
+          if (!call) return;
           const p = msg.params!;
           const shift = call.progressSent;
           this.send(

@@ -1,0 +1,79 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  type HttpDownstream,
+  startHttpDownstream,
+} from '../../mcp-server/proxy/http-downstream.js';
+import type { Logger } from '../../mcp-server/proxy/log.js';
+import type { JsonRpcTransport } from '../../mcp-server/proxy/transport/transport.js';
+
+const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} } as unknown as Logger;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+let downstream: HttpDownstream | undefined;
+afterEach(async () => {
+  await downstream?.close();
+  downstream = undefined;
+});
+
+/**
+ * The session behind the endpoint is a stand-in that answers initialize (the
+ * sweeper under test only asks it whether it is busy, and closes it).
+ */
+async function open(idleSessionMs: number, state: { busy: boolean; closed: boolean }) {
+  downstream = await startHttpDownstream({
+    host: '127.0.0.1',
+    port: 0,
+    maxBodyBytes: 1 << 20,
+    idleSessionMs,
+    log: quiet,
+    openSession: async (transport: JsonRpcTransport) => {
+      transport.onmessage = (msg) => {
+        if ('method' in msg && msg.method === 'initialize' && 'id' in msg)
+          void transport.send({
+            jsonrpc: '2.0',
+            id: msg.id,
+            result: {
+              protocolVersion: '2025-06-18',
+              capabilities: {},
+              serverInfo: { name: 'stand-in', version: '1' },
+            },
+          });
+      };
+      await transport.start();
+      return {
+        busy: () => state.busy,
+        close: async () => {
+          state.closed = true;
+        },
+      };
+    },
+  });
+  const res = await fetch(downstream.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: {
+        protocolVersion: '2025-06-18',
+        capabilities: {},
+        clientInfo: { name: 'test', version: '1' },
+      },
+    }),
+  });
+  await res.text();
+  expect(res.headers.get('mcp-session-id')).toBeTruthy();
+}
+
+describe('HTTP downstream idle sessions', () => {
+  it('keeps a quiet session open while one of its calls waits, and closes it once none does', async () => {
+    const state = { busy: true, closed: false };
+    await open(100, state);
+    await sleep(450);
+    expect(state.closed).toBe(false);
+    state.busy = false;
+    await sleep(450);
+    expect(state.closed).toBe(true);
+  });
+});
