@@ -247,7 +247,9 @@ describe('hitloop proxy: progress after a cancellation', () => {
       });
       // The server's own steps carry a total.
       await raw.next(
-        (m) => m.method === 'notifications/progress' && typeof m.params?.total === 'number',
+        (m) =>
+          m.method === 'notifications/progress' &&
+          typeof (m.params as { total?: unknown } | undefined)?.total === 'number',
       );
       raw.send({
         jsonrpc: '2.0',
