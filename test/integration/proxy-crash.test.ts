@@ -101,6 +101,41 @@ describe('hitloop proxy: upstream failures', () => {
     expect(tools.some((t) => t.name.startsWith('broken__'))).toBe(false);
   });
 
+  it('a server that never answers initialize is reported as such, not as the SIGTERM that stops it', async () => {
+    const config = writeConfig(
+      tmp.dir,
+      {
+        mcpServers: {
+          everything: everythingServer(),
+          // Reads its stdin and never answers, nor exits on EOF.
+          silent: {
+            command: process.execPath,
+            args: ['-e', 'process.stdin.resume(); setInterval(() => {}, 1e6)'],
+          },
+        },
+        policy: { type: 'always_approve' },
+        approval: { backend: 'auto-reject' },
+        telemetry: { db: false },
+        proxy: { prefixNames: true, startupTimeoutMs: 500, logLevel: 'info' },
+      },
+      'silent.json',
+    );
+    const silent = await startStdioProxy(config, tmp.dir);
+    try {
+      // Closing a server that ignores EOF ends in SIGTERM 2 s later. From the
+      // fourth attempt on, the restart backoff (4 s) outlasts that, so the
+      // SIGTERM is seen while the server is down: it must not replace the reason.
+      const timeouts = () =>
+        silent.stderr.text.match(/upstream server 'silent' did not answer initialize within 0.5 s/g)
+          ?.length ?? 0;
+      await waitUntil(() => timeouts() >= 4, 'four timed-out handshakes', 15_000);
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      expect(silent.stderr.text).not.toMatch(/'silent' was killed by SIGTERM/);
+    } finally {
+      await silent.close();
+    }
+  });
+
   it('a crash fails the calls in flight and later calls with the server name and signal; fs keeps working; then it restarts', async () => {
     const pid = await waitUntil(everythingPid, 'the everything server process');
     const listChanged = deferred();

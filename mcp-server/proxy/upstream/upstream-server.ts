@@ -306,7 +306,10 @@ export class UpstreamServer {
   }
 
   private handleClose(transport: JsonRpcTransport): void {
-    if (this.transport !== transport || this.state === 'closed') return;
+    // 'down': the proxy gave up on this connection (a handshake that timed
+    // out) and is closing it; the reason already given is the one to keep,
+    // not the SIGTERM that closing it ends in.
+    if (this.transport !== transport || this.state === 'closed' || this.state === 'down') return;
     this.failure = this.describeFailure(transport, 'the connection closed');
     this.state = 'down';
     this.log.error(this.failure);
@@ -354,7 +357,11 @@ export class UpstreamServer {
     if (exit?.spawnError) what = `could not be started (${exit.spawnError})`;
     else if (exit?.signal) what = `was killed by ${exit.signal}`;
     else if (exit && exit.code !== null) what = `exited with status ${exit.code}`;
-    else what = `failed: ${fallback}`;
+    else {
+      // Errors of this class already start with the server's name; say it once.
+      const own = `upstream server '${this.name}' `;
+      what = fallback.startsWith(own) ? fallback.slice(own.length) : `failed: ${fallback}`;
+    }
     const tail = exit?.stderrTail.trim();
     const lines = tail ? tail.split('\n').slice(-8).join('\n') : '';
     return `upstream server '${this.name}' ${what}${lines ? `. Last stderr output:\n${lines}` : ''}`;
