@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -86,6 +87,51 @@ describe.each([
       expect(resultText(sum)).toContain("Tool 'remote/get-sum' was NOT executed");
     } finally {
       await proxy.close();
+    }
+  });
+});
+
+describe('an SSE upstream that never sends its endpoint', () => {
+  it('is reported after the start-up timeout and retried, instead of starting forever', async () => {
+    // A stand-in for a broken server: it opens the event stream and stays silent.
+    const streams: Array<{ end(): void }> = [];
+    const server: Server = createHttpServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+      res.write(': hello\n\n');
+      streams.push(res);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    const config = writeConfig(
+      tmp.dir,
+      {
+        servers: {
+          everything: { command: process.execPath, args: [EVERYTHING, 'stdio'] },
+          stalled: { type: 'sse', url: `http://127.0.0.1:${port}/sse` },
+        },
+        policy: { type: 'always_approve' },
+        approval: { backend: 'auto-reject' },
+        telemetry: { db: false },
+        proxy: { prefixNames: true, startupTimeoutMs: 500, logLevel: 'info' },
+      },
+      'stalled-sse.json',
+    );
+    const proxy = await startStdioProxy(config, tmp.dir);
+    try {
+      await proxy.stderr.waitFor(
+        /upstream server 'stalled' did not open its connection within 0.5 s/,
+      );
+      await proxy.stderr.waitFor(/restarting server 'stalled'/);
+      const echo = await proxy.client.callTool({
+        name: 'everything__echo',
+        arguments: { message: 'still here' },
+      });
+      expect(resultText(echo)).toBe('Echo: still here');
+    } finally {
+      await proxy.close();
+      for (const s of streams) s.end();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
     }
   });
 });

@@ -218,7 +218,10 @@ export class UpstreamServer {
       this.log.debug(`server '${this.name}' transport error: ${error.message}`);
     transport.onclose = () => this.handleClose(transport);
     try {
-      await transport.start();
+      await this.within(
+        transport.start(),
+        `did not open its connection within ${this.options.startupTimeoutMs / 1000} s`,
+      );
       this.state = 'ready'; // lets the handshake requests through
       const init = await this.request('initialize', this.initParams);
       this.capabilities = (init.capabilities as Record<string, unknown>) ?? {};
@@ -242,6 +245,22 @@ export class UpstreamServer {
       this.scheduleRestart();
       this.listener.onChanged(this);
     }
+  }
+
+  /**
+   * `work`, or an error naming the server once the start-up timeout passes:
+   * a legacy SSE server that accepts the stream but never sends its endpoint
+   * would otherwise leave this server 'starting' for good, never restarted.
+   */
+  private within<T>(work: Promise<T>, what: string): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`upstream server '${this.name}' ${what}`)),
+        this.options.startupTimeoutMs,
+      );
+    });
+    return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
   }
 
   /** Reloads the tool list (after `notifications/tools/list_changed`). */
