@@ -150,7 +150,11 @@ describe.skipIf(!!unavailable)('PostgreSQL approval store', () => {
     const target = new globalThis.URL(URL);
     const relay = createServer((c) => {
       const s = connect(Number(target.port || 5432), target.hostname);
-      c.on('data', (d) => (d.includes('LISTEN') ? (c.destroy(), s.destroy()) : s.write(d)));
+      c.on('data', (d) => {
+        if (!d.includes('LISTEN')) return void s.write(d);
+        c.destroy();
+        s.destroy();
+      });
       s.on('data', (d) => c.write(d));
       for (const x of [c, s]) x.on('error', () => {});
       c.on('close', () => s.destroy());

@@ -7,6 +7,7 @@ import {
   resultText,
   startStdioProxy,
   tempDir,
+  waitUntil,
   writeConfig,
 } from '../helpers/proxy-harness.js';
 
@@ -122,6 +123,13 @@ describe('an SSE upstream that never sends its endpoint', () => {
         /upstream server 'stalled' did not open its connection within 0.5 s/,
       );
       await proxy.stderr.waitFor(/restarting server 'stalled'/);
+      // The client's initialize was answered after 0.5 s, maybe before
+      // server-everything was up on a loaded machine: wait for its tools.
+      await waitUntil(
+        async () =>
+          (await proxy.client.listTools()).tools.some((t) => t.name === 'everything__echo'),
+        'the everything server to be listed',
+      );
       const echo = await proxy.client.callTool({
         name: 'everything__echo',
         arguments: { message: 'still here' },

@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -6,8 +5,6 @@ import type { HubClient } from '../../shared/hub/hub-client.js';
 import type { ApprovalRecord } from '../../shared/hub/protocol.js';
 import {
   filesystemServer,
-  OutputLog,
-  PROXY_ENTRY,
   resultText,
   type StdioProxy,
   startStdioProxy,

@@ -692,6 +692,7 @@ function resolveSections(doc: ConfigDocument): Sections {
       file,
       field: 'approval.webhook',
       problem: 'the "webhook" backend needs approval.webhook (url, callbackBaseUrl, secret)',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: hitloop's own ${env:VAR} config syntax, shown to the user
       fix: 'add "webhook": { "url": "https://bridge.example/hitloop", "callbackBaseUrl": "https://...", "secret": "${env:HITLOOP_WEBHOOK_SECRET}" }',
     });
   return {
