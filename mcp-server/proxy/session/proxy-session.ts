@@ -595,7 +595,10 @@ export class ProxySession implements UpstreamListener {
       if (startLogged) return;
       startLogged = true;
       held?.release();
-      if (telemetry) telemetry.logToolExecutionStart(this.runId!, action, args);
+      if (telemetry)
+        this.recordQuietly('tool_execution_start', () =>
+          telemetry.logToolExecutionStart(this.runId!, action, args),
+        );
     };
     const started = performance.now();
     call.server = entry.server;
@@ -632,9 +635,28 @@ export class ProxySession implements UpstreamListener {
       else this.relay(response, raw, call.upstreamId!, msg.id);
       // After the answer's write, which is queued in a microtask ahead of this one.
       if (telemetry && !logFirst)
-        queueMicrotask(() => telemetry.logToolExecutionEnd(this.runId!, result));
+        queueMicrotask(() =>
+          this.recordQuietly('tool_execution_end', () =>
+            telemetry.logToolExecutionEnd(this.runId!, result),
+          ),
+        );
     });
-    queueMicrotask(logStart);
+    if (telemetry && !logFirst) queueMicrotask(logStart);
+  }
+
+  /**
+   * Records an event off the call's path (not `required`): a failure is
+   * logged, never thrown, since nothing up the stack (a microtask, a stream
+   * handler) could handle it and the call has already gone ahead.
+   */
+  private recordQuietly(what: string, record: () => void): void {
+    try {
+      record();
+    } catch (err) {
+      this.deps.log.warn(
+        `telemetry: could not record ${what}: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
   }
 
   /**
