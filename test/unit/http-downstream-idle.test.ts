@@ -5,6 +5,7 @@ import {
 } from '../../mcp-server/proxy/http-downstream.js';
 import type { Logger } from '../../mcp-server/proxy/log.js';
 import type { JsonRpcTransport } from '../../mcp-server/proxy/transport/transport.js';
+import { initializeRequest } from '../helpers/proxy-harness.js';
 
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} } as unknown as Logger;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -51,16 +52,7 @@ async function open(idleSessionMs: number, state: { busy: boolean; closed: boole
   const res = await fetch(downstream.url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'initialize',
-      params: {
-        protocolVersion: '2025-06-18',
-        capabilities: {},
-        clientInfo: { name: 'test', version: '1' },
-      },
-    }),
+    body: JSON.stringify(initializeRequest(1)),
   });
   await res.text();
   expect(res.headers.get('mcp-session-id')).toBeTruthy();

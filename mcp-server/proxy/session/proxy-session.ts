@@ -596,7 +596,7 @@ export class ProxySession implements UpstreamListener {
       startLogged = true;
       held?.release();
       if (telemetry)
-        this.recordQuietly('tool_execution_start', () =>
+        recordQuietly(this.deps.log, 'tool_execution_start', () =>
           telemetry.logToolExecutionStart(this.runId!, action, args),
         );
     };
@@ -636,27 +636,12 @@ export class ProxySession implements UpstreamListener {
       // After the answer's write, which is queued in a microtask ahead of this one.
       if (telemetry && !logFirst)
         queueMicrotask(() =>
-          this.recordQuietly('tool_execution_end', () =>
+          recordQuietly(this.deps.log, 'tool_execution_end', () =>
             telemetry.logToolExecutionEnd(this.runId!, result),
           ),
         );
     });
     if (telemetry && !logFirst) queueMicrotask(logStart);
-  }
-
-  /**
-   * Records an event off the call's path (not `required`): a failure is
-   * logged, never thrown, since nothing up the stack (a microtask, a stream
-   * handler) could handle it and the call has already gone ahead.
-   */
-  private recordQuietly(what: string, record: () => void): void {
-    try {
-      record();
-    } catch (err) {
-      this.deps.log.warn(
-        `telemetry: could not record ${what}: ${err instanceof Error ? err.message : String(err)}`,
-      );
-    }
   }
 
   /**
@@ -1053,15 +1038,8 @@ class HeldEvents implements GateLogger {
     if (this.held.length === 0) return;
     const events = this.held;
     this.held = [];
-    for (const event of events) {
-      try {
-        this.telemetry.logEvent(event);
-      } catch (err) {
-        this.log.warn(
-          `telemetry: could not record ${event.eventType}: ${err instanceof Error ? err.message : String(err)}`,
-        );
-      }
-    }
+    for (const event of events)
+      recordQuietly(this.log, event.eventType, () => this.telemetry.logEvent(event));
   }
 }
 
@@ -1087,4 +1065,19 @@ function permissionAction(args: Record<string, unknown>): Action {
     riskClass: 'medium',
     contextRefs: typeof args.tool_use_id === 'string' ? [args.tool_use_id] : [],
   });
+}
+
+/**
+ * Records a telemetry event off the call's path (not `required`): a failure
+ * is logged, never thrown, since nothing up the stack (a microtask, a stream
+ * handler) could handle it and the call has already gone ahead.
+ */
+function recordQuietly(log: Logger, what: string, record: () => void): void {
+  try {
+    record();
+  } catch (err) {
+    log.warn(
+      `telemetry: could not record ${what}: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
 }
