@@ -86,6 +86,14 @@ export async function runProxy(
   let hubBackend = options.hub;
   let webhookBackend: (() => ApprovalBackend) | undefined;
   let callbacks: Server | undefined;
+  // A half-started proxy must not linger (an HTTP server, a listen
+  // connection, the hub): a failed start undoes what started, then reports.
+  const undoStart = async () => {
+    callbacks?.close();
+    await hub?.stop().catch(() => undefined);
+    await hub?.store.close().catch(() => undefined);
+    telemetry?.close();
+  };
   const approval = config.approval;
   const usesWebhook = approval.backend === 'webhook';
   if (usesWebhook && !approval.webhook)
@@ -152,12 +160,7 @@ export async function runProxy(
         if (hook.listen) callbacks = await serveCallbacks(hook.listen, webhook, config.source);
       }
     } catch (err) {
-      // A half-started proxy must not linger (an HTTP server, a listen
-      // connection): undo what started, then report.
-      if (callbacks) callbacks.close();
-      await hub.stop().catch(() => undefined);
-      await store.close().catch(() => undefined);
-      telemetry?.close();
+      await undoStart();
       throw err;
     }
   }
@@ -198,12 +201,8 @@ export async function runProxy(
         openSession: (transport) => openSession(transport, 'http'),
       });
     } catch (err) {
-      // The hub (and callback listener) started above would keep the process
-      // alive with nothing served: undo them, then name the flag to change.
-      callbacks?.close();
-      await hub?.stop().catch(() => undefined);
-      await hub?.store.close().catch(() => undefined);
-      telemetry?.close();
+      // The hub started above would keep the process alive with nothing served.
+      await undoStart();
       throw new ConfigError({
         file: '--http',
         problem: `cannot listen on ${options.http.host}:${options.http.port}: ${err instanceof Error ? err.message : String(err)}`,
