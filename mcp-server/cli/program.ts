@@ -1,13 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../../shared/errors.js';
 import { packageVersion } from '../version.js';
-import { registerApprovalCommands } from './commands/approvals.js';
-import { registerExperimentCommands } from './commands/experiment.js';
-import { registerPolicyCommands } from './commands/policy-check.js';
-import { registerProxyCommand } from './commands/proxy.js';
-import { registerServeCommand } from './commands/serve.js';
-import { registerTelemetryCommands } from './commands/telemetry-export.js';
-import { registerWrapCommands } from './commands/wrap.js';
 
 /** Exit codes the CLI uses; 2 is for anything the user can fix in their input. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -44,21 +37,66 @@ function quietOnClosedPipe(err: NodeJS.ErrnoException): void {
   throw err;
 }
 
-/** Builds the `hitloop` command tree. */
-export function buildProgram(io: CliIo = defaultIo): Command {
+type Register = (program: Command, io: CliIo) => void;
+
+/**
+ * Each command group, loaded only when it runs. Loading every command's
+ * modules (the proxy, the experiment harness, the stores, zod schemas) cost
+ * about 0.35 s before anything happened; an MCP client waiting for the
+ * proxy's initialize answer, or a person typing `hitloop approve`, pays for
+ * only what that command needs. `--help` and unknown commands load them all.
+ */
+const COMMAND_GROUPS: Array<{ names: readonly string[]; load: () => Promise<Register> }> = [
+  {
+    names: ['experiment', 'report'],
+    load: async () => (await import('./commands/experiment.js')).registerExperimentCommands,
+  },
+  {
+    names: ['policy'],
+    load: async () => (await import('./commands/policy-check.js')).registerPolicyCommands,
+  },
+  {
+    names: ['proxy'],
+    load: async () => (await import('./commands/proxy.js')).registerProxyCommand,
+  },
+  {
+    names: ['approvals', 'approve', 'reject'],
+    load: async () => (await import('./commands/approvals.js')).registerApprovalCommands,
+  },
+  {
+    names: ['serve'],
+    load: async () => (await import('./commands/serve.js')).registerServeCommand,
+  },
+  {
+    names: ['telemetry'],
+    load: async () => (await import('./commands/telemetry-export.js')).registerTelemetryCommands,
+  },
+  { names: ['wrap'], load: async () => (await import('./commands/wrap.js')).registerWrapCommands },
+];
+
+/**
+ * Builds the `hitloop` command tree: only the group `argv` runs when it names
+ * one, else (help, a typo) every group, so help lists them all and a typo
+ * gets its "did you mean".
+ *
+ * @example
+ * const program = await buildProgram(['approvals']);
+ */
+export async function buildProgram(
+  argv: readonly string[] = [],
+  io: CliIo = defaultIo,
+): Promise<Command> {
   const program = new Command('hitloop')
     .description('Human-in-the-loop control for AI agents')
     .version(packageVersion(), '-v, --version')
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .exitOverride();
-  registerExperimentCommands(program, io);
-  registerPolicyCommands(program, io);
-  registerProxyCommand(program, io);
-  registerApprovalCommands(program, io);
-  registerServeCommand(program, io);
-  registerTelemetryCommands(program, io);
-  registerWrapCommands(program, io);
+  const first = argv[0];
+  const only = COMMAND_GROUPS.find((g) => first !== undefined && g.names.includes(first));
+  const versionOnly = first === '-v' || first === '--version';
+  const groups = only ? [only] : versionOnly ? [] : COMMAND_GROUPS;
+  for (const register of await Promise.all(groups.map((g) => g.load()))) register(program, io);
   for (const sub of program.commands)
     sub.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
   return program;
@@ -72,8 +110,8 @@ export function buildProgram(io: CliIo = defaultIo): Command {
  * const code = await runCli(['policy', 'check', '--config', 'rules.json', '--tool', 'rm', '--args', '{}']);
  */
 export async function runCli(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
-  const program = buildProgram(io);
   try {
+    const program = await buildProgram(argv, io);
     await program.parseAsync([...argv], { from: 'user' });
     return EXIT.ok;
   } catch (err) {

@@ -13,14 +13,13 @@ import { openApprovalStore } from '../../shared/stores/open-store.js';
 import { SqliteApprovalStore } from '../../shared/stores/sqlite-store.js';
 import { TelemetryLogger } from '../../shared/telemetry/logger.js';
 import { isLoopbackHost } from '../../shared/util/loopback.js';
-import { createCallbackListener } from '../../shared/webhooks/callback-server.js';
-import { PersistentWebhookBackend } from '../../shared/webhooks/persistent-webhook-backend.js';
+import type { PersistentWebhookBackend } from '../../shared/webhooks/persistent-webhook-backend.js';
 import { packageVersion } from '../version.js';
 import { createBackendResolver } from './approval/backend-resolver.js';
 import { RecoveringBackend } from './approval/recovering-backend.js';
 import type { ResolvedProxyConfig } from './config/types.js';
 import { splitHostPort } from './host-port.js';
-import { type HttpDownstream, startHttpDownstream } from './http-downstream.js';
+import type { HttpDownstream } from './http-downstream.js';
 import { createLogger, type Logger } from './log.js';
 import { ProxySession } from './session/proxy-session.js';
 import { StdioServerTransport } from './transport/stdio-server-transport.js';
@@ -141,6 +140,10 @@ export async function runProxy(
       hubBackend = () => backend;
       if (usesWebhook && approval.webhook) {
         const hook = approval.webhook;
+        // Loaded only by configs that use webhooks, like the HTTP server below.
+        const { PersistentWebhookBackend } = await import(
+          '../../shared/webhooks/persistent-webhook-backend.js'
+        );
         const webhook = new PersistentWebhookBackend({
           url: hook.url,
           callbackBaseUrl: hook.callbackBaseUrl,
@@ -194,6 +197,7 @@ export async function runProxy(
   let done: Promise<void>;
   if (options.http) {
     try {
+      const { startHttpDownstream } = await import('./http-downstream.js');
       http = await startHttpDownstream({
         ...options.http,
         maxBodyBytes: config.proxy.maxMessageBytes,
@@ -269,6 +273,7 @@ async function serveCallbacks(
 ): Promise<Server> {
   // The config schema has checked the form; this only narrows the type.
   const { host, port } = splitHostPort(listen) ?? { host: '127.0.0.1', port: 0 };
+  const { createCallbackListener } = await import('../../shared/webhooks/callback-server.js');
   const server = createServer(
     createCallbackListener((id, sig, body) => webhook.handleCallback(id, sig, body), {
       pathPrefix: '/v1/callbacks',

@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { ToolCatalog } from '../../mcp-server/proxy/session/tool-catalog.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadValidators, ToolCatalog } from '../../mcp-server/proxy/session/tool-catalog.js';
 import type { UpstreamServer } from '../../mcp-server/proxy/upstream/upstream-server.js';
 
 // Only a server's name and tool list matter to the catalog.
@@ -12,6 +12,8 @@ const schema = (required: string) => ({
   properties: { [required]: { type: 'string' } },
   required: [required],
 });
+
+beforeAll(loadValidators);
 
 describe('ToolCatalog.validate', () => {
   it('checks each tool against its own schema when two schemas share an $id', () => {

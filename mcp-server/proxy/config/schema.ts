@@ -300,7 +300,15 @@ export const ProxyConfig = z
     startupTimeoutMs: ms('startupTimeoutMs')
       .default(20_000)
       .describe(
-        "How long the client's initialize waits for slow servers before answering without them, in ms.",
+        'How long a server may take to start (connect, initialize, list its tools) before it is reported as failed and restarted, in ms (default 20 s).',
+      ),
+    initializeWaitMs: z
+      .int()
+      .min(0)
+      .max(MAX_TIMER_MS)
+      .optional()
+      .describe(
+        "How long the client's initialize waits for servers still starting before the proxy answers without them, in ms (default: startupTimeoutMs). 0 answers at once: hitloop's own tools (approve) are listed immediately and each server's tools follow with notifications/tools/list_changed, which only clients that re-list on it (Claude Code, VS Code) pick up.",
       ),
   })
   .describe('The proxy itself.');

@@ -79,8 +79,10 @@ export interface ProxySettings {
   logLevel: 'error' | 'warn' | 'info' | 'debug';
   /** Largest JSON-RPC message accepted from the client or an upstream, bytes. */
   maxMessageBytes: number;
-  /** How long initialize waits for upstream servers before answering without the slow ones, ms. */
+  /** How long a server may take to start before it is reported as failed, ms. */
   startupTimeoutMs: number;
+  /** How long initialize waits for servers still starting, ms (default: startupTimeoutMs; 0: not at all). */
+  initializeWaitMs?: number;
 }
 
 /** Everything `hitloop proxy` needs, resolved and validated. */

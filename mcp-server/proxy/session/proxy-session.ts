@@ -40,7 +40,7 @@ import {
   permissionResultText,
   permissionToolDefinition,
 } from './permission-prompt.js';
-import { ToolCatalog } from './tool-catalog.js';
+import { loadValidators, ToolCatalog, validatorsLoaded } from './tool-catalog.js';
 
 /** Progress tokens the proxy gives servers, unguessable so a client's own token is never taken for one. */
 const UPSTREAM_TOKEN_PREFIX = `hitloop-progress-${randomBytes(6).toString('hex')}-`;
@@ -316,14 +316,18 @@ export class ProxySession implements UpstreamListener {
       clientInfo: this.clientInfo,
     };
     const startup = Promise.all(this.servers.map((s) => s.start(upstreamInit)));
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      startup,
-      new Promise((resolve) => {
-        timer = setTimeout(resolve, this.config.proxy.startupTimeoutMs);
-      }),
-    ]);
-    clearTimeout(timer);
+    // Servers that are not ready by then join later through tools/list_changed.
+    const waitMs = this.config.proxy.initializeWaitMs ?? this.config.proxy.startupTimeoutMs;
+    if (waitMs > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        startup,
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, waitMs);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
     this.catalog.rebuild(this.servers);
     if (this.catalog.collisions.length) {
       const text = this.collisionText();
@@ -438,6 +442,8 @@ export class ProxySession implements UpstreamListener {
       );
     }
     const toolArgs = args as Record<string, unknown>;
+    // Loaded after initialize was answered; only a call that comes sooner waits.
+    if (!validatorsLoaded()) await loadValidators();
     const isPermissionPrompt = this.config.proxy.permissionPrompt && name === PERMISSION_TOOL;
     const entry = isPermissionPrompt ? undefined : this.catalog.get(name);
     if (!isPermissionPrompt && !entry) {

@@ -1,4 +1,4 @@
-import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
+import type { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import type { ToolDefinition, UpstreamServer } from '../upstream/upstream-server.js';
 
 /** A tool as the client sees it, and where it really lives. */
@@ -14,9 +14,34 @@ export interface Collision {
   servers: string[];
 }
 
-const validatorFactory = new AjvJsonSchemaValidator();
+// Ajv and the SDK's wrapper take about 40 ms to load; the proxy loads them
+// after answering the client's initialize (loadValidators), not before.
+let Validator: typeof AjvJsonSchemaValidator | undefined;
+let validatorFactory: AjvJsonSchemaValidator | undefined;
+let loading: Promise<void> | undefined;
 /** Each `$id` the shared factory has compiled, with the schema it stands for. */
 const compiledIds = new Map<string, string>();
+
+/**
+ * Loads the JSON Schema validator; `ToolCatalog.validate` needs it loaded.
+ * Idempotent.
+ *
+ * @example
+ * await loadValidators();
+ * catalog.validate('fs__write_file', args);
+ */
+export function loadValidators(): Promise<void> {
+  loading ??= import('@modelcontextprotocol/sdk/validation/ajv').then((m) => {
+    Validator = m.AjvJsonSchemaValidator;
+    validatorFactory = new Validator();
+  });
+  return loading;
+}
+
+/** True once `loadValidators` has finished: until then a call awaits it first. */
+export function validatorsLoaded(): boolean {
+  return validatorFactory !== undefined;
+}
 
 /**
  * A validator for one tool's inputSchema. The SDK's Ajv reuses whatever it
@@ -25,12 +50,14 @@ const compiledIds = new Map<string, string>();
  * its own instead of being checked against the first one.
  */
 function validatorFor(schema: Record<string, unknown>) {
+  if (!validatorFactory || !Validator)
+    throw new Error('loadValidators() must finish before arguments are validated');
   const id = schema.$id;
   if (typeof id !== 'string') return validatorFactory.getValidator(schema as never);
   const text = JSON.stringify(schema);
   const first = compiledIds.get(id);
   if (first === undefined) compiledIds.set(id, text);
-  else if (first !== text) return new AjvJsonSchemaValidator().getValidator(schema as never);
+  else if (first !== text) return new Validator().getValidator(schema as never);
   return validatorFactory.getValidator(schema as never);
 }
 

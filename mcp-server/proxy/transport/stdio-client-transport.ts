@@ -1,6 +1,7 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import type { JsonRpcMessage } from '../jsonrpc/messages.js';
 import { messageFramer } from './parse-line.js';
+import { adoptPrespawned, spawnServer } from './prespawn.js';
 import type { JsonRpcTransport } from './transport.js';
 import { WriteCoalescer } from './write-coalescer.js';
 
@@ -50,17 +51,14 @@ export class StdioClientTransport implements JsonRpcTransport {
   }
 
   async start(): Promise<void> {
-    const child = spawn(this.spec.command, this.spec.args, {
-      env: { ...process.env, ...this.spec.env },
-      cwd: this.spec.cwd,
-      stdio: ['pipe', 'pipe', 'pipe'],
-      windowsHide: true,
-    });
+    // A process the CLI started while the proxy was loading, or a new one.
+    const early = adoptPrespawned(this.spec);
+    const child = early?.child ?? spawnServer(this.spec);
     this.child = child;
     const framer = messageFramer(this.maxBytes, this);
-    child.stdout.on('data', (chunk: Buffer) => framer.push(chunk));
+    child.stdout!.on('data', (chunk: Buffer) => framer.push(chunk));
     let pendingErr = '';
-    child.stderr.on('data', (chunk: Buffer) => {
+    child.stderr!.on('data', (chunk: Buffer) => {
       const text = chunk.toString('utf8');
       this.stderrTail = (this.stderrTail + text).slice(-STDERR_TAIL_BYTES);
       pendingErr += text;
@@ -69,20 +67,23 @@ export class StdioClientTransport implements JsonRpcTransport {
       for (const line of lines) if (line.trim()) this.onstderr?.(line);
     });
     // A write to a dead child raises EPIPE on stdin; the exit handler reports it.
-    child.stdin.on('error', () => {});
-    child.once('exit', (code, signal) => {
+    child.stdin!.on('error', () => {});
+    const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
       this.exitInfo ??= { code, signal, stderrTail: '' };
       // stdout may still hold buffered messages; wait for it to end, but not
       // forever: a grandchild (npx -> node) can keep the pipe open.
-      if (child.stdout.readableEnded) this.finish();
+      if (child.stdout!.readableEnded) this.finish();
       else {
-        child.stdout.once('end', () => this.finish());
+        child.stdout!.once('end', () => this.finish());
         setTimeout(() => this.finish(), 1000).unref();
       }
-    });
+    };
+    // A process started early may have ended before it was adopted.
+    if (child.exitCode !== null || child.signalCode !== null)
+      queueMicrotask(() => onExit(child.exitCode, child.signalCode));
+    else child.once('exit', onExit);
     await new Promise<void>((resolve, reject) => {
-      child.once('spawn', () => resolve());
-      child.once('error', (err) => {
+      const fail = (err: Error) => {
         this.exitInfo = {
           code: null,
           signal: null,
@@ -91,7 +92,11 @@ export class StdioClientTransport implements JsonRpcTransport {
         };
         reject(err);
         this.finish();
-      });
+      };
+      if (early?.error) return fail(early.error);
+      child.once('error', fail);
+      if (early?.spawned) resolve();
+      else child.once('spawn', () => resolve());
     });
   }
 

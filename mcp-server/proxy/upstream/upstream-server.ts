@@ -1,5 +1,3 @@
-import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { UpstreamSpec } from '../config/types.js';
 import {
   ErrorCode,
@@ -14,6 +12,7 @@ import {
   type JsonRpcResponse,
 } from '../jsonrpc/messages.js';
 import type { Logger } from '../log.js';
+import { discardPrespawned } from '../transport/prespawn.js';
 import { SdkTransportAdapter } from '../transport/sdk-transport-adapter.js';
 import { type ExitInfo, StdioClientTransport } from '../transport/stdio-client-transport.js';
 import type { JsonRpcTransport } from '../transport/transport.js';
@@ -186,6 +185,9 @@ export class UpstreamServer {
     this.state = 'closed';
     clearTimeout(this.restartTimer);
     this.failPending(`the proxy is shutting down`);
+    // Never started (the client left before initialize): a process the CLI
+    // started early for it must not be left behind.
+    if (this.spec.type === 'stdio') discardPrespawned(this.spec);
     await this.transport?.close();
   }
 
@@ -193,7 +195,10 @@ export class UpstreamServer {
     if (this.state === 'closed') return;
     this.state = 'starting';
     this.readyAt = 0;
-    const transport = this.createTransport();
+    const transport =
+      this.spec.type === 'stdio' ? this.stdioTransport() : await this.httpTransport();
+    // close() may have run while an HTTP transport was loading.
+    if ((this.state as UpstreamState) === 'closed') return;
     this.transport = transport;
     transport.onmessage = (message, raw) => this.receive(message, raw);
     transport.onproblem = (problem) => {
@@ -287,20 +292,29 @@ export class UpstreamServer {
     return items;
   }
 
-  private createTransport(): JsonRpcTransport {
-    const spec = this.spec;
-    if (spec.type === 'stdio') {
-      const t = new StdioClientTransport(spec, this.options.maxMessageBytes);
-      t.onstderr = (line) => this.log.debug(`[${this.name}] ${line}`);
-      return t;
-    }
+  private stdioTransport(): JsonRpcTransport {
+    const t = new StdioClientTransport(
+      this.spec as Extract<UpstreamSpec, { type: 'stdio' }>,
+      this.options.maxMessageBytes,
+    );
+    t.onstderr = (line) => this.log.debug(`[${this.name}] ${line}`);
+    return t;
+  }
+
+  // The SDK's HTTP client transports take about 60 ms to load: only a config
+  // with a remote server pays for them.
+  private async httpTransport(): Promise<JsonRpcTransport> {
+    const spec = this.spec as Extract<UpstreamSpec, { type: 'http' | 'sse' }>;
     const url = new URL(spec.url);
     const requestInit = { headers: spec.headers };
-    return new SdkTransportAdapter(
-      spec.type === 'sse'
-        ? new SSEClientTransport(url, { requestInit })
-        : new StreamableHTTPClientTransport(url, { requestInit }),
+    if (spec.type === 'sse') {
+      const { SSEClientTransport } = await import('@modelcontextprotocol/sdk/client/sse.js');
+      return new SdkTransportAdapter(new SSEClientTransport(url, { requestInit }));
+    }
+    const { StreamableHTTPClientTransport } = await import(
+      '@modelcontextprotocol/sdk/client/streamableHttp.js'
     );
+    return new SdkTransportAdapter(new StreamableHTTPClientTransport(url, { requestInit }));
   }
 
   private receive(message: JsonRpcMessage, raw?: string): void {

@@ -1,0 +1,145 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+
+/** How a stdio MCP server is started: what the config gives for it. */
+export interface StdioCommand {
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+  cwd?: string;
+}
+
+/** A process started ahead of time, with what happened to it before a transport took it. */
+export interface EarlyProcess {
+  child: ChildProcess;
+  /** Set once the OS started it. */
+  spawned: boolean;
+  /** Set when it could not be started at all (ENOENT, EACCES). */
+  error?: Error;
+}
+
+// Keyed by what runs (command, arguments, environment, folder): the CLI may
+// start a server from the raw command line before the config is parsed, and
+// the transport later adopts it only if the config asks for exactly that.
+const early = new Map<string, EarlyProcess>();
+const unclaimed = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+/**
+ * Starts an MCP server's process. The one place the proxy spawns servers, so
+ * a server started early and one started on demand get the same environment.
+ *
+ * @example
+ * const child = spawnServer({ command: 'node', args: ['server.js'], env: {} });
+ */
+export function spawnServer(spec: StdioCommand): ChildProcess {
+  return spawn(spec.command, spec.args, {
+    env: { ...process.env, ...spec.env },
+    cwd: spec.cwd,
+    stdio: ['pipe', 'pipe', 'pipe'],
+    windowsHide: true,
+  });
+}
+
+/**
+ * Starts a stdio server's process before the client's `initialize` arrives,
+ * so the server boots while the proxy loads its own modules and opens its
+ * hub: the client then waits for the slower of the two, not for both in a
+ * row. The server sees nothing until the client's initialize (its handshake
+ * carries the client's capabilities); its early output waits in the pipe.
+ *
+ * @example
+ * for (const s of config.servers) if (s.type === 'stdio') prespawn(s);
+ */
+export function prespawn(spec: StdioCommand): void {
+  const key = keyOf(spec);
+  if (early.has(key)) return;
+  const child = spawnServer(spec);
+  const entry: EarlyProcess = { child, spawned: false };
+  child.once('spawn', () => {
+    entry.spawned = true;
+  });
+  // Without a listener an 'error' (ENOENT) would crash the proxy before any
+  // transport could report it; it is kept and reported when adopted.
+  child.once('error', (err) => {
+    entry.error = err;
+  });
+  child.stdin?.on('error', () => {});
+  early.set(key, entry);
+  unclaimed.add(child);
+  child.once('exit', () => unclaimed.delete(child));
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    // A server nobody adopted (the client left before initialize) must not outlive the proxy.
+    process.once('exit', () => {
+      for (const c of unclaimed) c.kill('SIGTERM');
+    });
+  }
+}
+
+/**
+ * The process `prespawn` started for this spec, handed over once; undefined
+ * when there is none (the transport then spawns its own).
+ */
+export function adoptPrespawned(spec: StdioCommand): EarlyProcess | undefined {
+  if (early.size === 0) return undefined;
+  const key = keyOf(spec);
+  const entry = early.get(key);
+  if (!entry) return undefined;
+  early.delete(key);
+  unclaimed.delete(entry.child);
+  return entry;
+}
+
+/** Stops a process started early that no transport will adopt (the session closed first). */
+export function discardPrespawned(spec: StdioCommand): void {
+  const entry = adoptPrespawned(spec);
+  if (entry) stop(entry.child);
+}
+
+/**
+ * Stops every process started early and not adopted: the command failed
+ * (a config error) or ended, and their pipes would otherwise keep the CLI
+ * from exiting.
+ *
+ * @example
+ * process.exitCode = await runCli(argv);
+ * discardAllPrespawned();
+ */
+export function discardAllPrespawned(): void {
+  for (const child of unclaimed) stop(child);
+  unclaimed.clear();
+  early.clear();
+}
+
+/**
+ * The server `hitloop proxy [options] -- COMMAND ARGS` will run in stdio
+ * mode, read from the raw arguments before any module that parses them is
+ * loaded; undefined for every other form (a config file's servers, a remote
+ * upstream, --http, help).
+ *
+ * @example
+ * earlyServerCommand(['proxy', '--name', 'fs', '--', 'node', 'server.js'])
+ * // { command: 'node', args: ['server.js'], env: {} }
+ */
+export function earlyServerCommand(argv: readonly string[]): StdioCommand | undefined {
+  if (argv[0] !== 'proxy') return undefined;
+  const dash = argv.indexOf('--');
+  if (dash < 0 || dash + 1 >= argv.length) return undefined;
+  for (const option of argv.slice(1, dash)) {
+    const flag = option.split('=')[0];
+    if (flag === '--http' || flag === '--upstream-url' || flag === '--help' || flag === '-h')
+      return undefined;
+  }
+  // What configFromCommand gives the server: the command as typed, hitloop's environment.
+  return { command: argv[dash + 1]!, args: argv.slice(dash + 2), env: {} };
+}
+
+function stop(child: ChildProcess): void {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.stdin?.end();
+  child.kill('SIGTERM');
+}
+
+function keyOf(spec: StdioCommand): string {
+  return JSON.stringify([spec.command, spec.args, spec.env, spec.cwd ?? null]);
+}
