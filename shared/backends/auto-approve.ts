@@ -20,6 +20,8 @@ import { type ApprovalBackend, type ApprovalOptions, abortError } from './backen
  */
 export class AutoApproveBackend implements ApprovalBackend {
   readonly name = 'auto-approve';
+  // Nobody is waited for: never reported as "waiting for human approval".
+  readonly reportsWaiting = true;
 
   async requestApproval(
     request: ApprovalRequest,

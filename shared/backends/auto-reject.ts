@@ -25,6 +25,8 @@ export interface AutoRejectOptions {
  */
 export class AutoRejectBackend implements ApprovalBackend {
   readonly name = 'auto-reject';
+  // Nobody is waited for: never reported as "waiting for human approval".
+  readonly reportsWaiting = true;
   private readonly reason: string;
 
   constructor(options: AutoRejectOptions = {}) {

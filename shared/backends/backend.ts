@@ -13,6 +13,13 @@ export interface ApprovalOptions {
    * before returning a Decision with `editedArgs`.
    */
   validateArgs?: (args: Record<string, unknown>) => string[];
+  /**
+   * Called once the request actually waits for a person. A backend that sets
+   * `reportsWaiting` calls it, and does not when it answers at once (a
+   * remembered rule, a decision made before a restart), so the caller does
+   * not tell the agent it is "waiting for human approval" when it is not.
+   */
+  onWaiting?: () => void;
 }
 
 /**
@@ -27,6 +34,8 @@ export interface ApprovalOptions {
  */
 export interface ApprovalBackend {
   readonly name: string;
+  /** True when the backend calls `options.onWaiting` itself; otherwise every request counts as waiting. */
+  readonly reportsWaiting?: boolean;
   requestApproval(request: ApprovalRequest, options?: ApprovalOptions): Promise<Decision>;
   close?(): Promise<void>;
 }

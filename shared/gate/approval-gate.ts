@@ -28,7 +28,10 @@ export interface GateOptions {
   signal?: AbortSignal;
   /** Validates edited arguments, e.g. against the tool's inputSchema. */
   validateArgs?: (args: Record<string, unknown>) => string[];
-  /** Called when a request goes to a human, e.g. to start progress keep-alives. */
+  /**
+   * Called when a request waits for a human, e.g. to start progress
+   * keep-alives; not when the backend answers it at once (a remembered rule).
+   */
   onAsk?: (request: ApprovalRequest) => void;
 }
 
@@ -90,12 +93,14 @@ export async function gateAction(action: Action, options: GateOptions): Promise<
     ...(timeoutMs ? { expiresAt: new Date(now + timeoutMs).toISOString() } : {}),
   };
   logger?.logApprovalRequested(runId, request);
-  options.onAsk?.(request);
+  const onAsk = options.onAsk;
+  if (onAsk && !backend.reportsWaiting) onAsk(request);
   const decision = boundToArgs(
     await backend.requestApproval(request, {
       signal: options.signal,
       timeoutMs,
       validateArgs: options.validateArgs,
+      onWaiting: onAsk && backend.reportsWaiting ? () => onAsk(request) : undefined,
     }),
     action,
   );

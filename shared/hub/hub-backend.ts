@@ -18,6 +18,7 @@ import type { ApprovalRecord } from './protocol.js';
  */
 export class HubBackend implements ApprovalBackend {
   readonly name = 'hub';
+  readonly reportsWaiting = true;
 
   constructor(
     private readonly hub: ApprovalHub,
@@ -70,6 +71,7 @@ export class HubBackend implements ApprovalBackend {
       if (earlier?.status === 'pending' || earlier?.decision) {
         // The same call was asked before a restart; its decision (or its
         // still-open card) answers this retry instead of a second card.
+        if (!earlier.decision) options.onWaiting?.();
         const decision = await this.await(earlier, options, timeoutMs, started);
         return {
           ...decision,
@@ -85,6 +87,7 @@ export class HubBackend implements ApprovalBackend {
       ...(threadId ? { threadId } : {}),
     });
     await this.hub.publish(record, options.validateArgs);
+    options.onWaiting?.();
     return this.await(record, options, timeoutMs, started);
   }
 

@@ -199,6 +199,7 @@ describe('loadProxyConfig: defaults', () => {
       prefixNames: false,
       separator: '__',
       permissionPrompt: false,
+      nameInClient: 'hitloop',
       logLevel: 'info',
       maxMessageBytes: 16 * 1024 * 1024,
       startupTimeoutMs: 20_000,

@@ -23,6 +23,7 @@ interface ProxyOptions {
   fallback?: Exclude<ApprovalBackendName, 'elicitation' | 'webhook'>;
   timeout?: string;
   permissionPrompt?: boolean;
+  nameInClient?: string;
   logLevel?: LogLevel;
   telemetry?: string | false;
   store?: string;
@@ -91,6 +92,10 @@ export function registerProxyCommand(program: Command, _io: CliIo): void {
       'stable name of this proxy: after a restart it takes back its pending approvals',
     )
     .option('--permission-prompt', "also expose Claude Code's permission-prompt tool 'approve'")
+    .option(
+      '--name-in-client <name>',
+      "this proxy's name in the client's MCP config (default hitloop): permission prompts for its own tools pass, as it gates them itself",
+    )
     .addOption(new Option('--log-level <level>', 'stderr log level').choices([...LOG_LEVELS]))
     .option('--telemetry <file>', 'SQLite telemetry file')
     .option('--no-telemetry', 'do not record telemetry')
@@ -186,6 +191,15 @@ function applyOverrides(config: ResolvedProxyConfig, opts: ProxyOptions): Resolv
   }
   const proxy = { ...config.proxy };
   if (opts.permissionPrompt) proxy.permissionPrompt = true;
+  if (opts.nameInClient !== undefined) {
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(opts.nameInClient))
+      throw new ConfigError({
+        file: '--name-in-client',
+        problem: `'${opts.nameInClient}' is not a valid server name`,
+        fix: 'use the key your MCP client config gives this proxy: 1 to 64 of A-Z a-z 0-9 _ . -',
+      });
+    proxy.nameInClient = opts.nameInClient;
+  }
   if (opts.logLevel) proxy.logLevel = opts.logLevel;
   const telemetry = { ...config.telemetry };
   if (opts.telemetry === false) telemetry.db = undefined;

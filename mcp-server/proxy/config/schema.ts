@@ -285,6 +285,13 @@ export const ProxyConfig = z
       .describe(
         "Also expose the tool `approve` for Claude Code's --permission-prompt-tool (e.g. mcp__hitloop__approve).",
       ),
+    nameInClient: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'use 1 to 64 of the characters A-Z a-z 0-9 _ . -')
+      .default('hitloop')
+      .describe(
+        "The name the MCP client knows this proxy by (its key in the client's MCP config; default \"hitloop\"). With permissionPrompt, Claude Code's permission prompts for this proxy's own tools (mcp__<nameInClient>__<tool>) pass without a second question: the proxy asks about those calls itself when they arrive.",
+      ),
     logLevel: z
       .enum(['error', 'warn', 'info', 'debug'])
       .default('info')

@@ -76,6 +76,8 @@ export interface ProxySettings {
   separator: string;
   /** Also expose Claude Code's permission-prompt tool `approve`. */
   permissionPrompt: boolean;
+  /** The proxy's name in the client's config: permission prompts for `mcp__<it>__<own tool>` pass (the call is gated when it arrives). */
+  nameInClient: string;
   logLevel: 'error' | 'warn' | 'info' | 'debug';
   /** Largest JSON-RPC message accepted from the client or an upstream, bytes. */
   maxMessageBytes: number;

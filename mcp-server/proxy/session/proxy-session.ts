@@ -13,6 +13,7 @@ import {
 import { type Action, createAction } from '../../../shared/models/action.js';
 import type { ApprovalRequest } from '../../../shared/models/approval-request.js';
 import type { Decision } from '../../../shared/models/decision.js';
+import type { HITLPolicy } from '../../../shared/policies/policy.js';
 import { toolGlobToRegExp } from '../../../shared/policies/rules.js';
 import { effectiveRisk } from '../../../shared/policies/tool-risk.js';
 import type { LogEventInput, TelemetryLogger } from '../../../shared/telemetry/logger.js';
@@ -35,7 +36,10 @@ import { relabelId } from '../jsonrpc/relabel.js';
 import type { Logger } from '../log.js';
 import type { FramingProblem, JsonRpcTransport, SendOptions } from '../transport/transport.js';
 import { type UpstreamListener, UpstreamServer } from '../upstream/upstream-server.js';
+import { withEditNote } from './edit-note.js';
 import {
+  gatedOnArrival,
+  ownToolOfPrompt,
   PERMISSION_TOOL,
   permissionResultText,
   permissionToolDefinition,
@@ -90,6 +94,11 @@ export class ProxySession implements UpstreamListener {
   clientCapabilities: Record<string, unknown> = {};
   runId: string | undefined;
   private initialized = false;
+  // Set by the client's notifications/initialized: until then, requests from
+  // servers (roots/list, elicitation) wait, as the protocol wants no request
+  // to reach a client before it says it is ready.
+  private clientReady = false;
+  private readonly heldServerRequests: Array<() => void> = [];
   private backend: ApprovalBackend | undefined;
   // Keyed by the client's id as is: a Map tells 1 from '1' without building a string per lookup.
   private readonly inflight = new Map<JsonRpcId, InFlight>();
@@ -232,6 +241,8 @@ export class ProxySession implements UpstreamListener {
           errorResponse(msg.id, ErrorCode.InvalidRequest, `received ${method} before initialize`),
         );
       }
+      // A client that skips notifications/initialized is ready once it asks for something.
+      if (!this.clientReady) this.markClientReady();
       switch (method) {
         case 'tools/list':
           return this.send(resultResponse(msg.id, { tools: this.catalog.list() }));
@@ -375,6 +386,14 @@ export class ProxySession implements UpstreamListener {
         ...(instructions ? { instructions } : {}),
       }),
     );
+    // Needed by the first tools/call; loaded now that the client has its answer.
+    void loadValidators();
+  }
+
+  private markClientReady(): void {
+    if (this.clientReady) return;
+    this.clientReady = true;
+    for (const release of this.heldServerRequests.splice(0)) release();
   }
 
   private collisionText(): string {
@@ -387,7 +406,7 @@ export class ProxySession implements UpstreamListener {
   private handleNotification(msg: JsonRpcNotification): void {
     switch (msg.method) {
       case 'notifications/initialized':
-        return;
+        return this.markClientReady();
       case 'notifications/cancelled': {
         const id = msg.params?.requestId;
         if (typeof id !== 'string' && typeof id !== 'number') return;
@@ -442,8 +461,6 @@ export class ProxySession implements UpstreamListener {
       );
     }
     const toolArgs = args as Record<string, unknown>;
-    // Loaded after initialize was answered; only a call that comes sooner waits.
-    if (!validatorsLoaded()) await loadValidators();
     const isPermissionPrompt = this.config.proxy.permissionPrompt && name === PERMISSION_TOOL;
     const entry = isPermissionPrompt ? undefined : this.catalog.get(name);
     if (!isPermissionPrompt && !entry) {
@@ -457,6 +474,15 @@ export class ProxySession implements UpstreamListener {
             : `Unknown tool: '${name}'. Call tools/list for the available tools.`,
         ),
       );
+    }
+    if (!validatorsLoaded()) {
+      // Loaded after initialize was answered; only a call that comes sooner
+      // waits, registered first so that a cancellation meanwhile is heard.
+      const early: InFlight = { clientId: msg.id, cancelled: false, progressSent: 0 };
+      this.inflight.set(msg.id, early);
+      await loadValidators();
+      if (early.cancelled) return;
+      this.inflight.delete(msg.id);
     }
     const problems = this.catalog.validate(name, toolArgs);
     if (problems.length) {
@@ -484,13 +510,23 @@ export class ProxySession implements UpstreamListener {
     const action = isPermissionPrompt
       ? permissionAction(toolArgs)
       : this.toAction(entry!, toolArgs);
+    // Claude Code asks before calling this proxy's own tools too; those calls
+    // are gated when they arrive, so their prompt passes (no double approval).
+    const ownTool = isPermissionPrompt
+      ? ownToolOfPrompt(
+          toolArgs.tool_name,
+          this.config.proxy.nameInClient,
+          this.catalog.list().map((t) => t.name),
+        )
+      : undefined;
+    const policy = ownTool ? gatedOnArrival(this.config.policy, ownTool) : this.config.policy;
     // Without `required`, the gate's action_proposed event is recorded once the
     // call is on its way upstream (or answered), not before; with it, a failed
     // write must stop the call, so the gate writes directly.
     const held =
       telemetry && !telemetry.required ? new HeldEvents(telemetry, this.deps.log) : undefined;
     try {
-      await this.gateAndRun(msg, name, entry, action, call, telemetry, held);
+      await this.gateAndRun(msg, name, entry, action, call, telemetry, held, policy);
     } finally {
       held?.release();
     }
@@ -504,12 +540,13 @@ export class ProxySession implements UpstreamListener {
     call: InFlight,
     telemetry: TelemetryLogger | undefined,
     held: HeldEvents | undefined,
+    policy: HITLPolicy,
   ): Promise<void> {
     const isPermissionPrompt = entry === undefined;
     let outcome: GateOutcome;
     try {
       outcome = await gateAction(action, {
-        policy: this.config.policy,
+        policy,
         backend: this.backend!,
         runId: this.runId ?? 'no-telemetry',
         logger: held ?? telemetry,
@@ -562,7 +599,8 @@ export class ProxySession implements UpstreamListener {
         relatedRequestId: msg.id,
       });
     }
-    this.forwardCall(msg, entry!, action, outcome.args, call, telemetry, held);
+    const edit = outcome.kind === 'approved' && outcome.edited ? outcome.decision : undefined;
+    this.forwardCall(msg, entry!, action, outcome.args, call, telemetry, held, edit);
   }
 
   private forwardCall(
@@ -573,6 +611,7 @@ export class ProxySession implements UpstreamListener {
     call: InFlight,
     telemetry: TelemetryLogger | undefined,
     held: HeldEvents | undefined,
+    edit?: Decision,
   ): void {
     const params: Record<string, unknown> = {
       ...msg.params,
@@ -634,6 +673,8 @@ export class ProxySession implements UpstreamListener {
         success = false;
       } else {
         success = response.result.isError !== true;
+        // The model must learn that what ran is not what it proposed.
+        if (edit) out = resultResponse(msg.id, withEditNote(response.result, args, edit));
       }
       const result = { actionId: action.id, success, error, durationMs, executed: true };
       if (logFirst) telemetry!.logToolExecutionEnd(this.runId!, result);
@@ -937,6 +978,10 @@ export class ProxySession implements UpstreamListener {
 
   onRequest(server: UpstreamServer, msg: JsonRpcRequest): void {
     if (msg.method === 'ping') return server.respond(resultResponse(msg.id, {}));
+    if (!this.clientReady) {
+      this.heldServerRequests.push(() => this.onRequest(server, msg));
+      return;
+    }
     const needs: Record<string, string> = {
       'elicitation/create': 'elicitation',
       'sampling/createMessage': 'sampling',

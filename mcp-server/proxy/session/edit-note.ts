@@ -1,0 +1,40 @@
+import type { Decision } from '../../../shared/models/decision.js';
+
+/** Arguments longer than this are shortened in the note; the call itself ran with all of them. */
+const MAX_ARGS_CHARS = 4000;
+
+/**
+ * The line a model reads after a reviewer edited its call: without it, the
+ * model sees "Successfully wrote to …" and believes its own arguments ran.
+ *
+ * @example
+ * editNote({ path: '/tmp/a', content: 'fixed' }, { decidedBy: 'cli:alice', reason: 'typo' })
+ * // "Note from hitloop: a reviewer (cli:alice) edited this call's arguments before it ran. Reason: typo. It ran with: {...}"
+ */
+export function editNote(
+  args: Record<string, unknown>,
+  decision: Pick<Decision, 'decidedBy' | 'reason'>,
+): string {
+  let ran = JSON.stringify(args);
+  if (ran.length > MAX_ARGS_CHARS)
+    ran = `${ran.slice(0, MAX_ARGS_CHARS)}… (${ran.length - MAX_ARGS_CHARS} more characters)`;
+  const reason = decision.reason?.trim() ? ` Reason: ${decision.reason.trim()}.` : '';
+  return `Note from hitloop: a reviewer (${decision.decidedBy}) edited this call's arguments before it ran.${reason} It ran with: ${ran}`;
+}
+
+/**
+ * A tool result with the edit note appended as one more text item, after the
+ * server's own content, so clients that read the first item (or the
+ * structured content) see the server's answer unchanged.
+ *
+ * @example
+ * withEditNote({ content: [{ type: 'text', text: 'ok' }] }, args, decision).content.length // 2
+ */
+export function withEditNote(
+  result: Record<string, unknown>,
+  args: Record<string, unknown>,
+  decision: Pick<Decision, 'decidedBy' | 'reason'>,
+): Record<string, unknown> {
+  const content = Array.isArray(result.content) ? result.content : [];
+  return { ...result, content: [...content, { type: 'text', text: editNote(args, decision) }] };
+}
