@@ -8,6 +8,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { type BenchRow, median, printTable } from './format.js';
+import { measureStartup } from './startup.js';
 
 // `npm run bench:proxy`: what `hitloop proxy` costs on the allowed-call path.
 // The MCP SDK Client calls server-everything's `echo` (allow-all policy,
@@ -19,6 +20,7 @@ import { type BenchRow, median, printTable } from './format.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = join(root, 'dist/mcp-server/cli/main.js');
+const BIN = join(root, 'dist/cli/main.js');
 const EVERYTHING = join(root, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js');
 const FILESYSTEM = join(root, 'node_modules/@modelcontextprotocol/server-filesystem/dist/index.js');
 const MCP_PROXY = join(root, 'node_modules/mcp-proxy/dist/bin/mcp-proxy.mjs');
@@ -372,6 +374,32 @@ try {
   );
   console.log(
     `echo calls from the MCP SDK Client; ${ROUNDS} rounds (medians) of ${SEQUENTIAL} sequential and ${CONCURRENT_CALLS} calls at concurrency ${CONCURRENCY}, after ${WARMUP} warm-up calls`,
+  );
+
+  // ---- start-up: what a client waits for before it sees tools ----
+  const STARTUP_ROUNDS = Number(process.env.BENCH_STARTUP_ROUNDS ?? 7);
+  const fsArgs = [FILESYSTEM, work];
+  printTable(
+    `Start-up: spawn -> initialize / tools listed, server-filesystem (medians of ${STARTUP_ROUNDS} interleaved rounds)`,
+    await measureStartup(
+      [
+        { name: 'the server alone', command: process.execPath, args: fsArgs },
+        // The package's bin (dist/cli, bundled), as an installed hitloop runs.
+        {
+          name: 'hitloop proxy (bin)',
+          command: process.execPath,
+          args: [BIN, 'proxy', '--', process.execPath, ...fsArgs],
+        },
+        // For comparison: the same CLI loaded module by module.
+        {
+          name: 'hitloop proxy (unbundled dist)',
+          command: process.execPath,
+          args: [CLI, 'proxy', '--', process.execPath, ...fsArgs],
+        },
+      ],
+      STARTUP_ROUNDS,
+      env(),
+    ),
   );
 
   // ---- stdio: direct, byte relay, hitloop proxy ----

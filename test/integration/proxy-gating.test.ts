@@ -318,6 +318,10 @@ describe('hitloop proxy: allow, deny and ask', () => {
     });
     expect(result.isError).toBe(true);
     expect(resultText(result)).toContain('was NOT executed');
+    // The agent's transcript says why and how to fix it, not only the proxy's stderr.
+    expect(resultText(result)).toContain('does not support elicitation');
+    expect(resultText(result)).toContain('approval.fallback is "auto-reject"');
+    expect(resultText(result)).toContain('set approval.fallback to "hub"');
     expect(existsSync(path)).toBe(false);
   });
 });

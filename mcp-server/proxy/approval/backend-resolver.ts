@@ -26,6 +26,8 @@ export function createBackendResolver(
   deps: ResolverDeps,
 ): BackendResolver {
   const shared = new Map<ApprovalBackendName, ApprovalBackend>();
+  // Per client: the rejection names the client that cannot show the form.
+  const noFormRejecters = new Map<string, ApprovalBackend>();
   const warned = new Set<string>();
   const warnOnce = (text: string) => {
     if (warned.has(text)) return;
@@ -73,9 +75,22 @@ export function createBackendResolver(
     if (settings.backend !== 'elicitation') return make(settings.backend);
     if (session.clientCapabilities.elicitation)
       return new ElicitationBackend(session, settings.timeoutMs);
+    const client = String(session.clientInfo.name ?? 'unknown');
     warnOnce(
-      `client '${String(session.clientInfo.name ?? 'unknown')}' does not support elicitation; approvals use the "${settings.fallback}" fallback`,
+      `client '${client}' does not support elicitation; approvals use the "${settings.fallback}" fallback`,
     );
+    // Said to the agent (and so to the person reading its transcript), not
+    // only on the proxy's stderr, which nobody may be watching.
+    if (settings.fallback === 'auto-reject') {
+      let backend = noFormRejecters.get(client);
+      if (!backend) {
+        backend = new AutoRejectBackend({
+          reason: `the MCP client '${client}' cannot show hitloop's approval form (it does not support elicitation), and approval.fallback is "auto-reject"; to approve such calls, set approval.fallback to "hub" and decide in the VS Code sidebar or with \`hitloop approve\``,
+        });
+        noFormRejecters.set(client, backend);
+      }
+      return backend;
+    }
     return make(settings.fallback);
   };
 }
