@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs';
 import { basename, isAbsolute, join } from 'node:path';
 import * as vscode from 'vscode';
+import { resolveProxyLauncher } from '../../mcp-server/wrap/launcher.js';
+import { showLauncherProblem } from './route-servers.js';
 import { readSettings } from './settings.js';
 
 // VS Code 1.101 made MCP server definition providers stable API. The types
@@ -51,22 +53,21 @@ export interface ProxiedServer {
  * hitloop config found (each workspace folder's `.vscode/hitloop.json`, and
  * the files in `hitloop.mcpConfigFiles`). Each proxies every server its config
  * lists, so agent mode gets those tools behind hitloop's policy and approvals.
+ * When there are configs but no hitloop to start (see resolveProxyLauncher),
+ * it offers nothing and tells `onProblem` why.
+ *
+ * @example
+ * const servers = proxiedServers((problem) => void vscode.window.showErrorMessage(problem));
  */
-export function proxiedServers(): ProxiedServer[] {
+export function proxiedServers(onProblem?: (problem: string) => void): ProxiedServer[] {
   const settings = readSettings();
   const env: Record<string, string> = settings.home ? { HITLOOP_HOME: settings.home } : {};
-  const out: ProxiedServer[] = [];
+  const found: Array<{ file: string; label: string; cwd?: string }> = [];
   const seen = new Set<string>();
   const add = (file: string, label: string, cwd?: string) => {
     if (seen.has(file) || !existsSync(file)) return;
     seen.add(file);
-    out.push({
-      label,
-      command: settings.proxyLauncher.command,
-      args: [...settings.proxyLauncher.args, 'proxy', '--config', file],
-      ...(cwd ? { cwd } : {}),
-      env,
-    });
+    found.push({ file, label, ...(cwd ? { cwd } : {}) });
   };
   // A workspace's own config starts commands, so only a trusted one counts.
   if (vscode.workspace.isTrusted) {
@@ -80,7 +81,20 @@ export function proxiedServers(): ProxiedServer[] {
     const path = isAbsolute(file) || !base ? file : join(base, file);
     add(path, `hitloop: ${basename(path)}`);
   }
-  return out;
+  if (found.length === 0) return [];
+  const resolved = resolveProxyLauncher(settings.proxyLauncher);
+  if ('problem' in resolved) {
+    onProblem?.(resolved.problem);
+    return [];
+  }
+  const { launcher } = resolved;
+  return found.map(({ file, label, cwd }) => ({
+    label,
+    command: launcher.command,
+    args: [...launcher.args, 'proxy', '--config', file],
+    ...(cwd ? { cwd } : {}),
+    env,
+  }));
 }
 
 /**
@@ -94,6 +108,13 @@ export function registerMcpProvider(context: vscode.ExtensionContext): boolean {
   ).McpStdioServerDefinition;
   if (typeof lm?.registerMcpServerDefinitionProvider !== 'function' || !Definition) return false;
   const changed = new vscode.EventEmitter<void>();
+  // VS Code asks for the definitions again and again; say the same problem once.
+  let lastProblem: string | undefined;
+  const onProblem = (problem: string) => {
+    if (problem === lastProblem) return;
+    lastProblem = problem;
+    void showLauncherProblem(problem);
+  };
   const watcher = vscode.workspace.createFileSystemWatcher(`**/${WORKSPACE_CONFIG}`);
   context.subscriptions.push(
     changed,
@@ -104,6 +125,7 @@ export function registerMcpProvider(context: vscode.ExtensionContext): boolean {
     vscode.workspace.onDidChangeWorkspaceFolders(() => changed.fire()),
     vscode.workspace.onDidGrantWorkspaceTrust(() => changed.fire()),
     vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration('hitloop.proxyLauncher')) lastProblem = undefined;
       if (
         e.affectsConfiguration('hitloop.mcpConfigFiles') ||
         e.affectsConfiguration('hitloop.proxyLauncher') ||
@@ -117,7 +139,7 @@ export function registerMcpProvider(context: vscode.ExtensionContext): boolean {
       lm.registerMcpServerDefinitionProvider(MCP_PROVIDER_ID, {
         onDidChangeMcpServerDefinitions: changed.event,
         provideMcpServerDefinitions: () =>
-          proxiedServers().map((server) => {
+          proxiedServers(onProblem).map((server) => {
             const definition = new Definition(
               server.label,
               server.command,

@@ -6,6 +6,7 @@ import {
   type WrapFileResult,
   wrapFile,
 } from '../../mcp-server/wrap/files.js';
+import { resolveProxyLauncher } from '../../mcp-server/wrap/launcher.js';
 import { readSettings } from './settings.js';
 
 // Routing a workspace's `.vscode/mcp.json` servers through `hitloop proxy`.
@@ -47,10 +48,21 @@ function problem(err: unknown): string {
 export async function routeWorkspaceServers(output: vscode.OutputChannel): Promise<void> {
   const file = await pickMcpJson('Route MCP servers through hitloop');
   if (!file) return;
-  const launcher = readSettings().proxyLauncher;
+  // Before anything is written: a launcher that cannot start would leave
+  // every server of the workspace broken.
+  const resolved = resolveProxyLauncher(readSettings((m) => output.appendLine(m)).proxyLauncher);
+  if ('problem' in resolved) {
+    output.appendLine(resolved.problem);
+    void showLauncherProblem(resolved.problem);
+    return;
+  }
+  const launcher = resolved.launcher;
   try {
     const preview = wrapFile(file, { launcher, dryRun: true });
-    const toWrap = preview.changes.filter((c) => c.change === 'wrapped');
+    // `relaunched`: routed by an older version through `npx -y hitloop`, which cannot start.
+    const toWrap = preview.changes.filter(
+      (c) => c.change === 'wrapped' || c.change === 'relaunched',
+    );
     if (toWrap.length === 0) {
       report(output, 'nothing to route', preview);
       void vscode.window.showInformationMessage(
@@ -81,6 +93,18 @@ export async function routeWorkspaceServers(output: vscode.OutputChannel): Promi
     output.appendLine(problem(err));
     void vscode.window.showErrorMessage(`hitloop: ${problem(err)}`);
   }
+}
+
+/**
+ * Shows why no launcher could be found, offering the setting.
+ *
+ * @example
+ * void showLauncherProblem(resolution.problem);
+ */
+export async function showLauncherProblem(problem: string): Promise<void> {
+  const action = await vscode.window.showErrorMessage(problem, 'Open Settings');
+  if (action === 'Open Settings')
+    await vscode.commands.executeCommand('workbench.action.openSettings', 'hitloop.proxyLauncher');
 }
 
 /** `hitloop.undoRouteWorkspaceServers`: restore the backup (or unwrap entry by entry). */

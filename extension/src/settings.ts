@@ -12,14 +12,16 @@ export interface Settings {
   notifications: NotificationMode;
   defaultRememberScope: RememberChoice;
   discoveryScope: DiscoveryScope;
-  /** How routed servers start hitloop: command and the arguments before `proxy`. */
-  proxyLauncher: { command: string; args: string[] };
+  /**
+   * How routed servers start hitloop: the command and the arguments before
+   * `proxy`; empty (the default) means the `hitloop` found on PATH, resolved
+   * when routing (see resolveProxyLauncher).
+   */
+  proxyLauncher: string[];
   mcpConfigFiles: string[];
   /** Central hubs to connect to (team mode); their tokens are in secret storage. */
   remoteHubs: RemoteHubEntry[];
 }
-
-const DEFAULT_LAUNCHER = ['npx', '-y', 'hitloop'];
 
 /**
  * Reads the `hitloop.*` settings, normalised: a wrong value falls back to the
@@ -38,12 +40,15 @@ export function readSettings(warn?: (message: string) => void): Settings {
   const launcher = c.get<unknown>('proxyLauncher');
   const configs = c.get<unknown>('mcpConfigFiles');
   const remote = c.get<unknown>('remoteHubs');
+  // Anything but a list of non-empty words means the default (find hitloop on PATH).
   const launcherWords =
-    Array.isArray(launcher) &&
-    launcher.length > 0 &&
-    launcher.every((w) => typeof w === 'string' && w !== '')
+    Array.isArray(launcher) && launcher.every((w) => typeof w === 'string' && w.trim() !== '')
       ? (launcher as string[])
-      : DEFAULT_LAUNCHER;
+      : [];
+  if (launcherWords.length === 0 && Array.isArray(launcher) && launcher.length > 0)
+    warn?.(
+      'hitloop.proxyLauncher holds something other than non-empty strings; looking for hitloop on PATH instead',
+    );
   return {
     home: typeof home === 'string' ? expandHome(home.trim()) : '',
     notifications:
@@ -59,7 +64,7 @@ export function readSettings(warn?: (message: string) => void): Settings {
         ? remember
         : 'none',
     discoveryScope: scope === 'all' ? 'all' : 'workspace',
-    proxyLauncher: { command: launcherWords[0]!, args: launcherWords.slice(1) },
+    proxyLauncher: launcherWords,
     mcpConfigFiles: Array.isArray(configs)
       ? configs.filter((f): f is string => typeof f === 'string' && f.trim() !== '')
       : [],

@@ -13,14 +13,16 @@ import {
   unlinkSync,
   writeSync,
 } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, extname, join } from 'node:path';
 import { ConfigError } from '../../shared/errors.js';
 import { parseJsonc } from '../proxy/config/jsonc.js';
-import { SERVER_KEYS } from '../proxy/config/load.js';
+import { parseToml, tomlWrapOptions, unwrapTomlText, wrapTomlText } from './codex-toml.js';
 import {
   parseWrapped,
   type RewriteResult,
   type ServerChange,
+  SUPPORTED_FORMATS,
+  serverMaps,
   unwrapConfigText,
   type WrapOptions,
   wrapConfigText,
@@ -53,7 +55,7 @@ export interface WrapFileResult {
  * written to a temporary file and renamed over the original, keeping its mode.
  *
  * @example
- * const r = wrapFile('.vscode/mcp.json', { launcher: launcherFor('npx') });
+ * const r = wrapFile('.vscode/mcp.json', { launcher: launcherFor('node') });
  * for (const c of r.changes) console.log(`${c.server}: ${c.detail}`);
  */
 export function wrapFile(
@@ -63,7 +65,7 @@ export function wrapFile(
   const target = resolveTarget(file);
   const original = readFileSync(target);
   const text = original.toString('utf8');
-  const result = wrapConfigText(text, file, options);
+  const result = wrapText(text, file, options);
   const out = baseResult(target, result);
   if (result.droppedComments) {
     out.notes.push(
@@ -89,17 +91,20 @@ export function wrapFile(
 export function unwrapFile(file: string, options: { dryRun?: boolean } = {}): WrapFileResult {
   const target = resolveTarget(file);
   const text = readFileSync(target, 'utf8');
-  const changes = unwrapConfigText(text, file).changes;
+  const format = configFormat(file, text);
+  const changes = unwrapText(text, file, format).changes;
   let current = text;
   const used: string[] = [];
   const backups = listBackups(target).reverse(); // newest first
   for (const backup of backups) {
-    const options = wrapOptionsOf(current, file);
+    const options = wrapOptionsOf(current, file, format);
     if (!options) break;
     const saved = readFileSync(backup, 'utf8');
     let rewrapped: string;
     try {
-      rewrapped = wrapConfigText(saved, backup, options).text;
+      // Named as the file itself: what a server's `url` means can depend on the
+      // file's name (Gemini CLI's settings.json).
+      rewrapped = wrapText(saved, file, options, format).text;
     } catch {
       continue; // a backup that no longer parses cannot be the original
     }
@@ -109,7 +114,7 @@ export function unwrapFile(file: string, options: { dryRun?: boolean } = {}): Wr
     }
   }
   // Whatever the backups did not explain (servers wrapped or edited later).
-  const rest = unwrapConfigText(current, file);
+  const rest = unwrapText(current, file, format);
   const final = rest.text;
   const out: WrapFileResult = {
     file: target,
@@ -144,12 +149,67 @@ function baseResult(target: string, result: RewriteResult): WrapFileResult {
   };
 }
 
+/** The two file formats wrap edits. */
+export type ConfigFormat = 'json' | 'toml';
+
+/**
+ * Which format a client config is in: by its extension (`.json`, `.jsonc`,
+ * `.toml`), else by its content. YAML and anything else is refused, naming
+ * the formats that are supported.
+ *
+ * @example
+ * configFormat('/home/me/.codex/config.toml', text) // 'toml'
+ */
+export function configFormat(file: string, text: string): ConfigFormat {
+  const ext = extname(file).toLowerCase();
+  if (ext === '.toml') return 'toml';
+  if (ext === '.json' || ext === '.jsonc') return 'json';
+  const unsupported = (what: string) =>
+    new ConfigError({
+      file,
+      problem: `${what}: hitloop wrap cannot edit this file`,
+      fix: `wrap the servers by hand (see docs/proxy-config.md), or point wrap at a supported file: ${SUPPORTED_FORMATS}`,
+    });
+  if (ext === '.yaml' || ext === '.yml') throw unsupported('a YAML file');
+  // No telling extension (a dotfile such as .mcp, a renamed copy): JSON
+  // starts with `{` once comments are skipped; anything else may be TOML.
+  const start = text.replace(/^(\s|\/\/[^\n]*\n|\/\*[\s\S]*?\*\/)*/, '');
+  if (start.startsWith('{')) return 'json';
+  try {
+    parseToml(text, file);
+  } catch {
+    throw unsupported('neither JSON nor TOML');
+  }
+  return 'toml';
+}
+
+// `format` is the file's, passed along for backups (`config.toml.hitloop-backup`
+// says nothing by its name).
+function wrapText(
+  text: string,
+  file: string,
+  options: WrapOptions,
+  format = configFormat(file, text),
+): RewriteResult {
+  return format === 'toml'
+    ? wrapTomlText(text, file, options)
+    : wrapConfigText(text, file, options);
+}
+
+function unwrapText(text: string, file: string, format = configFormat(file, text)): RewriteResult {
+  return format === 'toml' ? unwrapTomlText(text, file) : unwrapConfigText(text, file);
+}
+
 /** The launcher and --config of the first wrapped entry, to replay a wrap. */
-function wrapOptionsOf(text: string, file: string): WrapOptions | undefined {
+function wrapOptionsOf(
+  text: string,
+  file: string,
+  format = configFormat(file, text),
+): WrapOptions | undefined {
+  if (format === 'toml') return tomlWrapOptions(text, file);
   const { value } = parseJsonc(text, file);
-  if (value === null || typeof value !== 'object') return undefined;
-  for (const key of SERVER_KEYS) {
-    const map = (value as Record<string, unknown>)[key];
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  for (const { map } of serverMaps(value as Record<string, unknown>)) {
     if (map === null || typeof map !== 'object') continue;
     for (const entry of Object.values(map)) {
       if (entry === null || typeof entry !== 'object') continue;

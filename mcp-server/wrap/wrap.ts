@@ -1,3 +1,4 @@
+import { realpathSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../../shared/errors.js';
@@ -17,31 +18,106 @@ export interface Launcher {
   args: string[];
 }
 
-/** The launchers `hitloop wrap --launcher` offers. */
-export const LAUNCHER_KINDS = ['npx', 'node', 'hitloop'] as const;
+/**
+ * The launchers `hitloop wrap --launcher` offers. There is no `npx`: the name
+ * `hitloop` is not ours on the npm registry, so `npx -y hitloop` fails today
+ * (E404) and would run whatever someone publishes under that name tomorrow; a
+ * version pin would not change who owns the name. Entries older versions
+ * wrote that way are still recognised, so `--undo` restores them and a new
+ * wrap moves them to the launcher given.
+ */
+export const LAUNCHER_KINDS = ['node', 'hitloop'] as const;
 export type LauncherKind = (typeof LAUNCHER_KINDS)[number];
 
 /**
- * The launcher of a kind. `npx` (the default) works wherever Node is, with
- * nothing installed; `node` pins this very installation by absolute paths
- * (no download, no PATH lookup, but it breaks when Node or hitloop moves);
- * `hitloop` uses a global install found on PATH.
+ * The launcher of a kind. `node` (the default) pins this very installation:
+ * the Node running the CLI and this CLI's main.js, both absolute and with
+ * symlinks resolved (a global install's `bin/hitloop` link becomes the file
+ * it points to), so the client needs no PATH lookup and no download; it
+ * breaks when Node or hitloop moves, and wrapping again fixes it. `hitloop`
+ * writes the bare command name, found on the client's PATH when it starts
+ * the server.
  *
  * @example
- * launcherFor('npx') // { command: 'npx', args: ['-y', 'hitloop'] }
+ * launcherFor('node') // { command: '/usr/bin/node', args: ['/usr/lib/node_modules/hitloop/dist/mcp-server/cli/main.js'] }
+ * launcherFor('hitloop') // { command: 'hitloop', args: [] }
  */
 export function launcherFor(kind: LauncherKind): Launcher {
   switch (kind) {
-    case 'npx':
-      return { command: 'npx', args: ['-y', 'hitloop'] };
     case 'node':
-      return {
-        command: process.execPath,
-        args: [fileURLToPath(new URL('../cli/main.js', import.meta.url))],
-      };
+      return { command: realPath(process.execPath), args: [realPath(cliMainPath())] };
     case 'hitloop':
       return { command: 'hitloop', args: [] };
   }
+}
+
+/** This CLI's main.js, beside this file in dist/ (computed lazily: the extension bundles this module). */
+function cliMainPath(): string {
+  return fileURLToPath(new URL('../cli/main.js', import.meta.url));
+}
+
+function realPath(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
+}
+
+/**
+ * True for a launcher that fetches hitloop from the npm registry
+ * (`npx -y hitloop`, `npx hitloop@0.1.0`), as versions before 0.2 wrote.
+ * Wrapping again replaces it; it is never written any more.
+ *
+ * @example
+ * isRegistryLauncher({ command: 'npx', args: ['-y', 'hitloop'] }) // true
+ */
+export function isRegistryLauncher(launcher: Launcher): boolean {
+  const base = basename(launcher.command.replace(/\\/g, '/')).toLowerCase();
+  return (
+    (base === 'npx' || base === 'npx.cmd') && launcher.args.some((a) => /^hitloop(@.+)?$/.test(a))
+  );
+}
+
+/**
+ * The words a wrapped entry starts with, up to `--` or the upstream flags:
+ * the launcher, `proxy`, `--name NAME` and, when given, `--config FILE`.
+ *
+ * @example
+ * proxyHead('memory', { launcher: launcherFor('hitloop') }) // ['proxy', '--name', 'memory']
+ */
+export function proxyHead(name: string, options: WrapOptions): string[] {
+  return [
+    ...options.launcher.args,
+    'proxy',
+    '--name',
+    name,
+    ...(options.configFile ? ['--config', options.configFile] : []),
+  ];
+}
+
+/**
+ * The entry's command and arguments with its launcher replaced by `launcher`
+ * when it still fetches hitloop from the registry (see isRegistryLauncher);
+ * undefined when there is nothing to replace.
+ *
+ * @example
+ * relaunch({ command: 'npx', args: ['-y', 'hitloop', 'proxy', '--', 'srv'] }, launcherFor('hitloop'))
+ * // { command: 'hitloop', args: ['proxy', '--', 'srv'] }
+ */
+export function relaunch(
+  entry: Entry,
+  launcher: Launcher,
+): { command: string; args: string[]; from: Launcher } | undefined {
+  const wrapped = parseWrapped(entry);
+  if (!wrapped || !isRegistryLauncher(wrapped.launcher) || isRegistryLauncher(launcher))
+    return undefined;
+  const args = entry.args as string[];
+  return {
+    command: launcher.command,
+    args: [...launcher.args, ...args.slice(wrapped.launcher.args.length)],
+    from: wrapped.launcher,
+  };
 }
 
 export interface WrapOptions {
@@ -55,7 +131,8 @@ export interface ServerChange {
   /** Where the server is, as written: `mcpServers.fs`. */
   field: string;
   server: string;
-  change: 'wrapped' | 'unwrapped' | 'unchanged' | 'skipped';
+  /** `relaunched`: a wrapped entry whose registry launcher (`npx -y hitloop`) was replaced. */
+  change: 'wrapped' | 'unwrapped' | 'relaunched' | 'unchanged' | 'skipped';
   /** One line for people, e.g. `wrapped (stdio: npx -y server-memory)`. */
   detail: string;
 }
@@ -79,8 +156,8 @@ type Entry = Record<string, unknown>;
  * Already-wrapped servers are left alone.
  *
  * @example
- * wrapConfigText('{"mcpServers": {"memory": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory"]}}}', 'x.json', { launcher: launcherFor('npx') }).text
- * // {"mcpServers": {"memory": {"command": "npx", "args": ["-y", "hitloop", "proxy", "--name", "memory", "--", "npx", "-y", ...]}}}
+ * wrapConfigText('{"mcpServers": {"memory": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory"]}}}', 'x.json', { launcher: launcherFor('hitloop') }).text
+ * // {"mcpServers": {"memory": {"command": "hitloop", "args": ["proxy", "--name", "memory", "--", "npx", "-y", ...]}}}
  */
 export function wrapConfigText(text: string, file: string, options: WrapOptions): RewriteResult {
   return rewrite(text, file, (entry, ctx) => wrapEntry(entry, ctx, options));
@@ -98,9 +175,58 @@ export function unwrapConfigText(text: string, file: string): RewriteResult {
 }
 
 interface EntryContext {
-  key: (typeof SERVER_KEYS)[number];
   name: string;
   field: string;
+  /**
+   * `gemini` for Gemini CLI's settings.json, where a bare `url` is SSE and
+   * Streamable HTTP is `httpUrl`; everywhere else a bare `url` is Streamable HTTP.
+   */
+  dialect: Dialect;
+}
+
+type Dialect = 'gemini' | 'default';
+
+/** Gemini CLI's `.gemini/settings.json`, or a file using its `httpUrl` key. */
+function dialectOf(file: string, maps: Array<{ map: unknown }>): Dialect {
+  const parts = file.replace(/\\/g, '/').split('/');
+  if (parts.at(-1) === 'settings.json' && parts.at(-2) === '.gemini') return 'gemini';
+  for (const { map } of maps) {
+    if (map === null || typeof map !== 'object') continue;
+    for (const entry of Object.values(map))
+      if (entry !== null && typeof entry === 'object' && 'httpUrl' in entry) return 'gemini';
+  }
+  return 'default';
+}
+
+/** The JSON formats wrap understands, for error messages. */
+export const SUPPORTED_FORMATS =
+  'JSON with "servers" (VS Code .vscode/mcp.json) or "mcpServers" (Claude Desktop claude_desktop_config.json, Claude Code .mcp.json and ~/.claude.json, Cursor, Gemini CLI ~/.gemini/settings.json), or TOML with [mcp_servers.NAME] tables (Codex ~/.codex/config.toml)';
+
+/**
+ * The server maps of a parsed JSON config, with the field each is at:
+ * top-level `servers` and `mcpServers`, and the per-project `mcpServers` of
+ * Claude Code's `~/.claude.json` (`projects["/path"].mcpServers`).
+ *
+ * @example
+ * serverMaps({ mcpServers: { a: {} }, projects: { '/p': { mcpServers: { b: {} } } } })
+ * // [{ field: 'mcpServers', map: { a: {} } }, { field: 'projects["/p"].mcpServers', map: { b: {} } }]
+ */
+export function serverMaps(json: Record<string, unknown>): Array<{ field: string; map: unknown }> {
+  const out: Array<{ field: string; map: unknown }> = [];
+  for (const key of SERVER_KEYS) if (key in json) out.push({ field: key, map: json[key] });
+  const projects = json.projects;
+  if (projects !== null && typeof projects === 'object' && !Array.isArray(projects)) {
+    for (const [path, project] of Object.entries(projects)) {
+      if (project === null || typeof project !== 'object' || Array.isArray(project)) continue;
+      if ('mcpServers' in project) {
+        out.push({
+          field: `projects[${JSON.stringify(path)}].mcpServers`,
+          map: (project as Record<string, unknown>).mcpServers,
+        });
+      }
+    }
+  }
+  return out;
 }
 
 type EntryOutcome = { entry?: Entry; change: ServerChange['change']; detail: string };
@@ -116,31 +242,31 @@ function rewrite(
     throw new ConfigError({
       file,
       problem: 'expected a JSON object',
-      fix: 'point wrap at an mcp.json, claude_desktop_config.json or .mcp.json',
+      fix: `point wrap at the file that lists your MCP servers; supported: ${SUPPORTED_FORMATS}`,
     });
   }
   const json = root as Record<string, unknown>;
-  const maps = SERVER_KEYS.filter((k) => k in json);
+  const maps = serverMaps(json);
   if (maps.length === 0) {
     throw new ConfigError({
       file,
       problem:
-        'no "servers" (VS Code mcp.json) or "mcpServers" (Claude Desktop, Cursor, Claude Code) key',
-      fix: 'point wrap at the file that lists your MCP servers',
+        'no "servers" (VS Code mcp.json) or "mcpServers" (Claude Desktop, Cursor, Claude Code, Gemini CLI) key',
+      fix: `point wrap at the file that lists your MCP servers; supported: ${SUPPORTED_FORMATS}`,
     });
   }
   const style = detectStyle(text);
+  const dialect = dialectOf(file, maps);
   const edits: Array<{ start: number; end: number; text: string }> = [];
   const changes: ServerChange[] = [];
   let droppedComments = false;
-  for (const key of maps) {
-    const map = json[key];
+  for (const { field: key, map } of maps) {
     if (map === null || typeof map !== 'object' || Array.isArray(map)) {
       throw new ConfigError({
         file,
         field: key,
         problem: 'expected an object mapping server names to servers',
-        fix: `write "${key}": { "NAME": { "command": "...", "args": [...] } }`,
+        fix: `write "${key.replace(/^.*\./, '')}": { "NAME": { "command": "...", "args": [...] } }`,
       });
     }
     for (const [name, raw] of Object.entries(map)) {
@@ -153,7 +279,7 @@ function rewrite(
           fix: 'give "command" and "args" for a local server, or "url" for a remote one',
         });
       }
-      const outcome = transform(raw as Entry, { key, name, field });
+      const outcome = transform(raw as Entry, { name, field, dialect });
       changes.push({ field, server: name, change: outcome.change, detail: outcome.detail });
       if (!outcome.entry) continue;
       const span = doc.spanOf(raw);
@@ -171,18 +297,22 @@ function rewrite(
 // ---- one entry ---------------------------------------------------------------
 
 function wrapEntry(entry: Entry, ctx: EntryContext, options: WrapOptions): EntryOutcome {
-  const wrapped = parseWrapped(entry);
-  if (wrapped) return { change: 'unchanged', detail: 'already goes through hitloop' };
-  const name = SERVER_NAME.test(ctx.name) ? ctx.name : sanitizeServerName(ctx.name);
+  const moved = relaunch(entry, options.launcher);
+  if (moved) {
+    const out: Entry = {};
+    for (const [k, v] of Object.entries(entry)) {
+      if (k === 'command') {
+        out.command = moved.command;
+        out.args = moved.args;
+      } else if (k !== 'args') out[k] = v;
+    }
+    return { entry: out, change: 'relaunched', detail: relaunchedDetail(moved.from) };
+  }
+  if (parseWrapped(entry)) return { change: 'unchanged', detail: 'already goes through hitloop' };
+  const name = proxyName(ctx.name);
   const renamed = name === ctx.name ? '' : ` as "${name}"`;
-  const head = [
-    ...options.launcher.args,
-    'proxy',
-    '--name',
-    name,
-    ...(options.configFile ? ['--config', options.configFile] : []),
-  ];
-  const kind = entryKind(entry);
+  const head = proxyHead(name, options);
+  const kind = entryKind(entry, ctx.dialect);
   if (kind === undefined) {
     return {
       change: 'skipped',
@@ -214,8 +344,11 @@ function wrapEntry(entry: Entry, ctx: EntryContext, options: WrapOptions): Entry
       detail: `wrapped${renamed} (stdio: ${original.join(' ')})`,
     };
   }
-  if (typeof entry.url !== 'string' || entry.url === '')
-    return { change: 'skipped', detail: 'not wrapped: "url" is not a string' };
+  // Gemini CLI writes Streamable HTTP as `httpUrl`.
+  const urlKey = entry.url === undefined && entry.httpUrl !== undefined ? 'httpUrl' : 'url';
+  const url = entry[urlKey];
+  if (typeof url !== 'string' || url === '')
+    return { change: 'skipped', detail: `not wrapped: "${urlKey}" is not a string` };
   const headers = entry.headers;
   if (
     headers !== undefined &&
@@ -229,7 +362,7 @@ function wrapEntry(entry: Entry, ctx: EntryContext, options: WrapOptions): Entry
   const args = [
     ...head,
     '--upstream-url',
-    entry.url,
+    url,
     ...(kind === 'sse' ? ['--upstream-type', 'sse'] : []),
   ];
   const out: Entry = {};
@@ -248,7 +381,7 @@ function wrapEntry(entry: Entry, ctx: EntryContext, options: WrapOptions): Entry
   };
   for (const [k, v] of Object.entries(entry)) {
     if (k === 'type') out.type = 'stdio';
-    else if (k === 'url') {
+    else if (k === urlKey) {
       out.command = options.launcher.command;
       out.args = args;
     } else if (k === 'headers') addHeaderEnv();
@@ -263,11 +396,21 @@ function wrapEntry(entry: Entry, ctx: EntryContext, options: WrapOptions): Entry
   return {
     entry: out,
     change: 'wrapped',
-    detail: `wrapped${renamed} (${kind}: ${entry.url}${headerNote})`,
+    detail: `wrapped${renamed} (${kind}: ${url}${headerNote})`,
   };
 }
 
-function unwrapEntry(entry: Entry, _ctx: EntryContext): EntryOutcome {
+/** The `--name` a server gets: its own name when it is a valid one. */
+export function proxyName(name: string): string {
+  return SERVER_NAME.test(name) ? name : sanitizeServerName(name);
+}
+
+/** What `hitloop wrap` prints for a relaunched entry. */
+export function relaunchedDetail(from: Launcher): string {
+  return `now started by this hitloop instead of "${[from.command, ...from.args].join(' ')}" (hitloop is not on the npm registry)`;
+}
+
+function unwrapEntry(entry: Entry, ctx: EntryContext): EntryOutcome {
   const wrapped = parseWrapped(entry);
   if (!wrapped) return { change: 'unchanged', detail: 'not wrapped' };
   if (wrapped.upstream === undefined) {
@@ -316,9 +459,15 @@ function unwrapEntry(entry: Entry, _ctx: EntryContext): EntryOutcome {
   for (const [k, v] of Object.entries(entry)) {
     if (k === 'type') out.type = type;
     else if (k === 'command') {
-      // No `type` key: "url" alone means Streamable HTTP, so only SSE needs saying.
-      if (!('type' in entry) && type === 'sse') out.type = 'sse';
-      out.url = up.url;
+      if ('type' in entry) out.url = up.url;
+      else if (ctx.dialect === 'gemini') {
+        // Gemini: a bare "url" is SSE, Streamable HTTP is "httpUrl".
+        out[type === 'sse' ? 'url' : 'httpUrl'] = up.url;
+      } else {
+        // No `type` key: "url" alone means Streamable HTTP, so only SSE needs saying.
+        if (type === 'sse') out.type = 'sse';
+        out.url = up.url;
+      }
     } else if (k === 'env') {
       if (Object.keys(headers).length) out.headers = headers;
       if (Object.keys(env).length) out.env = env;
@@ -328,14 +477,15 @@ function unwrapEntry(entry: Entry, _ctx: EntryContext): EntryOutcome {
   return { entry: out, change: 'unwrapped', detail: `unwrapped (${type}: ${up.url})` };
 }
 
-function entryKind(entry: Entry): 'stdio' | 'http' | 'sse' | undefined {
+function entryKind(entry: Entry, dialect: Dialect): 'stdio' | 'http' | 'sse' | undefined {
   const type = entry.type;
   if (type === 'stdio') return 'stdio';
   if (type === 'sse') return 'sse';
   if (type === 'http' || type === 'streamable-http' || type === 'streamableHttp') return 'http';
   if (type !== undefined) return undefined;
   if (entry.command !== undefined) return 'stdio';
-  if (entry.url !== undefined) return 'http';
+  if (entry.url !== undefined) return dialect === 'gemini' ? 'sse' : 'http';
+  if (entry.httpUrl !== undefined) return 'http';
   return undefined;
 }
 
@@ -358,8 +508,8 @@ export interface WrappedEntry {
  * `hitloop proxy`), and reads what it proxies.
  *
  * @example
- * parseWrapped({ command: 'npx', args: ['-y', 'hitloop', 'proxy', '--name', 'm', '--', 'srv'] })
- * // { launcher: { command: 'npx', args: ['-y', 'hitloop'] }, name: 'm', upstream: { command: 'srv', args: [] } }
+ * parseWrapped({ command: 'hitloop', args: ['proxy', '--name', 'm', '--', 'srv'] })
+ * // { launcher: { command: 'hitloop', args: [] }, name: 'm', upstream: { command: 'srv', args: [] } }
  */
 export function parseWrapped(entry: Entry): WrappedEntry | undefined {
   if (typeof entry.command !== 'string' || !Array.isArray(entry.args)) return undefined;

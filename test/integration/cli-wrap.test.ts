@@ -1,10 +1,20 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { parse } from 'smol-toml';
 import { describe, expect, it } from 'vitest';
 import { CLI, runHitloop } from '../helpers/run-cli.js';
 
@@ -147,11 +157,176 @@ describe('hitloop wrap', () => {
     const r = runHitloop(['wrap', file]);
     expect(r.code).toBe(0);
     expect(r.stderr).toContain('comments inside the rewritten server entries are not kept');
-    expect(JSON.parse(readFileSync(file, 'utf8')).servers.a.args.slice(0, 3)).toEqual([
-      '-y',
-      'hitloop',
-      'proxy',
-    ]);
+    // The default launcher: this Node and this CLI, by absolute paths.
+    const a = JSON.parse(readFileSync(file, 'utf8')).servers.a;
+    expect(a.command).toBe(realpathSync(process.execPath));
+    expect(a.args.slice(0, 2)).toEqual([realpathSync(CLI), 'proxy']);
+  });
+});
+
+/** A ~/.codex/config.toml with comments, settings, profiles, a real server and a remote one. */
+function codexConfig(dir: string): { file: string; text: string } {
+  const text = `# Codex settings
+model = "gpt-5.1-codex"   # default model
+
+# A real server: this Node runs it, nothing is downloaded.
+[mcp_servers.everything]
+command = ${JSON.stringify(process.execPath)}
+args = [${JSON.stringify(EVERYTHING)}, "stdio"]   # stdio transport
+env = { EVERYTHING_MODE = "test" }
+startup_timeout_sec = 30
+
+[mcp_servers.figma]
+url = "https://mcp.figma.com/mcp"
+bearer_token_env_var = "FIGMA_TOKEN"
+
+[profiles.fast]
+model = "gpt-5.1-codex-mini"
+`;
+  mkdirSync(join(dir, '.codex'));
+  const file = join(dir, '.codex', 'config.toml');
+  writeFileSync(file, text, { mode: 0o600 });
+  return { file, text };
+}
+
+describe('hitloop wrap on Codex config.toml', () => {
+  it('wraps with the installed hitloop, keeps comments, is idempotent, and undoes byte for byte', () => {
+    const dir = newDir();
+    const { file, text } = codexConfig(dir);
+
+    const wrap = runHitloop(['wrap', file]);
+    expect(wrap.code, wrap.stderr).toBe(0);
+    expect(wrap.stdout).toContain('mcp_servers.everything: wrapped (stdio: ');
+    expect(wrap.stdout).toContain('mcp_servers.figma: not wrapped: bearer_token_env_var');
+    const wrapped = readFileSync(file, 'utf8');
+    const servers = parse(wrapped).mcp_servers as Record<string, Record<string, unknown>>;
+    expect(servers.everything).toEqual({
+      command: realpathSync(process.execPath),
+      args: [
+        realpathSync(CLI),
+        'proxy',
+        '--name',
+        'everything',
+        '--',
+        process.execPath,
+        EVERYTHING,
+        'stdio',
+      ],
+      env_vars: ['HITLOOP_HOME'],
+      env: { EVERYTHING_MODE: 'test' },
+      startup_timeout_sec: 30,
+    });
+    expect(wrapped).toContain('# A real server: this Node runs it, nothing is downloaded.\n');
+    expect(wrapped).toContain('model = "gpt-5.1-codex"   # default model\n');
+    expect(wrapped).toContain('[profiles.fast]\nmodel = "gpt-5.1-codex-mini"\n');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+
+    const again = runHitloop(['wrap', file]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain('nothing to do');
+    expect(readFileSync(file, 'utf8')).toBe(wrapped);
+
+    const undo = runHitloop(['wrap', file, '--undo']);
+    expect(undo.code, undo.stderr).toBe(0);
+    expect(undo.stdout).toContain(`restored from ${file}.hitloop-backup`);
+    expect(readFileSync(file, 'utf8')).toBe(text);
+    expect(existsSync(`${file}.hitloop-backup`)).toBe(false);
+  });
+
+  it('the wrapped Codex server starts a working proxy', async () => {
+    const dir = newDir();
+    const { file } = codexConfig(dir);
+    expect(runHitloop(['wrap', file]).code).toBe(0);
+    const servers = parse(readFileSync(file, 'utf8')).mcp_servers as Record<
+      string,
+      { command: string; args: string[] }
+    >;
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+    const client = new Client({ name: 'wrap-codex-test', version: '1.0.0' });
+    await client.connect(
+      new StdioClientTransport({
+        command: servers.everything!.command,
+        args: servers.everything!.args,
+        env: { ...env, HITLOOP_HOME: newDir() },
+        stderr: 'pipe',
+      }),
+    );
+    try {
+      const { tools } = await client.listTools();
+      expect(tools.map((t) => t.name)).toContain('echo');
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe('hitloop wrap launchers and --config', () => {
+  it('by default writes the real paths of this Node and main.js, even when run through a bin symlink', () => {
+    const dir = newDir();
+    const { file } = claudeConfig(dir);
+    // As a global npm install has it: bin/hitloop -> lib/node_modules/hitloop/dist/mcp-server/cli/main.js
+    mkdirSync(join(dir, 'bin'));
+    const link = join(dir, 'bin', 'hitloop');
+    symlinkSync(CLI, link);
+    const r = spawnSync(process.execPath, [link, 'wrap', file], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const entry = JSON.parse(readFileSync(file, 'utf8')).mcpServers.everything;
+    expect(entry.command).toBe(realpathSync(process.execPath));
+    expect(entry.args[0]).toBe(realpathSync(CLI));
+    expect(JSON.stringify(entry)).not.toContain('npx');
+  });
+
+  it('--launcher hitloop writes the bare command; npx is refused with the reason', () => {
+    const dir = newDir();
+    const { file, text } = claudeConfig(dir);
+    const npx = runHitloop(['wrap', file, '--launcher', 'npx']);
+    expect(npx.code).toBe(2);
+    expect(npx.stderr).toContain('not on the npm registry');
+    expect(readFileSync(file, 'utf8')).toBe(text);
+    const r = runHitloop(['wrap', file, '--launcher', 'hitloop']);
+    expect(r.code, r.stderr).toBe(0);
+    const entry = JSON.parse(readFileSync(file, 'utf8')).mcpServers.everything;
+    expect(entry.command).toBe('hitloop');
+    expect(entry.args.slice(0, 3)).toEqual(['proxy', '--name', 'everything']);
+  });
+
+  it('a missing --config fails at wrap time, naming the flag, the file and the fix', () => {
+    const dir = newDir();
+    const { file, text } = claudeConfig(dir);
+    const missing = join(dir, 'nope', 'config.json');
+    const r = runHitloop(['wrap', file, '--config', missing]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`--config ${missing}: file not found`);
+    expect(r.stderr).toContain('drop --config');
+    noStack(r.stderr);
+    expect(readFileSync(file, 'utf8')).toBe(text);
+    expect(existsSync(`${file}.hitloop-backup`)).toBe(false);
+  });
+
+  it('--config=~/... is made absolute against the home folder', () => {
+    const dir = newDir();
+    const { file } = claudeConfig(dir);
+    mkdirSync(join(dir, '.hitloop'));
+    writeFileSync(join(dir, '.hitloop', 'config.json'), '{"approval": {"backend": "hub"}}');
+    const r = runHitloop(['wrap', file, '--config=~/.hitloop/config.json'], {
+      env: { HOME: dir },
+    });
+    expect(r.code, r.stderr).toBe(0);
+    const args = JSON.parse(readFileSync(file, 'utf8')).mcpServers.everything.args as string[];
+    expect(args[args.indexOf('--config') + 1]).toBe(join(dir, '.hitloop', 'config.json'));
+  });
+
+  it('refuses a format it cannot edit, naming the file and the supported formats', () => {
+    const dir = newDir();
+    const yaml = join(dir, 'config.yaml');
+    writeFileSync(yaml, 'mcpServers:\n  - name: memory\n');
+    const r = runHitloop(['wrap', yaml]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${yaml}: a YAML file`);
+    expect(r.stderr).toContain('Codex ~/.codex/config.toml');
+    expect(r.stderr).toContain('Gemini CLI');
+    noStack(r.stderr);
   });
 });
 

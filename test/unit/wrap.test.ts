@@ -6,16 +6,18 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  realpathSync,
   statSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { configFromCommand } from '../../mcp-server/proxy/config/load.js';
 import { listBackups, unwrapFile, wrapFile } from '../../mcp-server/wrap/files.js';
 import {
+  LAUNCHER_KINDS,
   type Launcher,
   launcherFor,
   parseWrapped,
@@ -24,7 +26,7 @@ import {
 } from '../../mcp-server/wrap/wrap.js';
 import { ConfigError } from '../../shared/errors.js';
 
-const npx = launcherFor('npx');
+const onPath = launcherFor('hitloop');
 const root = mkdtempSync(join(tmpdir(), 'hitloop-wrap-'));
 let counter = 0;
 const write = (text: string, name = 'mcp.json', mode = 0o644): string => {
@@ -78,22 +80,12 @@ function configError(fn: () => unknown): ConfigError {
 
 describe('wrapConfigText', () => {
   it('routes every stdio server through hitloop proxy and keeps the rest of the file', () => {
-    const r = wrapConfigText(claude, 'c.json', { launcher: npx });
+    const r = wrapConfigText(claude, 'c.json', { launcher: onPath });
     expect(r.changed).toBe(true);
     const json = JSON.parse(r.text);
     expect(json.mcpServers.memory).toEqual({
-      command: 'npx',
-      args: [
-        '-y',
-        'hitloop',
-        'proxy',
-        '--name',
-        'memory',
-        '--',
-        'npx',
-        '-y',
-        '@modelcontextprotocol/server-memory',
-      ],
+      command: 'hitloop',
+      args: ['proxy', '--name', 'memory', '--', 'npx', '-y', '@modelcontextprotocol/server-memory'],
       env: { MEMORY_FILE_PATH: '/tmp/m.jsonl' },
     });
     expect(Object.keys(json.mcpServers.fs)).toEqual(['command', 'args', 'autoApprove']);
@@ -101,7 +93,7 @@ describe('wrapConfigText', () => {
     // Everything outside the server entries is byte-for-byte the same.
     expect(
       r.text.startsWith(
-        '{\n  "globalShortcut": "Ctrl+Space",\n  "mcpServers": {\n    "memory": {\n      "command": "npx",\n      "args": [\n        "-y",',
+        '{\n  "globalShortcut": "Ctrl+Space",\n  "mcpServers": {\n    "memory": {\n      "command": "hitloop",\n      "args": [\n        "proxy",',
       ),
     ).toBe(true);
     expect(r.text.endsWith('  },\n  "preferences": { "theme": "dark" }\n}\n')).toBe(true);
@@ -134,20 +126,12 @@ describe('wrapConfigText', () => {
   });
 
   it('wraps http and sse servers, moving headers into the environment', () => {
-    const r = wrapConfigText(vscode, 'mcp.json', { launcher: npx });
+    const r = wrapConfigText(vscode, 'mcp.json', { launcher: onPath });
     const servers = JSON.parse(r.text.replace(/^\s*\/\/.*$/m, '')).servers;
     expect(servers.github).toEqual({
       type: 'stdio',
-      command: 'npx',
-      args: [
-        '-y',
-        'hitloop',
-        'proxy',
-        '--name',
-        'github',
-        '--upstream-url',
-        'https://api.githubcopilot.com/mcp/',
-      ],
+      command: 'hitloop',
+      args: ['proxy', '--name', 'github', '--upstream-url', 'https://api.githubcopilot.com/mcp/'],
       // VS Code resolves ${input:pat} in env values before starting the proxy.
       env: { HITLOOP_HEADER_1: 'Authorization: Bearer ${input:pat}' },
     });
@@ -157,17 +141,7 @@ describe('wrapConfigText', () => {
       '--upstream-type',
       'sse',
     ]);
-    expect(servers.local.args).toEqual([
-      '-y',
-      'hitloop',
-      'proxy',
-      '--name',
-      'local',
-      '--',
-      'python3',
-      '-m',
-      'srv',
-    ]);
+    expect(servers.local.args).toEqual(['proxy', '--name', 'local', '--', 'python3', '-m', 'srv']);
     expect(servers.local.cwd).toBe('${workspaceFolder}');
     // The comment outside the entries survives; the file keeps its tabs.
     expect(r.text).toContain('\t// my servers\n');
@@ -176,7 +150,7 @@ describe('wrapConfigText', () => {
   });
 
   it('the wrapped arguments are what configFromCommand understands', () => {
-    const r = wrapConfigText(vscode, 'mcp.json', { launcher: npx });
+    const r = wrapConfigText(vscode, 'mcp.json', { launcher: onPath });
     const servers = JSON.parse(r.text.replace(/^\s*\/\/.*$/m, '')).servers;
     for (const [name, entry] of Object.entries<Record<string, unknown>>(servers)) {
       const w = parseWrapped(entry)!;
@@ -206,8 +180,8 @@ describe('wrapConfigText', () => {
   });
 
   it('is idempotent: wrapping twice changes nothing', () => {
-    const once = wrapConfigText(vscode, 'mcp.json', { launcher: npx });
-    const twice = wrapConfigText(once.text, 'mcp.json', { launcher: npx });
+    const once = wrapConfigText(vscode, 'mcp.json', { launcher: onPath });
+    const twice = wrapConfigText(once.text, 'mcp.json', { launcher: onPath });
     expect(twice.changed).toBe(false);
     expect(twice.text).toBe(once.text);
     expect(twice.changes.every((c) => c.change === 'unchanged')).toBe(true);
@@ -237,7 +211,7 @@ describe('wrapConfigText', () => {
   it('undoes a wrap entry by entry', () => {
     for (const original of [claude, vscode]) {
       const wrapped = wrapConfigText(original, 'f.json', {
-        launcher: npx,
+        launcher: onPath,
         configFile: '/c.json',
       }).text;
       const unwrapped = unwrapConfigText(wrapped, 'f.json');
@@ -266,7 +240,7 @@ describe('wrapConfigText', () => {
     }
   }
 }`;
-    const r = wrapConfigText(text, 'f.json', { launcher: npx });
+    const r = wrapConfigText(text, 'f.json', { launcher: onPath });
     const json = JSON.parse(r.text.replace(/^\s*\/\/.*$/m, ''));
     expect(json.mcpServers['my server'].args).toContain('my-server');
     expect(r.changes.map((c) => c.change)).toEqual(['wrapped', 'skipped', 'skipped', 'wrapped']);
@@ -277,23 +251,25 @@ describe('wrapConfigText', () => {
   });
 
   it('refuses files that are not MCP configs', () => {
-    expect(configError(() => wrapConfigText('[]', 'f.json', { launcher: npx })).problem).toContain(
-      'JSON object',
-    );
     expect(
-      configError(() => wrapConfigText('{"x": 1}', 'f.json', { launcher: npx })).problem,
+      configError(() => wrapConfigText('[]', 'f.json', { launcher: onPath })).problem,
+    ).toContain('JSON object');
+    expect(
+      configError(() => wrapConfigText('{"x": 1}', 'f.json', { launcher: onPath })).problem,
     ).toContain('mcpServers');
     const entry = configError(() =>
-      wrapConfigText('{"servers": {"a": 1}}', 'f.json', { launcher: npx }),
+      wrapConfigText('{"servers": {"a": 1}}', 'f.json', { launcher: onPath }),
     );
     expect(entry.field).toBe('servers.a');
-    const syntax = configError(() => wrapConfigText('{"servers": {', 'f.json', { launcher: npx }));
+    const syntax = configError(() =>
+      wrapConfigText('{"servers": {', 'f.json', { launcher: onPath }),
+    );
     expect(syntax.problem).toMatch(/line 1, column 14/);
   });
 
   it('keeps CRLF line endings', () => {
     const crlf = claude.replace(/\n/g, '\r\n');
-    const r = wrapConfigText(crlf, 'f.json', { launcher: npx });
+    const r = wrapConfigText(crlf, 'f.json', { launcher: onPath });
     expect(r.text.replace(/\r\n/g, '')).not.toContain('\n');
   });
 });
@@ -301,7 +277,7 @@ describe('wrapConfigText', () => {
 describe('wrapFile and unwrapFile', () => {
   it('writes atomically, keeps the mode, and makes a 0600 backup', () => {
     const file = write(claude, 'claude_desktop_config.json', 0o640);
-    const r = wrapFile(file, { launcher: npx });
+    const r = wrapFile(file, { launcher: onPath });
     expect(r.written).toBe(true);
     expect(r.backup).toBe(`${file}.hitloop-backup`);
     expect(read(r.backup!)).toBe(claude);
@@ -316,9 +292,9 @@ describe('wrapFile and unwrapFile', () => {
 
   it('is idempotent on disk: the second run writes nothing and makes no backup', () => {
     const file = write(claude);
-    wrapFile(file, { launcher: npx });
+    wrapFile(file, { launcher: onPath });
     const first = read(file);
-    const again = wrapFile(file, { launcher: npx });
+    const again = wrapFile(file, { launcher: onPath });
     expect(again.written).toBe(false);
     expect(again.changed).toBe(false);
     expect(read(file)).toBe(first);
@@ -327,7 +303,7 @@ describe('wrapFile and unwrapFile', () => {
 
   it('dry run writes nothing', () => {
     const file = write(claude);
-    const r = wrapFile(file, { launcher: npx, dryRun: true });
+    const r = wrapFile(file, { launcher: onPath, dryRun: true });
     expect(r.changed).toBe(true);
     expect(r.written).toBe(false);
     expect(read(file)).toBe(claude);
@@ -336,7 +312,7 @@ describe('wrapFile and unwrapFile', () => {
 
   it('undo restores the backup byte for byte (comments too) and removes it', () => {
     const file = write(vscode, 'mcp.json', 0o600);
-    wrapFile(file, { launcher: npx, configFile: '/etc/h.json' });
+    wrapFile(file, { launcher: onPath, configFile: '/etc/h.json' });
     expect(read(file)).not.toBe(vscode);
     const r = unwrapFile(file);
     expect(r.written).toBe(true);
@@ -349,7 +325,7 @@ describe('wrapFile and unwrapFile', () => {
 
   it('undo after later edits unwraps entry by entry and keeps the stale backup', () => {
     const file = write(claude);
-    wrapFile(file, { launcher: npx });
+    wrapFile(file, { launcher: onPath });
     const edited = JSON.parse(read(file));
     edited.mcpServers.memory.env.EXTRA = '1';
     writeFileSync(file, JSON.stringify(edited, null, 2));
@@ -367,14 +343,14 @@ describe('wrapFile and unwrapFile', () => {
 
   it('never overwrites a backup: a later wrap numbers its own, and undo walks back through both', () => {
     const file = write(claude);
-    wrapFile(file, { launcher: npx });
+    wrapFile(file, { launcher: onPath });
     // The user adds a server by hand, then wraps again.
     const added = read(file).replace(
       '"mcpServers": {',
       '"mcpServers": {\n    "extra": { "command": "extra-server" },',
     );
     writeFileSync(file, added);
-    const second = wrapFile(file, { launcher: npx });
+    const second = wrapFile(file, { launcher: onPath });
     expect(second.backup).toBe(`${file}.hitloop-backup.1`);
     expect(read(`${file}.hitloop-backup`)).toBe(claude);
     expect(read(`${file}.hitloop-backup.1`)).toBe(added);
@@ -391,14 +367,186 @@ describe('wrapFile and unwrapFile', () => {
     const real = write(claude, 'real.json');
     const link = join(root, `link${counter++}.json`);
     symlinkSync(real, link);
-    const r = wrapFile(link, { launcher: npx });
+    const r = wrapFile(link, { launcher: onPath });
     expect(r.file).toBe(real);
     expect(parseWrapped(JSON.parse(read(real)).mcpServers.fs)).toBeDefined();
   });
 
   it('reports a missing file as a ConfigError', () => {
-    const err = configError(() => wrapFile(join(root, 'missing.json'), { launcher: npx }));
+    const err = configError(() => wrapFile(join(root, 'missing.json'), { launcher: onPath }));
     expect(err.problem).toBe('file not found');
     expect(configError(() => unwrapFile(root)).problem).toContain('not a regular file');
+  });
+});
+
+describe('launchers', () => {
+  it('offers no npx launcher; the default pins this Node and this main.js by absolute paths', () => {
+    expect([...LAUNCHER_KINDS]).toEqual(['node', 'hitloop']);
+    const node = launcherFor('node');
+    expect(node.command).toBe(realpathSync(process.execPath));
+    expect(node.args).toHaveLength(1);
+    expect(isAbsolute(node.args[0]!)).toBe(true);
+    expect(node.args[0]).toMatch(/[\\/]mcp-server[\\/]cli[\\/]main\.js$/);
+    expect(launcherFor('hitloop')).toEqual({ command: 'hitloop', args: [] });
+  });
+
+  it('moves entries older versions wrapped with npx -y hitloop to the launcher given; undo still restores the original', () => {
+    const node: Launcher = {
+      command: '/opt/node/bin/node',
+      args: ['/opt/hitloop/dist/mcp-server/cli/main.js'],
+    };
+    // What hitloop 0.1 wrote (its formatting is this code's): the original
+    // in the backup, npx in the file.
+    const file = write(claude, 'claude_desktop_config.json');
+    const old = wrapConfigText(claude, file, {
+      launcher: { command: 'npx', args: ['-y', 'hitloop'] },
+    }).text;
+    expect(old).toContain('"-y",\n        "hitloop",\n        "proxy"');
+    expect(old).not.toBe(claude);
+    writeFileSync(`${file}.hitloop-backup`, claude);
+    writeFileSync(file, old);
+
+    const r = wrapFile(file, { launcher: node });
+    expect(r.changes.map((c) => c.change)).toEqual(['relaunched', 'relaunched']);
+    expect(r.changes[0]!.detail).toContain('npx -y hitloop');
+    const json = JSON.parse(read(file));
+    expect(json.mcpServers.memory.command).toBe(node.command);
+    expect(json.mcpServers.memory.args).toEqual([
+      node.args[0],
+      'proxy',
+      '--name',
+      'memory',
+      '--',
+      'npx',
+      '-y',
+      '@modelcontextprotocol/server-memory',
+    ]);
+    expect(json.mcpServers.fs.args.slice(0, 2)).toEqual([node.args[0], 'proxy']);
+    expect(wrapFile(file, { launcher: node }).changed).toBe(false);
+
+    const undo = unwrapFile(file);
+    expect(undo.restoredFrom).toEqual([`${file}.hitloop-backup.1`, `${file}.hitloop-backup`]);
+    expect(read(file)).toBe(claude);
+    // Without the backups, the old form is still unwrapped entry by entry.
+    const plain = unwrapConfigText(old, 'c.json');
+    expect(JSON.parse(plain.text)).toEqual(JSON.parse(claude));
+  });
+});
+
+describe('Claude Code ~/.claude.json', () => {
+  it("wraps the user servers and each project's own servers", () => {
+    const text = `${JSON.stringify(
+      {
+        numStartups: 12,
+        mcpServers: {
+          memory: {
+            type: 'stdio',
+            command: 'npx',
+            args: ['-y', '@modelcontextprotocol/server-memory'],
+            env: {},
+          },
+        },
+        projects: {
+          '/home/me/app': {
+            allowedTools: [],
+            mcpServers: {
+              db: { type: 'stdio', command: 'uvx', args: ['mcp-server-sqlite'], env: {} },
+            },
+          },
+          '/home/me/other': { allowedTools: [], mcpServers: {} },
+        },
+      },
+      null,
+      2,
+    )}\n`;
+    const r = wrapConfigText(text, '.claude.json', { launcher: onPath });
+    expect(r.changes.map((c) => [c.field, c.change])).toEqual([
+      ['mcpServers.memory', 'wrapped'],
+      ['projects["/home/me/app"].mcpServers.db', 'wrapped'],
+    ]);
+    const json = JSON.parse(r.text);
+    expect(json.projects['/home/me/app'].mcpServers.db).toEqual({
+      type: 'stdio',
+      command: 'hitloop',
+      args: ['proxy', '--name', 'db', '--', 'uvx', 'mcp-server-sqlite'],
+      env: {},
+    });
+    expect(json.numStartups).toBe(12);
+    expect(JSON.parse(unwrapConfigText(r.text, '.claude.json').text)).toEqual(JSON.parse(text));
+  });
+});
+
+describe('Gemini CLI ~/.gemini/settings.json', () => {
+  // As Gemini CLI writes it: stdio with cwd/timeout/trust, httpUrl (Streamable
+  // HTTP) and a bare url, which Gemini reads as SSE.
+  const gemini = `{
+  "theme": "GitHub",
+  "selectedAuthType": "gemini-api-key",
+  "mcpServers": {
+    "memory": {
+      "command": "npx",
+      "args": ["-y", "@modelcontextprotocol/server-memory"],
+      "env": { "MEMORY_FILE_PATH": "$HOME/memory.jsonl" },
+      "cwd": "./servers",
+      "timeout": 30000,
+      "trust": false,
+      "includeTools": ["read_graph"]
+    },
+    "context7": {
+      "httpUrl": "https://mcp.context7.com/mcp",
+      "headers": { "CONTEXT7_API_KEY": "$CONTEXT7_API_KEY" },
+      "timeout": 10000
+    },
+    "legacy": { "url": "http://127.0.0.1:9000/sse" }
+  },
+  "mcp": { "allowed": ["memory", "context7", "legacy"] }
+}
+`;
+
+  it('wraps stdio, httpUrl and SSE url servers, and undoes them as Gemini reads them', () => {
+    const dir = join(root, `g${counter++}`, '.gemini');
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, 'settings.json');
+    writeFileSync(file, gemini);
+    const r = wrapFile(file, { launcher: onPath });
+    expect(r.changes.map((c) => [c.field, c.change])).toEqual([
+      ['mcpServers.memory', 'wrapped'],
+      ['mcpServers.context7', 'wrapped'],
+      ['mcpServers.legacy', 'wrapped'],
+    ]);
+    const json = JSON.parse(read(file));
+    expect(json.mcpServers.memory).toEqual({
+      command: 'hitloop',
+      args: ['proxy', '--name', 'memory', '--', 'npx', '-y', '@modelcontextprotocol/server-memory'],
+      env: { MEMORY_FILE_PATH: '$HOME/memory.jsonl' },
+      cwd: './servers',
+      timeout: 30000,
+      trust: false,
+      includeTools: ['read_graph'],
+    });
+    expect(json.mcpServers.context7).toEqual({
+      command: 'hitloop',
+      args: ['proxy', '--name', 'context7', '--upstream-url', 'https://mcp.context7.com/mcp'],
+      // Gemini expands $VARS in env values before starting the proxy.
+      env: { HITLOOP_HEADER_1: 'CONTEXT7_API_KEY: $CONTEXT7_API_KEY' },
+      timeout: 10000,
+    });
+    expect(json.mcpServers.legacy.args).toEqual([
+      'proxy',
+      '--name',
+      'legacy',
+      '--upstream-url',
+      'http://127.0.0.1:9000/sse',
+      '--upstream-type',
+      'sse',
+    ]);
+    expect(json.mcp).toEqual({ allowed: ['memory', 'context7', 'legacy'] });
+
+    // Entry by entry, httpUrl and the bare SSE url come back as they were.
+    const plain = unwrapConfigText(read(file), file);
+    expect(JSON.parse(plain.text)).toEqual(JSON.parse(gemini));
+    // From the backup, byte for byte.
+    expect(unwrapFile(file).restoredFrom).toEqual([`${file}.hitloop-backup`]);
+    expect(read(file)).toBe(gemini);
   });
 });

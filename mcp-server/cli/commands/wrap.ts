@@ -1,5 +1,8 @@
-import { resolve } from 'node:path';
-import { type Command, Option } from 'commander';
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { ConfigError } from '../../../shared/errors.js';
 import { loadProxySettings } from '../../proxy/config/load.js';
 import { unwrapFile, type WrapFileResult, wrapFile } from '../../wrap/files.js';
 import { LAUNCHER_KINDS, type LauncherKind, launcherFor } from '../../wrap/wrap.js';
@@ -17,7 +20,7 @@ export function registerWrapCommands(program: Command, io: CliIo): void {
   program
     .command('wrap')
     .description(
-      'rewrite an MCP client config (mcp.json, claude_desktop_config.json, .mcp.json) so every server runs through hitloop proxy',
+      'rewrite an MCP client config (mcp.json, claude_desktop_config.json, .mcp.json, ~/.claude.json, ~/.gemini/settings.json, ~/.codex/config.toml) so every server runs through hitloop proxy',
     )
     .argument('<file>', 'the config file to rewrite')
     .option('--undo', 'restore the servers as they were before wrapping')
@@ -29,10 +32,10 @@ export function registerWrapCommands(program: Command, io: CliIo): void {
     .addOption(
       new Option(
         '--launcher <kind>',
-        'how the client starts hitloop: npx (default), node (this installation, by absolute path) or hitloop (on PATH)',
+        'how the client starts hitloop: node (default: this installation, by the absolute paths of its Node and main.js) or hitloop (the command on the PATH the client starts it with)',
       )
-        .choices([...LAUNCHER_KINDS])
-        .default('npx'),
+        .argParser(parseLauncherKind)
+        .default('node'),
     )
     .action((file: string, opts: WrapCommandOptions) => {
       let result: WrapFileResult;
@@ -42,7 +45,14 @@ export function registerWrapCommands(program: Command, io: CliIo): void {
         let configFile: string | undefined;
         if (opts.config) {
           // Fail now, not in every client on its next start.
-          configFile = resolve(opts.config);
+          configFile = absoluteConfigPath(opts.config);
+          if (!existsSync(configFile)) {
+            throw new ConfigError({
+              file: `--config ${configFile}`,
+              problem: 'file not found; every wrapped server would fail to start with it',
+              fix: `create it (for example {"approval": {"backend": "hub"}}; see docs/proxy-config.md), or drop --config to use the defaults`,
+            });
+          }
           const settings = loadProxySettings(configFile, { onWarning: () => {} });
           if (settings.serverNames.length > 0) {
             io.stderr(
@@ -58,6 +68,25 @@ export function registerWrapCommands(program: Command, io: CliIo): void {
       }
       report(result, opts, io);
     });
+}
+
+function parseLauncherKind(value: string): LauncherKind {
+  if ((LAUNCHER_KINDS as readonly string[]).includes(value)) return value as LauncherKind;
+  if (value === 'npx') {
+    throw new InvalidArgumentError(
+      'npx is no longer offered: hitloop is not on the npm registry, so "npx -y hitloop" fails (or would run a package someone else publishes under that name). Use node (the default) or hitloop.',
+    );
+  }
+  throw new InvalidArgumentError(`Allowed choices are ${LAUNCHER_KINDS.join(', ')}.`);
+}
+
+/**
+ * `--config` as an absolute path; a leading `~/` is the home folder even
+ * where the shell left it alone (`--config=~/...`).
+ */
+function absoluteConfigPath(path: string): string {
+  if (path === '~' || path.startsWith('~/')) return join(homedir(), path.slice(1));
+  return resolve(path);
 }
 
 function report(result: WrapFileResult, opts: WrapCommandOptions, io: CliIo): void {

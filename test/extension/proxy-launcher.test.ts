@@ -1,0 +1,106 @@
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { findOnPath, resolveProxyLauncher } from '../../mcp-server/wrap/launcher.js';
+
+const root = join(import.meta.dirname, '..', '..');
+const dir = () => mkdtempSync(join(tmpdir(), 'hitloop-launcher-'));
+
+function program(folder: string, name = 'hitloop', mode = 0o755): string {
+  mkdirSync(folder, { recursive: true });
+  const file = join(folder, name);
+  writeFileSync(file, '#!/bin/sh\n');
+  chmodSync(file, mode);
+  return file;
+}
+
+describe('findOnPath', () => {
+  it('returns the first executable hitloop on PATH, as an absolute path', () => {
+    const base = dir();
+    const first = join(base, 'a');
+    const second = join(base, 'b');
+    program(first, 'hitloop', 0o644); // not executable: skipped
+    mkdirSync(join(second, 'hitloop'), { recursive: true }); // a folder: skipped
+    const third = program(join(base, 'c'));
+    const env = { PATH: ['relative/bin', '', first, second, join(base, 'c')].join(':') };
+    expect(findOnPath('hitloop', { env, platform: 'linux', extraDirs: [] })).toBe(third);
+    expect(findOnPath('hitloop', { env: { PATH: first }, platform: 'linux', extraDirs: [] })).toBe(
+      undefined,
+    );
+  });
+
+  it('also looks in the usual npm folders VS Code may lack on its PATH', () => {
+    const base = dir();
+    const found = program(join(base, 'npm-global', 'bin'));
+    expect(
+      findOnPath('hitloop', {
+        env: { PATH: '/usr/bin:/bin' },
+        platform: 'linux',
+        extraDirs: [join(base, 'npm-global', 'bin')],
+      }),
+    ).toBe(found);
+  });
+
+  it('on Windows, tries PATHEXT extensions', () => {
+    const base = dir();
+    const cmd = program(base, 'hitloop.cmd', 0o644);
+    expect(
+      findOnPath('hitloop', {
+        env: { Path: base, PATHEXT: '.EXE;.CMD' },
+        platform: 'win32',
+      }),
+    ).toBe(cmd);
+  });
+});
+
+describe('resolveProxyLauncher', () => {
+  it('with the default (empty) setting, uses the hitloop found on PATH', () => {
+    const base = dir();
+    const hitloop = program(base);
+    expect(
+      resolveProxyLauncher([], { env: { PATH: base }, platform: 'linux', extraDirs: [] }),
+    ).toEqual({ launcher: { command: hitloop, args: [] } });
+  });
+
+  it('says how to install hitloop or set the launcher when none is found, instead of npx', () => {
+    const r = resolveProxyLauncher([], {
+      env: { PATH: '/nonexistent' },
+      platform: 'linux',
+      extraDirs: [],
+    });
+    expect('problem' in r).toBe(true);
+    const problem = (r as { problem: string }).problem;
+    expect(problem).toContain('npm install -g');
+    expect(problem).toContain('hitloop.proxyLauncher');
+    expect(problem).toContain('["node", "/abs/path/hitloop/dist/mcp-server/cli/main.js"]');
+    expect(problem).toContain('/nonexistent');
+    expect(problem).toContain('Nothing was changed');
+  });
+
+  it('uses an explicit setting as given', () => {
+    expect(resolveProxyLauncher(['node', '/opt/hitloop/dist/mcp-server/cli/main.js'])).toEqual({
+      launcher: { command: 'node', args: ['/opt/hitloop/dist/mcp-server/cli/main.js'] },
+    });
+  });
+});
+
+describe('the hitloop.proxyLauncher setting', () => {
+  const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  const setting = manifest.contributes.configuration.properties['hitloop.proxyLauncher'];
+
+  it('defaults to [] (find hitloop on PATH), never to npx -y hitloop', () => {
+    expect(setting.default).toEqual([]);
+    expect(setting.markdownDescription).toContain('PATH');
+    expect(setting.markdownDescription).toContain('npm install -g');
+    for (const file of [
+      'extension/src/settings.ts',
+      'extension/src/route-servers.ts',
+      'extension/src/mcp-provider.ts',
+    ]) {
+      expect(readFileSync(join(root, file), 'utf8'), file).not.toMatch(
+        /'npx',\s*'-y',\s*'hitloop'/,
+      );
+    }
+  });
+});
