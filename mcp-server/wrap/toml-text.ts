@@ -144,7 +144,8 @@ class Scanner {
         this.skipBlank(true);
         if (this.text[this.at] === ']') break;
         const start = this.at;
-        this.value(path);
+        // Inline tables inside an array are that element's, not the array's.
+        this.value([...path, `#${elements.length}`]);
         elements.push({ start, end: this.at });
         this.skipBlank(true);
         if (this.text[this.at] === ',') this.at++;
