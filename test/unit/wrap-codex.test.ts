@@ -294,7 +294,7 @@ c = 1979-05-27 07:32:00Z
     const k = at(['t', 'x.y', 'k']);
     expect(text.slice(k.valueStart, k.valueEnd)).toBe('["[", "#", { z = 1 }]');
     expect(k.elements).toHaveLength(3);
-    expect(at(['t', 'x.y', 'k', 'z']).inline).toBe(true);
+    expect(at(['t', 'x.y', 'k', '#2', 'z']).inline).toBe(true);
     expect(text.slice(at(['b']).valueStart, at(['b']).valueEnd)).toBe("'''it's'''");
   });
 });
