@@ -43,6 +43,17 @@ export function findChromium(explicit?: string): string | undefined {
 }
 
 /**
+ * How to get PNG charts, for the message when playwright-core is missing.
+ * `-g` for a global hitloop: Node finds a global playwright-core from a global
+ * hitloop, as both sit in the same node_modules folder.
+ *
+ * @example
+ * console.error(`PNG charts need playwright-core and Chromium: ${PNG_SETUP}`);
+ */
+export const PNG_SETUP =
+  'npm install playwright-core (next to hitloop; -g for a global hitloop), plus Chromium (Debian: apt-get install chromium, or set HITLOOP_CHROMIUM)';
+
+/**
  * What {@link renderChartsToPng} did: the files written, or why none were.
  *
  * @example
@@ -80,6 +91,22 @@ export async function renderChartsToPng(
   dir: string,
   options: PngOptions = {},
 ): Promise<PngResult> {
+  // playwright-core is an optional peer dependency: a hitloop installed from
+  // its package has it only if the user added it. Checked first so a machine
+  // with neither hears about both in one line.
+  let chromium: typeof import('playwright-core').chromium;
+  try {
+    ({ chromium } = await import('playwright-core'));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return {
+      ok: false,
+      reason:
+        code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND'
+          ? `they need playwright-core and Chromium: ${PNG_SETUP}`
+          : `playwright-core could not be loaded (${err instanceof Error ? err.message.split('\n')[0] : String(err)})`,
+    };
+  }
   const executablePath = findChromium(options.executablePath);
   if (!executablePath) {
     const where = options.executablePath ?? process.env.HITLOOP_CHROMIUM;
@@ -89,12 +116,6 @@ export async function renderChartsToPng(
         ? `no Chromium at ${where}`
         : `Chromium not found (looked for ${CHROMIUM_CANDIDATES.join(', ')}); install it (Debian: apt-get install chromium) or set HITLOOP_CHROMIUM`,
     };
-  }
-  let chromium: typeof import('playwright-core').chromium;
-  try {
-    ({ chromium } = await import('playwright-core'));
-  } catch {
-    return { ok: false, reason: 'playwright-core is not installed (npm install playwright-core)' };
   }
   let browser: Awaited<ReturnType<typeof chromium.launch>> | undefined;
   try {
