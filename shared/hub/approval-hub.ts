@@ -459,7 +459,9 @@ export class ApprovalHub {
     id: string,
     settlement: Parameters<ApprovalStore['settle']>[1],
   ): Promise<ApprovalRecord | undefined> {
-    const result = await this.announcing(`settled:${id}`, () => this.store.settle(id, settlement));
+    // Dated here, for every store, so a late reviewer can be told when it closed.
+    const dated = { settledAt: new Date().toISOString(), ...settlement };
+    const result = await this.announcing(`settled:${id}`, () => this.store.settle(id, dated));
     if (!result.ok) {
       // No change was made, so no echo will come.
       this.consumeSelfMade(`settled:${id}`);

@@ -26,6 +26,21 @@ export class HubRequestError extends Error {
 }
 
 /**
+ * No answer from a hub: refused, no such host, a TLS failure, or a timeout.
+ * `reason` is the short cause (`ECONNREFUSED`, `no answer within 10 s`); the
+ * message names the URL, never the token.
+ */
+export class HubUnreachableError extends Error {
+  constructor(
+    readonly url: string,
+    readonly reason: string,
+  ) {
+    super(`could not reach the hub at ${url} (${reason})`);
+    this.name = 'HubUnreachableError';
+  }
+}
+
+/**
  * A client of one approval hub, in plain TypeScript over `fetch`: the CLI and
  * the VS Code extension (which must not load native modules) share it. Every
  * response is parsed with the protocol's zod schemas.
@@ -37,10 +52,16 @@ export class HubRequestError extends Error {
 export class HubClient {
   readonly url: string;
   private readonly token: string;
+  private readonly timeoutMs: number;
 
-  constructor(hub: Pick<DiscoveryFile, 'url' | 'token'>) {
+  /**
+   * `timeoutMs` bounds each request (not the event stream): a hub address
+   * that drops packets must not leave `hitloop approvals` hanging. Default 10 s.
+   */
+  constructor(hub: Pick<DiscoveryFile, 'url' | 'token'>, options: { timeoutMs?: number } = {}) {
     this.url = hub.url.replace(/\/$/, '');
     this.token = hub.token;
+    this.timeoutMs = options.timeoutMs ?? 10_000;
   }
 
   info(): Promise<HubInfo> {
@@ -92,7 +113,12 @@ export class HubClient {
     signal?: AbortSignal,
     onOpen?: () => void,
   ): Promise<void> {
-    const res = await fetch(`${this.url}/v1/events`, { headers: this.headers(), signal });
+    const res = await fetch(`${this.url}/v1/events`, { headers: this.headers(), signal }).catch(
+      (err: unknown) => {
+        if (signal?.aborted) throw err;
+        throw this.unreachable(err);
+      },
+    );
     if (!res.ok || !res.body) throw await this.errorFrom(res);
     onOpen?.();
     const decoder = new TextDecoder();
@@ -132,7 +158,8 @@ export class HubClient {
     body?: unknown,
   ): Promise<z.infer<T>> {
     const res = await this.request(method, path, body);
-    const parsed = schema.safeParse(await res.json());
+    // Something other than a hub on that port may answer 200 with HTML.
+    const parsed = schema.safeParse(await res.json().catch(() => undefined));
     if (!parsed.success)
       throw new HubRequestError(
         res.status,
@@ -143,16 +170,39 @@ export class HubClient {
   }
 
   private async request(method: string, path: string, body?: unknown): Promise<Response> {
-    const res = await fetch(`${this.url}${path}`, {
-      method,
-      headers:
-        body === undefined
-          ? this.headers()
-          : { ...this.headers(), 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    let res: Response;
+    try {
+      res = await fetch(`${this.url}${path}`, {
+        method,
+        headers:
+          body === undefined
+            ? this.headers()
+            : { ...this.headers(), 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (err) {
+      throw this.unreachable(err);
+    }
     if (!res.ok) throw await this.errorFrom(res);
     return res;
+  }
+
+  /**
+   * fetch() says only "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND, a
+   * certificate problem) is in its `cause`. The URL is named, never the token.
+   */
+  private unreachable(err: unknown): HubUnreachableError {
+    const e = err as {
+      name?: string;
+      message?: string;
+      cause?: { code?: string; message?: string };
+    };
+    const why =
+      e.name === 'TimeoutError'
+        ? `no answer within ${Math.round(this.timeoutMs / 1000)} s`
+        : (e.cause?.code ?? e.cause?.message ?? e.message ?? String(err));
+    return new HubUnreachableError(this.url, why);
   }
 
   private async errorFrom(res: Response): Promise<HubRequestError> {

@@ -49,6 +49,12 @@ export const ApprovalRecord = z.object({
   /** Why a request was withdrawn or expired. */
   statusReason: z.string().optional(),
   /**
+   * When the request left `pending` (decided, withdrawn or expired), so a late
+   * `hitloop approve` can say when it closed. Unset on records settled by an
+   * older hitloop.
+   */
+  settledAt: z.string().optional(),
+  /**
    * Who can resume this request after a restart: a LangGraph thread id, or a
    * proxy's instance name. A process that restarts with the same thread id
    * takes its pending requests back (`ApprovalStore.registerPending`).

@@ -20,6 +20,8 @@ export interface Settlement {
   status: Exclude<ApprovalStatus, 'pending'>;
   decision?: ApprovalRecord['decision'];
   statusReason?: string;
+  /** When it was settled (ISO 8601). */
+  settledAt?: string;
   /** A decision that came too late to apply, kept with the closed record. */
   lateDecision?: ApprovalRecord['decision'];
 }
