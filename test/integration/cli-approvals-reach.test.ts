@@ -250,3 +250,41 @@ describe('a late decision on a request the client cancelled', () => {
     }
   });
 });
+
+describe('a late decision on a request that timed out', () => {
+  it('says it expired, when, and why (no decision within the timeout); exit 1', async () => {
+    const work = join(tmp.dir, 'files-timeout');
+    const home = join(tmp.dir, 'timeout-home');
+    mkdirSync(work, { recursive: true });
+    const config = writeConfig(
+      tmp.dir,
+      {
+        mcpServers: { fs: filesystemServer(work) },
+        policy: { type: 'rules', default: 'allow', rules: [{ tool: 'write_file', effect: 'ask' }] },
+        approval: { timeoutMs: 1000 },
+        telemetry: { db: false },
+      },
+      'timeout.json',
+    );
+    const proxy = await startHttpProxy(config, home);
+    try {
+      const client = await proxy.connect();
+      await client.callTool({
+        name: 'write_file',
+        arguments: { path: join(work, 'late.txt'), content: 'x' },
+      });
+      const hub = new HubClient(discoverHubs(home)[0]!);
+      const [closed] = await hub.history(10);
+      expect(closed?.status).toBe('expired');
+      const r = runHitloop(['approve', closed!.id], { env: { HITLOOP_HOME: home } });
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toMatch(
+        new RegExp(
+          `approval ${closed!.id} \\(fs/write_file, requested .*\\) expired at \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d UTC .*: no decision within 1 s`,
+        ),
+      );
+    } finally {
+      await proxy.close();
+    }
+  });
+});

@@ -393,6 +393,17 @@ function toolOf(a: ApprovalRecord): string {
   return makeVisible(a.server ? `${a.server}/${a.tool}` : a.tool);
 }
 
+/** An ISO time as `2026-12-05 17:40:12 UTC`. */
+function utc(iso: string): string {
+  const ms = Date.parse(iso);
+  return Number.isNaN(ms)
+    ? iso
+    : new Date(ms)
+        .toISOString()
+        .replace('T', ' ')
+        .replace(/\.\d+Z$/, ' UTC');
+}
+
 /** An ISO time as `2026-12-05 17:40:12 UTC (3 min ago)`. */
 function when(iso: string): string {
   const ms = Date.parse(iso);
@@ -404,10 +415,7 @@ function when(iso: string): string {
       : s < 7200
         ? `${Math.round(s / 60)} min ago`
         : `${Math.round(s / 3600)} h ago`;
-  return `${new Date(ms)
-    .toISOString()
-    .replace('T', ' ')
-    .replace(/\.\d+Z$/, ' UTC')} (${ago})`;
+  return `${utc(iso)} (${ago})`;
 }
 
 /**
@@ -418,7 +426,7 @@ function closedText(a: ApprovalRecord, recorded: boolean): string {
   const what = a.status === 'withdrawn' ? 'was withdrawn' : 'expired';
   // Records settled by an older hitloop carry no settledAt; a timed-out one still has its deadline.
   const at = a.settledAt ?? (a.status === 'expired' ? a.expiresAt : undefined);
-  const head = `approval ${a.id} (${toolOf(a)}, requested ${when(a.createdAt)}) ${what}${at ? ` at ${when(at)}` : ''}`;
+  const head = `approval ${a.id} (${toolOf(a)}, requested ${utc(a.createdAt)}) ${what}${at ? ` at ${when(at)}` : ''}`;
   const why = a.statusReason ? `: ${makeVisible(a.statusReason)}` : '';
   const tail = recorded
     ? 'your decision was recorded with it but not applied; nothing ran'
