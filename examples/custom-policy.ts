@@ -1,5 +1,9 @@
 // A custom policy is one file implementing HITLPolicy. In your project, import
 // from 'hitloop'; this example imports the source so it builds in the repo.
+//
+// A module, not a program: `npm run build` compiles it to
+// dist/examples/custom-policy.js; import ExternalEmailPolicy from there (or
+// copy the class) and pass it as the `policy` of gateAction or withApproval.
 import type { Action, HITLPolicy, PolicyContext, PolicyDecision } from '../shared/index.js';
 
 /**
