@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parse as parseToml } from 'smol-toml';
 import { afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   CODEX,
@@ -414,10 +415,23 @@ notifications = false
 
     const wrapped = await hitloop(HITLOOP, ['wrap', configFile], cli);
     expect(wrapped.code, wrapped.stdout + wrapped.stderr).toBe(0);
-    const after = readFileSync(configFile, 'utf8');
-    expect(after).not.toBe(original);
-    expect(after).toContain('proxy');
-    expect(after).toContain(FS_SERVER);
+    // The server now starts the installed hitloop, which starts it; Codex
+    // passes HITLOOP_HOME through; the other keys stay.
+    const after = parseToml(readFileSync(configFile, 'utf8')) as {
+      mcp_servers: Record<
+        string,
+        { command: string; args: string[]; env_vars?: string[]; required?: boolean }
+      >;
+      tui?: unknown;
+    };
+    const fs = after.mcp_servers.fs!;
+    const argv = [fs.command, ...fs.args];
+    expect(argv.slice(argv.indexOf('--'))).toEqual(['--', 'node', FS_SERVER, work]);
+    expect(argv).toContain('proxy');
+    expect(argv.some((a) => a.startsWith(prefix))).toBe(true);
+    expect(fs.env_vars).toContain('HITLOOP_HOME');
+    expect(fs.required).toBe(true);
+    expect(after.tui).toEqual({ notifications: false });
 
     const codex = startCodex({ home, cwd: work, prompt: 'Write through the wrapped server.' });
     cleanups.push(async () => {

@@ -38,7 +38,10 @@ export default async function setup(project: TestProject): Promise<() => void> {
   // HITLOOP_USER_KEEP=1 (for working on the tests; CI always installs).
   const reuse = process.env.HITLOOP_USER_ROOT;
   if (reuse) {
-    const tarball = readdirSync(join(reuse, 'pack')).find((f) => f.endsWith('.tgz'));
+    const packDir = join(reuse, 'pack');
+    const tarball = existsSync(packDir)
+      ? readdirSync(packDir).find((f) => f.endsWith('.tgz'))
+      : undefined;
     if (!tarball || !existsSync(join(reuse, 'prefix/bin/hitloop')))
       throw new Error(`HITLOOP_USER_ROOT=${reuse} holds no finished install`);
     log(`reusing the installs in ${reuse} (HITLOOP_USER_ROOT)`);
