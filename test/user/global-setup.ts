@@ -55,6 +55,35 @@ export default async function setup(project: TestProject): Promise<() => void> {
 
   const userRoot = mkdtempSync(join(tmpdir(), 'hitloop-user-'));
   log(`working in ${userRoot}`);
+  const remove = () => {
+    if (process.env.HITLOOP_USER_KEEP === '1') {
+      log(`kept ${userRoot} (HITLOOP_USER_KEEP=1)`);
+      return;
+    }
+    rmSync(userRoot, { recursive: true, force: true });
+  };
+  let installed: { tarball: string; prefix: string; projectDir: string };
+  try {
+    installed = await packAndInstall(userRoot, t0, version);
+  } catch (err) {
+    // No teardown runs after a failed setup.
+    remove();
+    throw err;
+  }
+
+  project.provide('userRoot', userRoot);
+  project.provide('tarball', installed.tarball);
+  project.provide('prefix', installed.prefix);
+  project.provide('projectDir', installed.projectDir);
+  project.provide('version', version);
+  return remove;
+}
+
+async function packAndInstall(
+  userRoot: string,
+  t0: number,
+  version: string,
+): Promise<{ tarball: string; prefix: string; projectDir: string }> {
   const packDir = join(userRoot, 'pack');
   mkdirSync(packDir);
   // --ignore-scripts: `npm run test:user` has just built dist/; `prepare`
@@ -97,19 +126,7 @@ export default async function setup(project: TestProject): Promise<() => void> {
   if (!existsSync(bin)) throw new Error(`the global install has no ${bin}`);
   log(`installed hitloop ${version} in ${secondsSince(t0)} s`);
 
-  project.provide('userRoot', userRoot);
-  project.provide('tarball', tarball);
-  project.provide('prefix', prefix);
-  project.provide('projectDir', projectDir);
-  project.provide('version', version);
-
-  return () => {
-    if (process.env.HITLOOP_USER_KEEP === '1') {
-      log(`kept ${userRoot} (HITLOOP_USER_KEEP=1)`);
-      return;
-    }
-    rmSync(userRoot, { recursive: true, force: true });
-  };
+  return { tarball, prefix, projectDir };
 }
 
 function secondsSince(t0: number): number {
