@@ -6,7 +6,11 @@ import { discardAllPrespawned, earlyServerCommand, prespawn } from '../proxy/tra
 // so both boot at once (the proxy adopts the process once its config is read).
 const argv = process.argv.slice(2);
 const early = earlyServerCommand(argv);
-if (early) prespawn(early);
+try {
+  if (early) prespawn(early);
+} catch {
+  // Whatever spawn() refuses, the proxy reports when it starts the server itself.
+}
 
 const { runCli } = await import('./program.js');
 // Set the code rather than calling process.exit so pending stdout writes

@@ -55,6 +55,12 @@ export async function runProxy(
   options: RunProxyOptions = {},
 ): Promise<RunningProxy> {
   const log = options.log ?? createLogger(config.proxy.logLevel);
+  if (config.proxy.permissionPrompt)
+    // The name decides which prompts pass unasked: say which, so a proxy
+    // registered under another name (or another server named like it) is noticed.
+    log.info(
+      `permission prompts for mcp__${config.proxy.nameInClient}__<tool> with one of this proxy's tools pass without a question (the call is gated when it arrives); if your client knows this proxy by another name, pass --name-in-client NAME`,
+    );
   if (config.approval.backend === 'cli' && !options.http) {
     throw new ConfigError({
       file: config.source,

@@ -52,14 +52,13 @@ export function findOnPath(name: string, options: FindOptions = {}): string | un
     ...path.split(delimiter),
     ...(options.extraDirs ?? (windows ? [] : commonBinDirs(env.HOME ?? homedir()))),
   ];
+  // On Windows only names with an executable extension, as `where` does:
+  // npm's global bin holds an extensionless sh script beside hitloop.cmd.
   const names = windows
-    ? [
-        name,
-        ...(env.PATHEXT ?? '.COM;.EXE;.BAT;.CMD')
-          .split(';')
-          .filter(Boolean)
-          .map((ext) => name + ext.toLowerCase()),
-      ]
+    ? (env.PATHEXT ?? '.COM;.EXE;.BAT;.CMD')
+        .split(';')
+        .filter(Boolean)
+        .map((ext) => name + ext.toLowerCase())
     : [name];
   for (const dir of dirs) {
     if (!dir || !isAbsolute(dir)) continue;
@@ -104,6 +103,6 @@ export function resolveProxyLauncher(
   if (found) return { launcher: { command: found, args: [] } };
   const env = options.env ?? process.env;
   return {
-    problem: `hitloop: the hitloop command was not found on the PATH VS Code has (${env.PATH ?? env.Path ?? 'not set'}) nor in the usual npm folders. Install it (npm install -g ./hitloop-X.tgz, or npm install -g . in a checkout of hitloop, after npm ci), or set the setting hitloop.proxyLauncher to how to start it, e.g. ["node", "/abs/path/hitloop/dist/mcp-server/cli/main.js"]. Nothing was changed.`,
+    problem: `hitloop: the hitloop command was not found on the PATH VS Code has (${env.PATH ?? env.Path ?? 'not set'}) nor in the usual npm folders. Install it (npm install -g ./hitloop-X.tgz, or npm install -g . in a checkout of hitloop, after npm ci), or set the setting hitloop.proxyLauncher to how to start it, e.g. ["node", "/abs/path/hitloop/dist/cli/main.js"]. Nothing was changed.`,
   };
 }

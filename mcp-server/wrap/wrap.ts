@@ -555,7 +555,11 @@ function isHitloopProgram(word: string): boolean {
   if (/^hitloop(@.+)?$/.test(word)) return true;
   const base = basename(word.replace(/\\/g, '/')).toLowerCase();
   if (base === 'hitloop' || base === 'hitloop.cmd' || base === 'hitloop.exe') return true;
-  return /[\\/]mcp-server[\\/]cli[\\/]main\.js$/.test(word);
+  // The CLI module by module (a checkout's dist/mcp-server/cli/main.js) or
+  // the package's bundled bin (dist/cli/main.js), which is what an installed
+  // hitloop writes as its own launcher.
+  if (/[\\/](mcp-server|dist)[\\/]cli[\\/]main\.js$/.test(word)) return true;
+  return word === realPath(cliMainPath());
 }
 
 // ---- formatting ------------------------------------------------------------

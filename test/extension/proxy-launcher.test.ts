@@ -42,8 +42,9 @@ describe('findOnPath', () => {
     ).toBe(found);
   });
 
-  it('on Windows, tries PATHEXT extensions', () => {
+  it('on Windows, tries PATHEXT extensions, never the extensionless npm sh shim beside them', () => {
     const base = dir();
+    program(base, 'hitloop', 0o644);
     const cmd = program(base, 'hitloop.cmd', 0o644);
     expect(
       findOnPath('hitloop', {
@@ -73,7 +74,7 @@ describe('resolveProxyLauncher', () => {
     const problem = (r as { problem: string }).problem;
     expect(problem).toContain('npm install -g');
     expect(problem).toContain('hitloop.proxyLauncher');
-    expect(problem).toContain('["node", "/abs/path/hitloop/dist/mcp-server/cli/main.js"]');
+    expect(problem).toContain('["node", "/abs/path/hitloop/dist/cli/main.js"]');
     expect(problem).toContain('/nonexistent');
     expect(problem).toContain('Nothing was changed');
   });

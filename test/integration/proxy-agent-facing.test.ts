@@ -81,13 +81,22 @@ describe('an edited call tells the model what ran', () => {
       reason: 'kinder wording',
       decidedBy: 'test:alice',
     });
-    const result = (await call) as { content: Array<{ type: string; text: string }> };
+    // The SDK client checks structuredContent against the listed output schema: it passes.
+    const result = (await call) as {
+      content: Array<{ type: string; text: string }>;
+      structuredContent: Record<string, string>;
+    };
     expect(readFileSync(target, 'utf8')).toBe('from the reviewer');
     expect(result.content[0]!.text).toContain('Successfully wrote');
     const note = result.content.at(-1)!.text;
     expect(note).toContain('a reviewer (test:alice) edited');
     expect(note).toContain('Reason: kinder wording');
     expect(note).toContain(JSON.stringify(edited));
+    // Codex and Claude Code show the model structuredContent, not the text: the note is there too.
+    expect(result.structuredContent.content).toContain('Successfully wrote');
+    expect(result.structuredContent.hitloop_note).toBe(note);
+    const listed = (await proxy.client.listTools()).tools.find((t) => t.name === 'write_file');
+    expect(listed!.outputSchema!.properties).toHaveProperty('hitloop_note');
   });
 
   it('an approval without edits leaves the result as the server sent it', async () => {

@@ -55,16 +55,35 @@ afterAll(async () => {
 });
 
 /** Checks that every upstream tool is listed as SERVER__TOOL with everything else unchanged. */
+/**
+ * The one change the proxy makes to a listing: an object output schema also
+ * allows an optional `hitloop_note` string (where an edited call's structured
+ * result says what ran).
+ */
+function withNoteField(tool: Tool): Partial<Tool> {
+  const schema = tool.outputSchema;
+  if (schema?.type !== 'object') return {};
+  return {
+    outputSchema: {
+      ...schema,
+      properties: {
+        ...schema.properties,
+        hitloop_note: expect.objectContaining({ type: 'string' }),
+      },
+    },
+  };
+}
+
 function expectNamespaced(listed: Tool[]): void {
   const expected = Object.entries(direct).flatMap(([server, tools]) =>
-    tools.map((t) => ({ ...t, name: `${server}__${t.name}` })),
+    tools.map((t) => ({ ...t, name: `${server}__${t.name}`, ...withNoteField(t) })),
   );
   expect(direct.everything!.length).toBeGreaterThan(5);
   expect(direct.fs!.length).toBeGreaterThan(5);
   expect(listed.map((t) => t.name).sort()).toEqual(expected.map((t) => t.name).sort());
   const byName = new Map(listed.map((t) => [t.name, t]));
   for (const tool of expected) {
-    // schema, title, description, annotations, outputSchema, _meta: all as the server gave them
+    // schema, title, description, annotations, outputSchema (plus hitloop_note), _meta: as the server gave them
     expect(byName.get(tool.name), tool.name).toEqual(tool);
   }
 }

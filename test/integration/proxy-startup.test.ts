@@ -119,6 +119,49 @@ describe('proxy start-up', () => {
     expect(r.stderr).toContain('policy.type');
   });
 
+  it('a config error exits at once even when the early server ignores SIGTERM', () => {
+    const stubborn = "process.on('SIGTERM', () => {}); setInterval(() => {}, 1000)";
+    const r = spawnSync(
+      process.execPath,
+      [PROXY_ENTRY, 'proxy', '--timeout', '0', '--', process.execPath, '-e', stubborn],
+      { env: { ...process.env, HITLOOP_HOME: work.dir }, encoding: 'utf8', timeout: 15_000 },
+    );
+    expect(r.signal).toBeNull(); // not killed by the timeout: it exited by itself
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('--timeout');
+  });
+
+  it('a server that dies at start-up before it is adopted still has its stderr reported', async () => {
+    const proxy = start(['--log-level', 'warn', '--', process.execPath, '/nonexistent/server.js']);
+    // Let it die before the client asks anything.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    proxy.send(initializeRequest(1));
+    await proxy.next((m) => m.id === 1);
+    await waitUntil(
+      () => proxy.stderr.text.includes('MODULE_NOT_FOUND'),
+      "node's own error in the proxy's report",
+    );
+    expect(proxy.stderr.text).toMatch(/exited with status 1\. Last stderr output:/);
+    proxy.child.stdin!.end();
+    await proxy.exited;
+  });
+
+  it('a word before -- that joins the command does not leave a second, unused server running', async () => {
+    // commander reads `node` as the start of the command: the proxy runs `node FILESYSTEM dir`.
+    const proxy = start(['node', '--', FILESYSTEM, work.dir]);
+    proxy.send(initializeRequest(1));
+    await proxy.next((m) => m.id === 1);
+    proxy.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    proxy.send({ jsonrpc: '2.0', id: 2, method: 'tools/list' });
+    await proxy.next((m) => m.id === 2);
+    await waitUntil(
+      () => serverOf(proxy.child.pid!).length === 1,
+      'exactly one server process (the early, unmatched one stopped)',
+    );
+    proxy.child.stdin!.end();
+    await proxy.exited;
+  });
+
   it('a server that cannot be started is reported, as without the early start', async () => {
     const proxy = start(['--log-level', 'warn', '--', 'no-such-command-hitloop-test']);
     proxy.send(initializeRequest(1));

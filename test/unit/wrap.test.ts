@@ -200,6 +200,11 @@ describe('wrapConfigText', () => {
         args: ['/x/dist/mcp-server/cli/main.js', 'proxy', '--upstream-url', 'http://x'],
       },
       { command: 'npx', args: ['-y', 'hitloop', 'proxy', '--config', '/c.json'] },
+      // What an installed hitloop (the package's bundled bin) writes as its own launcher.
+      {
+        command: '/usr/bin/node',
+        args: ['/p/lib/node_modules/hitloop/dist/cli/main.js', 'proxy', '--name', 'fs', '--', 'x'],
+      },
     ];
     for (const entry of forms) expect(parseWrapped(entry), JSON.stringify(entry)).toBeDefined();
     expect(

@@ -5,7 +5,7 @@ import { MAX_TIMER_MS } from '../../proxy/config/schema.js';
 import type { ApprovalBackendName, ResolvedProxyConfig } from '../../proxy/config/types.js';
 import { parseHostPort } from '../../proxy/host-port.js';
 import { LOG_LEVELS, type LogLevel } from '../../proxy/log.js';
-import { prespawn } from '../../proxy/transport/prespawn.js';
+import { discardUnmatched, prespawn } from '../../proxy/transport/prespawn.js';
 import type { CliIo } from '../program.js';
 
 interface ProxyOptions {
@@ -107,7 +107,10 @@ export function registerProxyCommand(program: Command, _io: CliIo): void {
       const token = opts.token ?? process.env.HITLOOP_PROXY_TOKEN;
       // In stdio mode there is exactly one session: start its servers now, so
       // they boot while the proxy loads the rest of itself and opens its hub.
-      if (!http) for (const s of config.servers) if (s.type === 'stdio') prespawn(s);
+      const stdioServers = config.servers.flatMap((s) => (s.type === 'stdio' ? [s] : []));
+      // One started from the raw command line that the config does not run goes.
+      discardUnmatched(http ? [] : stdioServers);
+      if (!http) for (const s of stdioServers) prespawn(s);
       const { runProxy } = await import('../../proxy/run-proxy.js');
       const proxy = await runProxy(config, {
         http: http ? { ...http, token, allowedOrigins: opts.allowOrigin } : undefined,

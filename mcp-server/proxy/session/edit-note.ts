@@ -1,4 +1,5 @@
 import type { Decision } from '../../../shared/models/decision.js';
+import { NOTE_KEY } from './tool-catalog.js';
 
 /** Arguments longer than this are shortened in the note; the call itself ran with all of them. */
 const MAX_ARGS_CHARS = 4000;
@@ -24,17 +25,28 @@ export function editNote(
 
 /**
  * A tool result with the edit note appended as one more text item, after the
- * server's own content, so clients that read the first item (or the
- * structured content) see the server's answer unchanged.
+ * server's own content, so clients that read the first item see the server's
+ * answer unchanged; and, where the listed output schema allows it
+ * (`structuredNote`), as `hitloop_note` in the structured content, which
+ * Codex and Claude Code show the model instead of the text.
  *
  * @example
- * withEditNote({ content: [{ type: 'text', text: 'ok' }] }, args, decision).content.length // 2
+ * withEditNote({ content: [{ type: 'text', text: 'ok' }] }, args, decision, true).content.length // 2
  */
 export function withEditNote(
   result: Record<string, unknown>,
   args: Record<string, unknown>,
   decision: Pick<Decision, 'decidedBy' | 'reason'>,
+  structuredNote: boolean,
 ): Record<string, unknown> {
+  const note = editNote(args, decision);
   const content = Array.isArray(result.content) ? result.content : [];
-  return { ...result, content: [...content, { type: 'text', text: editNote(args, decision) }] };
+  const out: Record<string, unknown> = {
+    ...result,
+    content: [...content, { type: 'text', text: note }],
+  };
+  const structured = result.structuredContent;
+  if (structuredNote && structured && typeof structured === 'object' && !Array.isArray(structured))
+    out.structuredContent = { ...structured, [NOTE_KEY]: note };
+  return out;
 }

@@ -387,7 +387,8 @@ export class ProxySession implements UpstreamListener {
       }),
     );
     // Needed by the first tools/call; loaded now that the client has its answer.
-    void loadValidators();
+    // A failure here is retried, and reported, by the call that needs them.
+    loadValidators().catch(() => undefined);
   }
 
   private markClientReady(): void {
@@ -461,6 +462,19 @@ export class ProxySession implements UpstreamListener {
       );
     }
     const toolArgs = args as Record<string, unknown>;
+    if (!validatorsLoaded()) {
+      // Loaded after initialize was answered; only a call that comes sooner
+      // waits, registered first so that a cancellation meanwhile is heard.
+      // Before the tool is looked up: the catalog may change meanwhile.
+      const early: InFlight = { clientId: msg.id, cancelled: false, progressSent: 0 };
+      this.inflight.set(msg.id, early);
+      try {
+        await loadValidators();
+      } finally {
+        this.inflight.delete(msg.id);
+      }
+      if (early.cancelled) return;
+    }
     const isPermissionPrompt = this.config.proxy.permissionPrompt && name === PERMISSION_TOOL;
     const entry = isPermissionPrompt ? undefined : this.catalog.get(name);
     if (!isPermissionPrompt && !entry) {
@@ -474,15 +488,6 @@ export class ProxySession implements UpstreamListener {
             : `Unknown tool: '${name}'. Call tools/list for the available tools.`,
         ),
       );
-    }
-    if (!validatorsLoaded()) {
-      // Loaded after initialize was answered; only a call that comes sooner
-      // waits, registered first so that a cancellation meanwhile is heard.
-      const early: InFlight = { clientId: msg.id, cancelled: false, progressSent: 0 };
-      this.inflight.set(msg.id, early);
-      await loadValidators();
-      if (early.cancelled) return;
-      this.inflight.delete(msg.id);
     }
     const problems = this.catalog.validate(name, toolArgs);
     if (problems.length) {
@@ -674,7 +679,11 @@ export class ProxySession implements UpstreamListener {
       } else {
         success = response.result.isError !== true;
         // The model must learn that what ran is not what it proposed.
-        if (edit) out = resultResponse(msg.id, withEditNote(response.result, args, edit));
+        if (edit)
+          out = resultResponse(
+            msg.id,
+            withEditNote(response.result, args, edit, entry.structuredNote),
+          );
       }
       const result = { actionId: action.id, success, error, durationMs, executed: true };
       if (logFirst) telemetry!.logToolExecutionEnd(this.runId!, result);

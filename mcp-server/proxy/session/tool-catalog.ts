@@ -6,6 +6,42 @@ export interface CatalogEntry {
   exposedName: string;
   server: UpstreamServer;
   tool: ToolDefinition;
+  /** Whether an edited call's structured result may carry `hitloop_note` (its listed output schema allows it). */
+  structuredNote: boolean;
+}
+
+/** The key under which an edited call's structured result tells the model what ran. */
+export const NOTE_KEY = 'hitloop_note';
+
+/**
+ * The tool as listed to the client: its output schema, if it is a plain
+ * object schema, also allows an optional `hitloop_note` string. Codex and
+ * Claude Code give the model a result's structuredContent rather than its
+ * text when there is one, so an edit note must be able to go there, and a
+ * client that validates results against the listed schema must accept it.
+ */
+function listedWithNote(tool: ToolDefinition): { tool: ToolDefinition; structuredNote: boolean } {
+  const schema = tool.outputSchema as Record<string, unknown> | undefined;
+  if (schema === undefined) return { tool, structuredNote: true };
+  const props = schema.properties;
+  if (schema.type !== 'object' || (props !== undefined && (typeof props !== 'object' || !props)))
+    return { tool, structuredNote: false };
+  if (props && NOTE_KEY in props) return { tool, structuredNote: false }; // the server's own key
+  const note = {
+    type: 'string',
+    description:
+      "Set by hitloop when a reviewer edited this call's arguments before it ran: who, why, and the arguments that ran.",
+  };
+  return {
+    tool: {
+      ...tool,
+      outputSchema: {
+        ...schema,
+        properties: { ...(props as object | undefined), [NOTE_KEY]: note },
+      },
+    },
+    structuredNote: true,
+  };
 }
 
 /** Two servers offering the same exposed name. */
@@ -31,10 +67,16 @@ const compiledIds = new Map<string, string>();
  * catalog.validate('fs__write_file', args);
  */
 export function loadValidators(): Promise<void> {
-  loading ??= import('@modelcontextprotocol/sdk/validation/ajv').then((m) => {
-    Validator = m.AjvJsonSchemaValidator;
-    validatorFactory = new Validator();
-  });
+  loading ??= import('@modelcontextprotocol/sdk/validation/ajv').then(
+    (m) => {
+      Validator = m.AjvJsonSchemaValidator;
+      validatorFactory = new Validator();
+    },
+    (err: unknown) => {
+      loading = undefined; // the next call tries again
+      throw err;
+    },
+  );
   return loading;
 }
 
@@ -68,7 +110,7 @@ function validatorFor(schema: Record<string, unknown>) {
  * collision, reported, never silently resolved.
  */
 export class ToolCatalog {
-  private entries = new Map<string, CatalogEntry>();
+  private entries = new Map<string, CatalogEntry & { listed: ToolDefinition }>();
   private listed: ToolDefinition[] = [];
   private readonly validators = new Map<string, (args: unknown) => string[]>();
   collisions: Collision[] = [];
@@ -84,7 +126,7 @@ export class ToolCatalog {
 
   /** Rebuilds from the servers' current tool lists. */
   rebuild(servers: readonly UpstreamServer[]): void {
-    const entries = new Map<string, CatalogEntry>();
+    const entries = new Map<string, CatalogEntry & { listed: ToolDefinition }>();
     const owners = new Map<string, string[]>();
     for (const name of this.reserved.keys()) owners.set(name, ['hitloop']);
     for (const server of servers) {
@@ -96,7 +138,14 @@ export class ToolCatalog {
           continue;
         }
         owners.set(exposedName, [server.name]);
-        entries.set(exposedName, { exposedName, server, tool });
+        const listed = listedWithNote(tool);
+        entries.set(exposedName, {
+          exposedName,
+          server,
+          tool,
+          structuredNote: listed.structuredNote,
+          listed: listed.tool,
+        });
       }
     }
     this.collisions = [...owners.entries()]
@@ -109,7 +158,7 @@ export class ToolCatalog {
     this.listed = [
       ...[...this.reserved.values()],
       ...[...entries.values()].map((e) =>
-        e.exposedName === e.tool.name ? e.tool : { ...e.tool, name: e.exposedName },
+        e.exposedName === e.listed.name ? e.listed : { ...e.listed, name: e.exposedName },
       ),
     ];
   }

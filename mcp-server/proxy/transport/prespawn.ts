@@ -15,7 +15,13 @@ export interface EarlyProcess {
   spawned: boolean;
   /** Set when it could not be started at all (ENOENT, EACCES). */
   error?: Error;
+  /** What it wrote to stderr before adoption (the tail), so a crash at start-up is still explained. */
+  stderr: string;
+  /** Stops collecting stderr; the adopting transport reads it from then on. */
+  release(): void;
 }
+
+const STDERR_TAIL_BYTES = 4096;
 
 // Keyed by what runs (command, arguments, environment, folder): the CLI may
 // start a server from the raw command line before the config is parsed, and
@@ -54,7 +60,18 @@ export function prespawn(spec: StdioCommand): void {
   const key = keyOf(spec);
   if (early.has(key)) return;
   const child = spawnServer(spec);
-  const entry: EarlyProcess = { child, spawned: false };
+  // Read stderr from the start: a server that fails at once (a typo, a
+  // missing package) says why there, and a full pipe would stall it.
+  const collect = (chunk: Buffer) => {
+    entry.stderr = (entry.stderr + chunk.toString('utf8')).slice(-STDERR_TAIL_BYTES);
+  };
+  const entry: EarlyProcess = {
+    child,
+    spawned: false,
+    stderr: '',
+    release: () => child.stderr?.off('data', collect),
+  };
+  child.stderr?.on('data', collect);
   child.once('spawn', () => {
     entry.spawned = true;
   });
@@ -124,7 +141,8 @@ export function discardAllPrespawned(): void {
 export function earlyServerCommand(argv: readonly string[]): StdioCommand | undefined {
   if (argv[0] !== 'proxy') return undefined;
   const dash = argv.indexOf('--');
-  if (dash < 0 || dash + 1 >= argv.length) return undefined;
+  // An empty command is the CLI's to report (exit 2), not spawn()'s to throw.
+  if (dash < 0 || dash + 1 >= argv.length || !argv[dash + 1]) return undefined;
   for (const option of argv.slice(1, dash)) {
     const flag = option.split('=')[0];
     if (flag === '--http' || flag === '--upstream-url' || flag === '--help' || flag === '-h')
@@ -134,10 +152,38 @@ export function earlyServerCommand(argv: readonly string[]): StdioCommand | unde
   return { command: argv[dash + 1]!, args: argv.slice(dash + 2), env: {} };
 }
 
+/**
+ * Stops processes started early that the resolved config does not run: a
+ * word before `--` that commander took as part of the command, say. They
+ * would otherwise run for the whole session, unused.
+ *
+ * @example
+ * discardUnmatched(config.servers.filter((s) => s.type === 'stdio'));
+ */
+export function discardUnmatched(specs: readonly StdioCommand[]): void {
+  const wanted = new Set(specs.map(keyOf));
+  for (const [key, entry] of early) {
+    if (wanted.has(key)) continue;
+    early.delete(key);
+    unclaimed.delete(entry.child);
+    stop(entry.child);
+  }
+}
+
+/**
+ * Ends a process nobody will use without keeping the CLI alive: its pipes
+ * are closed and unreferenced (they would hold Node's event loop open), it
+ * gets SIGTERM, then SIGKILL if it ignores that.
+ */
 function stop(child: ChildProcess): void {
+  for (const stream of [child.stdin, child.stdout, child.stderr]) stream?.destroy();
+  child.unref();
   if (child.exitCode !== null || child.signalCode !== null) return;
-  child.stdin?.end();
   child.kill('SIGTERM');
+  const hard = setTimeout(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }, 2000);
+  hard.unref();
 }
 
 function keyOf(spec: StdioCommand): string {

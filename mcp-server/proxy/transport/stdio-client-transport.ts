@@ -55,6 +55,10 @@ export class StdioClientTransport implements JsonRpcTransport {
     const early = adoptPrespawned(this.spec);
     const child = early?.child ?? spawnServer(this.spec);
     this.child = child;
+    if (early) {
+      early.release();
+      this.stderrTail = early.stderr;
+    }
     const framer = messageFramer(this.maxBytes, this);
     child.stdout!.on('data', (chunk: Buffer) => framer.push(chunk));
     let pendingErr = '';
@@ -70,13 +74,17 @@ export class StdioClientTransport implements JsonRpcTransport {
     child.stdin!.on('error', () => {});
     const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
       this.exitInfo ??= { code, signal, stderrTail: '' };
-      // stdout may still hold buffered messages; wait for it to end, but not
-      // forever: a grandchild (npx -> node) can keep the pipe open.
-      if (child.stdout!.readableEnded) this.finish();
-      else {
-        child.stdout!.once('end', () => this.finish());
-        setTimeout(() => this.finish(), 1000).unref();
-      }
+      // stdout may still hold buffered messages, and stderr the reason it
+      // died: wait for both to end, but not forever: a grandchild
+      // (npx -> node) can keep a pipe open.
+      const open = [child.stdout!, child.stderr!].filter((s) => !s.readableEnded);
+      let left = open.length;
+      if (left === 0) return this.finish();
+      for (const stream of open)
+        stream.once('end', () => {
+          if (--left === 0) this.finish();
+        });
+      setTimeout(() => this.finish(), 1000).unref();
     };
     // A process started early may have ended before it was adopted.
     if (child.exitCode !== null || child.signalCode !== null)

@@ -227,6 +227,9 @@ export class UpstreamServer {
         transport.start(),
         `did not open its connection within ${this.options.startupTimeoutMs / 1000} s`,
       );
+      // A process started early may have died before it was adopted: its
+      // close was handled meanwhile (reported, restart scheduled).
+      if (this.transport !== transport || (this.state as UpstreamState) !== 'starting') return;
       this.state = 'ready'; // lets the handshake requests through
       const init = await this.request('initialize', this.initParams);
       this.capabilities = (init.capabilities as Record<string, unknown>) ?? {};
