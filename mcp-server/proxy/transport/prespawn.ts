@@ -28,6 +28,9 @@ const STDERR_TAIL_BYTES = 4096;
 // the transport later adopts it only if the config asks for exactly that.
 const early = new Map<string, EarlyProcess>();
 const unclaimed = new Set<ChildProcess>();
+// Sent SIGTERM: at exit, what still runs gets SIGKILL (the timer that would
+// send it is unreferenced, so the CLI can end first).
+const stopping = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
 /**
@@ -89,6 +92,7 @@ export function prespawn(spec: StdioCommand): void {
     // A server nobody adopted (the client left before initialize) must not outlive the proxy.
     process.once('exit', () => {
       for (const c of unclaimed) c.kill('SIGTERM');
+      for (const c of stopping) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     });
   }
 }
@@ -180,6 +184,8 @@ function stop(child: ChildProcess): void {
   child.unref();
   if (child.exitCode !== null || child.signalCode !== null) return;
   child.kill('SIGTERM');
+  stopping.add(child);
+  child.once('exit', () => stopping.delete(child));
   const hard = setTimeout(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }, 2000);
