@@ -113,17 +113,19 @@ describe('an SSE upstream that never sends its endpoint', () => {
         policy: { type: 'always_approve' },
         approval: { backend: 'auto-reject' },
         telemetry: { db: false },
-        proxy: { prefixNames: true, startupTimeoutMs: 500, logLevel: 'info' },
+        // 1.5 s: long enough for server-everything's own start on a loaded
+        // 2-core machine (0.5 s was not, and it was restarted over and over).
+        proxy: { prefixNames: true, startupTimeoutMs: 1500, logLevel: 'info' },
       },
       'stalled-sse.json',
     );
     const proxy = await startStdioProxy(config, tmp.dir);
     try {
       await proxy.stderr.waitFor(
-        /upstream server 'stalled' did not open its connection within 0.5 s/,
+        /upstream server 'stalled' did not open its connection within 1.5 s/,
       );
       await proxy.stderr.waitFor(/restarting server 'stalled'/);
-      // The client's initialize was answered after 0.5 s, maybe before
+      // The client's initialize was answered after 1.5 s, maybe before
       // server-everything was up on a loaded machine: wait for its tools.
       await waitUntil(
         async () =>
