@@ -9,6 +9,7 @@ import {
   hitloop,
   log,
   MCP_RECORDER,
+  type MessagesTurn,
   type Pending,
   type ProcessResult,
   pendingApprovals,
@@ -49,6 +50,13 @@ interface ClaudeScenario {
 async function claudeScenario(options: {
   file: string;
   content: string;
+  /** The model's turns instead of write_file(file, content) then "finished". */
+  turns?: (work: string) => MessagesTurn[];
+  /**
+   * The README's permission-prompt recipe: `hitloop proxy --permission-prompt`
+   * and `claude --permission-prompt-tool mcp__hitloop__approve`, no --allowedTools.
+   */
+  permissionPrompt?: boolean;
   hitloopConfig?: Record<string, unknown>;
   env?: Record<string, string>;
 }): Promise<ClaudeScenario> {
@@ -62,16 +70,19 @@ async function claudeScenario(options: {
   const elsewhere = join(base, 'elsewhere');
   for (const dir of [home, work, elsewhere]) mkdirSync(dir, { recursive: true });
   const hitloopHome = join(base, 'hitloop-home');
-  const model = new ScriptedMessagesModel('hitloop', [
-    {
-      tool: {
-        server: 'hitloop',
-        name: 'write_file',
-        args: { path: join(work, options.file), content: options.content },
+  const model = new ScriptedMessagesModel(
+    'hitloop',
+    options.turns?.(work) ?? [
+      {
+        tool: {
+          server: 'hitloop',
+          name: 'write_file',
+          args: { path: join(work, options.file), content: options.content },
+        },
       },
-    },
-    { text: 'finished' },
-  ]);
+      { text: 'finished' },
+    ],
+  );
   await model.listen();
   cleanups.push(() => model.close());
 
@@ -96,6 +107,7 @@ async function claudeScenario(options: {
             '--',
             HITLOOP,
             'proxy',
+            ...(options.permissionPrompt ? ['--permission-prompt'] : []),
             ...configArgs,
             '--',
             'node',
@@ -113,9 +125,11 @@ async function claudeScenario(options: {
       'Write the greeting file.',
       '--mcp-config',
       mcpConfig,
-      // Claude Code asks before MCP tools too; hitloop is the one asking.
-      '--allowedTools',
-      'mcp__hitloop__*',
+      ...(options.permissionPrompt
+        ? // Every permission prompt, for MCP tools too, goes to hitloop's tool.
+          ['--permission-prompt-tool', 'mcp__hitloop__approve']
+        : // Claude Code asks before MCP tools too; hitloop is the one asking.
+          ['--allowedTools', 'mcp__hitloop__*']),
     ],
     {
       cwd: work,
@@ -289,3 +303,134 @@ describe.skipIf(!enabled)('Claude Code 2.1 with hitloop from the tarball', () =>
     expect(result.text).toContain('timed out after 8s');
   });
 });
+
+/** The `approve` calls on the wire, each with the text hitloop answered. */
+function permissionPrompts(s: ClaudeScenario): { args: Record<string, unknown>; answer: string }[] {
+  const messages = readRecording(s.recording);
+  return messages
+    .filter((m) => m.message.method === 'tools/call' && m.message.params?.name === 'approve')
+    .map((call) => {
+      const answer = messages.find(
+        (m) => m.dir === 'server->client' && m.message.id === call.message.id,
+      );
+      const content = (answer?.message.result?.content ?? []) as { text?: string }[];
+      return {
+        args: (call.message.params?.arguments ?? {}) as Record<string, unknown>,
+        answer: content.map((c) => c.text ?? '').join(''),
+      };
+    });
+}
+
+/** Claude Code's exit, checking meanwhile that the hub never holds another request. */
+async function finishedWithNoOtherRequest(s: ClaudeScenario): Promise<void> {
+  let exited: ProcessResult | undefined;
+  void s.claude.exited.then((r) => {
+    exited = r;
+  });
+  while (!exited) {
+    // The hub goes away with the proxy when Claude Code exits: a failed list then is no finding.
+    const pending = await pendingApprovals(HITLOOP, s.cli).catch(() => []);
+    expect(pending, 'a second approval request after the first was decided').toEqual([]);
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  await claudeFinished(s);
+}
+
+describe.skipIf(!enabled)(
+  'Claude Code 2.1 with `--permission-prompt-tool mcp__hitloop__approve` (README recipe, no --allowedTools)',
+  () => {
+    it("hitloop's own write_file: the prompt passes unasked, one approval in the hub, approving it writes the file", async () => {
+      const s = await claudeScenario({
+        file: 'prompted.txt',
+        content: 'approved once',
+        permissionPrompt: true,
+      });
+      const pending = await onePending(s);
+      // The proxy's gate on the call itself, not the permission prompt.
+      expect(pending.tool).toBe('write_file');
+      expect(pending.args).toEqual({
+        path: join(s.work, 'prompted.txt'),
+        content: 'approved once',
+      });
+      expect(existsSync(join(s.work, 'prompted.txt'))).toBe(false);
+      const r = await hitloop(HITLOOP, ['approve', pending.id], s.cli);
+      expect(r.code, r.stderr).toBe(0);
+      await finishedWithNoOtherRequest(s);
+      expect(s.claude.output()).not.toMatch(/not found/i);
+      expect(readFileSync(join(s.work, 'prompted.txt'), 'utf8')).toBe('approved once');
+      expect(only(s.model.toolResults()).text).toContain('Successfully wrote to');
+
+      const prompt = only(permissionPrompts(s));
+      log(
+        `Claude Code asked approve ${JSON.stringify(prompt.args.tool_name)}; hitloop answered ${prompt.answer}`,
+      );
+      expect(prompt.args.tool_name).toBe('mcp__hitloop__write_file');
+      expect(JSON.parse(prompt.answer)).toEqual({
+        behavior: 'allow',
+        updatedInput: { path: join(s.work, 'prompted.txt'), content: 'approved once' },
+      });
+      const calls = readRecording(s.recording).filter(
+        (m) => m.message.method === 'tools/call' && m.message.params?.name === 'write_file',
+      );
+      expect(calls).toHaveLength(1);
+    });
+
+    const bash = (command: string) => (): MessagesTurn[] => [
+      { builtin: { name: 'Bash', input: { command, description: 'Write a file' } } },
+      { text: 'finished' },
+    ];
+
+    it("Claude Code's Bash: the prompt waits in the hub; approved, the command runs", async () => {
+      const s = await claudeScenario({
+        file: '',
+        content: '',
+        permissionPrompt: true,
+        turns: bash('echo hi > bash-approved.txt'),
+      });
+      const pending = await onePending(s);
+      expect(pending.tool).toBe('Bash');
+      expect(pending.args.command).toBe('echo hi > bash-approved.txt');
+      expect(existsSync(join(s.work, 'bash-approved.txt'))).toBe(false);
+      const r = await hitloop(HITLOOP, ['approve', pending.id], s.cli);
+      expect(r.code, r.stderr).toBe(0);
+      await finishedWithNoOtherRequest(s);
+      expect(readFileSync(join(s.work, 'bash-approved.txt'), 'utf8')).toBe('hi\n');
+      expect(only(s.model.toolResults()).isError).toBe(false);
+      const prompt = only(permissionPrompts(s));
+      log(`Claude Code asked approve for Bash; hitloop answered ${prompt.answer}`);
+      expect(prompt.args.tool_name).toBe('Bash');
+      const answer = JSON.parse(prompt.answer) as {
+        behavior: string;
+        updatedInput: { command: string };
+      };
+      expect(answer.behavior).toBe('allow');
+      expect(answer.updatedInput.command).toBe('echo hi > bash-approved.txt');
+    });
+
+    it("Claude Code's Bash: rejected in the hub, the command does not run and the model reads why", async () => {
+      const s = await claudeScenario({
+        file: '',
+        content: '',
+        permissionPrompt: true,
+        turns: bash('echo hi > bash-rejected.txt'),
+      });
+      const pending = await onePending(s);
+      expect(pending.tool).toBe('Bash');
+      const r = await hitloop(HITLOOP, ['reject', pending.id, '--reason', 'no shell today'], s.cli);
+      expect(r.code, r.stderr).toBe(0);
+      await finishedWithNoOtherRequest(s);
+      expect(existsSync(join(s.work, 'bash-rejected.txt'))).toBe(false);
+      const prompt = only(permissionPrompts(s));
+      log(`Claude Code asked approve for Bash; hitloop answered ${prompt.answer}`);
+      const answer = JSON.parse(prompt.answer) as { behavior: string; message: string };
+      expect(answer.behavior).toBe('deny');
+      expect(answer.message).toMatch(
+        /was NOT executed: rejected by cli:\S+\. Reason: no shell today\./,
+      );
+      const result = only(s.model.toolResults());
+      log(`the model read: ${result.text}`);
+      expect(result.isError).toBe(true);
+      expect(result.text).toContain('no shell today');
+    });
+  },
+);

@@ -69,6 +69,8 @@ interface ScenarioOptions {
   serverExtra?: string[];
   /** Put the MCP recorder between Codex and hitloop. */
   record?: boolean;
+  /** Leave `required = true` out of CODEX_SERVER_SETTINGS. */
+  notRequired?: boolean;
 }
 
 async function codexScenario(options: ScenarioOptions): Promise<Scenario> {
@@ -100,7 +102,10 @@ async function codexScenario(options: ScenarioOptions): Promise<Scenario> {
   // HOME and PATH): without this, the proxy would announce its hub in
   // ~/.hitloop instead of the HITLOOP_HOME the reviewer's CLI uses.
   server.envVars = ['HITLOOP_HOME'];
-  server.extra = [...CODEX_SERVER_SETTINGS, ...(options.serverExtra ?? [])];
+  const settings = options.notRequired
+    ? CODEX_SERVER_SETTINGS.filter((line) => line !== 'required = true')
+    : CODEX_SERVER_SETTINGS;
+  server.extra = [...settings, ...(options.serverExtra ?? [])];
   writeCodexConfig(home, codexConfigToml(model.baseUrl, { hitloop: server }));
 
   const codex = startCodex({
@@ -207,6 +212,37 @@ describe(`Codex ${CODEX_VERSION} with hitloop from the tarball`, () => {
     expect(only(s.model.toolOutputs())).toContain(
       `Successfully wrote to ${join(s.work, 'greeting.txt')}`,
     );
+  });
+
+  // Measured with Codex 0.171.0 (README "Agent clients"): without `required`,
+  // `codex exec` does not wait for the server, and hitloop lists its tools in
+  // time with less than 0.1 s to spare (started 0.1 s later, it missed the
+  // first model request every time). A failure here means hitloop starts
+  // slower than it did, or the machine is slower: `required = true` covers both.
+  it("without `required = true`: the first model request already lists hitloop's tools, and an approved call runs", async () => {
+    const s = await codexScenario({
+      turns: writeTurns('unrequired.txt', 'no required'),
+      notRequired: true,
+    });
+    let exited: ProcessResult | undefined;
+    void s.codex.exited.then((r) => {
+      exited = r;
+    });
+    const first = await waitFor('the first model request', () => s.model.turnRequests[0], {
+      timeoutMs: 60_000,
+      stopIf: () =>
+        exited ? `codex exited (${exited.code}) first\n${s.codex.output()}` : undefined,
+    });
+    const offered = s.model.offeredTools(first).filter((t) => t.startsWith('mcp__hitloop/'));
+    log(
+      `Codex without required = true: the first model request listed ${offered.length} hitloop tool(s)`,
+    );
+    expect(offered).toContain('mcp__hitloop/write_file');
+    const pending = await onePending(s);
+    const r = await hitloop(HITLOOP, ['approve', pending.id], s.cli);
+    expect(r.code, r.stderr).toBe(0);
+    await codexFinished(s);
+    expect(readFileSync(join(s.work, 'unrequired.txt'), 'utf8')).toBe('no required');
   });
 
   it('`hitloop approve ID` from another terminal: the file is written', async () => {

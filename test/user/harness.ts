@@ -437,9 +437,9 @@ export function codexConfigToml(
 /**
  * What every hitloop server entry needs in Codex 0.171 (each observed; see
  * README "Agent clients"):
- * - `required = true`: otherwise `codex exec` sends its first model request
- *   before a server that takes a second or two to start has listed its tools,
- *   and the model never sees them;
+ * - `required = true`: otherwise `codex exec` does not wait for the server
+ *   before its first model request; hitloop listed its tools in time without
+ *   it (5/5 runs), but with under 0.1 s to spare (codex.user.ts);
  * - `startup_timeout_sec`: a margin, not a need seen so far: hitloop answers
  *   initialize once its upstream server is up, which took up to 3 s here on
  *   a machine busy with other builds;
@@ -516,6 +516,14 @@ interface MessagesContentBlock {
   is_error?: boolean;
 }
 
+/**
+ * A Claude Code turn: a ModelTurn, or a call of one of Claude Code's own
+ * tools (Bash, Write, ...) by its name.
+ */
+export type MessagesTurn =
+  | ModelTurn
+  | { builtin: { name: string; input: Record<string, unknown> } };
+
 /** A tool result as the model received it. */
 export interface ToolResult {
   text: string;
@@ -536,7 +544,7 @@ export class ScriptedMessagesModel {
 
   constructor(
     private readonly serverName: string,
-    private readonly turns: ModelTurn[],
+    private readonly turns: MessagesTurn[],
   ) {}
 
   async listen(): Promise<string> {
@@ -620,7 +628,7 @@ export class ScriptedMessagesModel {
 
   private respond(request: RecordedRequest, res: ServerResponse): void {
     const n = this.requests.length;
-    const turn: ModelTurn = this.isMainTurn(request)
+    const turn: MessagesTurn = this.isMainTurn(request)
       ? (this.turns.shift() ?? { text: 'done' })
       : { text: 'ok' };
     const model = String(request.body.model ?? 'scripted');
@@ -628,24 +636,28 @@ export class ScriptedMessagesModel {
     let block: Record<string, unknown>;
     let delta: Record<string, unknown>;
     let stop: string;
-    if ('tool' in turn) {
-      const name = `mcp__${turn.tool.server}__${turn.tool.name}`;
+    const call =
+      'tool' in turn
+        ? { name: `mcp__${turn.tool.server}__${turn.tool.name}`, args: turn.tool.args }
+        : 'builtin' in turn
+          ? { name: turn.builtin.name, args: turn.builtin.input }
+          : undefined;
+    const text = 'text' in turn ? turn.text : '';
+    if (call) {
+      const { name } = call;
       const offered = ((request.body.tools ?? []) as { name?: string }[]).map((t) => t.name);
       if (!offered.includes(name))
         this.problems.push(`request ${n}: ${name} was not offered; offered: ${offered.join(', ')}`);
       block = { type: 'tool_use', id: `toolu_${n}`, name, input: {} };
-      delta = { type: 'input_json_delta', partial_json: JSON.stringify(turn.tool.args) };
+      delta = { type: 'input_json_delta', partial_json: JSON.stringify(call.args) };
       stop = 'tool_use';
     } else {
       block = { type: 'text', text: '' };
-      delta = { type: 'text_delta', text: turn.text };
+      delta = { type: 'text_delta', text };
       stop = 'end_turn';
     }
     if (request.body.stream !== true) {
-      const content =
-        'tool' in turn
-          ? [{ ...block, input: turn.tool.args }]
-          : [{ type: 'text', text: turn.text }];
+      const content = call ? [{ ...block, input: call.args }] : [{ type: 'text', text }];
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(
         JSON.stringify({
