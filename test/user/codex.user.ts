@@ -214,36 +214,11 @@ describe(`Codex ${CODEX_VERSION} with hitloop from the tarball`, () => {
     );
   });
 
-  // Measured with Codex 0.171.0 (README "Agent clients"): without `required`,
-  // `codex exec` does not wait for the server, and hitloop lists its tools in
-  // time with less than 0.1 s to spare (started 0.1 s later, it missed the
-  // first model request every time). A failure here means hitloop starts
-  // slower than it did, or the machine is slower: `required = true` covers both.
-  it("without `required = true`: the first model request already lists hitloop's tools, and an approved call runs", async () => {
-    const s = await codexScenario({
-      turns: writeTurns('unrequired.txt', 'no required'),
-      notRequired: true,
-    });
-    let exited: ProcessResult | undefined;
-    void s.codex.exited.then((r) => {
-      exited = r;
-    });
-    const first = await waitFor('the first model request', () => s.model.turnRequests[0], {
-      timeoutMs: 60_000,
-      stopIf: () =>
-        exited ? `codex exited (${exited.code}) first\n${s.codex.output()}` : undefined,
-    });
-    const offered = s.model.offeredTools(first).filter((t) => t.startsWith('mcp__hitloop/'));
-    log(
-      `Codex without required = true: the first model request listed ${offered.length} hitloop tool(s)`,
-    );
-    expect(offered).toContain('mcp__hitloop/write_file');
-    const pending = await onePending(s);
-    const r = await hitloop(HITLOOP, ['approve', pending.id], s.cli);
-    expect(r.code, r.stderr).toBe(0);
-    await codexFinished(s);
-    expect(readFileSync(join(s.work, 'unrequired.txt'), 'utf8')).toBe('no required');
-  });
+  // Not a test: without `required = true`, whether Codex 0.171's first model
+  // request lists hitloop's tools is a race with under 0.1 s to spare
+  // (README "Agent clients" gives the measurement), and a test that depends
+  // on it would fail on a slower machine for no fault of hitloop's. The
+  // documented config sets `required = true`, as every test here does.
 
   it('`hitloop approve ID` from another terminal: the file is written', async () => {
     const s = await codexScenario({ turns: writeTurns('approved.txt', 'approved content') });
