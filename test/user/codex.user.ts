@@ -69,8 +69,6 @@ interface ScenarioOptions {
   serverExtra?: string[];
   /** Put the MCP recorder between Codex and hitloop. */
   record?: boolean;
-  /** Leave `required = true` out of CODEX_SERVER_SETTINGS. */
-  notRequired?: boolean;
 }
 
 async function codexScenario(options: ScenarioOptions): Promise<Scenario> {
@@ -102,10 +100,7 @@ async function codexScenario(options: ScenarioOptions): Promise<Scenario> {
   // HOME and PATH): without this, the proxy would announce its hub in
   // ~/.hitloop instead of the HITLOOP_HOME the reviewer's CLI uses.
   server.envVars = ['HITLOOP_HOME'];
-  const settings = options.notRequired
-    ? CODEX_SERVER_SETTINGS.filter((line) => line !== 'required = true')
-    : CODEX_SERVER_SETTINGS;
-  server.extra = [...settings, ...(options.serverExtra ?? [])];
+  server.extra = [...CODEX_SERVER_SETTINGS, ...(options.serverExtra ?? [])];
   writeCodexConfig(home, codexConfigToml(model.baseUrl, { hitloop: server }));
 
   const codex = startCodex({
