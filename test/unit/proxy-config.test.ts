@@ -18,8 +18,8 @@ import {
   parseHeaderFlag,
   sanitizeServerName,
 } from '../../mcp-server/proxy/config/load.js';
-import { ConfigError } from '../../shared/errors.js';
 import { createAction } from '../../shared/models/action.js';
+import { configError } from '../helpers/config-error.js';
 
 const root = mkdtempSync(join(tmpdir(), 'hitloop-config-'));
 let counter = 0;
@@ -39,17 +39,6 @@ const opts = (env: Record<string, string> = {}, warnings: string[] = []): LoadOp
 });
 const load = (value: unknown, env: Record<string, string> = {}) =>
   loadProxyConfig(write(value), opts(env));
-
-/** The ConfigError a function throws (fails the test when it does not throw one). */
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error('expected a ConfigError, but nothing was thrown');
-}
 
 const memory = { command: 'npx', args: ['-y', '@modelcontextprotocol/server-memory'] };
 

@@ -2,11 +2,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../shared/errors.js';
 import { type ActionInput, createAction } from '../../shared/models/action.js';
 import { loadPolicyFile, policyFromJson } from '../../shared/policies/config.js';
 import { RulesPolicy, toolGlobToRegExp } from '../../shared/policies/rules.js';
 import type { RulesDocument } from '../../shared/policies/rules-schema.js';
+import { configError } from '../helpers/config-error.js';
 
 const act = (input: Partial<ActionInput> = {}) =>
   createAction({ toolName: 'noop', toolArgs: {}, ...input });
@@ -204,15 +204,6 @@ describe('policy config files', () => {
     writeFileSync(file, body);
     return file;
   };
-  const problem = (fn: () => unknown): ConfigError => {
-    try {
-      fn();
-    } catch (err) {
-      if (err instanceof ConfigError) return err;
-      throw err;
-    }
-    throw new Error('expected a ConfigError');
-  };
 
   it('loads a policy under a "policy" key, a bare policy, or a bare rules document', () => {
     expect(
@@ -233,13 +224,13 @@ describe('policy config files', () => {
       'e.json',
       '{"policy":{"type":"rules","rules":[{"tool":"x","effect":"allow"},{"tool":"y","effect":"permit"}]}}',
     );
-    const err = problem(() => loadPolicyFile(file));
+    const err = configError(() => loadPolicyFile(file));
     expect(err.file).toBe(file);
     expect(err.field).toBe('policy.rules[1].effect');
     expect(err.message).toContain('"allow", "ask", "deny"');
   });
   it('names the field of a bad regex and of an unknown key', () => {
-    const bad = problem(() =>
+    const bad = configError(() =>
       policyFromJson(
         { rules: [{ tool: 'x', effect: 'deny', args: { p: { regex: '(' } } }] },
         'r.json',
@@ -247,7 +238,7 @@ describe('policy config files', () => {
     );
     expect(bad.field).toBe('rules[0].args.p.regex');
     expect(bad.problem).toContain('regular expression');
-    const unknown = problem(() =>
+    const unknown = configError(() =>
       policyFromJson(
         { type: 'rules', rules: [{ tool: 'x', effect: 'deny', efect: 'x' }] },
         'r.json',
@@ -257,13 +248,15 @@ describe('policy config files', () => {
     expect(unknown.fix).toContain('efect');
   });
   it('reports syntax errors, missing files and a missing type clearly', () => {
-    expect(problem(() => loadPolicyFile(write('f.json', '{"rules": [}'))).problem).toContain(
+    expect(configError(() => loadPolicyFile(write('f.json', '{"rules": [}'))).problem).toContain(
       'not valid JSON',
     );
-    expect(problem(() => loadPolicyFile(join(dir, 'nope.json'))).problem).toBe('file not found');
-    const noType = problem(() => policyFromJson({ policy: { amountThreshold: 3 } }, 'g.json'));
+    expect(configError(() => loadPolicyFile(join(dir, 'nope.json'))).problem).toBe(
+      'file not found',
+    );
+    const noType = configError(() => policyFromJson({ policy: { amountThreshold: 3 } }, 'g.json'));
     expect(noType.field).toBe('policy.type');
     expect(noType.fix).toContain('risk_based');
-    expect(problem(() => policyFromJson({ type: 'yolo' }, 'h.json')).field).toBe('type');
+    expect(configError(() => policyFromJson({ type: 'yolo' }, 'h.json')).field).toBe('type');
   });
 });

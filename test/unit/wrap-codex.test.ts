@@ -7,7 +7,7 @@ import { unwrapTomlText, wrapTomlText } from '../../mcp-server/wrap/codex-toml.j
 import { configFormat, unwrapFile, wrapFile } from '../../mcp-server/wrap/files.js';
 import { scanToml } from '../../mcp-server/wrap/toml-text.js';
 import { type Launcher, parseWrapped } from '../../mcp-server/wrap/wrap.js';
-import { ConfigError } from '../../shared/errors.js';
+import { configError } from '../helpers/config-error.js';
 
 const launcher: Launcher = {
   command: '/usr/local/bin/node',
@@ -25,16 +25,6 @@ const write = (text: string, name = 'config.toml'): string => {
   return file;
 };
 const read = (file: string) => readFileSync(file, 'utf8');
-
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 /** A ~/.codex/config.toml as people have them: settings, comments, profiles, several servers. */
 const codex = `# ~/.codex/config.toml

@@ -24,7 +24,7 @@ import {
   unwrapConfigText,
   wrapConfigText,
 } from '../../mcp-server/wrap/wrap.js';
-import { ConfigError } from '../../shared/errors.js';
+import { configError } from '../helpers/config-error.js';
 
 const onPath = launcherFor('hitloop');
 const root = mkdtempSync(join(tmpdir(), 'hitloop-wrap-'));
@@ -67,16 +67,6 @@ const vscode = `{
 	"inputs": [{ "type": "promptString", "id": "pat", "password": true }]
 }
 `;
-
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('wrapConfigText', () => {
   it('routes every stdio server through hitloop proxy and keeps the rest of the file', () => {
