@@ -266,7 +266,8 @@ export interface RawProxy {
   next(filter?: (m: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<RawMessage>;
   /** Every stdout line so far, parsed. */
   received: RawMessage[];
-  close(): Promise<void>;
+  /** Ends stdin (the client leaves) and resolves with the exit code once the proxy exits. */
+  close(): Promise<number | null>;
 }
 
 export type RawMessage = Record<string, unknown> & {
@@ -277,14 +278,19 @@ export type RawMessage = Record<string, unknown> & {
   error?: { code: number; message: string };
 };
 
+/**
+ * Starts `hitloop proxy [--config FILE] [extraArgs]` for raw JSON-RPC on its
+ * stdio; `configFile` undefined for a proxy configured by its arguments alone
+ * (`-- COMMAND ARGS`).
+ */
 export function startRawProxy(
-  configFile: string,
+  configFile: string | undefined,
   home: string,
   extraArgs: string[] = [],
 ): RawProxy {
   const child = spawn(
     process.execPath,
-    [PROXY_ENTRY, 'proxy', '--config', configFile, ...extraArgs],
+    [PROXY_ENTRY, 'proxy', ...(configFile ? ['--config', configFile] : []), ...extraArgs],
     { env: proxyEnv(home), stdio: ['pipe', 'pipe', 'pipe'] },
   );
   const stderr = new OutputLog();
@@ -307,7 +313,9 @@ export function startRawProxy(
       waiter.resolve(message);
     }
   });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  );
   return {
     child,
     stderr,
@@ -344,8 +352,9 @@ export function startRawProxy(
     async close() {
       child.stdin!.end();
       const timer = setTimeout(() => child.kill('SIGKILL'), 8000);
-      await exited;
+      const code = await exited;
       clearTimeout(timer);
+      return code;
     },
   };
 }

@@ -24,7 +24,7 @@ import {
 // remembered rule had already allowed.
 
 const tmp = tempDir('hitloop-agent-facing-');
-const open: Array<{ close(): Promise<void> }> = [];
+const open: Array<{ close(): Promise<unknown> }> = [];
 afterEach(async () => {
   await Promise.allSettled(open.splice(0).map((p) => p.close()));
 });

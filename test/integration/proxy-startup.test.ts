@@ -1,13 +1,13 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   childProcesses,
   FILESYSTEM,
   initializeRequest,
-  OutputLog,
   PROXY_ENTRY,
+  type RawProxy,
+  startRawProxy,
   tempDir,
   waitUntil,
   writeConfig,
@@ -19,52 +19,37 @@ import {
 // can be told to answer initialize without waiting for slow servers.
 
 let work: { dir: string; remove: () => void };
-const children: ChildProcess[] = [];
+const proxies: RawProxy[] = [];
 
 beforeEach(() => {
   work = tempDir('hitloop-startup-');
 });
 afterEach(() => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  children.length = 0;
+  for (const p of proxies) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+  proxies.length = 0;
   work.remove();
 });
 
-interface Proxy {
-  child: ChildProcess;
-  stderr: OutputLog;
-  send(m: Record<string, unknown>): void;
-  next(filter: (m: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
-  exited: Promise<number | null>;
+/** `hitloop proxy ARGS` (no config file unless ARGS name one), driven with raw JSON-RPC. */
+function start(args: string[]): RawProxy {
+  const proxy = startRawProxy(undefined, work.dir, args);
+  proxies.push(proxy);
+  return proxy;
 }
 
-function start(args: string[]): Proxy {
-  const child = spawn(process.execPath, [PROXY_ENTRY, 'proxy', ...args], {
-    env: { ...process.env, HITLOOP_HOME: work.dir },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  const stderr = new OutputLog();
-  stderr.attach(child.stderr!);
-  const received: Array<Record<string, unknown>> = [];
-  const waiters: Array<{ f: (m: Record<string, unknown>) => boolean; r: (m: never) => void }> = [];
-  createInterface({ input: child.stdout! }).on('line', (line) => {
-    const m = JSON.parse(line) as Record<string, unknown>;
-    const w = waiters.findIndex((x) => x.f(m));
-    if (w >= 0) waiters.splice(w, 1)[0]!.r(m as never);
-    else received.push(m);
-  });
-  return {
-    child,
-    stderr,
-    send: (m) => child.stdin!.write(`${JSON.stringify(m)}\n`),
-    next: (f) => {
-      const i = received.findIndex(f);
-      if (i >= 0) return Promise.resolve(received.splice(i, 1)[0]!);
-      return new Promise((r) => waiters.push({ f, r }));
-    },
-    exited: new Promise((resolve) => child.once('exit', (code) => resolve(code))),
-  };
+/** initialize, then notifications/initialized; the initialize answer. */
+async function handshake(proxy: RawProxy) {
+  proxy.send(initializeRequest(1));
+  const init = await proxy.next((m) => m.id === 1);
+  proxy.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+  return init;
+}
+
+/** The names tools/list gives now. */
+async function toolNames(proxy: RawProxy, id: number): Promise<string[]> {
+  proxy.send({ jsonrpc: '2.0', id, method: 'tools/list' });
+  const list = await proxy.next((m) => m.id === id);
+  return (list.result as { tools: Array<{ name: string }> }).tools.map((t) => t.name);
 }
 
 const serverOf = (pid: number) => childProcesses(pid).filter((c) => c.cmdline.includes(FILESYSTEM));
@@ -78,20 +63,11 @@ describe('proxy start-up', () => {
       const s = serverOf(proxy.child.pid!);
       return s.length ? s : undefined;
     }, 'the server process before initialize');
-    proxy.send(initializeRequest(1));
-    const init = await proxy.next((m) => m.id === 1);
-    expect(init.result).toBeDefined();
-    proxy.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
-    proxy.send({ jsonrpc: '2.0', id: 2, method: 'tools/list' });
-    const list = await proxy.next((m) => m.id === 2);
-    const names = ((list.result as { tools: Array<{ name: string }> }).tools ?? []).map(
-      (t) => t.name,
-    );
-    expect(names).toContain('write_file');
+    expect((await handshake(proxy)).result).toBeDefined();
+    expect(await toolNames(proxy, 2)).toContain('write_file');
     // Adopted, not started a second time.
     expect(serverOf(proxy.child.pid!).map((s) => s.pid)).toEqual([early!.pid]);
-    proxy.child.stdin!.end();
-    expect(await proxy.exited).toBe(0);
+    expect(await proxy.close()).toBe(0);
     await waitUntil(() => !alive(early!.pid), 'the server to stop with the proxy');
   });
 
@@ -101,8 +77,7 @@ describe('proxy start-up', () => {
       const s = serverOf(proxy.child.pid!);
       return s.length ? s : undefined;
     }, 'the server process');
-    proxy.child.stdin!.end();
-    expect(await proxy.exited).toBe(0);
+    expect(await proxy.close()).toBe(0);
     await waitUntil(() => !alive(early!.pid), 'the early server to be stopped');
   });
 
@@ -135,38 +110,30 @@ describe('proxy start-up', () => {
     const proxy = start(['--log-level', 'warn', '--', process.execPath, '/nonexistent/server.js']);
     // Let it die before the client asks anything.
     await new Promise((resolve) => setTimeout(resolve, 1000));
-    proxy.send(initializeRequest(1));
-    await proxy.next((m) => m.id === 1);
+    await handshake(proxy);
     await waitUntil(
       () => proxy.stderr.text.includes('MODULE_NOT_FOUND'),
       "node's own error in the proxy's report",
     );
     expect(proxy.stderr.text).toMatch(/exited with status 1\. Last stderr output:/);
-    proxy.child.stdin!.end();
-    await proxy.exited;
+    await proxy.close();
   });
 
   it('a word before -- that joins the command does not leave a second, unused server running', async () => {
     // commander reads `node` as the start of the command: the proxy runs `node FILESYSTEM dir`.
     const proxy = start(['node', '--', FILESYSTEM, work.dir]);
-    proxy.send(initializeRequest(1));
-    await proxy.next((m) => m.id === 1);
-    proxy.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
-    proxy.send({ jsonrpc: '2.0', id: 2, method: 'tools/list' });
-    await proxy.next((m) => m.id === 2);
+    await handshake(proxy);
+    await toolNames(proxy, 2);
     await waitUntil(
       () => serverOf(proxy.child.pid!).length === 1,
       'exactly one server process (the early, unmatched one stopped)',
     );
-    proxy.child.stdin!.end();
-    await proxy.exited;
+    await proxy.close();
   });
 
   it('a server that cannot be started is reported, as without the early start', async () => {
     const proxy = start(['--log-level', 'warn', '--', 'no-such-command-hitloop-test']);
-    proxy.send(initializeRequest(1));
-    await proxy.next((m) => m.id === 1);
-    proxy.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    await handshake(proxy);
     proxy.send({
       jsonrpc: '2.0',
       id: 2,
@@ -176,8 +143,7 @@ describe('proxy start-up', () => {
     const answer = await proxy.next((m) => m.id === 2);
     expect(JSON.stringify(answer)).toContain('Unknown tool');
     await waitUntil(() => proxy.stderr.text.includes('ENOENT'), 'the spawn error in the log');
-    proxy.child.stdin!.end();
-    await proxy.exited;
+    await proxy.close();
   });
 
   it('initializeWaitMs 0: answers at once with its own tools; a slow server joins by tools/list_changed', async () => {
@@ -194,25 +160,13 @@ describe('proxy start-up', () => {
       telemetry: { db: false },
     });
     const proxy = start(['--config', config]);
-    proxy.send(initializeRequest(1));
-    await proxy.next((m) => m.id === 1);
-    proxy.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
-    proxy.send({ jsonrpc: '2.0', id: 2, method: 'tools/list' });
-    const first = await proxy.next((m) => m.id === 2);
-    const firstNames = (first.result as { tools: Array<{ name: string }> }).tools.map(
-      (t) => t.name,
-    );
-    expect(firstNames).toEqual(['approve']);
+    await handshake(proxy);
+    expect(await toolNames(proxy, 2)).toEqual(['approve']);
     await proxy.next((m) => m.method === 'notifications/tools/list_changed');
-    proxy.send({ jsonrpc: '2.0', id: 3, method: 'tools/list' });
-    const later = await proxy.next((m) => m.id === 3);
-    const laterNames = (later.result as { tools: Array<{ name: string }> }).tools.map(
-      (t) => t.name,
-    );
-    expect(laterNames).toContain('approve');
-    expect(laterNames).toContain('write_file');
-    proxy.child.stdin!.end();
-    await proxy.exited;
+    const later = await toolNames(proxy, 3);
+    expect(later).toContain('approve');
+    expect(later).toContain('write_file');
+    await proxy.close();
   });
 
   it('by default initialize waits for a slow server, so its tools are in the first list', async () => {
@@ -227,14 +181,8 @@ describe('proxy start-up', () => {
       telemetry: { db: false },
     });
     const proxy = start(['--config', config]);
-    proxy.send(initializeRequest(1));
-    await proxy.next((m) => m.id === 1);
-    proxy.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
-    proxy.send({ jsonrpc: '2.0', id: 2, method: 'tools/list' });
-    const list = await proxy.next((m) => m.id === 2);
-    const names = (list.result as { tools: Array<{ name: string }> }).tools.map((t) => t.name);
-    expect(names).toContain('write_file');
-    proxy.child.stdin!.end();
-    await proxy.exited;
+    await handshake(proxy);
+    expect(await toolNames(proxy, 2)).toContain('write_file');
+    await proxy.close();
   });
 });

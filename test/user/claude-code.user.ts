@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import {
+  agentFinished,
   CLAUDE,
   cleanEnv,
   FS_SERVER,
@@ -10,6 +11,8 @@ import {
   log,
   MCP_RECORDER,
   type MessagesTurn,
+  onePendingOf,
+  only,
   type Pending,
   type ProcessResult,
   pendingApprovals,
@@ -17,7 +20,6 @@ import {
   readRecording,
   ScriptedMessagesModel,
   start,
-  waitFor,
 } from './harness.js';
 
 // Claude Code (the real CLI, 2.1.x) with hitloop from the tarball in its
@@ -160,40 +162,12 @@ async function claudeScenario(options: {
   };
 }
 
-async function onePending(s: ClaudeScenario): Promise<Pending> {
-  let exited: ProcessResult | undefined;
-  void s.claude.exited.then((r) => {
-    exited = r;
-  });
-  const list = await waitFor(
-    'a pending approval from the Claude Code run',
-    async () => {
-      const pending = await pendingApprovals(HITLOOP, s.cli);
-      return pending.length > 0 ? pending : undefined;
-    },
-    {
-      timeoutMs: 60_000,
-      intervalMs: 500,
-      stopIf: () =>
-        exited
-          ? `claude exited (${exited.code}) first; problems: ${s.model.problems.join('; ')}\n${s.claude.output()}`
-          : undefined,
-    },
-  );
-  expect(list).toHaveLength(1);
-  return list[0]!;
+function onePending(s: ClaudeScenario): Promise<Pending> {
+  return onePendingOf(HITLOOP, { name: 'claude', run: s.claude, model: s.model, cli: s.cli });
 }
 
 async function claudeFinished(s: ClaudeScenario): Promise<void> {
-  const result = await s.claude.exited;
-  expect(result.code, s.claude.output()).toBe(0);
-  expect(result.stdout).toContain('finished');
-  expect(s.model.problems).toEqual([]);
-}
-
-function only<T>(items: T[]): T {
-  expect(items).toHaveLength(1);
-  return items[0]!;
+  await agentFinished({ name: 'claude', run: s.claude, model: s.model, cli: s.cli });
 }
 
 describe.skipIf(!enabled)('Claude Code 2.1 with hitloop from the tarball', () => {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
+  agentFinished,
   CODEX,
   CODEX_SERVER_SETTINGS,
   CODEX_VERSION,
@@ -15,6 +16,8 @@ import {
   log,
   MCP_RECORDER,
   type ModelTurn,
+  onePendingOf,
+  only,
   type Pending,
   type ProcessResult,
   pendingApprovals,
@@ -131,43 +134,14 @@ function writeTurns(file: string, content: string): (work: string) => ModelTurn[
   ];
 }
 
-/** The one pending call, once the proxy has put it in its hub. */
-async function onePending(s: Scenario): Promise<Pending> {
-  let exited: ProcessResult | undefined;
-  void s.codex.exited.then((r) => {
-    exited = r;
-  });
-  const list = await waitFor(
-    'a pending approval from the Codex run',
-    async () => {
-      const pending = await pendingApprovals(HITLOOP, s.cli);
-      return pending.length > 0 ? pending : undefined;
-    },
-    {
-      timeoutMs: 60_000,
-      intervalMs: 500,
-      stopIf: () =>
-        exited
-          ? `codex exited (${exited.code}) first; problems: ${s.model.problems.join('; ')}\n${s.codex.output()}`
-          : undefined,
-    },
-  );
-  expect(list).toHaveLength(1);
-  return list[0]!;
+/** The one pending call of a Codex scenario. */
+function onePending(s: Scenario): Promise<Pending> {
+  return onePendingOf(HITLOOP, { name: 'codex', run: s.codex, model: s.model, cli: s.cli });
 }
 
 /** Waits for Codex to finish its turn; it must exit 0 with the model's final text. */
-async function codexFinished(s: Scenario): Promise<ProcessResult> {
-  const result = await s.codex.exited;
-  expect(result.code, s.codex.output()).toBe(0);
-  expect(result.stdout).toContain('finished');
-  expect(s.model.problems).toEqual([]);
-  return result;
-}
-
-function only<T>(items: T[]): T {
-  expect(items).toHaveLength(1);
-  return items[0]!;
+function codexFinished(s: Scenario): Promise<ProcessResult> {
+  return agentFinished({ name: 'codex', run: s.codex, model: s.model, cli: s.cli });
 }
 
 describe(`Codex ${CODEX_VERSION} with hitloop from the tarball`, () => {

@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
 
 /** The checkout. Only MCP servers used as upstreams come from its node_modules. */
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -203,6 +204,58 @@ export async function pendingApprovals(
   return JSON.parse(r.stdout) as Pending[];
 }
 
+/** An agent CLI run that asks hitloop: the process, its scripted model, where `hitloop` runs. */
+export interface AgentRun {
+  /** For messages: `codex`, `claude`. */
+  name: string;
+  run: Running;
+  model: { problems: string[] };
+  cli: { home: string; hitloopHome: string; cwd: string };
+}
+
+/**
+ * The one pending call of an agent run, once the proxy has put it in its
+ * hub; gives up at once, with the agent's output, if the agent exits first.
+ */
+export async function onePendingOf(bin: string, agent: AgentRun): Promise<Pending> {
+  let exited: ProcessResult | undefined;
+  void agent.run.exited.then((r) => {
+    exited = r;
+  });
+  const list = await waitFor(
+    `a pending approval from the ${agent.name} run`,
+    async () => {
+      const pending = await pendingApprovals(bin, agent.cli);
+      return pending.length > 0 ? pending : undefined;
+    },
+    {
+      timeoutMs: 60_000,
+      intervalMs: 500,
+      stopIf: () =>
+        exited
+          ? `${agent.name} exited (${exited.code}) first; problems: ${agent.model.problems.join('; ')}\n${agent.run.output()}`
+          : undefined,
+    },
+  );
+  expect(list).toHaveLength(1);
+  return list[0]!;
+}
+
+/** Waits for the agent to finish its turn: exit 0 with the model's final text, no protocol surprises. */
+export async function agentFinished(agent: AgentRun): Promise<ProcessResult> {
+  const result = await agent.run.exited;
+  expect(result.code, agent.run.output()).toBe(0);
+  expect(result.stdout).toContain('finished');
+  expect(agent.model.problems).toEqual([]);
+  return result;
+}
+
+/** The single item of a list, asserting there is exactly one. */
+export function only<T>(items: T[]): T {
+  expect(items).toHaveLength(1);
+  return items[0]!;
+}
+
 /** The hubs announced in `$HITLOOP_HOME/hubs/` (what the CLI and VS Code discover). */
 export function discoveredHubs(hitloopHome: string): { url: string; token: string }[] {
   const dir = join(hitloopHome, 'hubs');
@@ -239,6 +292,40 @@ interface ResponsesTool {
   type?: string;
   name?: string;
   tools?: { name?: string }[];
+}
+
+/**
+ * Reads a request to a scripted model and records it (a body that is not
+ * JSON is recorded as `{}` and noted in `problems`), for both model APIs.
+ */
+function recordRequest(
+  req: IncomingMessage,
+  requests: RecordedRequest[],
+  problems: string[],
+): Promise<RecordedRequest> {
+  return new Promise((resolve) => {
+    let raw = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => {
+      raw += chunk;
+    });
+    req.on('end', () => {
+      let body: Record<string, unknown> = {};
+      try {
+        body = raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
+      } catch {
+        problems.push(`${req.method} ${req.url}: body is not JSON`);
+      }
+      const recorded = {
+        method: req.method ?? '',
+        path: req.url ?? '',
+        headers: req.headers,
+        body,
+      };
+      requests.push(recorded);
+      resolve(recorded);
+    });
+  });
 }
 
 /**
@@ -304,25 +391,7 @@ export class ScriptedResponsesModel {
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
-    let raw = '';
-    req.setEncoding('utf8');
-    req.on('data', (chunk: string) => {
-      raw += chunk;
-    });
-    req.on('end', () => {
-      let body: Record<string, unknown> = {};
-      try {
-        body = raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
-      } catch {
-        this.problems.push(`${req.method} ${req.url}: body is not JSON`);
-      }
-      const recorded = {
-        method: req.method ?? '',
-        path: req.url ?? '',
-        headers: req.headers,
-        body,
-      };
-      this.requests.push(recorded);
+    void recordRequest(req, this.requests, this.problems).then((recorded) => {
       if (req.method !== 'POST' || !req.url?.endsWith('/responses')) {
         res.writeHead(404, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ error: { message: `not scripted: ${req.method} ${req.url}` } }));
@@ -587,25 +656,7 @@ export class ScriptedMessagesModel {
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
-    let raw = '';
-    req.setEncoding('utf8');
-    req.on('data', (chunk: string) => {
-      raw += chunk;
-    });
-    req.on('end', () => {
-      let body: Record<string, unknown> = {};
-      try {
-        body = raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
-      } catch {
-        this.problems.push(`${req.method} ${req.url}: body is not JSON`);
-      }
-      const recorded = {
-        method: req.method ?? '',
-        path: req.url ?? '',
-        headers: req.headers,
-        body,
-      };
-      this.requests.push(recorded);
+    void recordRequest(req, this.requests, this.problems).then((recorded) => {
       const path = (req.url ?? '').split('?')[0];
       if (req.method === 'POST' && path === '/v1/messages/count_tokens') {
         res.writeHead(200, { 'content-type': 'application/json' });

@@ -23,6 +23,17 @@ export interface EarlyProcess {
 
 const STDERR_TAIL_BYTES = 4096;
 
+/**
+ * A server's stderr as kept for error messages: the last 4 KiB, whoever is
+ * reading it (the early start before adoption, then the transport).
+ *
+ * @example
+ * tail = keepStderrTail(tail, chunk.toString('utf8'));
+ */
+export function keepStderrTail(tail: string, text: string): string {
+  return (tail + text).slice(-STDERR_TAIL_BYTES);
+}
+
 // Keyed by what runs (command, arguments, environment, folder): the CLI may
 // start a server from the raw command line before the config is parsed, and
 // the transport later adopts it only if the config asks for exactly that.
@@ -66,7 +77,7 @@ export function prespawn(spec: StdioCommand): void {
   // Read stderr from the start: a server that fails at once (a typo, a
   // missing package) says why there, and a full pipe would stall it.
   const collect = (chunk: Buffer) => {
-    entry.stderr = (entry.stderr + chunk.toString('utf8')).slice(-STDERR_TAIL_BYTES);
+    entry.stderr = keepStderrTail(entry.stderr, chunk.toString('utf8'));
   };
   const entry: EarlyProcess = {
     child,

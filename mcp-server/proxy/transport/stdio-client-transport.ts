@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import type { JsonRpcMessage } from '../jsonrpc/messages.js';
 import { messageFramer } from './parse-line.js';
-import { adoptPrespawned, spawnServer } from './prespawn.js';
+import { adoptPrespawned, keepStderrTail, spawnServer } from './prespawn.js';
 import type { JsonRpcTransport } from './transport.js';
 import { WriteCoalescer } from './write-coalescer.js';
 
@@ -13,8 +13,6 @@ export interface ExitInfo {
   spawnError?: string;
   stderrTail: string;
 }
-
-const STDERR_TAIL_BYTES = 4096;
 
 /**
  * Spawns an MCP server and speaks newline-delimited JSON over its stdio.
@@ -64,7 +62,7 @@ export class StdioClientTransport implements JsonRpcTransport {
     let pendingErr = '';
     child.stderr!.on('data', (chunk: Buffer) => {
       const text = chunk.toString('utf8');
-      this.stderrTail = (this.stderrTail + text).slice(-STDERR_TAIL_BYTES);
+      this.stderrTail = keepStderrTail(this.stderrTail, text);
       pendingErr += text;
       const lines = pendingErr.split('\n');
       pendingErr = lines.pop() ?? '';
