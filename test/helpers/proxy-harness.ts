@@ -157,12 +157,12 @@ export interface StdioProxy {
 export async function startStdioProxy(
   configFile: string,
   home: string,
-  options: ClientOptions & { extraArgs?: string[] } = {},
+  options: ClientOptions & { extraArgs?: string[]; env?: Record<string, string> } = {},
 ): Promise<StdioProxy> {
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [PROXY_ENTRY, 'proxy', '--config', configFile, ...(options.extraArgs ?? [])],
-    env: proxyEnv(home),
+    env: proxyEnv(home, options.env),
     stderr: 'pipe',
   });
   const stderr = new OutputLog();
@@ -281,17 +281,18 @@ export type RawMessage = Record<string, unknown> & {
 /**
  * Starts `hitloop proxy [--config FILE] [extraArgs]` for raw JSON-RPC on its
  * stdio; `configFile` undefined for a proxy configured by its arguments alone
- * (`-- COMMAND ARGS`).
+ * (`-- COMMAND ARGS`). `env` is added to the proxy's environment.
  */
 export function startRawProxy(
   configFile: string | undefined,
   home: string,
   extraArgs: string[] = [],
+  env: Record<string, string> = {},
 ): RawProxy {
   const child = spawn(
     process.execPath,
     [PROXY_ENTRY, 'proxy', ...(configFile ? ['--config', configFile] : []), ...extraArgs],
-    { env: proxyEnv(home), stdio: ['pipe', 'pipe', 'pipe'] },
+    { env: proxyEnv(home, env), stdio: ['pipe', 'pipe', 'pipe'] },
   );
   const stderr = new OutputLog();
   stderr.attach(child.stderr);

@@ -45,6 +45,33 @@ const stopping = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
 /**
+ * hitloop's own secrets, which an upstream server must never inherit: with
+ * the hub or proxy token a server could answer its own approvals, with the
+ * webhook secret forge decisions, and the store URL and upstream headers
+ * carry credentials.
+ */
+const SECRET_ENV = /^HITLOOP_(?:HUB_TOKEN|PROXY_TOKEN|WEBHOOK_SECRET|STORE|HEADER_\d+)$/i;
+
+/**
+ * The environment a server process gets: hitloop's own minus its secrets
+ * (see SECRET_ENV), plus what the config gives the server. A secret the
+ * config names for this server explicitly is passed: that is the user's choice.
+ *
+ * @example
+ * serverEnvironment({ PATH: '/bin', HITLOOP_HUB_TOKEN: 't' }, {})
+ * // { PATH: '/bin' }
+ */
+export function serverEnvironment(
+  inherited: Readonly<Record<string, string | undefined>>,
+  configured: Readonly<Record<string, string>>,
+): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = {};
+  for (const [name, value] of Object.entries(inherited))
+    if (!SECRET_ENV.test(name)) env[name] = value;
+  return Object.assign(env, configured);
+}
+
+/**
  * Starts an MCP server's process. The one place the proxy spawns servers, so
  * a server started early and one started on demand get the same environment.
  *
@@ -53,7 +80,7 @@ let exitHookInstalled = false;
  */
 export function spawnServer(spec: StdioCommand): ChildProcess {
   return spawn(spec.command, spec.args, {
-    env: { ...process.env, ...spec.env },
+    env: serverEnvironment(process.env, spec.env),
     cwd: spec.cwd,
     stdio: ['pipe', 'pipe', 'pipe'],
     windowsHide: true,
