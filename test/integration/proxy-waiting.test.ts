@@ -128,6 +128,57 @@ describe('hitloop proxy: cancellation while a call waits for approval', () => {
     expect(proxy.stderr.text).toContain('nothing was executed');
   });
 
+  it('a second request under the id of one still waiting is refused; the cancel then withdraws the first, and its late approval runs nothing', async () => {
+    const first = join(root, 'duplicate-first.txt');
+    const second = join(root, 'duplicate-second.txt');
+    const raw: RawProxy = startRawProxy(config, tmp.dir);
+    try {
+      raw.send(initializeRequest(1, { elicitation: {} }));
+      expect((await raw.next((m) => m.id === 1)).result).toBeDefined();
+      raw.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+      const write = (path: string) => ({
+        jsonrpc: '2.0',
+        id: 7,
+        method: 'tools/call',
+        params: { name: 'fs__write_file', arguments: { path, content: 'must never be written' } },
+      });
+      raw.send(write(first));
+      const form = await raw.next((m) => m.method === 'elicitation/create');
+      raw.send(write(second));
+      const refused = await raw.next((m) => m.id === 7);
+      expect(refused.error?.code).toBe(-32600);
+      expect(refused.error?.message).toMatch(/id 7 is already used by a request still in progress/);
+      raw.send({
+        jsonrpc: '2.0',
+        method: 'notifications/cancelled',
+        params: { requestId: 7, reason: 'user pressed stop' },
+      });
+      // The cancel reaches the call that is waiting: its form is withdrawn.
+      const withdrawn = await raw.next((m) => m.method === 'notifications/cancelled');
+      expect(withdrawn.params?.requestId).toBe(form.id);
+      // The human approves anyway: nothing runs.
+      raw.send({
+        jsonrpc: '2.0',
+        id: form.id,
+        result: { action: 'accept', content: { decision: 'approve' } },
+      });
+      raw.send({
+        jsonrpc: '2.0',
+        id: 8,
+        method: 'tools/call',
+        params: { name: 'fs__list_directory', arguments: { path: root } },
+      });
+      expect((await raw.next((m) => m.id === 8)).result).toBeDefined();
+      expect(raw.received.filter((m) => m.method === 'elicitation/create')).toEqual([]);
+      expect(raw.received.some((m) => m.id === 7)).toBe(false);
+      expect(existsSync(first)).toBe(false);
+      expect(existsSync(second)).toBe(false);
+    } finally {
+      await raw.close();
+    }
+    expect(executedInTelemetry(first)).toBe(false);
+  });
+
   it('a late approval that does reach the proxy (raw JSON-RPC) still runs nothing', async () => {
     const path = join(root, 'late.txt');
     const raw: RawProxy = startRawProxy(config, tmp.dir);

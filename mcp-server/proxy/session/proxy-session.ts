@@ -243,6 +243,17 @@ export class ProxySession implements UpstreamListener {
       }
       // A client that skips notifications/initialized is ready once it asks for something.
       if (!this.clientReady) this.markClientReady();
+      // An id names one request until it is answered: a second request under
+      // the id of one still running would take its place, and a cancellation
+      // would then withdraw the wrong one while the first runs on.
+      if (this.inflight.has(msg.id))
+        return this.send(
+          errorResponse(
+            msg.id,
+            ErrorCode.InvalidRequest,
+            `Invalid Request: id ${JSON.stringify(msg.id)} is already used by a request still in progress; give every request a new id`,
+          ),
+        );
       switch (method) {
         case 'tools/list':
           return this.send(resultResponse(msg.id, { tools: this.catalog.list() }));
