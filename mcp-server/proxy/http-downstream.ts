@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
@@ -11,16 +11,26 @@ import type { JsonRpcTransport } from './transport/transport.js';
 export interface HttpDownstreamOptions {
   host: string;
   port: number;
-  /** When set, every request needs `Authorization: Bearer <token>`. */
+  /**
+   * When set, every request needs it: as `Authorization: Bearer <token>`, or
+   * as `?token=<token>` in the URL for clients that take only a URL.
+   */
   token?: string;
   /** Extra browser origins allowed besides loopback ones. */
   allowedOrigins?: string[];
   maxBodyBytes: number;
   /**
    * A session with no request for this long, and no call still running or
-   * waiting for approval, is closed (its upstream servers stop). Default 30 minutes.
+   * waiting for approval, is closed (its upstream servers stop). Default 5 minutes.
    */
   idleSessionMs?: number;
+  /**
+   * Most sessions open at once (each runs its own upstream servers); an
+   * initialize beyond it gets HTTP 503. Default {@link DEFAULT_MAX_SESSIONS}.
+   */
+  maxSessions?: number;
+  /** How the error at the cap tells the user to raise it, e.g. "proxy.httpMaxSessions". */
+  maxSessionsSetting?: string;
   log: Logger;
   /** Creates and starts a session for a new client; returns a closer, and whether calls are still open. */
   openSession: (transport: JsonRpcTransport) => Promise<OpenedSession>;
@@ -38,10 +48,23 @@ export interface HttpDownstream {
   close(): Promise<void>;
 }
 
+/** Sessions an HTTP proxy serves at once unless configured otherwise. */
+export const DEFAULT_MAX_SESSIONS = 16;
+/** How long an HTTP session may be quiet before it is closed, unless configured otherwise. */
+export const DEFAULT_IDLE_SESSION_MS = 5 * 60_000;
+
+/** Browser origins on this machine: exact hostnames, any port; `*.localhost` is not one. */
+const LOOPBACK_ORIGIN_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
 /**
  * Serves MCP Streamable HTTP at `/mcp`: one proxy session (with its own
- * upstream connections) per MCP session id. Host and Origin are checked
- * against DNS rebinding, and a bearer token is required when configured.
+ * upstream connections) per MCP session id, at most `maxSessions` of them.
+ * Host and Origin are checked against DNS rebinding, and a token is required
+ * when configured.
+ *
+ * @example
+ * const http = await startHttpDownstream({ host: '127.0.0.1', port: 0, token, maxBodyBytes: 1 << 24, log, openSession });
+ * console.error(`serving at ${http.url}`);
  */
 export async function startHttpDownstream(options: HttpDownstreamOptions): Promise<HttpDownstream> {
   const sessions = new Map<
@@ -50,7 +73,11 @@ export async function startHttpDownstream(options: HttpDownstreamOptions): Promi
   >();
   // Clients that vanish without DELETE would otherwise keep their upstream
   // server processes alive for as long as the proxy runs.
-  const idleMs = options.idleSessionMs ?? 30 * 60_000;
+  const idleMs = options.idleSessionMs ?? DEFAULT_IDLE_SESSION_MS;
+  const maxSessions = options.maxSessions ?? DEFAULT_MAX_SESSIONS;
+  // Initializes still being opened count too: a burst of them would otherwise
+  // all pass the check before the first one is registered.
+  let opening = 0;
   const sweeper = setInterval(
     () => {
       const now = Date.now();
@@ -59,7 +86,7 @@ export async function startHttpDownstream(options: HttpDownstreamOptions): Promi
         // the client is then waiting on us, not gone.
         if (now - s.lastSeen < idleMs || s.opened.busy?.()) continue;
         sessions.delete(id);
-        options.log.info(`closing MCP session ${id}: idle for ${Math.round(idleMs / 60_000)} min`);
+        options.log.info(`closing MCP session ${id}: idle for ${Math.round(idleMs / 1000)} s`);
         void s.opened.close();
       }
     },
@@ -96,9 +123,20 @@ export async function startHttpDownstream(options: HttpDownstreamOptions): Promi
     if (origin && !originAllowed(origin, options.allowedOrigins ?? [])) {
       return sendJson(res, 403, rpcError(-32600, `forbidden Origin '${origin}'`));
     }
-    if (options.token && !bearerTokenMatches(req.headers.authorization, options.token)) {
+    if (
+      options.token &&
+      !bearerTokenMatches(req.headers.authorization, options.token) &&
+      !queryTokenMatches(url.searchParams.get('token'), options.token)
+    ) {
       res.setHeader('WWW-Authenticate', 'Bearer realm="hitloop"');
-      return sendJson(res, 401, rpcError(-32600, 'missing or invalid bearer token'));
+      return sendJson(
+        res,
+        401,
+        rpcError(
+          -32600,
+          'missing or invalid token: send "Authorization: Bearer TOKEN" or use the URL with ?token= that hitloop proxy printed at start',
+        ),
+      );
     }
     const sessionId = req.headers['mcp-session-id'];
     const existing = typeof sessionId === 'string' ? sessions.get(sessionId) : undefined;
@@ -130,18 +168,50 @@ export async function startHttpDownstream(options: HttpDownstreamOptions): Promi
           rpcError(-32600, 'no Mcp-Session-Id header; the first request must be initialize'),
         );
       }
-      const transport = new StreamableHTTPServerTransport({
-        sessionIdGenerator: () => randomUUID(),
-        onsessioninitialized: (id) => {
-          sessions.set(id, { transport, lastSeen: Date.now(), opened });
-        },
-      });
-      transport.onclose = () => {
-        if (transport.sessionId) sessions.delete(transport.sessionId);
+      if (sessions.size + opening >= maxSessions) {
+        // Each session runs its own upstream server processes: unlimited
+        // sessions would let any client start unlimited processes.
+        res.setHeader('Retry-After', String(Math.ceil(idleMs / 1000)));
+        return sendJson(
+          res,
+          503,
+          rpcError(
+            -32000,
+            `too many MCP sessions: ${maxSessions} are open, the most this proxy serves at once. Close one (HTTP DELETE with its Mcp-Session-Id), wait for an idle one to be closed (after ${Math.round(idleMs / 1000)} s), or raise ${options.maxSessionsSetting ?? 'maxSessions'}`,
+          ),
+        );
+      }
+      opening++;
+      // Counted once: as opening until registered, then in `sessions`.
+      let counted = true;
+      const registered = () => {
+        if (counted) opening--;
+        counted = false;
       };
-      const adapter = new SdkTransportAdapter(transport);
-      const opened = await options.openSession(adapter);
-      return transport.handleRequest(req, res, parsed);
+      let opened: OpenedSession | undefined;
+      try {
+        const transport = new StreamableHTTPServerTransport({
+          sessionIdGenerator: () => randomUUID(),
+          onsessioninitialized: (id) => {
+            sessions.set(id, { transport, lastSeen: Date.now(), opened: opened! });
+            registered();
+          },
+        });
+        transport.onclose = () => {
+          if (transport.sessionId) sessions.delete(transport.sessionId);
+        };
+        const adapter = new SdkTransportAdapter(transport);
+        opened = await options.openSession(adapter);
+        await transport.handleRequest(req, res, parsed);
+        // An initialize the SDK refused leaves a session nobody can reach.
+        if (!transport.sessionId || !sessions.has(transport.sessionId)) await opened.close();
+      } catch (err) {
+        await opened?.close();
+        throw err;
+      } finally {
+        registered();
+      }
+      return;
     }
     if (req.method === 'GET' || req.method === 'DELETE') {
       if (!existing)
@@ -183,10 +253,21 @@ function originAllowed(origin: string, extra: readonly string[]): boolean {
   if (extra.includes(origin)) return true;
   try {
     const u = new URL(origin);
-    return (u.protocol === 'http:' || u.protocol === 'https:') && isLoopbackHost(u.hostname);
+    // Exact names only: http://evil.localhost is a page any site can be served as.
+    return (
+      (u.protocol === 'http:' || u.protocol === 'https:') && LOOPBACK_ORIGIN_HOSTS.has(u.hostname)
+    );
   } catch {
     return false;
   }
+}
+
+/** `?token=` of the URL, compared in constant time like the bearer header. */
+function queryTokenMatches(given: string | null, token: string): boolean {
+  if (given === null) return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 function isInitialize(body: unknown): boolean {

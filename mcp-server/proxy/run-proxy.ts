@@ -26,8 +26,18 @@ import { StdioServerTransport } from './transport/stdio-server-transport.js';
 import type { JsonRpcTransport } from './transport/transport.js';
 
 export interface RunProxyOptions {
-  /** Serve Streamable HTTP instead of stdio. */
-  http?: { host: string; port: number; token?: string; allowedOrigins?: string[] };
+  /**
+   * Serve Streamable HTTP instead of stdio. `tokenOrigin` says where the token
+   * came from: a generated one is printed in the URL (as Jupyter does), one
+   * the user chose is not; "none" means the user turned the token off.
+   */
+  http?: {
+    host: string;
+    port: number;
+    token?: string;
+    tokenOrigin?: 'generated' | 'given' | 'none';
+    allowedOrigins?: string[];
+  };
   log?: Logger;
   /** The approval hub's backend, when a hub runs in this process. */
   hub?: () => ApprovalBackend;
@@ -73,8 +83,8 @@ export async function runProxy(
   if (options.http && !isLoopbackHost(options.http.host) && !options.http.token) {
     throw new ConfigError({
       file: '--http',
-      problem: `refusing to serve on non-loopback address ${options.http.host} without a bearer token`,
-      fix: 'pass --token (or set HITLOOP_PROXY_TOKEN), or bind to 127.0.0.1',
+      problem: `refusing to serve on non-loopback address ${options.http.host} without a token`,
+      fix: 'drop --no-token (a token is then generated), pass --token, or bind to 127.0.0.1',
     });
   }
   const telemetry = config.telemetry.db
@@ -206,6 +216,9 @@ export async function runProxy(
       const { startHttpDownstream } = await import('./http-downstream.js');
       http = await startHttpDownstream({
         ...options.http,
+        maxSessions: config.proxy.httpMaxSessions,
+        maxSessionsSetting: 'proxy.httpMaxSessions (or --max-sessions)',
+        idleSessionMs: config.proxy.httpIdleSessionMs,
         maxBodyBytes: config.proxy.maxMessageBytes,
         log,
         openSession: (transport) => openSession(transport, 'http'),
@@ -220,9 +233,7 @@ export async function runProxy(
       });
     }
     // The endpoint is the one thing an HTTP user must see, whatever the log level.
-    process.stderr.write(
-      `hitloop: serving MCP over Streamable HTTP at ${http.url}${options.http.token ? ' (bearer token required)' : ''}\n`,
-    );
+    process.stderr.write(servingMessage(http.url, options.http.token, options.http.tokenOrigin));
     done = new Promise(() => {});
   } else {
     const transport = new StdioServerTransport(
@@ -253,6 +264,27 @@ export async function runProxy(
       telemetry?.close();
     },
   };
+}
+
+/**
+ * What an HTTP proxy prints at start: where to connect, and with which token.
+ * A generated token is shown (the user has no other way to learn it); one the
+ * user gave is not repeated into logs.
+ */
+function servingMessage(
+  url: string,
+  token: string | undefined,
+  origin: 'generated' | 'given' | 'none' | undefined,
+): string {
+  if (!token)
+    return `hitloop: serving MCP over Streamable HTTP at ${url}\nhitloop: WARNING: no token (--no-token): any program or user on this machine can call these tools through it\n`;
+  if (origin !== 'generated')
+    return `hitloop: serving MCP over Streamable HTTP at ${url} (bearer token required)\n`;
+  return (
+    `hitloop: serving MCP over Streamable HTTP at ${url}?token=${token}\n` +
+    `hitloop: give clients that URL, or ${url} with the header "Authorization: Bearer ${token}"; ` +
+    'the token is new at every start (--token or HITLOOP_PROXY_TOKEN keeps one; --no-token turns it off)\n'
+  );
 }
 
 /**

@@ -192,6 +192,8 @@ describe('loadProxyConfig: defaults', () => {
       logLevel: 'info',
       maxMessageBytes: 16 * 1024 * 1024,
       startupTimeoutMs: 20_000,
+      httpMaxSessions: 16,
+      httpIdleSessionMs: 300_000,
     });
     // Default policy: every call asks.
     const decision = await config.policy.evaluate(

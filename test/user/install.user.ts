@@ -105,6 +105,15 @@ describe("the README's command, installed, from an unrelated folder", () => {
         },
       );
 
+      // Without a token in the README's command, the proxy makes one and
+      // prints the URL that carries it.
+      const printedUrl = await waitFor(
+        'the URL with its token',
+        () => /serving MCP over Streamable HTTP at (http:\/\/\S+)/.exec(proxy.output())?.[1],
+        { timeoutMs: 10_000 },
+      );
+      expect(printedUrl).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${port}/mcp\\?token=`));
+
       // Any MCP client: here Codex over Streamable HTTP.
       if (!existsSync(CODEX))
         throw new Error(`Codex ${CODEX_VERSION} is missing: run scripts/install-agent-clis.sh`);
@@ -125,7 +134,8 @@ describe("the README's command, installed, from an unrelated folder", () => {
           [
             '',
             '[mcp_servers.hitloop]',
-            `url = ${tomlString(`http://127.0.0.1:${port}/mcp`)}`,
+            // The URL the proxy printed: it carries the token made at start.
+            `url = ${tomlString(printedUrl)}`,
             ...CODEX_SERVER_SETTINGS,
             '',
           ].join('\n'),

@@ -1,7 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { type Command, Option } from 'commander';
 import { ConfigError } from '../../../shared/errors.js';
 import { configFromCommand, loadProxyConfig } from '../../proxy/config/load.js';
-import { MAX_TIMER_MS } from '../../proxy/config/schema.js';
+import { MAX_HTTP_SESSIONS, MAX_TIMER_MS } from '../../proxy/config/schema.js';
 import type { ApprovalBackendName, ResolvedProxyConfig } from '../../proxy/config/types.js';
 import { parseHostPort } from '../../proxy/host-port.js';
 import { LOG_LEVELS, type LogLevel } from '../../proxy/log.js';
@@ -17,7 +18,8 @@ interface ProxyOptions {
   upstreamType?: 'http' | 'sse';
   header: string[];
   http?: string;
-  token?: string;
+  token?: string | false;
+  maxSessions?: string;
   allowOrigin: string[];
   approval?: ApprovalBackendName;
   fallback?: Exclude<ApprovalBackendName, 'elicitation' | 'webhook'>;
@@ -68,7 +70,12 @@ export function registerProxyCommand(program: Command, _io: CliIo): void {
     .option('--http <host:port>', 'serve the client over Streamable HTTP at /mcp instead of stdio')
     .option(
       '--token <token>',
-      'bearer token required from HTTP clients (default: $HITLOOP_PROXY_TOKEN)',
+      'token required from HTTP clients (default: $HITLOOP_PROXY_TOKEN, else a new random one, printed in the URL)',
+    )
+    .option('--no-token', 'serve HTTP without a token: any local user or program can connect')
+    .option(
+      '--max-sessions <n>',
+      'most HTTP sessions (each with its own upstream servers) at once (default 16)',
     )
     .option(
       '--allow-origin <origin>',
@@ -104,7 +111,7 @@ export function registerProxyCommand(program: Command, _io: CliIo): void {
       const rest = command.args;
       const config = resolveConfig(opts, rest);
       const http = opts.http ? parseHostPort(opts.http) : undefined;
-      const token = opts.token ?? process.env.HITLOOP_PROXY_TOKEN;
+      const { token, tokenOrigin } = httpToken(opts.token);
       // In stdio mode there is exactly one session: start its servers now, so
       // they boot while the proxy loads the rest of itself and opens its hub.
       const stdioServers = config.servers.flatMap((s) => (s.type === 'stdio' ? [s] : []));
@@ -113,7 +120,7 @@ export function registerProxyCommand(program: Command, _io: CliIo): void {
       if (!http) for (const s of stdioServers) prespawn(s);
       const { runProxy } = await import('../../proxy/run-proxy.js');
       const proxy = await runProxy(config, {
-        http: http ? { ...http, token, allowedOrigins: opts.allowOrigin } : undefined,
+        http: http ? { ...http, token, tokenOrigin, allowedOrigins: opts.allowOrigin } : undefined,
       });
       const stop = async () => {
         await proxy.close();
@@ -124,6 +131,20 @@ export function registerProxyCommand(program: Command, _io: CliIo): void {
       await proxy.done;
       await proxy.close();
     });
+}
+
+/**
+ * The token HTTP clients must present: --token, else $HITLOOP_PROXY_TOKEN,
+ * else a new random one (as Jupyter does), unless --no-token turned it off.
+ */
+function httpToken(option: string | false | undefined): {
+  token?: string;
+  tokenOrigin: 'generated' | 'given' | 'none';
+} {
+  if (option === false) return { tokenOrigin: 'none' };
+  const given = option ?? process.env.HITLOOP_PROXY_TOKEN?.trim();
+  if (given) return { token: given, tokenOrigin: 'given' };
+  return { token: randomBytes(24).toString('base64url'), tokenOrigin: 'generated' };
 }
 
 function resolveConfig(opts: ProxyOptions, rest: string[]): ResolvedProxyConfig {
@@ -204,6 +225,16 @@ function applyOverrides(config: ResolvedProxyConfig, opts: ProxyOptions): Resolv
     proxy.nameInClient = opts.nameInClient;
   }
   if (opts.logLevel) proxy.logLevel = opts.logLevel;
+  if (opts.maxSessions !== undefined) {
+    const n = Number(opts.maxSessions);
+    if (!Number.isInteger(n) || n < 1 || n > MAX_HTTP_SESSIONS)
+      throw new ConfigError({
+        file: '--max-sessions',
+        problem: `expected a whole number from 1 to ${MAX_HTTP_SESSIONS}, got '${opts.maxSessions}'`,
+        fix: 'e.g. --max-sessions 32',
+      });
+    proxy.httpMaxSessions = n;
+  }
   const telemetry = { ...config.telemetry };
   if (opts.telemetry === false) telemetry.db = undefined;
   else if (typeof opts.telemetry === 'string') telemetry.db = opts.telemetry;

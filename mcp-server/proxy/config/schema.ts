@@ -18,6 +18,9 @@ export const SERVER_NAME = /^[A-Za-z0-9_-]+$/;
 /** The largest delay Node timers accept (about 24.8 days); larger values fire at once. */
 export const MAX_TIMER_MS = 2_147_483_647;
 
+/** The most HTTP sessions `proxy.httpMaxSessions` may allow (each runs its own servers). */
+export const MAX_HTTP_SESSIONS = 10_000;
+
 const ms = (what: string) =>
   z
     .int()
@@ -316,6 +319,19 @@ export const ProxyConfig = z
       .optional()
       .describe(
         "How long the client's initialize waits for servers still starting before the proxy answers without them, in ms (default: startupTimeoutMs). 0 answers at once: hitloop's own tools (approve) are listed immediately and each server's tools follow with notifications/tools/list_changed, which only clients that re-list on it (Claude Code, VS Code) pick up.",
+      ),
+    httpMaxSessions: z
+      .int()
+      .min(1)
+      .max(MAX_HTTP_SESSIONS)
+      .default(16)
+      .describe(
+        'With --http: the most MCP sessions served at once (default 16). Each session runs its own upstream server processes; an initialize beyond the limit gets HTTP 503 naming this setting.',
+      ),
+    httpIdleSessionMs: ms('httpIdleSessionMs')
+      .default(300_000)
+      .describe(
+        'With --http: a session with no request for this long, and no call running or waiting for approval, is closed and its server processes stopped, in ms (default 5 minutes).',
       ),
   })
   .describe('The proxy itself.');

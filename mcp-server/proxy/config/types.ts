@@ -85,6 +85,10 @@ export interface ProxySettings {
   startupTimeoutMs: number;
   /** How long initialize waits for servers still starting, ms (default: startupTimeoutMs; 0: not at all). */
   initializeWaitMs?: number;
+  /** With --http: most sessions (each with its own upstream processes) at once. */
+  httpMaxSessions: number;
+  /** With --http: a quiet session with no call in progress is closed after this long, ms. */
+  httpIdleSessionMs: number;
 }
 
 /** Everything `hitloop proxy` needs, resolved and validated. */
