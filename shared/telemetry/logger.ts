@@ -472,6 +472,46 @@ export class TelemetryLogger {
   }
 
   /**
+   * Logs one event and commits it to disk, with every row buffered before
+   * it, before returning: for an event that must be on record before what it
+   * describes happens (a call is forwarded only once its start is durable).
+   * Throws the TelemetryError when the commit fails, whether or not the
+   * logger is `required`; this event is then withdrawn (never written later,
+   * so the record cannot claim what did not happen), while earlier rows stay
+   * buffered for the next flush. Costs one transaction, synced to disk with
+   * `required` (synchronous FULL).
+   *
+   * @example
+   * try { logger.logEventDurably({ runId, eventType: 'tool_execution_start', payload }); }
+   * catch (err) { return refuse(`not run: ${(err as Error).message}`); }
+   */
+  logEventDurably(input: LogEventInput): string {
+    // logEvent may itself flush (batchSize) and throw, having withdrawn the event.
+    const eventId = this.logEvent(input);
+    const op = this.pending[this.pending.length - 1];
+    const withdraw = () => {
+      const at = op === undefined ? -1 : this.pending.lastIndexOf(op);
+      if (at >= this.head) this.pending.splice(at, 1);
+    };
+    try {
+      if (this.flushNow(true)) return eventId;
+    } catch (err) {
+      withdraw();
+      throw err;
+    }
+    // Without `required` flushNow reports instead of throwing; withdraw and throw either way.
+    withdraw();
+    throw (
+      this.failure ??
+      new TelemetryError('HITLOOP_TELEMETRY_WRITE', `could not write telemetry to ${this.dbPath}`, {
+        dbPath: this.dbPath,
+        buffered: this.pending.length - this.head,
+        dropped: 0,
+      })
+    );
+  }
+
+  /**
    * Logs an `action_proposed` event from an Action.
    *
    * @example

@@ -157,11 +157,18 @@ export interface StdioProxy {
 export async function startStdioProxy(
   configFile: string,
   home: string,
-  options: ClientOptions & { extraArgs?: string[]; env?: Record<string, string> } = {},
+  options: ClientOptions & {
+    extraArgs?: string[];
+    env?: Record<string, string>;
+    /** Runs the proxy through this command, e.g. `['/bin/sh', '-c', 'ulimit -f 100; exec "$0" "$@"']`. */
+    launcher?: string[];
+  } = {},
 ): Promise<StdioProxy> {
+  const proxyArgs = [PROXY_ENTRY, 'proxy', '--config', configFile, ...(options.extraArgs ?? [])];
+  const launcher = options.launcher ?? [];
   const transport = new StdioClientTransport({
-    command: process.execPath,
-    args: [PROXY_ENTRY, 'proxy', '--config', configFile, ...(options.extraArgs ?? [])],
+    command: launcher[0] ?? process.execPath,
+    args: launcher.length ? [...launcher.slice(1), process.execPath, ...proxyArgs] : proxyArgs,
     env: proxyEnv(home, options.env),
     stderr: 'pipe',
   });

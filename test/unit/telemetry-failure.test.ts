@@ -224,3 +224,30 @@ describe('TelemetryLogger on a failing disk (required)', () => {
     expect(storedIndexes()).toEqual([0, 2]);
   });
 });
+
+describe('TelemetryLogger.logEventDurably', () => {
+  for (const required of [true, false]) {
+    it(`commits the event with what was buffered before it, or throws and withdraws it (required: ${required})`, () => {
+      const log = new TelemetryLogger({
+        dbPath: file,
+        required,
+        flushIntervalMs: 0,
+        onError: () => undefined,
+      });
+      log.logEvent({ runId: 'r', eventType: 'llm_call', payload: bigPayload(0) });
+      log.logEventDurably({ runId: 'r', eventType: 'llm_call', payload: bigPayload(1) });
+      // On disk already: no flush, no close.
+      expect(storedIndexes()).toEqual([0, 1]);
+
+      fillDisk(log);
+      log.logEvent({ runId: 'r', eventType: 'llm_call', payload: bigPayload(2) });
+      expect(() =>
+        log.logEventDurably({ runId: 'r', eventType: 'llm_call', payload: bigPayload(3) }),
+      ).toThrow(TelemetryError);
+      expect(log.stats.buffered).toBe(1); // row 2 kept, row 3 withdrawn
+      freeDisk(log);
+      log.close();
+      expect(storedIndexes()).toEqual([0, 1, 2]);
+    });
+  }
+});

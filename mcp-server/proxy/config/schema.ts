@@ -260,7 +260,7 @@ export const TelemetryConfig = z
       .boolean()
       .default(false)
       .describe(
-        'true: stop the proxy when telemetry cannot be written, instead of logging and going on.',
+        'true: a call is forwarded only once its record (proposal, decision, execution start) is committed and synced to disk; when that write fails the call is refused and nothing runs. false (default): rows are written in the background, and a crash can lose the last 200 ms of them.',
       ),
   })
   .describe('Where every action, verdict, approval and execution is recorded.');

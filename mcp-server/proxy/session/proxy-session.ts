@@ -13,10 +13,16 @@ import {
 import { type Action, createAction } from '../../../shared/models/action.js';
 import type { ApprovalRequest } from '../../../shared/models/approval-request.js';
 import type { Decision } from '../../../shared/models/decision.js';
+import type { ToolResult } from '../../../shared/models/tool-result.js';
 import type { HITLPolicy } from '../../../shared/policies/policy.js';
 import { toolGlobToRegExp } from '../../../shared/policies/rules.js';
 import { effectiveRisk } from '../../../shared/policies/tool-risk.js';
-import type { LogEventInput, TelemetryLogger } from '../../../shared/telemetry/logger.js';
+import {
+  type LogEventInput,
+  TelemetryError,
+  type TelemetryLogger,
+} from '../../../shared/telemetry/logger.js';
+import { toolExecutionStartPayload } from '../../../shared/telemetry/payloads.js';
 import { uuidv7 } from '../../../shared/util/uuidv7.js';
 import type { ResolvedProxyConfig } from '../config/types.js';
 import {
@@ -585,11 +591,14 @@ export class ProxySession implements UpstreamListener {
         );
         return; // the client gave up on this request; MCP says not to answer it
       }
+      const reason = err instanceof Error ? err.message : String(err);
       return this.send(
         resultResponse(
           msg.id,
           toolError(
-            `Tool '${name}' was NOT executed: the approval step failed: ${err instanceof Error ? err.message : String(err)}`,
+            err instanceof TelemetryError
+              ? telemetryRefusal(name, reason)
+              : `Tool '${name}' was NOT executed: the approval step failed: ${reason}`,
           ),
         ),
         { relatedRequestId: msg.id },
@@ -629,6 +638,12 @@ export class ProxySession implements UpstreamListener {
     held: HeldEvents | undefined,
     edit?: Decision,
   ): void {
+    // With `required`, the call runs only once its record is on disk: the
+    // start event, and with it the proposal and decision the gate logged,
+    // committed and synced before the request leaves. A failed write stops
+    // the call here, before anything ran.
+    const logFirst = telemetry?.required === true;
+    if (logFirst && !this.recordStartDurably(msg, telemetry!, action, args)) return;
     const params: Record<string, unknown> = {
       ...msg.params,
       name: entry.tool.name,
@@ -641,16 +656,12 @@ export class ProxySession implements UpstreamListener {
       params._meta = { ...(params._meta as object), progressToken: upstreamToken };
       this.byUpstreamToken.set(upstreamToken, call);
     }
-    // With `required` telemetry a failed write must stop the call before it
-    // runs (and before its answer leaves), so the events are logged first.
-    // Otherwise they are recorded off the client's critical path: the gate's
+    // Without `required`, events are recorded off the client's critical path: the gate's
     // held events and the start event in a microtask queued after the
     // request, which the stdio transports write from an earlier microtask
     // (WriteCoalescer), so the server is already working meanwhile. An answer
     // that comes sooner (an in-process upstream) records them first, so the
     // order of events holds.
-    const logFirst = telemetry?.required === true;
-    if (logFirst) telemetry!.logToolExecutionStart(this.runId!, action, args);
     let startLogged = logFirst;
     const logStart = () => {
       if (startLogged) return;
@@ -697,7 +708,7 @@ export class ProxySession implements UpstreamListener {
           );
       }
       const result = { actionId: action.id, success, error, durationMs, executed: true };
-      if (logFirst) telemetry!.logToolExecutionEnd(this.runId!, result);
+      if (logFirst) this.recordEndDurably(telemetry!, result);
       if (out) this.send(out, { relatedRequestId: msg.id });
       else this.relay(response, raw, call.upstreamId!, msg.id);
       // After the answer's write, which is queued in a microtask ahead of this one.
@@ -709,6 +720,54 @@ export class ProxySession implements UpstreamListener {
         );
     });
     if (telemetry && !logFirst) queueMicrotask(logStart);
+  }
+
+  /**
+   * With `required` telemetry: commits the call's start (and what the gate
+   * logged before it). On failure the client gets a tool error saying
+   * nothing ran, and false is returned: the call must not be forwarded.
+   */
+  private recordStartDurably(
+    msg: JsonRpcRequest,
+    telemetry: TelemetryLogger,
+    action: Action,
+    args: Record<string, unknown>,
+  ): boolean {
+    try {
+      telemetry.logEventDurably({
+        runId: this.runId!,
+        eventType: 'tool_execution_start',
+        payload: toolExecutionStartPayload(action, args),
+      });
+      return true;
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      this.inflight.delete(msg.id);
+      this.deps.log.error(`telemetry: refused ${action.toolName}: ${reason}`);
+      this.send(
+        resultResponse(msg.id, toolError(telemetryRefusal(String(msg.params?.name), reason))),
+        { relatedRequestId: msg.id },
+      );
+      return false;
+    }
+  }
+
+  /**
+   * With `required` telemetry: commits the end of a call before its answer
+   * is relayed, so an answered call is on record even if the proxy is killed
+   * next. The call has run: a failure is logged, and the answer still goes out.
+   */
+  private recordEndDurably(telemetry: TelemetryLogger, result: ToolResult): void {
+    try {
+      // Not withdrawn on failure, unlike the start: the call did run, so the
+      // row stays buffered for the next flush that succeeds.
+      telemetry.logToolExecutionEnd(this.runId!, result);
+      telemetry.flush();
+    } catch (err) {
+      this.deps.log.error(
+        `telemetry: could not record the end of action ${result.actionId}, which ran: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
   }
 
   /**
@@ -1121,6 +1180,11 @@ function callSignal(call: InFlight): AbortSignal {
     if (call.cancelled) call.abort.abort(new Error('the call was withdrawn'));
   }
   return call.abort.signal;
+}
+
+/** What the agent is told when `telemetry.required` stops a call: nothing ran, and why. */
+function telemetryRefusal(name: string, reason: string): string {
+  return `Tool '${name}' was NOT executed: telemetry.required is set and the record of this call could not be written (${reason}). Free or fix the telemetry disk, or set telemetry.required to false.`;
 }
 
 function toolError(text: string): Record<string, unknown> {
