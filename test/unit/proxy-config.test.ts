@@ -192,6 +192,8 @@ describe('loadProxyConfig: defaults', () => {
       logLevel: 'info',
       maxMessageBytes: 16 * 1024 * 1024,
       startupTimeoutMs: 20_000,
+      executionTimeoutMs: 600_000,
+      executionTimeouts: {},
       httpMaxSessions: 16,
       httpIdleSessionMs: 300_000,
     });

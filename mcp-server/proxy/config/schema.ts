@@ -320,6 +320,20 @@ export const ProxyConfig = z
       .describe(
         "How long the client's initialize waits for servers still starting before the proxy answers without them, in ms (default: startupTimeoutMs). 0 answers at once: hitloop's own tools (approve) are listed immediately and each server's tools follow with notifications/tools/list_changed, which only clients that re-list on it (Claude Code, VS Code) pick up.",
       ),
+    executionTimeoutMs: z
+      .int()
+      .min(0)
+      .max(MAX_TIMER_MS)
+      .default(600_000)
+      .describe(
+        'How long an allowed call may run on its server before the proxy gives up on it, in ms (default 10 minutes; 0: wait forever). The agent then gets a tool error saying the call did not answer in time and may still be running, and the server gets notifications/cancelled. The time waiting for approval does not count.',
+      ),
+    executionTimeouts: z
+      .record(z.string().min(1), z.int().min(0).max(MAX_TIMER_MS))
+      .default({})
+      .describe(
+        'Per-tool execution timeouts in ms, keyed by a glob over the exposed tool name, e.g. {"build__*": 3600000}; the first matching glob wins, 0 waits forever.',
+      ),
     httpMaxSessions: z
       .int()
       .min(1)

@@ -85,6 +85,10 @@ export interface ProxySettings {
   startupTimeoutMs: number;
   /** How long initialize waits for servers still starting, ms (default: startupTimeoutMs; 0: not at all). */
   initializeWaitMs?: number;
+  /** How long an allowed call may run upstream before the proxy gives up, ms (0: forever). */
+  executionTimeoutMs: number;
+  /** Per-tool execution timeouts keyed by a glob over the exposed tool name, ms; first match wins. */
+  executionTimeouts: Record<string, number>;
   /** With --http: most sessions (each with its own upstream processes) at once. */
   httpMaxSessions: number;
   /** With --http: a quiet session with no call in progress is closed after this long, ms. */

@@ -78,6 +78,8 @@ interface InFlight {
   /** Progress notifications the proxy itself sent (keep-alives). */
   progressSent: number;
   keepAlive?: NodeJS.Timeout;
+  /** Fires when the upstream server took longer than the execution timeout. */
+  deadline?: NodeJS.Timeout;
 }
 
 /** A request the proxy sent the client: its own (elicitation) or relayed from an upstream server. */
@@ -116,6 +118,7 @@ export class ProxySession implements UpstreamListener {
   private templateOwners: Array<{ prefix: string; server: UpstreamServer }> = [];
   private readonly promptOwners = new Map<string, { server: UpstreamServer; name: string }>();
   private readonly toolTimeouts: Array<{ pattern: RegExp; timeoutMs: number }>;
+  private readonly executionTimeouts: Array<{ pattern: RegExp; timeoutMs: number }>;
   private listChangedTimer: NodeJS.Timeout | undefined;
   private closed = false;
   // process.cwd() is a system call; the proxy never changes directory.
@@ -142,6 +145,9 @@ export class ProxySession implements UpstreamListener {
       pattern: toolGlobToRegExp(t.tool),
       timeoutMs: t.timeoutMs,
     }));
+    this.executionTimeouts = Object.entries(config.proxy.executionTimeouts ?? {}).map(
+      ([tool, timeoutMs]) => ({ pattern: toolGlobToRegExp(tool), timeoutMs }),
+    );
   }
 
   /** True while a client call is running upstream or waiting for a human. */
@@ -206,6 +212,7 @@ export class ProxySession implements UpstreamListener {
     for (const call of this.inflight.values()) {
       call.cancelled = true;
       clearInterval(call.keepAlive);
+      clearTimeout(call.deadline);
       call.abort?.abort(new Error('the client disconnected'));
     }
     this.inflight.clear();
@@ -433,6 +440,7 @@ export class ProxySession implements UpstreamListener {
         this.inflight.delete(id);
         call.cancelled = true;
         clearInterval(call.keepAlive);
+        clearTimeout(call.deadline);
         const reason =
           typeof msg.params?.reason === 'string' ? msg.params.reason : 'cancelled by the client';
         call.abort?.abort(new Error(reason));
@@ -675,6 +683,7 @@ export class ProxySession implements UpstreamListener {
     const started = performance.now();
     call.server = entry.server;
     call.upstreamId = entry.server.forward('tools/call', params, (response, raw) => {
+      clearTimeout(call.deadline);
       const durationMs = performance.now() - started;
       logStart();
       this.inflight.delete(msg.id);
@@ -720,6 +729,57 @@ export class ProxySession implements UpstreamListener {
         );
     });
     if (telemetry && !logFirst) queueMicrotask(logStart);
+    const limitMs = this.executionTimeoutFor(msg.params?.name as string);
+    if (limitMs > 0)
+      call.deadline = setTimeout(() => {
+        logStart();
+        this.executionTimedOut(msg, entry, action, call, limitMs, telemetry, started);
+      }, limitMs);
+  }
+
+  /**
+   * A forwarded call whose server did not answer in time: the agent is told
+   * so (the call may still be running: it was not refused), the server gets a
+   * cancellation, and a late answer is dropped.
+   */
+  private executionTimedOut(
+    msg: JsonRpcRequest,
+    entry: NonNullable<ReturnType<ToolCatalog['get']>>,
+    action: Action,
+    call: InFlight,
+    limitMs: number,
+    telemetry: TelemetryLogger | undefined,
+    started: number,
+  ): void {
+    if (call.cancelled || this.inflight.get(msg.id) !== call) return;
+    this.inflight.delete(msg.id);
+    call.cancelled = true;
+    this.forgetUpstreamTokens(call);
+    const seconds = limitMs / 1000;
+    const reason = `no answer within ${seconds} s (proxy.executionTimeoutMs)`;
+    if (call.upstreamId !== undefined) entry.server.cancel(call.upstreamId, reason);
+    this.deps.log.warn(`call to ${action.toolName} on '${entry.server.name}': ${reason}`);
+    const result = {
+      actionId: action.id,
+      success: false,
+      error: `timed out: ${reason}`,
+      durationMs: performance.now() - started,
+      executed: true,
+    };
+    if (telemetry?.required) this.recordEndDurably(telemetry, result);
+    else if (telemetry)
+      recordQuietly(this.deps.log, 'tool_execution_end', () =>
+        telemetry.logToolExecutionEnd(this.runId!, result),
+      );
+    this.send(
+      resultResponse(
+        msg.id,
+        toolError(
+          `Tool '${msg.params?.name}' did not answer within ${seconds} s; it may still be running on the server '${entry.server.name}', which was sent a cancellation. Check its effects before calling it again. (proxy.executionTimeoutMs, or proxy.executionTimeouts for this tool, sets the limit.)`,
+        ),
+      ),
+      { relatedRequestId: msg.id },
+    );
   }
 
   /**
@@ -852,6 +912,11 @@ export class ProxySession implements UpstreamListener {
       inputSchema: entry.tool.inputSchema,
       clientRequestId,
     };
+  }
+
+  private executionTimeoutFor(name: string): number {
+    for (const t of this.executionTimeouts) if (t.pattern.test(name)) return t.timeoutMs;
+    return this.config.proxy.executionTimeoutMs ?? 0;
   }
 
   private timeoutFor(name: string): number {
