@@ -157,11 +157,12 @@ describe('hitloop proxy --http: sessions are capped and reaped', () => {
   });
 
   it('a session quiet for proxy.httpIdleSessionMs is closed and its server process stops', async () => {
-    const { http, token, endpoint } = await start({ httpIdleSessionMs: 300 });
+    const { http, token, endpoint } = await start({ httpIdleSessionMs: 2000 });
     const auth = { authorization: `Bearer ${token}` };
     const opened = await initialize(endpoint, auth);
     expect(opened.status).toBe(200);
-    await waitUntil(() => upstreams(http).length === 1, 'the upstream process');
+    // initialize is answered once the server is ready: it runs now.
+    expect(upstreams(http)).toHaveLength(1);
     await waitUntil(() => upstreams(http).length === 0, 'the idle session to be reaped');
     const after = await fetch(endpoint, {
       method: 'POST',
