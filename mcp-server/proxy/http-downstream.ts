@@ -20,8 +20,9 @@ export interface HttpDownstreamOptions {
   allowedOrigins?: string[];
   maxBodyBytes: number;
   /**
-   * A session with no request for this long, and no call still running or
-   * waiting for approval, is closed (its upstream servers stop). Default 5 minutes.
+   * A session with no request for this long, no open GET stream, and no call
+   * still running or waiting for approval, is closed (its upstream servers
+   * stop). Default 5 minutes.
    */
   idleSessionMs?: number;
   /**
@@ -69,7 +70,13 @@ const LOOPBACK_ORIGIN_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 export async function startHttpDownstream(options: HttpDownstreamOptions): Promise<HttpDownstream> {
   const sessions = new Map<
     string,
-    { transport: StreamableHTTPServerTransport; lastSeen: number; opened: OpenedSession }
+    {
+      transport: StreamableHTTPServerTransport;
+      lastSeen: number;
+      opened: OpenedSession;
+      /** Open GET (SSE) streams: a client holding one is connected, not gone. */
+      streams: number;
+    }
   >();
   // Clients that vanish without DELETE would otherwise keep their upstream
   // server processes alive for as long as the proxy runs.
@@ -84,7 +91,7 @@ export async function startHttpDownstream(options: HttpDownstreamOptions): Promi
       for (const [id, s] of sessions) {
         // An approval may wait longer than the idle limit (per-tool timeouts):
         // the client is then waiting on us, not gone.
-        if (now - s.lastSeen < idleMs || s.opened.busy?.()) continue;
+        if (now - s.lastSeen < idleMs || s.streams > 0 || s.opened.busy?.()) continue;
         sessions.delete(id);
         options.log.info(`closing MCP session ${id}: idle for ${Math.round(idleMs / 1000)} s`);
         void s.opened.close();
@@ -193,7 +200,7 @@ export async function startHttpDownstream(options: HttpDownstreamOptions): Promi
         const transport = new StreamableHTTPServerTransport({
           sessionIdGenerator: () => randomUUID(),
           onsessioninitialized: (id) => {
-            sessions.set(id, { transport, lastSeen: Date.now(), opened: opened! });
+            sessions.set(id, { transport, lastSeen: Date.now(), opened: opened!, streams: 0 });
             registered();
           },
         });
@@ -220,6 +227,15 @@ export async function startHttpDownstream(options: HttpDownstreamOptions): Promi
           typeof sessionId === 'string' ? 404 : 400,
           rpcError(-32001, 'unknown or missing session'),
         );
+      if (req.method === 'GET') {
+        // A client that dies drops its connection: the stream closes, and the
+        // idle clock starts from then.
+        existing.streams++;
+        res.once('close', () => {
+          existing.streams--;
+          existing.lastSeen = Date.now();
+        });
+      }
       await existing.transport.handleRequest(req, res);
       if (req.method === 'DELETE') {
         sessions.delete(sessionId as string);

@@ -5,7 +5,7 @@ import {
 } from '../../mcp-server/proxy/http-downstream.js';
 import type { Logger } from '../../mcp-server/proxy/log.js';
 import type { JsonRpcTransport } from '../../mcp-server/proxy/transport/transport.js';
-import { initializeRequest } from '../helpers/proxy-harness.js';
+import { initializeRequest, waitUntil } from '../helpers/proxy-harness.js';
 
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} } as unknown as Logger;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -55,7 +55,9 @@ async function open(idleSessionMs: number, state: { busy: boolean; closed: boole
     body: JSON.stringify(initializeRequest(1)),
   });
   await res.text();
-  expect(res.headers.get('mcp-session-id')).toBeTruthy();
+  const session = res.headers.get('mcp-session-id');
+  expect(session).toBeTruthy();
+  return session!;
 }
 
 describe('HTTP downstream idle sessions', () => {
@@ -67,5 +69,20 @@ describe('HTTP downstream idle sessions', () => {
     state.busy = false;
     await sleep(450);
     expect(state.closed).toBe(true);
+  });
+
+  it('keeps a quiet session open while its client holds a GET stream, and closes it after the stream ends', async () => {
+    const state = { busy: false, closed: false };
+    const session = await open(100, state);
+    const stream = new AbortController();
+    const res = await fetch(downstream!.url, {
+      headers: { accept: 'text/event-stream', 'mcp-session-id': session },
+      signal: stream.signal,
+    });
+    expect(res.status).toBe(200);
+    await sleep(450);
+    expect(state.closed).toBe(false);
+    stream.abort();
+    await waitUntil(() => state.closed, 'the session to be closed once the stream ended');
   });
 });

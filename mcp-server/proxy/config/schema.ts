@@ -345,7 +345,7 @@ export const ProxyConfig = z
     httpIdleSessionMs: ms('httpIdleSessionMs')
       .default(300_000)
       .describe(
-        'With --http: a session with no request for this long, and no call running or waiting for approval, is closed and its server processes stopped, in ms (default 5 minutes).',
+        'With --http: a session with no request for this long, no open GET (SSE) stream, and no call running or waiting for approval, is closed and its server processes stopped, in ms (default 5 minutes).',
       ),
   })
   .describe('The proxy itself.');
