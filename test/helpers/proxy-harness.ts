@@ -197,7 +197,10 @@ export interface HttpProxy {
   close(): Promise<void>;
 }
 
-/** Starts `hitloop proxy --config FILE --http 127.0.0.1:0` and waits for its URL. */
+/**
+ * Starts `hitloop proxy --config FILE --http 127.0.0.1:0` and waits for the URL
+ * it prints (with `?token=` when the proxy made its token).
+ */
 export async function startHttpProxy(
   configFile: string,
   home: string,
