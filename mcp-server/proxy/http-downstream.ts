@@ -42,6 +42,8 @@ export interface OpenedSession {
   close(): Promise<void>;
   /** True while a call is running or waiting for a human: such a session is not idle. */
   busy?(): boolean;
+  /** True while a request with this id is not answered yet. */
+  inFlight?(id: string | number): boolean;
 }
 
 export interface HttpDownstream {
@@ -164,7 +166,23 @@ export async function startHttpDownstream(options: HttpDownstreamOptions): Promi
       } catch (err) {
         return sendJson(res, 400, rpcError(-32700, `Parse error: ${(err as Error).message}`));
       }
-      if (existing) return existing.transport.handleRequest(req, res, parsed);
+      if (existing) {
+        // Refused here, before the SDK transport maps the id to this POST's
+        // stream: it would take the mapping of the request still running
+        // under that id, whose answer would then have nowhere to go.
+        const reused = reusedId(parsed, existing.opened);
+        if (reused !== undefined)
+          return sendJson(
+            res,
+            400,
+            rpcError(
+              -32600,
+              `Invalid Request: id ${JSON.stringify(reused)} is already used by a request still in progress; give every request a new id`,
+              reused,
+            ),
+          );
+        return existing.transport.handleRequest(req, res, parsed);
+      }
       if (typeof sessionId === 'string') {
         return sendJson(res, 404, rpcError(-32001, 'unknown or expired session; initialize again'));
       }
@@ -293,8 +311,24 @@ function isInitialize(body: unknown): boolean {
   );
 }
 
-function rpcError(code: number, message: string): Record<string, unknown> {
-  return { jsonrpc: '2.0', id: null, error: { code, message } };
+function rpcError(
+  code: number,
+  message: string,
+  id: string | number | null = null,
+): Record<string, unknown> {
+  return { jsonrpc: '2.0', id, error: { code, message } };
+}
+
+/** The id of a request in `body` (one message or a batch) that is still in flight, if any. */
+function reusedId(body: unknown, session: OpenedSession): string | number | undefined {
+  if (!session.inFlight) return undefined;
+  for (const m of Array.isArray(body) ? body : [body]) {
+    if (!m || typeof m !== 'object') continue;
+    const { id, method } = m as { id?: unknown; method?: unknown };
+    if (typeof method !== 'string') continue; // a response, not a request
+    if ((typeof id === 'string' || typeof id === 'number') && session.inFlight(id)) return id;
+  }
+  return undefined;
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {

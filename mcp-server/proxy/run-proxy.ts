@@ -202,6 +202,7 @@ export async function runProxy(
     return {
       session,
       busy: () => session.busy,
+      inFlight: (id: string | number) => session.hasInFlight(id),
       close: async () => {
         sessions.delete(session);
         await session.close();

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -175,5 +176,40 @@ describe('hitloop proxy --http: sessions are capped and reaped', () => {
       body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }),
     });
     expect(after.status).toBe(404);
+  });
+});
+
+describe('hitloop proxy --http: request ids', () => {
+  it('a second request under the id of one still running is refused, and the first still gets its answer', async () => {
+    const hanging = fileURLToPath(new URL('../fixtures/hanging-server.mjs', import.meta.url));
+    const config = writeConfig(work.dir, {
+      mcpServers: { slow: { command: process.execPath, args: [hanging] } },
+      policy: { type: 'rules', default: 'allow' },
+      approval: { backend: 'auto-reject' },
+      telemetry: { db: false },
+      proxy: { executionTimeouts: { hang: 1500 } },
+    });
+    const http = await startHttpProxy(config, work.dir);
+    proxies.push(http);
+    const { session } = await initialize(http.url);
+    const post = (body: unknown) =>
+      fetch(http.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-session-id': session!,
+        },
+        body: JSON.stringify(body),
+      });
+    await (await post({ jsonrpc: '2.0', method: 'notifications/initialized' })).text();
+    const call = { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'hang' } };
+    // The answer to the first comes on its own stream, once the server times out.
+    const first = await post(call);
+    expect(first.status).toBe(200);
+    const second = await post(call);
+    expect(second.status).toBe(400);
+    expect(await second.text()).toMatch(/id 7 is already used by a request still in progress/);
+    expect(await first.text()).toMatch(/did not answer within 1\.5 s/);
   });
 });

@@ -155,6 +155,11 @@ export class ProxySession implements UpstreamListener {
     return this.inflight.size > 0;
   }
 
+  /** True while a request of the client's with this id is not answered yet. */
+  hasInFlight(id: JsonRpcId): boolean {
+    return this.inflight.has(id);
+  }
+
   async start(): Promise<void> {
     this.transport.onmessage = (message) => this.receive(message);
     this.transport.onproblem = (problem) => this.badMessage(problem);
