@@ -113,7 +113,7 @@ class ProtectedPaths {
       const shown = real === lexical ? lexical : `${lexical} (really ${real})`;
       return {
         verdict: 'deny',
-        reason: `hitloop's built-in protection, not the user's policy: argument "${key}" names ${shown}, inside ${hit.what}. Tools that hitloop gates may not read or change hitloop's own files (approval tokens, the approval store, telemetry, its configuration); no one can approve this call, so do not retry it.`,
+        reason: `hitloop's built-in protection, not the user's policy: argument "${key}" names ${shown}, inside ${hit.what}. Tools that hitloop gates may not read or change hitloop's own files (approval tokens, the approval store, telemetry, its configuration), and no one can approve such a call`,
         rule: PROTECTED_PATH_RULE,
       };
     }
