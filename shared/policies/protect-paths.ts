@@ -1,6 +1,6 @@
-import { realpathSync } from 'node:fs';
+import { lstatSync, readlinkSync, realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Action } from '../models/action.js';
 import type { HITLPolicy, PolicyContext, PolicyDecision } from './policy.js';
@@ -81,10 +81,16 @@ const CASE_INSENSITIVE = process.platform === 'win32' || process.platform === 'd
 
 interface Root {
   lexical: string;
-  /** Through symlinks, once the path exists (until then recomputed each time). */
-  real?: string;
+  /** Through symlinks; refreshed now and then, as the folders may be created or linked later. */
+  real: string;
+  realAt: number;
   what: string;
 }
+
+// How long a protected path's resolved form is reused. These are hitloop's
+// own folders, changed by the user rarely; resolving them on every call
+// would cost several system calls each.
+const ROOT_REFRESH_MS = 1000;
 
 class ProtectedPaths {
   private readonly roots: Root[];
@@ -94,10 +100,10 @@ class ProtectedPaths {
   constructor(options: ProtectedPathsOptions) {
     this.homeDir = options.homeDir ?? homedir();
     this.cwdFor = options.cwdFor ?? (() => process.cwd());
-    this.roots = options.paths.map((p) => ({
-      lexical: resolve(expandTilde(p.path, this.homeDir)),
-      what: p.what,
-    }));
+    this.roots = options.paths.map((p) => {
+      const lexical = resolve(expandTilde(p.path, this.homeDir));
+      return { lexical, real: realpathDeep(lexical), realAt: Date.now(), what: p.what };
+    });
   }
 
   check(action: Action): PolicyDecision | undefined {
@@ -107,8 +113,18 @@ class ProtectedPaths {
       if (candidate === undefined) continue;
       cwd ??= this.cwdFor(action);
       const lexical = resolve(cwd, candidate);
-      const real = realpathDeep(lexical);
-      const hit = this.rootContaining(lexical) ?? this.rootContaining(real);
+      let real = lexical;
+      let hit = this.rootContaining(lexical);
+      if (!hit) {
+        real = realpathDeep(lexical);
+        hit = this.rootContaining(real);
+      }
+      // `link/../x` is lexically `x`, but a server that hands the text to the
+      // operating system gets `..` of where `link` points; check that too.
+      if (!hit && /(^|[\\/])\.\.([\\/]|$)/.test(candidate)) {
+        real = realpathDeep(isAbsolute(candidate) ? candidate : `${cwd}${sep}${candidate}`, true);
+        hit = this.rootContaining(real);
+      }
       if (!hit) continue;
       const shown = real === lexical ? lexical : `${lexical} (really ${real})`;
       return {
@@ -137,11 +153,14 @@ class ProtectedPaths {
   }
 
   private rootContaining(path: string): Root | undefined {
+    const now = Date.now();
     for (const root of this.roots) {
       if (inside(path, root.lexical)) return root;
-      root.real ??= realpathIfExists(root.lexical);
-      const real = root.real ?? realpathDeep(root.lexical);
-      if (inside(path, real)) return root;
+      if (now - root.realAt > ROOT_REFRESH_MS) {
+        root.real = realpathDeep(root.lexical);
+        root.realAt = now;
+      }
+      if (inside(path, root.real)) return root;
     }
     return undefined;
   }
@@ -161,30 +180,40 @@ function expandTilde(path: string, homeDir: string): string {
   return path;
 }
 
-function realpathIfExists(path: string): string | undefined {
-  try {
-    return realpathSync.native(path);
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * The path with every symlink resolved, also when its last parts do not
- * exist yet (a file about to be written through a linked folder): the
- * deepest existing ancestor is resolved and the rest appended.
+ * exist yet (a file about to be written through a linked folder) and when
+ * it ends in a dangling link (writing through it creates the target): the
+ * deepest existing part is resolved and the rest appended. No exceptions on
+ * the common path: a missing part is found with lstat, not a failed realpath.
+ * `raw` keeps `..` for the operating system to apply after links.
  */
-function realpathDeep(path: string): string {
+function realpathDeep(path: string, raw = false, hops = 0): string {
   let head = path;
   const rest: string[] = [];
-  for (;;) {
-    const real = realpathIfExists(head);
-    if (real !== undefined) return rest.length ? join(real, ...rest.reverse()) : real;
+  while (lstatSync(head, { throwIfNoEntry: false }) === undefined) {
     const parent = dirname(head);
     if (parent === head) return path;
-    rest.push(head.slice(parent.length).replace(/^[\\/]+/, ''));
+    rest.unshift(basename(head));
     head = parent;
   }
+  let real: string;
+  try {
+    real = realpathSync.native(head);
+  } catch {
+    // It exists but does not resolve: a dangling symlink (or a loop, or no
+    // permission). Follow the link by hand, a bounded number of times.
+    try {
+      if (hops >= 40 || !lstatSync(head).isSymbolicLink()) return path;
+      const target = resolve(dirname(head), readlinkSync(head));
+      return realpathDeep(rest.length ? join(target, ...rest) : target, raw, hops + 1);
+    } catch {
+      return path;
+    }
+  }
+  if (!rest.length) return real;
+  // `..` after a missing part: nothing to follow, so lexical is right.
+  return raw ? resolve(real, ...rest) : join(real, ...rest);
 }
 
 /**

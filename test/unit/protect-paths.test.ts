@@ -31,6 +31,10 @@ writeFileSync(hubFile, '{"token":"secret"}');
 writeFileSync(join(work, 'notes.txt'), 'hello');
 symlinkSync(hubFile, join(work, 'link-to-hub.json'));
 symlinkSync(home, join(work, 'home-link'));
+// A link to a file not written yet: writing through it creates the target.
+symlinkSync(join(hubs, 'not-yet.json'), join(work, 'dangling.json'));
+// `deep/..` is `user/.hitloop` to the operating system, `work` to path.resolve.
+symlinkSync(join(home, 'hubs'), join(work, 'deep'));
 
 const allowAll = new RulesPolicy({ default: 'allow' });
 const guarded = withProtectedPaths(allowAll, {
@@ -70,9 +74,11 @@ describe('withProtectedPaths', () => {
     // A folder that only starts with the same letters is not inside.
     expect((await verdict(guarded, { path: `${home}-backup/x` })).verdict).toBe('allow');
   });
-  it('follows symlinks, also to a file that does not exist yet', async () => {
+  it('follows symlinks: to a file not there yet, dangling ones, and .. after a link as the OS does', async () => {
     expect((await verdict(guarded, { path: join(work, 'link-to-hub.json') })).verdict).toBe('deny');
     expect((await verdict(guarded, { path: 'home-link/hubs/new.json' })).verdict).toBe('deny');
+    expect((await verdict(guarded, { path: 'dangling.json' })).verdict).toBe('deny');
+    expect((await verdict(guarded, { path: 'deep/../hubs/hub-1.json' })).verdict).toBe('deny');
     const d = await verdict(guarded, { path: join(work, 'home-link', 'approvals.db') });
     expect(d.reason).toContain(`(really ${join(home, 'approvals.db')})`);
   });
