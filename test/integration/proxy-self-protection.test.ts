@@ -156,6 +156,23 @@ describe('hitloop protects its own files from the tools it gates', () => {
     }
   });
 
+  it("Claude Code's permission prompt for its own Read of a hub file is denied too", async () => {
+    const prompts = await startStdioProxy(config('prompts.json'), home, {
+      extraArgs: ['--permission-prompt'],
+    });
+    try {
+      const result = await prompts.client.callTool({
+        name: 'approve',
+        arguments: { tool_name: 'Read', input: { file_path: hubFile }, tool_use_id: 't1' },
+      });
+      const answer = JSON.parse(resultText(result)) as { behavior: string; message: string };
+      expect(answer.behavior).toBe('deny');
+      expect(answer.message).toContain('hitloop_protected_path');
+    } finally {
+      await prompts.close();
+    }
+  });
+
   it('with proxy.protectHitloopFiles: false the same read runs (the documented opt-out)', async () => {
     const open = await startStdioProxy(
       config('unprotected.json', { protectHitloopFiles: false }),
