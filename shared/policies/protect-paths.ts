@@ -75,7 +75,10 @@ export function sqliteFiles(db: string): string[] {
 // Compared without case, `_` and `-`: `file_path`, `filePath`, `FILE-PATH`.
 const PATH_KEY =
   /(path|file|dir|folder|source|src|dest|target|cwd|root|uri|location|mount|workspace)/;
-// Longer than any real path; such a string is text, not a path.
+// Longer than the operating system opens (PATH_MAX on Linux), so not worth
+// resolving through the file system; the lexical check still runs. Checked
+// after normalising, as servers normalise too: a padded "/./././..." or a
+// "\n/.." inside a path must not slip through.
 const MAX_PATH_CHARS = 4096;
 const CASE_INSENSITIVE = process.platform === 'win32' || process.platform === 'darwin';
 
@@ -115,13 +118,13 @@ class ProtectedPaths {
       const lexical = resolve(cwd, candidate);
       let real = lexical;
       let hit = this.rootContaining(lexical);
-      if (!hit) {
+      if (!hit && lexical.length <= MAX_PATH_CHARS) {
         real = realpathDeep(lexical);
         hit = this.rootContaining(real);
       }
       // `link/../x` is lexically `x`, but a server that hands the text to the
       // operating system gets `..` of where `link` points; check that too.
-      if (!hit && /(^|[\\/])\.\.([\\/]|$)/.test(candidate)) {
+      if (!hit && candidate.length <= MAX_PATH_CHARS && /(^|[\\/])\.\.([\\/]|$)/.test(candidate)) {
         real = realpathDeep(isAbsolute(candidate) ? candidate : `${cwd}${sep}${candidate}`, true);
         hit = this.rootContaining(real);
       }
@@ -138,7 +141,8 @@ class ProtectedPaths {
 
   /** The text as a path to resolve, or undefined when it is not one. */
   private asPath(text: string, pathKey: boolean): string | undefined {
-    if (text === '' || text.length > MAX_PATH_CHARS || /[\0\n\r]/.test(text)) return undefined;
+    // No file system takes a NUL in a path (Node refuses it outright).
+    if (text === '' || text.includes('\0')) return undefined;
     if (/^file:/i.test(text)) {
       try {
         return fileURLToPath(text);
@@ -180,6 +184,15 @@ function expandTilde(path: string, homeDir: string): string {
   return path;
 }
 
+/** Whether something (a dangling symlink too) is at `path`; no exception for the usual "no". */
+function present(path: string): boolean {
+  try {
+    return lstatSync(path, { throwIfNoEntry: false }) !== undefined;
+  } catch {
+    return false; // ENAMETOOLONG, EACCES, ...: nothing this process can reach
+  }
+}
+
 /**
  * The path with every symlink resolved, also when its last parts do not
  * exist yet (a file about to be written through a linked folder) and when
@@ -191,7 +204,7 @@ function expandTilde(path: string, homeDir: string): string {
 function realpathDeep(path: string, raw = false, hops = 0): string {
   let head = path;
   const rest: string[] = [];
-  while (lstatSync(head, { throwIfNoEntry: false }) === undefined) {
+  while (!present(head)) {
     const parent = dirname(head);
     if (parent === head) return path;
     rest.unshift(basename(head));

@@ -71,6 +71,15 @@ describe('withProtectedPaths', () => {
       '~/.hitloop',
     ])
       expect((await verdict(guarded, { path })).verdict, path).toBe('deny');
+    // Padding and line breaks that a server's path.resolve() removes again.
+    for (const path of [
+      `${'/.'.repeat(5000)}${hubFile}`,
+      `${hubs}\n/../hub-1.json`,
+      `${join(work, 'x'.repeat(300))}/../../user/.hitloop/hubs/hub-1.json`,
+    ])
+      expect((await verdict(guarded, { path })).verdict, path.slice(-60)).toBe('deny');
+    // A long text that merely starts with "/" is not a path to worry about.
+    expect((await verdict(guarded, { content: `/${'a/'.repeat(50_000)}` })).verdict).toBe('allow');
     // A folder that only starts with the same letters is not inside.
     expect((await verdict(guarded, { path: `${home}-backup/x` })).verdict).toBe('allow');
   });
