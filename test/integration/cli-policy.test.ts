@@ -193,6 +193,12 @@ describe('hitloop policy check', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ verdict: 'deny', rule: 'hitloop_protected_path' });
   });
+  it("names --server, not the proxy's --name, for an invalid server name", () => {
+    const r = runHitloop(['policy', 'check', '-c', rules, '-t', 'x', '-s', 'bad name']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--server: "bad name" has characters other than');
+    expect(r.stderr).toContain('fix: use e.g. --server bad-name');
+  });
   it('exits 2 for invalid --args JSON or a non-object', () => {
     const invalid = runHitloop([
       'policy',

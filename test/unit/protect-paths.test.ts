@@ -2,7 +2,7 @@ import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadProxyConfig } from '../../mcp-server/proxy/config/load.js';
+import { configFromCommand, loadProxyConfig } from '../../mcp-server/proxy/config/load.js';
 import { proxyPolicy } from '../../mcp-server/proxy/config/proxy-policy.js';
 import { createAction } from '../../shared/models/action.js';
 import type { HITLPolicy } from '../../shared/policies/policy.js';
@@ -150,6 +150,22 @@ describe('proxyPolicy: what the proxy protects, from its config', () => {
     expect((await verdict(policy, { path: join(dataDir, 'other.db') })).verdict).toBe('allow');
     // The server runs in `work` (its cwd), so its relative paths start there.
     expect((await verdict(policy, { path: 'link-to-hub.json' })).verdict).toBe('deny');
+    expect((await verdict(policy, { path: 'notes.txt' })).verdict).toBe('allow');
+  });
+  it('protects the --config and --policy files of a command-line upstream', async () => {
+    const settings = writeConfig(
+      tmp.dir,
+      { approval: { backend: 'auto-reject' } },
+      'settings.json',
+    );
+    const policyFile = writeConfig(tmp.dir, { type: 'always_approve' }, 'policy.json');
+    const cmd = configFromCommand(
+      { command: 'node', args: ['server.js'], configFile: settings, policyFile },
+      { env: { HITLOOP_HOME: home }, homeDir: userHome },
+    );
+    const policy = proxyPolicy(cmd, { env: { HITLOOP_HOME: home }, homeDir: userHome, cwd: work });
+    for (const path of [settings, policyFile, hubFile])
+      expect((await verdict(policy, { path })).verdict, path).toBe('deny');
     expect((await verdict(policy, { path: 'notes.txt' })).verdict).toBe('allow');
   });
   it('is on by default and off only with proxy.protectHitloopFiles: false', async () => {

@@ -121,11 +121,22 @@ function loadConfigAsProxy(file: string, server: string | undefined): ResolvedPr
     !record ||
     (!Object.keys(record).some((k) => sections.includes(k)) &&
       ['type', 'rules', 'default', 'trustedServers'].some((k) => k in record));
-  return configFromCommand({
-    command: 'hitloop-policy-check',
-    name: server ?? UNNAMED_SERVER,
-    ...(barePolicy ? { policyFile: file } : { configFile: file }),
-  });
+  try {
+    return configFromCommand({
+      command: 'hitloop-policy-check',
+      name: server ?? UNNAMED_SERVER,
+      ...(barePolicy ? { policyFile: file } : { configFile: file }),
+    });
+  } catch (err) {
+    // The server name is checked as the proxy's --name; here it is --server.
+    if (err instanceof ConfigError && err.file === '--name')
+      throw new ConfigError({
+        file: '--server',
+        problem: err.problem,
+        fix: err.fix?.replace('--name', '--server'),
+      });
+    throw err;
+  }
 }
 
 function objectFlag(text: string, flag: string, example: string): Record<string, unknown> {
