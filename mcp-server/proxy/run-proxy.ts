@@ -17,6 +17,7 @@ import type { PersistentWebhookBackend } from '../../shared/webhooks/persistent-
 import { packageVersion } from '../version.js';
 import { createBackendResolver } from './approval/backend-resolver.js';
 import { RecoveringBackend } from './approval/recovering-backend.js';
+import { proxyPolicy } from './config/proxy-policy.js';
 import type { ResolvedProxyConfig } from './config/types.js';
 import { splitHostPort } from './host-port.js';
 import type { HttpDownstream } from './http-downstream.js';
@@ -64,7 +65,14 @@ export async function runProxy(
   config: ResolvedProxyConfig,
   options: RunProxyOptions = {},
 ): Promise<RunningProxy> {
+  // hitloop's own files are protected before the configured policy is asked
+  // (the same composition `hitloop policy check` evaluates).
+  config = { ...config, policy: proxyPolicy(config) };
   const log = options.log ?? createLogger(config.proxy.logLevel);
+  if (config.proxy.protectHitloopFiles === false)
+    log.warn(
+      "proxy.protectHitloopFiles is false: tools may read hitloop's own files, including the hub tokens that approve calls",
+    );
   if (config.proxy.permissionPrompt)
     // The name decides which prompts pass unasked: say which, so a proxy
     // registered under another name (or another server named like it) is noticed.

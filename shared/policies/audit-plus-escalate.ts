@@ -1,4 +1,4 @@
-import { randomInt } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { Action } from '../models/action.js';
 import { uniformFromKey } from '../util/seeded-hash.js';
@@ -140,7 +140,9 @@ export class AuditPlusEscalatePolicy implements HITLPolicy {
   }
 
   private draw(runId: string, index: number): number {
-    if (this.seedKey === undefined) return randomInt(2 ** 48) / 2 ** 48;
+    // 48 random bits, uniform in [0, 1). (randomInt cannot give them: its
+    // range must be below 2**48, so randomInt(2 ** 48) throws a RangeError.)
+    if (this.seedKey === undefined) return randomBytes(6).readUIntBE(0, 6) / 2 ** 48;
     return uniformFromKey(`${this.seedKey}|${runId}|${index}`);
   }
 }

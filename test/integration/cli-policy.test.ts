@@ -129,6 +129,76 @@ describe('hitloop policy check', () => {
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('file not found');
   });
+  // What the proxy would decide, read the proxy's way (policy-check-agrees
+  // compares the two end to end); each of these differed before.
+  const twoServers = {
+    mcpServers: {
+      fs: { command: 'node', args: ['fs.js'] },
+      memory: { command: 'node', args: ['memory.js'] },
+    },
+  };
+  it('splits a prefixed tool name into server and tool, as the proxy does', () => {
+    const file = write('two-servers.json', {
+      ...twoServers,
+      policy: { rules: [{ tool: 'write_file', server: 'fs', effect: 'allow' }] },
+    });
+    const r = runHitloop(['policy', 'check', '-c', file, '-t', 'fs__write_file', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      verdict: 'allow',
+      rule: 'rules[0]',
+      server: 'fs',
+      tool: 'write_file',
+    });
+  });
+  it("reads JSONC and, without a policy key, applies the proxy's default (every call asks)", () => {
+    const file = write(
+      'mcp.jsonc',
+      `// VS Code style\n{ "servers": ${JSON.stringify(twoServers.mcpServers)}, }\n`,
+    );
+    const r = runHitloop(['policy', 'check', '-c', file, '-t', 'memory__create_entities']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/verdict: ask/);
+    expect(r.stdout).toMatch(/rule: +default/);
+    expect(r.stdout).toMatch(/call: +tool create_entities of server memory/);
+    // Plain JSON without a policy key too.
+    const plain = write('no-policy.json', twoServers);
+    const p = runHitloop(['policy', 'check', '-c', plain, '-t', 'fs__read_file', '--json']);
+    expect(p.code, p.stderr).toBe(0);
+    expect(JSON.parse(p.stdout)).toMatchObject({ verdict: 'ask', rule: 'default' });
+  });
+  it('checks an unseeded audit_plus_escalate policy that reaches sampling', () => {
+    const file = write('audit.json', {
+      policy: { type: 'audit_plus_escalate', auditSampleRate: 1 },
+    });
+    const r = runHitloop(['policy', 'check', '-c', file, '-t', 'x', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ verdict: 'ask', rule: 'audit_sample' });
+  });
+  it("applies hitloop's built-in protection, as the proxy does", () => {
+    const r = runHitloop(
+      [
+        'policy',
+        'check',
+        '-c',
+        rules,
+        '-t',
+        'read_file',
+        '--args',
+        '{"path":"~/.hitloop/hubs/a.json"}',
+        '--json',
+      ],
+      { env: { HOME: dir } },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ verdict: 'deny', rule: 'hitloop_protected_path' });
+  });
+  it("names --server, not the proxy's --name, for an invalid server name", () => {
+    const r = runHitloop(['policy', 'check', '-c', rules, '-t', 'x', '-s', 'bad name']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--server: "bad name" has characters other than');
+    expect(r.stderr).toContain('fix: use e.g. --server bad-name');
+  });
   it('exits 2 for invalid --args JSON or a non-object', () => {
     const invalid = runHitloop([
       'policy',

@@ -27,7 +27,10 @@ import {
 // The proxy keeps serving after every one of them.
 
 const tmp = tempDir();
-const root = join(tmp.dir, 'files');
+// Not inside tmp.dir, the proxy's HITLOOP_HOME: hitloop denies every tool
+// call that names a path in its home folder.
+const files = tempDir('hitloop-files-');
+const root = join(files.dir, 'files');
 const LIMIT = 64 * 1024;
 let config: string;
 let proxy: StdioProxy;
@@ -53,6 +56,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.allSettled([proxy?.close(), raw?.close(), http?.close()]);
   tmp.remove();
+  files.remove();
 });
 
 describe('hitloop proxy: malformed and oversized input on stdin', () => {

@@ -21,7 +21,10 @@ import {
 // elicitation handler: hitloop asks through the client's own form.
 
 const tmp = tempDir();
-const root = join(tmp.dir, 'files');
+// Not inside tmp.dir, the proxy's HITLOOP_HOME: hitloop denies every tool
+// call that names a path in its home folder.
+const files = tempDir('hitloop-files-');
+const root = join(files.dir, 'files');
 const telemetryDb = join(tmp.dir, 'telemetry.db');
 const handlers: ClientHandlers = {};
 const asked: Array<ElicitRequest['params']> = [];
@@ -78,6 +81,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.allSettled([proxy?.close(), http?.close()]);
   tmp.remove();
+  files.remove();
 });
 
 beforeEach(() => {

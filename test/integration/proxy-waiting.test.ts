@@ -24,7 +24,10 @@ import {
 // hold clients with short timeouts that reset on progress.
 
 const tmp = tempDir();
-const root = join(tmp.dir, 'files');
+// Not inside tmp.dir, the proxy's HITLOOP_HOME: hitloop denies every tool
+// call that names a path in its home folder.
+const files = tempDir('hitloop-files-');
+const root = join(files.dir, 'files');
 const telemetryDb = join(tmp.dir, 'telemetry.db');
 const handlers: ClientHandlers = {};
 let config: string;
@@ -55,6 +58,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await proxy?.close();
   tmp.remove();
+  files.remove();
 });
 
 /** Whether telemetry recorded an execution of a write to `path`. */

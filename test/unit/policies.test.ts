@@ -140,6 +140,25 @@ describe('AuditPlusEscalatePolicy', () => {
     expect(asked).toBeLessThan(1135);
   });
 
+  it('samples without a seed too (the README snippet, new AuditPlusEscalatePolicy())', () => {
+    // Unseeded sampling used randomInt(2 ** 48), which Node refuses with a
+    // RangeError: every action that reached sampling threw.
+    expect(new AuditPlusEscalatePolicy().evaluate(act()).verdict).toMatch(/^(allow|ask)$/);
+    const p = new AuditPlusEscalatePolicy({ auditSampleRate: 0.5, consecutiveActionThreshold: 0 });
+    const verdicts = new Set<string>();
+    let asked = 0;
+    const n = 2000;
+    for (let i = 0; i < n; i++) {
+      const { verdict, rule } = p.evaluate(act(), { runId: `r${i % 7}` });
+      verdicts.add(verdict);
+      if (rule === 'audit_sample') asked++;
+    }
+    expect([...verdicts].sort()).toEqual(['allow', 'ask']);
+    // 2000 draws at p=0.5: sd ~ 22, so +-6 sd is [866, 1134].
+    expect(asked).toBeGreaterThan(866);
+    expect(asked).toBeLessThan(1134);
+  });
+
   const sampleVerdicts = (seed: number, order: 'forward' | 'interleaved') => {
     const p = new AuditPlusEscalatePolicy({
       auditSampleRate: 0.3,

@@ -187,6 +187,8 @@ describe('loadProxyConfig: defaults', () => {
     expect(config.proxy).toEqual({
       prefixNames: false,
       separator: '__',
+      protectHitloopFiles: true,
+      protectedPaths: [],
       permissionPrompt: false,
       nameInClient: 'hitloop',
       logLevel: 'info',

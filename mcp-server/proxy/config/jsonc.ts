@@ -7,6 +7,14 @@ import { ConfigError } from '../../../shared/errors.js';
 // second "github" server would replace the first), and `__proto__` kept as
 // an ordinary key.
 
+/**
+ * How deep objects and lists may nest. Far beyond any real config, and far
+ * below what would exhaust the stack here or in the code that walks the
+ * value afterwards (a 20,000-deep file used to end in "Maximum call stack
+ * size exceeded" instead of an error naming the file).
+ */
+export const MAX_JSONC_DEPTH = 256;
+
 /** Where a value sits in the text: `text.slice(start, end)` is its source. */
 export interface Span {
   start: number;
@@ -44,6 +52,7 @@ export function parseJsonc(text: string, file: string): JsoncDocument {
 
 class Parser {
   private pos = 0;
+  private depth = 0;
   /** Offsets where comments start. */
   readonly comments: number[] = [];
   readonly spans = new WeakMap<object, Span>();
@@ -97,7 +106,9 @@ class Parser {
 
   private parseObject(path: string): Record<string, unknown> {
     const start = this.pos;
+    this.enter();
     const out = this.parseMembers(path);
+    this.depth--;
     this.spans.set(out, { start, end: this.pos });
     return out;
   }
@@ -164,7 +175,9 @@ class Parser {
 
   private parseArray(path: string): unknown[] {
     const start = this.pos;
+    this.enter();
     const out = this.parseItems(path);
+    this.depth--;
     this.spans.set(out, { start, end: this.pos });
     return out;
   }
@@ -292,6 +305,17 @@ class Parser {
       `expected a value, found ${this.describeHere()}`,
       'strings must be double-quoted; the only bare words are true, false and null',
     );
+  }
+
+  /** One level deeper; past MAX_JSONC_DEPTH the file is refused, not the stack overflowed. */
+  private enter(): void {
+    if (++this.depth <= MAX_JSONC_DEPTH) return;
+    const { line, column } = lineColumn(this.text, this.pos);
+    throw new ConfigError({
+      file: this.file,
+      problem: `objects and lists are nested deeper than ${MAX_JSONC_DEPTH} levels (at line ${line}, column ${column})`,
+      fix: 'flatten the structure: a hitloop or MCP config needs only a few levels',
+    });
   }
 
   /** Skips whitespace and comments. */

@@ -114,6 +114,7 @@ export function loadProxyConfig(file: string, options: LoadOptions = {}): Resolv
     approval: sections.approval,
     telemetry: sections.telemetry,
     proxy,
+    configFiles: [doc.path],
   };
 }
 
@@ -186,7 +187,9 @@ export function configFromCommand(
 
   let sections: Sections;
   let source = 'command line';
+  const configFiles: string[] = [];
   if (upstream.configFile) {
+    configFiles.push(resolve(cwd, upstream.configFile));
     // Its servers, if any, are not proxied: the command line names the upstream.
     sections = resolveSections(readConfigDocument(upstream.configFile, options));
     source = upstream.configFile;
@@ -194,6 +197,7 @@ export function configFromCommand(
     sections = defaultSections(env, options.homeDir ?? homedir());
   }
   if (upstream.policyFile) {
+    configFiles.push(resolve(cwd, upstream.policyFile));
     Object.assign(sections, readPolicyFile(resolve(cwd, upstream.policyFile), upstream.policyFile));
   }
 
@@ -246,6 +250,7 @@ export function configFromCommand(
     approval: sections.approval,
     telemetry: sections.telemetry,
     proxy,
+    configFiles,
   };
 }
 
@@ -359,6 +364,8 @@ export function sanitizeServerName(text: string): string {
 
 interface ConfigDocument {
   file: string;
+  /** The file, absolute. */
+  path: string;
   dir: string;
   json: Record<string, unknown>;
   expand: ExpandContext;
@@ -383,6 +390,7 @@ function readConfigDocument(file: string, options: LoadOptions): ConfigDocument 
   checkTopLevelKeys(json, file);
   return {
     file,
+    path: absolute,
     dir,
     json,
     homeDir,
@@ -703,7 +711,12 @@ function resolveSections(doc: ConfigDocument): Sections {
       ...(webhook ? { webhook } : {}),
     },
     telemetry: { ...(db !== undefined ? { db } : {}), required: telemetry.required },
-    proxy,
+    proxy: {
+      ...proxy,
+      protectedPaths: proxy.protectedPaths.map((p, i) =>
+        resolvePath(expandString(p, `proxy.protectedPaths[${i}]`, doc.expand), doc),
+      ),
+    },
   };
 }
 

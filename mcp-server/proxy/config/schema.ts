@@ -282,6 +282,18 @@ export const ProxyConfig = z
       .describe(
         'Between the server name and the tool name (default "__"). Server names may not contain it.',
       ),
+    protectHitloopFiles: z
+      .boolean()
+      .default(true)
+      .describe(
+        "Deny any call whose arguments name hitloop's own files (HITLOOP_HOME with its hub tokens, the approval store, telemetry, this config), so an agent cannot read a token and approve itself. Default true; false turns the protection off.",
+      ),
+    protectedPaths: z
+      .array(z.string().min(1))
+      .default([])
+      .describe(
+        'More files or folders protected the same way (e.g. a `hitloop serve --token-file`); relative to the config file, ~ and ${env:...} expanded.',
+      ),
     permissionPrompt: z
       .boolean()
       .default(false)

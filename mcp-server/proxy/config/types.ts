@@ -74,6 +74,10 @@ export interface ProxySettings {
   /** Prefix tool and prompt names with `SERVER` + separator. Default: true when more than one server. */
   prefixNames: boolean;
   separator: string;
+  /** hitloop's built-in protection of its own files (see proxyPolicy); default true. */
+  protectHitloopFiles: boolean;
+  /** More files or folders protected like hitloop's own (absolute, resolved by the loader). */
+  protectedPaths: string[];
   /** Also expose Claude Code's permission-prompt tool `approve`. */
   permissionPrompt: boolean;
   /** The proxy's name in the client's config: permission prompts for `mcp__<it>__<own tool>` pass (the call is gated when it arrives). */
@@ -104,6 +108,8 @@ export interface ResolvedProxyConfig {
   approval: ApprovalSettings;
   telemetry: TelemetrySettings;
   proxy: ProxySettings;
+  /** The config and policy files this was read from (absolute), protected like hitloop's own files. */
+  configFiles?: string[];
 }
 
 /** Builds approval backends; the proxy registers the ones it can make (hub, elicitation) at run time. */

@@ -16,7 +16,6 @@ import type { Decision } from '../../../shared/models/decision.js';
 import type { ToolResult } from '../../../shared/models/tool-result.js';
 import type { HITLPolicy } from '../../../shared/policies/policy.js';
 import { toolGlobToRegExp } from '../../../shared/policies/rules.js';
-import { effectiveRisk } from '../../../shared/policies/tool-risk.js';
 import {
   type LogEventInput,
   TelemetryError,
@@ -50,6 +49,7 @@ import {
   permissionResultText,
   permissionToolDefinition,
 } from './permission-prompt.js';
+import { toolCallAction } from './tool-call.js';
 import { loadValidators, ToolCatalog, validatorsLoaded } from './tool-catalog.js';
 
 /** Progress tokens the proxy gives servers, unguessable so a client's own token is never taken for one. */
@@ -881,24 +881,11 @@ export class ProxySession implements UpstreamListener {
     entry: NonNullable<ReturnType<ToolCatalog['get']>>,
     toolArgs: Record<string, unknown>,
   ): Action {
-    // Built directly rather than through the zod schema: every field is known
-    // to be valid here, and this is the hot path of every allowed call.
-    const annotations = entry.tool.annotations as Action['annotations'];
-    const action: Action = {
-      id: uuidv7(),
-      toolName: entry.tool.name,
+    return toolCallAction(
+      { name: entry.server.name, trusted: entry.server.spec.trusted },
+      entry.tool,
       toolArgs,
-      server: entry.server.name,
-      // Unknown risk is medium; a trusted server's annotations may say otherwise.
-      riskClass: 'medium',
-      sideEffects: [],
-      rationale: '',
-      contextRefs: [],
-    };
-    if (annotations) action.annotations = annotations;
-    if (entry.server.spec.trusted)
-      action.riskClass = effectiveRisk(action, new Set([entry.server.name]));
-    return action;
+    );
   }
 
   private requestContext(

@@ -1,5 +1,6 @@
 import type { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import type { ToolDefinition, UpstreamServer } from '../upstream/upstream-server.js';
+import { exposedToolName } from './tool-call.js';
 
 /** A tool as the client sees it, and where it really lives. */
 export interface CatalogEntry {
@@ -121,7 +122,7 @@ export class ToolCatalog {
   ) {}
 
   exposedName(server: string, tool: string): string {
-    return this.naming.prefixNames ? `${server}${this.naming.separator}${tool}` : tool;
+    return exposedToolName(server, tool, this.naming);
   }
 
   /** Rebuilds from the servers' current tool lists. */
