@@ -25,8 +25,11 @@ let proxy: StdioProxy | undefined;
 
 beforeEach(() => {
   work = tempDir('hitloop-required-');
+  // The files live outside the proxy's HITLOOP_HOME (work.dir/home): hitloop
+  // denies every tool call that names a path in its own home folder.
   root = join(work.dir, 'files');
   mkdirSync(root);
+  mkdirSync(join(work.dir, 'home'));
   db = join(work.dir, 'telemetry.db');
 });
 afterEach(async () => {
@@ -42,7 +45,7 @@ async function start(ulimitBlocks?: number): Promise<StdioProxy> {
     approval: { backend: 'auto-reject' },
     telemetry: { db, required: true },
   });
-  proxy = await startStdioProxy(config, work.dir, {
+  proxy = await startStdioProxy(config, join(work.dir, 'home'), {
     // 512-byte blocks; the upstream server inherits the limit too, and writes tiny files.
     launcher:
       ulimitBlocks === undefined
