@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import type { Decision } from '../models/decision.js';
 import type { ApprovalStore, StoreChange } from '../stores/approval-store.js';
 import { argsHash } from '../util/canonical-json.js';
+import { unshowableReason } from '../util/faithful-args.js';
 import { announceHub, discoverHubs, hitloopHome } from './discovery.js';
 import { type HubServer, type HubServerOptions, startHubServer } from './hub-http.js';
 import { LivenessView } from './liveness.js';
@@ -249,6 +250,10 @@ export class ApprovalHub {
 
   /** Publishes a pending approval. `validate` checks edited arguments (the tool's inputSchema). */
   async publish(record: ApprovalRecord, validate?: Validator): Promise<void> {
+    // The gate refuses these first; this guards callers that publish directly,
+    // since a stored record read back through zod would lose such keys.
+    const unshowable = unshowableReason(record.args, undefined, `approval ${record.id}`);
+    if (unshowable) throw new Error(`not published: ${unshowable}`);
     if (validate) this.validators.set(record.id, validate);
     await this.announcing(`put:${record.id}`, () => this.store.put(record));
     this.emit({ type: 'requested', approval: record });

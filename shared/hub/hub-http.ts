@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { unshowableReason } from '../util/faithful-args.js';
 import { bearerTokenMatches, readRequestBody } from '../util/http-server.js';
 import { isLoopbackHost } from '../util/loopback.js';
 import type { ApprovalHub } from './approval-hub.js';
@@ -160,6 +161,14 @@ export async function startHubServer(
         } catch {
           return fail(res, 400, 'invalid_body', 'body is not valid JSON');
         }
+        // Checked before zod, which silently drops a top-level "__proto__"
+        // key: edited arguments run as sent, so they must be shown as sent.
+        const unshowable = unshowableReason(
+          (body as { editedArgs?: unknown } | null)?.editedArgs,
+          text,
+          'the decision body',
+        );
+        if (unshowable) return fail(res, 400, 'invalid_body', `decision refused: ${unshowable}`);
         const parsed = DecideRequest.safeParse(body);
         if (!parsed.success) {
           const details = parsed.error.issues.map(
