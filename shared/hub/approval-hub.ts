@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Decision } from '../models/decision.js';
+import type { Decision, DecisionChannel } from '../models/decision.js';
 import type { ApprovalStore, StoreChange } from '../stores/approval-store.js';
 import { argsHash } from '../util/canonical-json.js';
 import { unshowableReason } from '../util/faithful-args.js';
@@ -298,8 +298,16 @@ export class ApprovalHub {
     });
   }
 
-  /** Applies a reviewer's decision; the first one wins. */
-  async decide(id: string, body: DecideRequest): Promise<DecideResult> {
+  /**
+   * Applies a reviewer's decision; the first one wins. `via` is how the
+   * caller authenticated (the HTTP API passes `hub-token`); it is recorded
+   * as `decision.decidedVia`, apart from the `decidedBy` the body asserts.
+   */
+  async decide(
+    id: string,
+    body: DecideRequest,
+    via: DecisionChannel = 'in-process',
+  ): Promise<DecideResult> {
     const record = await this.store.get(id);
     if (!record)
       return { ok: false, status: 404, code: 'not_found', message: `no approval with id ${id}` };
@@ -308,7 +316,7 @@ export class ApprovalHub {
       const keep = !record.lateDecision && body.argsHash === record.argsHash;
       if (keep)
         await this.announcing(`put:${id}`, () =>
-          this.store.put({ ...record, lateDecision: this.decisionFor(record, body) }),
+          this.store.put({ ...record, lateDecision: this.decisionFor(record, body, via) }),
         );
       const closed = `approval ${id} had already ${record.status === 'expired' ? 'expired' : 'been withdrawn'}${record.statusReason ? ` (${record.statusReason})` : ''}`;
       return {
@@ -349,7 +357,7 @@ export class ApprovalHub {
         };
       }
     }
-    const decision = this.decisionFor(record, body);
+    const decision = this.decisionFor(record, body, via);
     if (record.hubId !== this.hubId) {
       // Another process asked: apply the decision only if it can still act on it.
       const view = await this.liveness(1000, record.hubId);
@@ -387,7 +395,7 @@ export class ApprovalHub {
     return { ok: true, record: result };
   }
 
-  private decisionFor(record: ApprovalRecord, body: DecideRequest): Decision {
+  private decisionFor(record: ApprovalRecord, body: DecideRequest, via: DecisionChannel): Decision {
     const edited =
       body.editedArgs && argsHash(body.editedArgs) !== record.argsHash
         ? body.editedArgs
@@ -397,6 +405,7 @@ export class ApprovalHub {
       approved: body.approve,
       reason: body.reason ?? '',
       decidedBy: body.decidedBy ?? 'hub:reviewer',
+      decidedVia: via,
       latencyMs: Math.max(0, Date.now() - Date.parse(record.createdAt)),
       tags: body.remember ? [`remember:${body.remember}`] : [],
       argsHash: edited ? argsHash(edited) : record.argsHash,
@@ -635,8 +644,10 @@ function recoveryKey(server: string | undefined, tool: string, hash: string): st
 /**
  * Who made the decision that stands, for "already approved by …" answers.
  *
- * @example decidedByText(record) // ' by cli:alice'
+ * @example decidedByText(record) // ' by cli:alice (via hub-token)'
  */
 function decidedByText(record: ApprovalRecord): string {
-  return record.decision ? ` by ${record.decision.decidedBy}` : '';
+  const d = record.decision;
+  if (!d) return '';
+  return ` by ${d.decidedBy}${d.decidedVia ? ` (via ${d.decidedVia})` : ''}`;
 }

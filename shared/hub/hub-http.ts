@@ -176,7 +176,8 @@ export async function startHubServer(
           );
           return fail(res, 400, 'invalid_body', 'invalid decision', details);
         }
-        const result = await hub.decide(id, parsed.data);
+        // The token is what authenticated this caller; decidedBy is only asserted.
+        const result = await hub.decide(id, parsed.data, 'hub-token');
         if (result.ok) return send(res, 200, result.record);
         return fail(res, result.status, result.code, result.message, result.details);
       }

@@ -70,6 +70,8 @@ export function decisionFromCallback(
     approved: body.approved,
     reason: body.reason ?? (body.approved ? '' : '(no reason given)'),
     decidedBy: `webhook:${body.decidedBy ?? 'reviewer'}`,
+    // The HMAC signature (or capability URL) authenticated it; the name is asserted.
+    decidedVia: 'webhook-signature',
     latencyMs: Math.max(0, latencyMs),
     tags: edited ? ['edited'] : [],
     argsHash: edited ? argsHash(edited) : reviewedHash,
