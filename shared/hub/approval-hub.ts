@@ -42,6 +42,8 @@ export interface ApprovalHubOptions {
   pageOrigins?: readonly string[];
   /** Extra request handler tried before the API (e.g. webhook callbacks). */
   extraRoutes?: HubServerOptions['extraRoutes'];
+  /** Unread bytes after which an event-stream client is dropped. Default 1 MiB. */
+  maxStreamBufferBytes?: number;
   /** Heartbeat interval into the store. Default 10 s. */
   heartbeatMs?: number;
   /**
@@ -106,6 +108,16 @@ export class ApprovalHub {
     return this.options.store;
   }
 
+  /**
+   * Event-stream clients connected now and the bytes they have not read yet.
+   *
+   * @example
+   * const { clients, bufferedBytes } = hub.streamStats();
+   */
+  streamStats(): { clients: number; bufferedBytes: number } {
+    return this.server?.streamStats() ?? { clients: 0, bufferedBytes: 0 };
+  }
+
   get url(): string {
     if (!this.server) throw new Error('the approval hub is not started');
     return this.server.url;
@@ -136,6 +148,10 @@ export class ApprovalHub {
       page: this.options.page ?? false,
       ...(this.options.pageOrigins ? { pageOrigins: this.options.pageOrigins } : {}),
       ...(this.options.extraRoutes ? { extraRoutes: this.options.extraRoutes } : {}),
+      ...(this.options.maxStreamBufferBytes !== undefined
+        ? { maxStreamBufferBytes: this.options.maxStreamBufferBytes }
+        : {}),
+      ...(this.options.log ? { log: this.options.log } : {}),
     });
     this.unwatch = this.store.watch((change) => this.onStoreChange(change));
     await this.beat();

@@ -10,8 +10,13 @@ import { ApprovalStatus, DecideRequest, type HubErrorCode, type HubEvent } from 
 
 export interface HubServer {
   url: string;
+  /** Event-stream clients connected now, and the bytes written to them that they have not taken yet. */
+  streamStats(): { clients: number; bufferedBytes: number };
   close(): Promise<void>;
 }
+
+/** Default for `HubServerOptions.maxStreamBufferBytes`: 1 MiB per client. */
+export const DEFAULT_MAX_STREAM_BUFFER_BYTES = 1024 * 1024;
 
 const LOOPBACK_HOSTS = ['127.0.0.1', 'localhost', '[::1]'];
 
@@ -33,6 +38,16 @@ export interface HubServerOptions {
    * (webhook callbacks carry an HMAC capability). Returns true when handled.
    */
   extraRoutes?: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
+  /**
+   * An event-stream client that leaves more than this many bytes unread is
+   * disconnected (it re-lists when it reconnects), so clients that stop
+   * reading cannot grow the hub's memory without bound. Checked before each
+   * write, so one event larger than the limit still reaches a client that
+   * reads. Default {@link DEFAULT_MAX_STREAM_BUFFER_BYTES}.
+   */
+  maxStreamBufferBytes?: number;
+  /** Where to say that a slow stream client was dropped. */
+  log?: (message: string) => void;
 }
 
 // The page's files, found beside the built library or, when running from
@@ -203,9 +218,23 @@ export async function startHubServer(
     // Clients re-list on (re)connect, so the stream carries only what happens next.
     res.write('retry: 1000\n\n');
     streams.add(res);
-    const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+    const limit = options.maxStreamBufferBytes ?? DEFAULT_MAX_STREAM_BUFFER_BYTES;
+    // Node buffers whatever the socket cannot take yet; a client that does
+    // not read would make that buffer grow with every event.
+    const write = (text: string) => {
+      if (res.destroyed) return;
+      if (res.writableLength > limit) {
+        options.log?.(
+          `hub: dropped an event-stream client that left ${res.writableLength} bytes unread (limit ${limit})`,
+        );
+        res.destroy();
+        return;
+      }
+      res.write(text);
+    };
+    const keepAlive = setInterval(() => write(': keep-alive\n\n'), 15_000);
     const unsubscribe = hub.subscribe((event: HubEvent) => {
-      res.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+      write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
     });
     res.on('close', () => {
       clearInterval(keepAlive);
@@ -227,6 +256,11 @@ export async function startHubServer(
         : bindHost;
   return {
     url: `http://${urlHost}:${port}`,
+    streamStats() {
+      let bufferedBytes = 0;
+      for (const s of streams) bufferedBytes += s.writableLength;
+      return { clients: streams.size, bufferedBytes };
+    },
     async close() {
       for (const s of streams) s.end();
       server.closeAllConnections();
