@@ -17,6 +17,7 @@ import {
   findUnshowable,
   unshowableReason,
 } from '../../shared/util/faithful-args.js';
+import { parseCallbackBody } from '../../shared/webhooks/callback-handler.js';
 import { pendingRecord } from '../conformance/approval-store.spec.js';
 
 // What a reviewer sees, what the hash covers and what runs must be the same
@@ -175,5 +176,19 @@ describe('the hub refuses what it cannot show faithfully', () => {
     };
     await expect(hub.publish(record)).rejects.toThrow(/not published: approval .* "__proto__" key/);
     expect(await hub.store.get(record.id)).toBeUndefined();
+  });
+});
+
+describe('webhook callbacks refuse what they cannot show faithfully', () => {
+  it('answers 400 to edited arguments with a __proto__ key or a duplicate key', () => {
+    const hash = 'a'.repeat(64);
+    const proto = parseCallbackBody(
+      `{"approved":true,"argsHash":"${hash}","editedArgs":{"path":"/x","__proto__":{"y":1}}}`,
+    );
+    expect(proto).toMatchObject({ ok: false, status: 400 });
+    expect(proto.ok ? '' : proto.message).toContain('"__proto__" key at __proto__');
+    const twice = parseCallbackBody(`{"approved":false,"argsHash":"${hash}","approved":true}`);
+    expect(twice.ok ? '' : twice.message).toContain('the key approved appears more than once');
+    expect(parseCallbackBody(`{"approved":true,"argsHash":"${hash}"}`)).toMatchObject({ ok: true });
   });
 });
