@@ -9,6 +9,7 @@ import {
   UNSHOWABLE_RULE,
 } from '../../shared/gate/approval-gate.js';
 import { ApprovalHub } from '../../shared/hub/approval-hub.js';
+import { gateToolCall } from '../../shared/langgraph/gate.js';
 import { createAction } from '../../shared/models/action.js';
 import { RulesPolicy } from '../../shared/policies/rules.js';
 import { MemoryApprovalStore } from '../../shared/stores/memory-store.js';
@@ -190,5 +191,18 @@ describe('webhook callbacks refuse what they cannot show faithfully', () => {
     const twice = parseCallbackBody(`{"approved":false,"argsHash":"${hash}","approved":true}`);
     expect(twice.ok ? '' : twice.message).toContain('the key approved appears more than once');
     expect(parseCallbackBody(`{"approved":true,"argsHash":"${hash}"}`)).toMatchObject({ ok: true });
+  });
+});
+
+describe('the LangGraph gate refuses what it cannot show faithfully', () => {
+  it('does not execute a tool call whose arguments carry a top-level "__proto__" key', async () => {
+    const outcome = await gateToolCall(
+      { id: 'c1', name: 'send_email', args: JSON.parse('{"to":"a@b.c","__proto__":{"bcc":"x"}}') },
+      'thread-1',
+      new ScriptedBackend([{ approved: true }]),
+      { policy: new RulesPolicy({ default: 'allow', rules: [] }) },
+    );
+    expect(outcome).toMatchObject({ kind: 'denied', execute: false });
+    expect(outcome.message).toContain('"__proto__" key at __proto__');
   });
 });
