@@ -38,70 +38,78 @@ const MAX_PROBLEMS = 5;
 export function findUnshowable(value: unknown): string[] {
   const problems: string[] = [];
   const ancestors = new Set<object>();
-  const visit = (node: unknown, path: string, inArray: boolean): void => {
+  // Path segments of the node being visited, joined only for a problem: this
+  // runs on every tool call, and nearly all of them have none.
+  const segments: Array<string | number> = [];
+  const where = () => pathOf(segments) || '(the arguments)';
+  const visit = (node: unknown, inArray: boolean): void => {
     if (problems.length >= MAX_PROBLEMS) return;
-    const where = path || '(the arguments)';
     switch (typeof node) {
       case 'string': {
         const lone = loneSurrogate(node);
         if (lone !== undefined)
           problems.push(
-            `a lone surrogate ${lone} in the string at ${where} (stores keep U+FFFD instead; not valid Unicode text)`,
+            `a lone surrogate ${lone} in the string at ${where()} (stores keep U+FFFD instead; not valid Unicode text)`,
           );
         return;
       }
       case 'number':
         if (!Number.isFinite(node))
-          problems.push(`${node} at ${where} (JSON shows and hashes it as null)`);
+          problems.push(`${node} at ${where()} (JSON shows and hashes it as null)`);
         return;
       case 'boolean':
         return;
       case 'undefined':
         // An object member that is undefined is absent on every path (JSON
         // drops it, the hash skips it); in an array JSON turns it into null.
-        if (inArray) problems.push(`undefined at ${where} (JSON shows and hashes it as null)`);
+        if (inArray) problems.push(`undefined at ${where()} (JSON shows and hashes it as null)`);
         return;
       case 'bigint':
       case 'function':
       case 'symbol':
-        problems.push(`a ${typeof node} at ${where} (it has no JSON form to show or hash)`);
+        problems.push(`a ${typeof node} at ${where()} (it has no JSON form to show or hash)`);
         return;
     }
     if (node === null) return;
     const object = node as object;
     if (ancestors.has(object)) {
-      problems.push(`a circular reference at ${where}`);
+      problems.push(`a circular reference at ${where()}`);
       return;
     }
+    const isArray = Array.isArray(object);
     const proto = Object.getPrototypeOf(object) as unknown;
-    if (!Array.isArray(object) && proto !== Object.prototype && proto !== null) {
+    if (!isArray && proto !== Object.prototype && proto !== null) {
       const kind = (object as { constructor?: { name?: string } }).constructor?.name ?? 'object';
       problems.push(
-        `a ${kind} at ${where} (what is shown and hashed is its JSON form, not the value the tool receives); pass plain JSON`,
+        `a ${kind} at ${where()} (what is shown and hashed is its JSON form, not the value the tool receives); pass plain JSON`,
       );
       return;
     }
     ancestors.add(object);
-    if (Array.isArray(object)) {
-      object.forEach((item, i) => {
-        visit(item, `${path}[${i}]`, true);
-      });
+    if (isArray) {
+      const items = object as unknown[];
+      for (let i = 0; i < items.length; i++) {
+        segments.push(i);
+        visit(items[i], true);
+        segments.pop();
+      }
     } else {
       for (const key of Object.keys(object)) {
-        const childPath = joinKey(path, key);
+        segments.push(key);
         if (key === '__proto__')
           problems.push(
-            `a "__proto__" key at ${childPath} (hidden by object parsing, but still sent to the tool)`,
+            `a "__proto__" key at ${where()} (hidden by object parsing, but still sent to the tool)`,
           );
         const lone = loneSurrogate(key);
         if (lone !== undefined)
-          problems.push(`a lone surrogate ${lone} in the key at ${childPath} (not valid Unicode)`);
-        visit((object as Record<string, unknown>)[key], childPath, false);
+          problems.push(`a lone surrogate ${lone} in the key at ${where()} (not valid Unicode)`);
+        visit((object as Record<string, unknown>)[key], false);
+        segments.pop();
       }
     }
     ancestors.delete(object);
   };
-  visit(value, '', false);
+  visit(value, false);
   return problems.slice(0, MAX_PROBLEMS);
 }
 
@@ -126,7 +134,7 @@ export function findDuplicateKeys(text: string): string[] {
       if (top?.keys && top.expectKey) {
         const raw = text.slice(i + 1, end - 1);
         const key = raw.includes('\\') ? (JSON.parse(text.slice(i, end)) as string) : raw;
-        if (top.keys.has(key)) found.push(joinKey(top.path, key));
+        if (top.keys.has(key)) found.push(pathOf([...stack.slice(0, -1).map(segmentOf), key]));
         else top.keys.add(key);
         top.key = key;
         top.expectKey = false;
@@ -134,16 +142,11 @@ export function findDuplicateKeys(text: string): string[] {
       i = end;
       continue;
     }
-    if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
-      const path = top ? (top.keys ? joinKey(top.path, top.key) : `${top.path}[${top.index}]`) : '';
-      stack.push(
-        c === 0x7b
-          ? { keys: new Set(), expectKey: true, key: '', path, index: 0 }
-          : { keys: undefined, expectKey: false, key: '', path, index: 0 },
-      );
-    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
-      stack.pop();
-    } else if (c === 0x2c /* , */ && top) {
+    if (c === 0x7b /* { */) stack.push({ keys: new Set(), expectKey: true, key: '', index: 0 });
+    else if (c === 0x5b /* [ */)
+      stack.push({ keys: undefined, expectKey: false, key: '', index: 0 });
+    else if (c === 0x7d /* } */ || c === 0x5d /* ] */) stack.pop();
+    else if (c === 0x2c /* , */ && top) {
       if (top.keys) top.expectKey = true;
       else top.index++;
     }
@@ -184,9 +187,14 @@ interface Frame {
   /** Keys seen so far in an object; undefined for an array. */
   keys: Set<string> | undefined;
   expectKey: boolean;
+  /** The object's current key, or the array's current index. */
   key: string;
-  path: string;
   index: number;
+}
+
+/** Where a frame's container sits inside its parent. */
+function segmentOf(frame: Frame): string | number {
+  return frame.keys ? frame.key : frame.index;
 }
 
 /** Index just after the closing quote of the string that starts at `start`. */
@@ -212,8 +220,13 @@ function loneSurrogate(text: string): string | undefined {
 
 const LONE_SURROGATE = /\p{Cs}/u;
 
-function joinKey(parent: string, key: string): string {
-  const shown = /^[A-Za-z_$][\w$]*$/.test(key) ? key : `[${makeVisible(JSON.stringify(key))}]`;
-  if (shown.startsWith('[')) return parent + shown;
-  return parent ? `${parent}.${shown}` : shown;
+/** `a.b[2]["odd key"]` for path segments; hidden characters in keys made visible. */
+function pathOf(segments: ReadonlyArray<string | number>): string {
+  let out = '';
+  for (const segment of segments) {
+    if (typeof segment === 'number') out += `[${segment}]`;
+    else if (/^[A-Za-z_$][\w$]*$/.test(segment)) out += out ? `.${segment}` : segment;
+    else out += `[${makeVisible(JSON.stringify(segment))}]`;
+  }
+  return out;
 }
