@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { ApprovalRecord, HubPresence, RememberedRule } from '../hub/protocol.js';
@@ -81,7 +81,11 @@ export class SqliteApprovalStore implements ApprovalStore {
     options: { onInvalid?: (message: string) => void; redactKeys?: string | RegExp | boolean } = {},
   ) {
     this.isSecret = secretKeyTest(options.redactKeys);
-    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    if (file !== ':memory:') {
+      mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+      // Created 0600 from the start; SQLite gives -wal and -shm the same mode.
+      if (!existsSync(file)) closeSync(openSync(file, 'a', 0o600));
+    }
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     // Also a file (and -wal, -shm) that existed with a wider mode.
