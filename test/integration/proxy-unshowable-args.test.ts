@@ -1,6 +1,8 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { discoverHubs } from '../../shared/hub/discovery.js';
+import { HubClient } from '../../shared/hub/hub-client.js';
 import {
   filesystemServer,
   type HttpProxy,
@@ -10,6 +12,7 @@ import {
   startHttpProxy,
   startRawProxy,
   tempDir,
+  waitUntil,
   writeConfig,
 } from '../helpers/proxy-harness.js';
 
@@ -145,5 +148,44 @@ describe('hitloop proxy: arguments that cannot be shown faithfully (Streamable H
       error: { code: -32600, message: expect.stringContaining('appears more than once') },
     });
     expect(existsSync(shown) || existsSync(hidden)).toBe(false);
+  });
+});
+
+describe('hitloop proxy: a call that needs a person never reaches the hub with hidden arguments', () => {
+  it('refuses a "__proto__" call at once; no approval card (which could not show the key) appears', async () => {
+    const home = join(tmp.dir, 'hub-home');
+    const config = writeConfig(
+      tmp.dir,
+      {
+        mcpServers: { fs: filesystemServer(root) },
+        policy: { type: 'rules', default: 'allow', rules: [{ tool: 'write_file', effect: 'ask' }] },
+        approval: { backend: 'hub' },
+        telemetry: { db: false },
+        proxy: { prefixNames: true },
+      },
+      'hub.json',
+    );
+    const asked = startRawProxy(config, home);
+    try {
+      asked.send(initializeRequest(1));
+      await asked.next((m) => m.id === 1);
+      asked.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+      const hubs = await waitUntil(
+        () => (discoverHubs(home).length ? discoverHubs(home) : undefined),
+        'the hub to announce itself',
+      );
+      const file = join(root, 'asked.txt');
+      asked.write(
+        callLine(20, `{"path":${JSON.stringify(file)},"content":"x","__proto__":{"content":"y"}}`),
+      );
+      // On the old code the call waited for a person, on a card whose
+      // arguments lacked the key and whose hash did not match them.
+      const answer = await asked.next((m) => m.id === 20, 5000);
+      expect(resultText(answer.result)).toMatch(/^Tool 'fs\/write_file' was NOT executed: /);
+      expect(await new HubClient(hubs[0]!).listPending()).toEqual([]);
+      expect(existsSync(file)).toBe(false);
+    } finally {
+      await asked.close();
+    }
   });
 });
