@@ -15,8 +15,9 @@
  * - a lone surrogate (`"\ud800"`): stores that hold UTF-8 (SQLite, Postgres)
  *   turn it into U+FFFD, while the server receives the surrogate;
  * - values JSON has no faithful form for (NaN, Infinity, BigInt, functions,
- *   `undefined` in an array, a Date or Map, a circular reference): what is
- *   shown and hashed is their JSON stand-in, the tool receives the value.
+ *   `undefined` in an array, a Map or class instance, an invalid Date, a
+ *   circular reference): what is shown and hashed is their JSON stand-in,
+ *   the tool receives the value. A valid Date is its ISO time, so it passes.
  *
  * hitloop refuses such calls at every way in rather than trying to show them.
  * Pure TypeScript, no `node:` imports.
@@ -74,6 +75,13 @@ export function findUnshowable(value: unknown): string[] {
     const object = node as object;
     if (ancestors.has(object)) {
       problems.push(`a circular reference at ${where()}`);
+      return;
+    }
+    // A valid Date shows and hashes as its exact ISO time, which is what a
+    // tool schema that coerces dates (LangChain tools) was given.
+    if (object instanceof Date) {
+      if (Number.isNaN(object.getTime()))
+        problems.push(`an invalid Date at ${where()} (JSON shows and hashes it as null)`);
       return;
     }
     const isArray = Array.isArray(object);

@@ -36,7 +36,7 @@ describe('findUnshowable', () => {
     );
   });
 
-  it('finds lone surrogates, non-finite numbers, BigInt, functions, Dates, Maps and cycles', () => {
+  it('finds lone surrogates, non-finite numbers, BigInt, functions, invalid Dates, Maps, Sets and cycles', () => {
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
     expect(findUnshowable({ s: 'ok\ud800' })[0]).toContain(
@@ -46,13 +46,14 @@ describe('findUnshowable', () => {
     expect(findUnshowable({ n: Number.NaN })[0]).toContain('NaN at n');
     expect(findUnshowable({ n: 1n })[0]).toContain('a bigint at n');
     expect(findUnshowable({ f: () => 1 })[0]).toContain('a function at f');
-    expect(findUnshowable({ d: new Date(0) })[0]).toContain('a Date at d');
+    expect(findUnshowable({ d: new Date(Number.NaN) })[0]).toContain('an invalid Date at d');
+    expect(findUnshowable({ s: new Set([1]) })[0]).toContain('a Set at s');
     expect(findUnshowable({ m: new Map([[1, 2]]) })[0]).toContain('a Map at m');
     expect(findUnshowable({ a: [undefined] })[0]).toContain('undefined at a[0]');
     expect(findUnshowable(cyclic)[0]).toContain('circular reference at self');
   });
 
-  it('accepts ordinary JSON, emoji, null-prototype objects and absent (undefined) members', () => {
+  it('accepts ordinary JSON, emoji, null-prototype objects, valid Dates and absent (undefined) members', () => {
     expect(
       findUnshowable({
         path: '/tmp/x',
@@ -61,6 +62,7 @@ describe('findUnshowable', () => {
         nested: Object.assign(Object.create(null), { a: 1 }),
         optional: undefined,
         constructor: 'fine as an own key',
+        when: new Date(0),
       }),
     ).toEqual([]);
   });
