@@ -16,6 +16,15 @@ export * from './policies/index.js';
 export * from './stores/index.js';
 export * from './telemetry/index.js';
 export { argsHash, canonicalJson } from './util/canonical-json.js';
+export { findDuplicateKeys, findUnshowable, unshowableReason } from './util/faithful-args.js';
+export {
+  DEFAULT_SECRET_KEY_WORDS,
+  isDefaultSecretKey,
+  redactedValue,
+  redactSecrets,
+  type SecretKeyTest,
+  secretKeyTest,
+} from './util/redact.js';
 export { uniformFromKey } from './util/seeded-hash.js';
 export * from './util/visible-text.js';
 export * from './webhooks/index.js';

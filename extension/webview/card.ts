@@ -39,7 +39,7 @@ export type CardApproval = Pick<
   | 'args'
   | 'argsHash'
   | 'statusReason'
-> & { decision?: { decidedBy: string; reason?: string } | undefined };
+> & { decision?: { decidedBy: string; decidedVia?: string; reason?: string } | undefined };
 
 /**
  * The risk class as a coloured badge.
@@ -122,7 +122,7 @@ export function cardFacts(a: CardApproval, context: CardContext = {}): HTMLDList
     fact(
       'Outcome',
       shown(
-        `${a.status}${d ? ` by ${d.decidedBy}` : ''}${d?.reason ? `: ${d.reason}` : ''}${a.statusReason ? ` (${a.statusReason})` : ''}`,
+        `${a.status}${d ? ` by ${d.decidedBy}${d.decidedVia ? ` (via ${d.decidedVia})` : ''}` : ''}${d?.reason ? `: ${d.reason}` : ''}${a.statusReason ? ` (${a.statusReason})` : ''}`,
       ),
     );
   }

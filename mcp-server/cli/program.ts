@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../../shared/errors.js';
+import { makeVisible } from '../../shared/util/visible-text.js';
 import { packageVersion } from '../version.js';
 
 /** Exit codes the CLI uses; 2 is for anything the user can fix in their input. */
@@ -125,12 +126,14 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo): Pr
         return EXIT.ok;
       return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
+    // Messages quote file names, ids and answers from elsewhere: whatever a
+    // command missed, no escape sequence reaches the terminal raw.
     if (err instanceof ConfigError) {
-      io.stderr(`hitloop: ${err.message}\n`);
+      io.stderr(`hitloop: ${makeVisible(err.message)}\n`);
       return EXIT.usage;
     }
     const message = err instanceof Error ? err.message : String(err);
-    io.stderr(`hitloop: ${message}\n`);
+    io.stderr(`hitloop: ${makeVisible(message)}\n`);
     if (process.env.HITLOOP_DEBUG && err instanceof Error && err.stack) io.stderr(`${err.stack}\n`);
     return EXIT.failure;
   }

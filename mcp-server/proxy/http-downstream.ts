@@ -2,6 +2,7 @@ import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { unshowableReason } from '../../shared/util/faithful-args.js';
 import { bearerTokenMatches, readRequestBody } from '../../shared/util/http-server.js';
 import { isLoopbackHost } from '../../shared/util/loopback.js';
 import type { Logger } from './log.js';
@@ -166,6 +167,16 @@ export async function startHttpDownstream(options: HttpDownstreamOptions): Promi
       } catch (err) {
         return sendJson(res, 400, rpcError(-32700, `Parse error: ${(err as Error).message}`));
       }
+      // As on stdio (parse-line.ts): a call whose text is ambiguous is refused.
+      const call = [parsed]
+        .flat()
+        .find((m) => (m as { method?: unknown })?.method === 'tools/call');
+      const ambiguous = call === undefined ? undefined : unshowableReason(undefined, body);
+      if (ambiguous)
+        return sendJson(res, 400, {
+          ...rpcError(-32600, `Invalid Request: tools/call was NOT executed: ${ambiguous}`),
+          id: (call as { id?: unknown }).id ?? null,
+        });
       if (existing) {
         // Refused here, before the SDK transport maps the id to this POST's
         // stream: it would take the mapping of the request still running

@@ -99,6 +99,7 @@ export async function runProxy(
     ? new TelemetryLogger({
         dbPath: config.telemetry.db,
         required: config.telemetry.required,
+        redactKeys: config.telemetry.redactKeys,
         onError: (err) => log.error(`telemetry: ${err.message}`),
       })
     : undefined;
@@ -131,8 +132,14 @@ export async function runProxy(
     let store: ApprovalStore;
     try {
       store = approval.store
-        ? await openApprovalStore(approval.store, { onInvalid: (m) => log.warn(m) })
-        : new SqliteApprovalStore(join(home, 'approvals.db'), { onInvalid: (m) => log.warn(m) });
+        ? await openApprovalStore(approval.store, {
+            onInvalid: (m) => log.warn(m),
+            redactKeys: config.telemetry.redactKeys,
+          })
+        : new SqliteApprovalStore(join(home, 'approvals.db'), {
+            onInvalid: (m) => log.warn(m),
+            redactKeys: config.telemetry.redactKeys,
+          });
     } catch (err) {
       throw new ConfigError({
         file: config.source,

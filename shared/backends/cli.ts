@@ -232,6 +232,8 @@ export class CLIBackend implements ApprovalBackend {
       const outcome = await this.dialogue(job);
       const answeredAt = performance.now();
       const decision = this.decision(job, { ...outcome, decidedBy: this.decidedBy }, answeredAt);
+      // Typed at this process's own terminal.
+      decision.decidedVia = 'terminal';
       this.settle(job, decision);
       this.write(
         outcome.approved

@@ -6,6 +6,7 @@ import type { HITLPolicy, PolicyContext, PolicyDecision } from '../policies/poli
 import type { TelemetryLogger } from '../telemetry/logger.js';
 import { actionProposedPayload } from '../telemetry/payloads.js';
 import { argsHash } from '../util/canonical-json.js';
+import { findUnshowable } from '../util/faithful-args.js';
 
 /**
  * The part of a TelemetryLogger the gate writes to. A wrapper may assign
@@ -65,7 +66,16 @@ export type GateOutcome =
  */
 export async function gateAction(action: Action, options: GateOptions): Promise<GateOutcome> {
   const { policy, backend, runId, logger } = options;
-  const verdict = await policy.evaluate(action, { runId, ...options.context });
+  // What a reviewer sees, what the hash covers and what runs must be the same
+  // value: arguments that cannot be shown faithfully never reach the policy.
+  const unshowable = findUnshowable(action.toolArgs);
+  const verdict: PolicyDecision = unshowable.length
+    ? {
+        verdict: 'deny',
+        rule: UNSHOWABLE_RULE,
+        reason: `its arguments cannot be shown faithfully to a reviewer: ${unshowable.join('; ')}. Send plain JSON with no "__proto__" key`,
+      }
+    : await policy.evaluate(action, { runId, ...options.context });
   logger?.logEvent({
     runId,
     eventType: 'action_proposed',
@@ -95,14 +105,16 @@ export async function gateAction(action: Action, options: GateOptions): Promise<
   logger?.logApprovalRequested(runId, request);
   const onAsk = options.onAsk;
   if (onAsk && !backend.reportsWaiting) onAsk(request);
-  const decision = boundToArgs(
-    await backend.requestApproval(request, {
-      signal: options.signal,
-      timeoutMs,
-      validateArgs: options.validateArgs,
-      onWaiting: onAsk && backend.reportsWaiting ? () => onAsk(request) : undefined,
-    }),
-    action,
+  const decision = showableEdit(
+    boundToArgs(
+      await backend.requestApproval(request, {
+        signal: options.signal,
+        timeoutMs,
+        validateArgs: options.validateArgs,
+        onWaiting: onAsk && backend.reportsWaiting ? () => onAsk(request) : undefined,
+      }),
+      action,
+    ),
   );
   logger?.logApprovalDecided(runId, decision, {
     toolName: action.toolName,
@@ -139,6 +151,25 @@ function boundToArgs(decision: Decision, action: Action): Decision {
     approved: false,
     decidedBy: 'system:args_mismatch',
     reason: `the approval was given for other arguments (sha256 ${decision.argsHash.slice(0, 12)}…) than this call's; approve this call itself`,
+  };
+}
+
+/** The `rule` of the deny verdict for arguments that cannot be shown faithfully. */
+export const UNSHOWABLE_RULE = 'hitloop:unshowable-arguments';
+
+/**
+ * Edited arguments run as edited, so they must be showable too: an edit
+ * carrying a `__proto__` key (from any backend) is refused, not run.
+ */
+function showableEdit(decision: Decision): Decision {
+  if (!decision.approved || decision.editedArgs === undefined) return decision;
+  const problems = findUnshowable(decision.editedArgs);
+  if (!problems.length) return decision;
+  return {
+    ...decision,
+    approved: false,
+    decidedBy: 'system:unshowable_edit',
+    reason: `the edited arguments cannot be shown faithfully: ${problems.join('; ')}`,
   };
 }
 

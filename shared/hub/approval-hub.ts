@@ -1,8 +1,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Decision } from '../models/decision.js';
+import type { Decision, DecisionChannel } from '../models/decision.js';
 import type { ApprovalStore, StoreChange } from '../stores/approval-store.js';
 import { argsHash } from '../util/canonical-json.js';
+import { unshowableReason } from '../util/faithful-args.js';
 import { announceHub, discoverHubs, hitloopHome } from './discovery.js';
 import { type HubServer, type HubServerOptions, startHubServer } from './hub-http.js';
 import { LivenessView } from './liveness.js';
@@ -41,6 +42,8 @@ export interface ApprovalHubOptions {
   pageOrigins?: readonly string[];
   /** Extra request handler tried before the API (e.g. webhook callbacks). */
   extraRoutes?: HubServerOptions['extraRoutes'];
+  /** Unread bytes after which an event-stream client is dropped. Default 1 MiB. */
+  maxStreamBufferBytes?: number;
   /** Heartbeat interval into the store. Default 10 s. */
   heartbeatMs?: number;
   /**
@@ -105,6 +108,16 @@ export class ApprovalHub {
     return this.options.store;
   }
 
+  /**
+   * Event-stream clients connected now and the bytes they have not read yet.
+   *
+   * @example
+   * const { clients, bufferedBytes } = hub.streamStats();
+   */
+  streamStats(): { clients: number; bufferedBytes: number } {
+    return this.server?.streamStats() ?? { clients: 0, bufferedBytes: 0 };
+  }
+
   get url(): string {
     if (!this.server) throw new Error('the approval hub is not started');
     return this.server.url;
@@ -135,6 +148,10 @@ export class ApprovalHub {
       page: this.options.page ?? false,
       ...(this.options.pageOrigins ? { pageOrigins: this.options.pageOrigins } : {}),
       ...(this.options.extraRoutes ? { extraRoutes: this.options.extraRoutes } : {}),
+      ...(this.options.maxStreamBufferBytes !== undefined
+        ? { maxStreamBufferBytes: this.options.maxStreamBufferBytes }
+        : {}),
+      ...(this.options.log ? { log: this.options.log } : {}),
     });
     this.unwatch = this.store.watch((change) => this.onStoreChange(change));
     await this.beat();
@@ -249,6 +266,10 @@ export class ApprovalHub {
 
   /** Publishes a pending approval. `validate` checks edited arguments (the tool's inputSchema). */
   async publish(record: ApprovalRecord, validate?: Validator): Promise<void> {
+    // The gate refuses these first; this guards callers that publish directly,
+    // since a stored record read back through zod would lose such keys.
+    const unshowable = unshowableReason(record.args, undefined, `approval ${record.id}`);
+    if (unshowable) throw new Error(`not published: ${unshowable}`);
     if (validate) this.validators.set(record.id, validate);
     await this.announcing(`put:${record.id}`, () => this.store.put(record));
     this.emit({ type: 'requested', approval: record });
@@ -293,8 +314,16 @@ export class ApprovalHub {
     });
   }
 
-  /** Applies a reviewer's decision; the first one wins. */
-  async decide(id: string, body: DecideRequest): Promise<DecideResult> {
+  /**
+   * Applies a reviewer's decision; the first one wins. `via` is how the
+   * caller authenticated (the HTTP API passes `hub-token`); it is recorded
+   * as `decision.decidedVia`, apart from the `decidedBy` the body asserts.
+   */
+  async decide(
+    id: string,
+    body: DecideRequest,
+    via: DecisionChannel = 'in-process',
+  ): Promise<DecideResult> {
     const record = await this.store.get(id);
     if (!record)
       return { ok: false, status: 404, code: 'not_found', message: `no approval with id ${id}` };
@@ -303,7 +332,7 @@ export class ApprovalHub {
       const keep = !record.lateDecision && body.argsHash === record.argsHash;
       if (keep)
         await this.announcing(`put:${id}`, () =>
-          this.store.put({ ...record, lateDecision: this.decisionFor(record, body) }),
+          this.store.put({ ...record, lateDecision: this.decisionFor(record, body, via) }),
         );
       const closed = `approval ${id} had already ${record.status === 'expired' ? 'expired' : 'been withdrawn'}${record.statusReason ? ` (${record.statusReason})` : ''}`;
       return {
@@ -344,7 +373,7 @@ export class ApprovalHub {
         };
       }
     }
-    const decision = this.decisionFor(record, body);
+    const decision = this.decisionFor(record, body, via);
     if (record.hubId !== this.hubId) {
       // Another process asked: apply the decision only if it can still act on it.
       const view = await this.liveness(1000, record.hubId);
@@ -382,7 +411,7 @@ export class ApprovalHub {
     return { ok: true, record: result };
   }
 
-  private decisionFor(record: ApprovalRecord, body: DecideRequest): Decision {
+  private decisionFor(record: ApprovalRecord, body: DecideRequest, via: DecisionChannel): Decision {
     const edited =
       body.editedArgs && argsHash(body.editedArgs) !== record.argsHash
         ? body.editedArgs
@@ -392,6 +421,7 @@ export class ApprovalHub {
       approved: body.approve,
       reason: body.reason ?? '',
       decidedBy: body.decidedBy ?? 'hub:reviewer',
+      decidedVia: via,
       latencyMs: Math.max(0, Date.now() - Date.parse(record.createdAt)),
       tags: body.remember ? [`remember:${body.remember}`] : [],
       argsHash: edited ? argsHash(edited) : record.argsHash,
@@ -630,8 +660,10 @@ function recoveryKey(server: string | undefined, tool: string, hash: string): st
 /**
  * Who made the decision that stands, for "already approved by …" answers.
  *
- * @example decidedByText(record) // ' by cli:alice'
+ * @example decidedByText(record) // ' by cli:alice (via hub-token)'
  */
 function decidedByText(record: ApprovalRecord): string {
-  return record.decision ? ` by ${record.decision.decidedBy}` : '';
+  const d = record.decision;
+  if (!d) return '';
+  return ` by ${d.decidedBy}${d.decidedVia ? ` (via ${d.decidedVia})` : ''}`;
 }

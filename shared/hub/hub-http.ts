@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { unshowableReason } from '../util/faithful-args.js';
 import { bearerTokenMatches, readRequestBody } from '../util/http-server.js';
 import { isLoopbackHost } from '../util/loopback.js';
 import type { ApprovalHub } from './approval-hub.js';
@@ -9,8 +10,13 @@ import { ApprovalStatus, DecideRequest, type HubErrorCode, type HubEvent } from 
 
 export interface HubServer {
   url: string;
+  /** Event-stream clients connected now, and the bytes written to them that they have not taken yet. */
+  streamStats(): { clients: number; bufferedBytes: number };
   close(): Promise<void>;
 }
+
+/** Default for `HubServerOptions.maxStreamBufferBytes`: 1 MiB per client. */
+export const DEFAULT_MAX_STREAM_BUFFER_BYTES = 1024 * 1024;
 
 const LOOPBACK_HOSTS = ['127.0.0.1', 'localhost', '[::1]'];
 
@@ -32,6 +38,16 @@ export interface HubServerOptions {
    * (webhook callbacks carry an HMAC capability). Returns true when handled.
    */
   extraRoutes?: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
+  /**
+   * An event-stream client that leaves more than this many bytes unread is
+   * disconnected (it re-lists when it reconnects), so clients that stop
+   * reading cannot grow the hub's memory without bound. Checked before each
+   * write, so one event larger than the limit still reaches a client that
+   * reads. Default {@link DEFAULT_MAX_STREAM_BUFFER_BYTES}.
+   */
+  maxStreamBufferBytes?: number;
+  /** Where to say that a slow stream client was dropped. */
+  log?: (message: string) => void;
 }
 
 // The page's files, found beside the built library or, when running from
@@ -160,6 +176,14 @@ export async function startHubServer(
         } catch {
           return fail(res, 400, 'invalid_body', 'body is not valid JSON');
         }
+        // Checked before zod, which silently drops a top-level "__proto__"
+        // key: edited arguments run as sent, so they must be shown as sent.
+        const unshowable = unshowableReason(
+          (body as { editedArgs?: unknown } | null)?.editedArgs,
+          text,
+          'the decision body',
+        );
+        if (unshowable) return fail(res, 400, 'invalid_body', `decision refused: ${unshowable}`);
         const parsed = DecideRequest.safeParse(body);
         if (!parsed.success) {
           const details = parsed.error.issues.map(
@@ -167,7 +191,8 @@ export async function startHubServer(
           );
           return fail(res, 400, 'invalid_body', 'invalid decision', details);
         }
-        const result = await hub.decide(id, parsed.data);
+        // The token is what authenticated this caller; decidedBy is only asserted.
+        const result = await hub.decide(id, parsed.data, 'hub-token');
         if (result.ok) return send(res, 200, result.record);
         return fail(res, result.status, result.code, result.message, result.details);
       }
@@ -193,9 +218,23 @@ export async function startHubServer(
     // Clients re-list on (re)connect, so the stream carries only what happens next.
     res.write('retry: 1000\n\n');
     streams.add(res);
-    const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+    const limit = options.maxStreamBufferBytes ?? DEFAULT_MAX_STREAM_BUFFER_BYTES;
+    // Node buffers whatever the socket cannot take yet; a client that does
+    // not read would make that buffer grow with every event.
+    const write = (text: string) => {
+      if (res.destroyed) return;
+      if (res.writableLength > limit) {
+        options.log?.(
+          `hub: dropped an event-stream client that left ${res.writableLength} bytes unread (limit ${limit})`,
+        );
+        res.destroy();
+        return;
+      }
+      res.write(text);
+    };
+    const keepAlive = setInterval(() => write(': keep-alive\n\n'), 15_000);
     const unsubscribe = hub.subscribe((event: HubEvent) => {
-      res.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+      write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
     });
     res.on('close', () => {
       clearInterval(keepAlive);
@@ -217,6 +256,11 @@ export async function startHubServer(
         : bindHost;
   return {
     url: `http://${urlHost}:${port}`,
+    streamStats() {
+      let bufferedBytes = 0;
+      for (const s of streams) bufferedBytes += s.writableLength;
+      return { clients: streams.size, bufferedBytes };
+    },
     async close() {
       for (const s of streams) s.end();
       server.closeAllConnections();

@@ -97,12 +97,17 @@ export async function gateToolCall(
 ): Promise<HitlOutcome> {
   const runId = runIdFor(threadId);
   const actionId = actionIdFor(threadId, call.id);
-  const action = createAction({
-    ...options.describeAction?.(call),
-    id: actionId,
-    toolName: call.name,
+  const action = {
+    ...createAction({
+      ...options.describeAction?.(call),
+      id: actionId,
+      toolName: call.name,
+      toolArgs: call.args,
+    }),
+    // The schema's copy silently drops a top-level "__proto__" key; the gate
+    // must see the arguments as the model sent them, to refuse such a call.
     toolArgs: call.args,
-  });
+  };
   if (options.logger) ensureRun(options.logger, runId, options.policy.name);
   const outcome = await gateAction(action, {
     policy: options.policy,

@@ -22,9 +22,28 @@ export const Decision = z.object({
   tags: z.array(z.string()).default([]),
   argsHash: z.string().optional(),
   decidedAt: z.string().optional(),
+  /**
+   * How the decider was authenticated, set by hitloop itself, never by the
+   * decider: `hub-token` (the hub's bearer token: the CLI, the VS Code
+   * sidebar and the phone page all hold it), `webhook-signature` (an
+   * HMAC-signed callback), `terminal` (the CLI backend's prompt in the
+   * proxy's own terminal), `mcp-elicitation` (the agent's MCP client asked
+   * the user), `in-process` (code calling the hub directly). `decidedBy`
+   * is the name the decider asserted; unset on system decisions (timeouts)
+   * and on records from an older hitloop.
+   */
+  decidedVia: z.string().min(1).max(100).optional(),
 });
 export type Decision = z.infer<typeof Decision>;
 export type DecisionInput = z.input<typeof Decision>;
+
+/** Where a decision came from, for `Decision.decidedVia`. */
+export type DecisionChannel =
+  | 'hub-token'
+  | 'webhook-signature'
+  | 'terminal'
+  | 'mcp-elicitation'
+  | 'in-process';
 
 /** True when the decision came from a timeout rather than a person. */
 export function isTimeoutDecision(decision: Pick<Decision, 'decidedBy'>): boolean {

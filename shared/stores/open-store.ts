@@ -14,6 +14,8 @@ export interface OpenStoreOptions {
   ttlSeconds?: number;
   /** How long to wait for a server to accept the connection; default 5000 ms. */
   connectTimeoutMs?: number;
+  /** SQLite: secret argument keys stored hashed in settled records (default true; see SqliteApprovalStore). */
+  redactKeys?: string | RegExp | boolean;
 }
 
 /**
@@ -109,7 +111,10 @@ function openSqlite(file: string, shown: string, options: OpenStoreOptions): App
       'write sqlite:/path/to/approvals.db',
     );
   try {
-    return new SqliteApprovalStore(file, { onInvalid: options.onInvalid });
+    return new SqliteApprovalStore(file, {
+      onInvalid: options.onInvalid,
+      ...(options.redactKeys !== undefined ? { redactKeys: options.redactKeys } : {}),
+    });
   } catch (err) {
     throw new StoreOpenError(
       shown,

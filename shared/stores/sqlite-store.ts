@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { chmodSync, mkdirSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { ApprovalRecord, HubPresence, RememberedRule } from '../hub/protocol.js';
+import { ownerOnly } from '../util/owner-only.js';
+import { type SecretKeyTest, secretKeyTest } from '../util/redact.js';
 import { safeJson } from '../util/safe-json.js';
 import {
   type ApprovalFilter,
@@ -13,6 +15,7 @@ import {
   type SettleResult,
   type StoreChange,
 } from './approval-store.js';
+import { redactedAtRest } from './redact-record.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS approvals (
@@ -66,12 +69,27 @@ export class SqliteApprovalStore implements ApprovalStore {
   private lastSeq = 0;
   private lastDataVersion = -1;
   private writes = 0;
+  private readonly isSecret: SecretKeyTest | undefined;
 
-  constructor(file: string, options: { onInvalid?: (message: string) => void } = {}) {
-    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  /**
+   * `redactKeys`: secrets in the arguments of settled records are stored as
+   * `sha256:<hex>` (see `redactedAtRest`); default true (the default key
+   * words), a regular expression for other keys, false for none.
+   */
+  constructor(
+    file: string,
+    options: { onInvalid?: (message: string) => void; redactKeys?: string | RegExp | boolean } = {},
+  ) {
+    this.isSecret = secretKeyTest(options.redactKeys);
+    if (file !== ':memory:') {
+      mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+      // Created 0600 from the start; SQLite gives -wal and -shm the same mode.
+      if (!existsSync(file)) closeSync(openSync(file, 'a', 0o600));
+    }
     this.db = new Database(file);
-    if (file !== ':memory:') chmodSync(file, 0o600);
     this.db.pragma('journal_mode = WAL');
+    // Also a file (and -wal, -shm) that existed with a wider mode.
+    if (file !== ':memory:') ownerOnly(file);
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
     migrate(this.db);
@@ -99,8 +117,12 @@ export class SqliteApprovalStore implements ApprovalStore {
         record.createdAt,
         record.threadId ?? null,
         record.deliveredAt === undefined ? 0 : 1,
-        JSON.stringify(record),
+        JSON.stringify(this.atRest(record)),
       );
+  }
+
+  private atRest(record: ApprovalRecord): ApprovalRecord {
+    return this.isSecret ? redactedAtRest(record, this.isSecret) : record;
   }
 
   async get(id: string): Promise<ApprovalRecord | undefined> {
@@ -156,7 +178,7 @@ export class SqliteApprovalStore implements ApprovalStore {
         const next: ApprovalRecord = { ...current, ...settlement };
         const changed = this.db
           .prepare("UPDATE approvals SET status = ?, data = ? WHERE id = ? AND status = 'pending'")
-          .run(next.status, JSON.stringify(next), id).changes;
+          .run(next.status, JSON.stringify(this.atRest(next)), id).changes;
         if (changed !== 1) return { ok: false, reason: 'not_pending', record: current };
         this.logChange({ type: 'settled', id, source: this.instanceId });
         return { ok: true, record: next };
@@ -203,7 +225,7 @@ export class SqliteApprovalStore implements ApprovalStore {
         if (!current) return;
         this.db
           .prepare('UPDATE approvals SET delivered = 1, data = ? WHERE id = ?')
-          .run(JSON.stringify({ ...current, deliveredAt: at }), id);
+          .run(JSON.stringify(this.atRest({ ...current, deliveredAt: at })), id);
       })
       .immediate();
   }

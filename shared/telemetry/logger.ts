@@ -4,6 +4,7 @@ import type { ApprovalRequest } from '../models/approval-request.js';
 import type { Decision } from '../models/decision.js';
 import type { ToolResult } from '../models/tool-result.js';
 import { EventType } from '../models/trace-event.js';
+import { redactSecrets, type SecretKeyTest, secretKeyTest } from '../util/redact.js';
 import { uuidv7 } from '../util/uuidv7.js';
 import {
   actionProposedPayload,
@@ -22,6 +23,9 @@ import { parseStoredObject, successFlag, textOrNull } from './stored-json.js';
 const EVENT_CHUNK = 50;
 
 // A Set lookup instead of zod: logEvent is on every agent step.
+/** Payload members that hold tool arguments, whose secrets are redacted. */
+const ARGS_KEYS = ['tool_args', 'edited_args'] as const;
+
 const KNOWN_EVENT_TYPES: ReadonlySet<string> = new Set<string>(EventType.options);
 
 /**
@@ -53,6 +57,15 @@ export interface TelemetryLoggerOptions {
   maxBuffered?: number;
   /** How long to wait for another process's write lock, in ms. Default 5000. */
   busyTimeoutMs?: number;
+  /**
+   * Secrets in tool arguments (`tool_args`, `edited_args`) are stored as
+   * `sha256:<hex>` of their value. Default true: keys with a word such as
+   * token, secret, password, api_key, credential, authorization or cookie
+   * (see DEFAULT_SECRET_KEY_WORDS). A regular expression (or its source, matched
+   * case-insensitively) tested against each key replaces that list; false
+   * stores everything as given.
+   */
+  redactKeys?: string | RegExp | boolean;
 }
 
 /**
@@ -251,6 +264,7 @@ export class TelemetryLogger {
   private readonly flushIntervalMs: number;
   private readonly maxBuffered: number;
   private readonly onError: (error: TelemetryError) => void;
+  private readonly isSecret: SecretKeyTest | undefined;
   private readonly writeBatch: (ops: readonly Op[]) => void;
   private readonly selectRunEvents: Database.Statement<[string]>;
   private readonly selectRunsByCondition: Database.Statement<[string]>;
@@ -278,6 +292,7 @@ export class TelemetryLogger {
     this.flushIntervalMs = nonNegativeInt(options.flushIntervalMs ?? 200, 'flushIntervalMs');
     this.maxBuffered = positiveInt(options.maxBuffered ?? 100_000, 'maxBuffered');
     this.onError = options.onError ?? defaultReporter();
+    this.isSecret = secretKeyTest(options.redactKeys);
     this.db = openTelemetryDatabase(options.dbPath, {
       busyTimeoutMs: options.busyTimeoutMs,
       synchronous: this.required ? 'FULL' : 'NORMAL',
@@ -465,10 +480,24 @@ export class TelemetryLogger {
       input.runId,
       eventType,
       toIso(input.timestamp),
-      objectJson(input.payload),
+      objectJson(this.redacted(input.payload)),
     );
     this.afterEnqueue(1);
     return eventId;
+  }
+
+  /** The payload with secrets in its tool arguments hashed (see `redactKeys`). */
+  private redacted(payload: TracePayload | undefined): TracePayload | undefined {
+    const isSecret = this.isSecret;
+    if (!isSecret || !payload) return payload;
+    let out = payload;
+    for (const key of ARGS_KEYS) {
+      const value = payload[key];
+      if (value === null || typeof value !== 'object') continue;
+      const redacted = redactSecrets(value, isSecret);
+      if (redacted !== value) out = { ...out, [key]: redacted };
+    }
+    return out;
   }
 
   /**

@@ -94,6 +94,7 @@ export function approvalDecidedPayload(
   };
   if (decision.argsHash !== undefined) payload.args_hash = decision.argsHash;
   if (decision.decidedAt !== undefined) payload.decided_at = decision.decidedAt;
+  if (decision.decidedVia !== undefined) payload.decided_via = decision.decidedVia;
   if (context.toolName !== undefined) payload.tool_name = context.toolName;
   if (context.policyName !== undefined) payload.policy_name = context.policyName;
   if (context.policyReason !== undefined) payload.policy_reason = context.policyReason;

@@ -2,6 +2,7 @@ import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { ConfigError } from '../errors.js';
+import { ownerOnly } from '../util/owner-only.js';
 
 /**
  * The schema version this code writes. Version 1 is the seed's layout (the
@@ -124,6 +125,9 @@ export function openTelemetryDatabase(
     // Switching a new file to WAL takes a lock that does not always go through
     // the busy handler, so two processes creating one file can collide here.
     retryWhileBusy(() => db.pragma('journal_mode = WAL'), options.busyTimeoutMs ?? 5000);
+    // A file that existed before (an older hitloop, a loose umask) is
+    // tightened too, with the -wal and -shm files WAL mode has now made.
+    if (!inMemory) ownerOnly(file);
     db.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
     migrateTelemetrySchema(db, file);
     return db;

@@ -334,3 +334,37 @@ export function formatArgsForDisplay(args: unknown): string {
   }
   return makeVisible(json ?? String(args));
 }
+
+const LINE_BREAKS = /[\n\t]/g;
+
+/**
+ * `makeVisible` for text printed on one line of a terminal (an id, a name, a
+ * reason): also marks line feeds and tabs, so text from outside (a peer
+ * writing to a shared store, a hub's answer) cannot start a line of its own
+ * and pass it off as hitloop's.
+ *
+ * @example
+ * visibleLine('abc\n+ approved\u001b[2J') // 'abc⟦U+000A LF⟧+ approved⟦U+001B ESC⟧[2J'
+ */
+export function visibleLine(text: string): string {
+  return makeVisible(text).replace(LINE_BREAKS, (c) => hiddenMarker(c.charCodeAt(0)));
+}
+
+/**
+ * JSON text for a terminal: every hidden character inside its strings (C1
+ * controls, bidi overrides, zero-width and tag characters, which
+ * `JSON.stringify` leaves as they are) is written as a `\uXXXX` escape. The
+ * result parses to exactly the same value, so `--json` output stays
+ * faithful and machine-readable while nothing in it can drive the terminal.
+ *
+ * @example
+ * escapeHiddenInJson(JSON.stringify({ a: 'x\u202Ey\u009B2J' })) // '{"a":"x\\u202ey\\u009b2J"}'
+ */
+export function escapeHiddenInJson(json: string): string {
+  if (!HIDDEN_ONE.test(json)) return json;
+  return json.replace(HIDDEN_ALL, (c) =>
+    [...Array(c.length).keys()]
+      .map((i) => `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`)
+      .join(''),
+  );
+}

@@ -4,6 +4,7 @@ import type { ApprovalRecord } from '../hub/protocol.js';
 import type { Decision } from '../models/decision.js';
 import type { ApprovalStore } from '../stores/approval-store.js';
 import { argsHash } from '../util/canonical-json.js';
+import { unshowableReason } from '../util/faithful-args.js';
 import { verifyCallbackCapability } from './signature.js';
 import { type CallbackResult, describeIssues, WebhookCallbackBody } from './webhook-protocol.js';
 
@@ -18,8 +19,9 @@ export function parseCallbackBody(
   body: unknown,
 ): { ok: true; body: WebhookCallbackBody } | CallbackRefusal {
   let value = body;
+  let text: string | undefined;
   if (typeof body === 'string' || body instanceof Uint8Array) {
-    const text = typeof body === 'string' ? body : Buffer.from(body).toString('utf8');
+    text = typeof body === 'string' ? body : Buffer.from(body).toString('utf8');
     try {
       value = JSON.parse(text);
     } catch (err) {
@@ -30,6 +32,14 @@ export function parseCallbackBody(
       );
     }
   }
+  // Before zod, which drops a top-level "__proto__" key of editedArgs: edits
+  // run as sent, so they must be shown as sent (as on the hub's API).
+  const unshowable = unshowableReason(
+    (value as { editedArgs?: unknown } | null)?.editedArgs,
+    text,
+    'the callback body',
+  );
+  if (unshowable) return refuse(400, 'invalid_body', `decision refused: ${unshowable}`);
   const parsed = WebhookCallbackBody.safeParse(value);
   if (!parsed.success) {
     return refuse(
@@ -70,6 +80,8 @@ export function decisionFromCallback(
     approved: body.approved,
     reason: body.reason ?? (body.approved ? '' : '(no reason given)'),
     decidedBy: `webhook:${body.decidedBy ?? 'reviewer'}`,
+    // The HMAC signature (or capability URL) authenticated it; the name is asserted.
+    decidedVia: 'webhook-signature',
     latencyMs: Math.max(0, latencyMs),
     tags: edited ? ['edited'] : [],
     argsHash: edited ? argsHash(edited) : reviewedHash,

@@ -124,6 +124,7 @@ describe('the approval page: its zod/mini wire schemas agree with the protocol',
         approved: true,
         reason: 'ok',
         decidedBy: 'mobile:alice',
+        decidedVia: 'hub-token',
         latencyMs: 5,
         tags: [],
         decidedAt: '2026-01-01T00:00:09.000Z',
@@ -140,6 +141,7 @@ describe('the approval page: its zod/mini wire schemas agree with the protocol',
       approved: true,
       reason: 'ok',
       decidedBy: 'mobile:alice',
+      decidedVia: 'hub-token',
       decidedAt: '2026-01-01T00:00:09.000Z',
     });
     for (const key of Object.keys(PageApproval.def.shape))
@@ -298,6 +300,8 @@ describe('the approval page against a real hub', () => {
     const settled = await waiting;
     expect(settled.status).toBe('approved');
     expect(settled.decision?.decidedBy).toBe('mobile:alice');
+    // The name is the page's claim; the token is what authenticated it.
+    expect(settled.decision?.decidedVia).toBe('hub-token');
     await until(() => !cardFor(hostile.id), 5000, 'the card to go');
     expect($('flash')!.textContent).toContain('approved');
   });
@@ -365,6 +369,21 @@ describe('the approval page against a real hub', () => {
     await until(() => $('flash')!.textContent?.includes('Someone else decided'), 5000, 'refusal');
     await until(() => !cardFor(a.id), 5000, 'the card to go');
     expect((await hub.store.get(a.id))?.decision?.decidedBy).toBe('vscode:bob');
+  });
+
+  it('says who decided elsewhere, and how they were authenticated', async () => {
+    const p = await open(`#token=${hub.token}`);
+    await until(() => p.state === 'live', 5000, 'live stream');
+    const a = record({ hubId: hub.hubId });
+    await hub.publish(a);
+    await waitCard(a.id);
+    await new HubClient({ url: hub.url, token: hub.token }).decide(a.id, {
+      approve: true,
+      argsHash: a.argsHash,
+      decidedBy: 'cli:bob',
+    });
+    await until(() => !cardFor(a.id), 5000, 'the card to go');
+    expect($('flash')!.textContent).toContain('was approved by cli:bob (via hub-token)');
   });
 
   it('shows the "open the link" message for a wrong token, and for none', async () => {

@@ -183,6 +183,7 @@ describe('loadProxyConfig: defaults', () => {
     expect(config.telemetry).toEqual({
       db: join(HOME, '.hitloop', 'telemetry.db'),
       required: false,
+      redactKeys: true,
     });
     expect(config.proxy).toEqual({
       prefixNames: false,
@@ -312,7 +313,11 @@ describe('loadProxyConfig: defaults', () => {
       keepAliveMs: 500,
       resumeWindowMs: 120_000,
     });
-    expect(config.telemetry).toEqual({ db: join(file, '..', 'data', 't.db'), required: true });
+    expect(config.telemetry).toEqual({
+      db: join(file, '..', 'data', 't.db'),
+      required: true,
+      redactKeys: true,
+    });
     expect(config.proxy).toMatchObject({
       separator: '.',
       permissionPrompt: true,
@@ -324,6 +329,7 @@ describe('loadProxyConfig: defaults', () => {
     expect(allow.verdict).toBe('allow');
     expect(load({ mcpServers: { memory }, telemetry: { db: false } }).telemetry).toEqual({
       required: false,
+      redactKeys: true,
     });
     expect(load({ mcpServers: { memory }, telemetry: { db: '~/t.db' } }).telemetry.db).toBe(
       join(HOME, 't.db'),

@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import {
+  escapeHiddenInJson,
   findHiddenCharacters,
   findHiddenInValue,
   formatArgsForDisplay,
   hiddenMarker,
   makeVisible,
   summarizeHiddenCharacters,
+  visibleLine,
 } from '../../shared/util/visible-text.js';
 
 const names = (text: string): string[] =>
@@ -187,5 +189,26 @@ describe('formatArgsForDisplay', () => {
     expect(formatArgsForDisplay(loop)).toMatch(/^\[arguments cannot be shown as JSON: /);
     expect(formatArgsForDisplay({ big: 10n })).toBe('{\n  "big": "10n"\n}');
     expect(formatArgsForDisplay(undefined)).toBe('undefined');
+  });
+});
+
+describe('visibleLine', () => {
+  it('also marks line feeds and tabs, so outside text cannot start a line of its own', () => {
+    expect(visibleLine('abc\n+ approved\u001b[2J\tx')).toBe(
+      'abc⟦U+000A LF⟧+ approved⟦U+001B ESC⟧[2J⟦U+0009 HT⟧x',
+    );
+    expect(visibleLine('plain id 01a2-ok')).toBe('plain id 01a2-ok');
+  });
+});
+
+describe('escapeHiddenInJson', () => {
+  it('writes C1 controls, bidi, zero-width and tag characters as \\u escapes; the value is unchanged', () => {
+    const value = { a: 'x\u202Ey\u009B2J', k: 'z\u200B\u{E0041}', emoji: '👩🏽‍💻' };
+    const json = escapeHiddenInJson(JSON.stringify(value));
+    expect(json).not.toMatch(/[\u0080-\u009f\u200b\u202e]/u);
+    expect(json).toContain('x\\u202ey\\u009b2J');
+    expect(json).toContain('\\udb40\\udc41');
+    expect(JSON.parse(json)).toEqual(value);
+    expect(escapeHiddenInJson('{"a":1}')).toBe('{"a":1}');
   });
 });

@@ -294,7 +294,9 @@ export class HubPage {
         const a = event.approval;
         if (this.cards.has(a.id) && !this.deciding.has(a.id))
           this.flash(
-            shown(`${a.tool} was ${a.status} by ${a.decision?.decidedBy ?? 'someone else'}`),
+            shown(
+              `${a.tool} was ${a.status} by ${a.decision?.decidedBy ?? 'someone else'}${a.decision?.decidedVia ? ` (via ${a.decision.decidedVia})` : ''}`,
+            ),
           );
         this.remove(a.id);
         this.afterChange();

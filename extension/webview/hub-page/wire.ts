@@ -39,6 +39,8 @@ export const PageApproval = z.object({
       approved: z.boolean(),
       reason: z._default(z.string(), ''),
       decidedBy: z.string(),
+      /** How hitloop authenticated the decider (`hub-token`, `webhook-signature`, ...). */
+      decidedVia: z.optional(z.string()),
       decidedAt: z.optional(z.string()),
     }),
   ),

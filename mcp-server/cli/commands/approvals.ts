@@ -10,7 +10,12 @@ import {
   type DiscoveryFile,
   RememberScope,
 } from '../../../shared/hub/protocol.js';
-import { formatArgsForDisplay, makeVisible } from '../../../shared/util/visible-text.js';
+import {
+  escapeHiddenInJson,
+  formatArgsForDisplay,
+  makeVisible,
+  visibleLine,
+} from '../../../shared/util/visible-text.js';
 import type { CliIo } from '../program.js';
 
 interface Located {
@@ -50,10 +55,12 @@ export function registerApprovalCommands(program: Command, io: CliIo): void {
       // approvals" only when that is what the hubs said.
       if (opts.json && !opts.watch)
         io.stdout(
-          `${JSON.stringify(
-            pending.map((p) => p.approval),
-            null,
-            2,
+          `${escapeHiddenInJson(
+            JSON.stringify(
+              pending.map((p) => p.approval),
+              null,
+              2,
+            ),
           )}\n`,
         );
       else {
@@ -103,7 +110,7 @@ export function registerApprovalCommands(program: Command, io: CliIo): void {
           ...(opts.reason ? { reason: opts.reason } : {}),
         });
         io.stdout(
-          `approved ${record.id}${record.decision?.editedArgs ? ' with edited arguments' : ''}${opts.remember ? ` (remembered: ${opts.remember})` : ''}\n`,
+          `approved ${visibleLine(record.id)}${record.decision?.editedArgs ? ' with edited arguments' : ''}${opts.remember ? ` (remembered: ${opts.remember})` : ''}\n`,
         );
       },
     );
@@ -126,7 +133,7 @@ export function registerApprovalCommands(program: Command, io: CliIo): void {
         reason: opts.reason,
         ...(opts.remember ? { remember: opts.remember } : {}),
       });
-      io.stdout(`rejected ${record.id}: ${opts.reason}\n`);
+      io.stdout(`rejected ${visibleLine(record.id)}: ${visibleLine(opts.reason)}\n`);
     });
 }
 
@@ -154,9 +161,12 @@ async function decide(
         throw new Error(closedText(now, err.message.includes('recorded but not applied')));
     }
     if (err instanceof HubRequestError) {
+      // The hub's message quotes ids and names it was sent or holds.
       throw new ConfigError({
-        file: found.approval.id,
-        problem: `${err.message}${err.details.length ? `: ${err.details.join('; ')}` : ''}`,
+        file: visibleLine(found.approval.id),
+        problem: visibleLine(
+          `${err.message}${err.details.length ? `: ${err.details.join('; ')}` : ''}`,
+        ),
         fix:
           err.code === 'already_decided' ? 'nothing to do: the first decision stands' : undefined,
       });
@@ -236,14 +246,16 @@ function unreachedText(
   fromEnv = hub.hubId.startsWith('remote:'),
 ): string {
   const which = fromEnv
-    ? `the hub at ${hub.url} (HITLOOP_HUB_URL)`
-    : `hub '${hub.name}' (pid ${hub.pid}) at ${hub.url}`;
-  if (err instanceof HubUnreachableError) return `could not reach ${which}: ${err.reason}`;
+    ? `the hub at ${visibleLine(hub.url)} (HITLOOP_HUB_URL)`
+    : `hub '${visibleLine(hub.name)}' (pid ${hub.pid}) at ${visibleLine(hub.url)}`;
+  if (err instanceof HubUnreachableError)
+    return `could not reach ${which}: ${visibleLine(err.reason)}`;
   if (err instanceof HubRequestError && err.status === 401)
     return fromEnv
       ? `could not authenticate to ${which}: it refused the token in HITLOOP_HUB_TOKEN (HTTP 401); set the token \`hitloop serve\` printed`
       : `could not authenticate to ${which}: it refused the token of its discovery file (HTTP 401); another program may be using that port`;
-  if (err instanceof HubRequestError) return `${which} answered with an error: ${err.message}`;
+  if (err instanceof HubRequestError)
+    return `${which} answered with an error: ${visibleLine(err.message)}`;
   return `${which} failed: ${err instanceof Error ? err.message : String(err)}`;
 }
 
@@ -270,7 +282,7 @@ function failIfUnreached(reach: Reach): void {
 async function listAll(io: CliIo): Promise<{ pending: Located[]; reach: Reach }> {
   const out: Located[] = [];
   const reach: Reach = {
-    targets: knownHubs((m) => io.stderr(`hitloop: warn: ${m}\n`)),
+    targets: knownHubs((m) => io.stderr(`hitloop: warn: ${visibleLine(m)}\n`)),
     failures: [],
     answered: 0,
   };
@@ -346,17 +358,17 @@ async function locate(idOrPrefix: string): Promise<Located> {
       throw new Error(closedText(stored, false));
     if (stored?.status === 'approved' || stored?.status === 'rejected')
       throw new ConfigError({
-        file: idOrPrefix,
-        problem: `approval ${stored.id} is already ${stored.status}${stored.decision ? ` by ${stored.decision.decidedBy}` : ''}`,
+        file: visibleLine(idOrPrefix),
+        problem: `approval ${visibleLine(stored.id)} is already ${stored.status}${decidedByText(stored.decision)}`,
         fix: 'nothing to do: the first decision stands',
       });
     if (stored?.status === 'pending')
       throw new Error(
-        `approval ${stored.id} (${toolOf(stored)}) waits for a hitloop process that is not running (hub ${stored.hubId}); it becomes answerable again if that process restarts with the same --instance, and expires otherwise`,
+        `approval ${visibleLine(stored.id)} (${toolOf(stored)}) waits for a hitloop process that is not running (hub ${visibleLine(stored.hubId)}); it becomes answerable again if that process restarts with the same --instance, and expires otherwise`,
       );
   }
   throw new ConfigError({
-    file: idOrPrefix,
+    file: visibleLine(idOrPrefix),
     problem: matches.length
       ? `the prefix matches ${matches.length} pending approvals`
       : 'no pending approval with this id in any running hitloop process',
@@ -390,7 +402,17 @@ async function fromLocalStore(idOrPrefix: string): Promise<ApprovalRecord | unde
 }
 
 function toolOf(a: ApprovalRecord): string {
-  return makeVisible(a.server ? `${a.server}/${a.tool}` : a.tool);
+  return visibleLine(a.server ? `${a.server}/${a.tool}` : a.tool);
+}
+
+/**
+ * ` by cli:alice (via hub-token)`: the name the decider asserted, and how
+ * hitloop authenticated them (unset on records from an older hitloop).
+ */
+function decidedByText(decision: ApprovalRecord['decision']): string {
+  if (!decision) return '';
+  const via = decision.decidedVia ? ` (via ${visibleLine(decision.decidedVia)})` : '';
+  return ` by ${visibleLine(decision.decidedBy)}${via}`;
 }
 
 /** An ISO time as `2026-12-05 17:40:12 UTC`. */
@@ -426,8 +448,8 @@ function closedText(a: ApprovalRecord, recorded: boolean): string {
   const what = a.status === 'withdrawn' ? 'was withdrawn' : 'expired';
   // Records settled by an older hitloop carry no settledAt; a timed-out one still has its deadline.
   const at = a.settledAt ?? (a.status === 'expired' ? a.expiresAt : undefined);
-  const head = `approval ${a.id} (${toolOf(a)}, requested ${utc(a.createdAt)}) ${what}${at ? ` at ${when(at)}` : ''}`;
-  const why = a.statusReason ? `: ${makeVisible(a.statusReason)}` : '';
+  const head = `approval ${visibleLine(a.id)} (${toolOf(a)}, requested ${visibleLine(utc(a.createdAt))}) ${what}${at ? ` at ${visibleLine(when(at))}` : ''}`;
+  const why = a.statusReason ? `: ${visibleLine(a.statusReason)}` : '';
   const tail = recorded
     ? 'your decision was recorded with it but not applied; nothing ran'
     : 'nothing was applied; the call did not run';
@@ -437,12 +459,13 @@ function closedText(a: ApprovalRecord, recorded: boolean): string {
 function summary(a: ApprovalRecord, hub: DiscoveryFile, full = false): string {
   const age = Math.round((Date.now() - Date.parse(a.createdAt)) / 1000);
   const left = a.expiresAt ? Math.round((Date.parse(a.expiresAt) - Date.now()) / 1000) : undefined;
-  const tool = makeVisible(a.server ? `${a.server}/${a.tool}` : a.tool);
+  const tool = toolOf(a);
   // The whole id: ids are UUIDv7, so their first characters are a timestamp
   // shared by every request made within the same minute or so.
-  const head = `${a.id}  ${tool}  [${a.riskClass}]  ${age}s ago${left !== undefined ? `, times out in ${left}s` : ''}  (${makeVisible(hub.name)})`;
-  const lines = [head, `  why: ${makeVisible(a.policyReason)}`];
-  if (a.rationale) lines.push(`  agent: ${makeVisible(a.rationale)}`);
+  const head = `${visibleLine(a.id)}  ${tool}  [${a.riskClass}]  ${age}s ago${left !== undefined ? `, times out in ${left}s` : ''}  (${visibleLine(hub.name)})`;
+  const lines = [head, `  why: ${visibleLine(a.policyReason)}`];
+  // A rationale may span lines; each stays indented under its request.
+  if (a.rationale) lines.push(`  agent: ${makeVisible(a.rationale).split('\n').join('\n    ')}`);
   const args = formatArgsForDisplay(a.args);
   if (full || args.length <= 400) lines.push(...args.split('\n').map((l) => `  ${l}`));
   else
@@ -477,14 +500,14 @@ async function watch(io: CliIo, json: boolean): Promise<void> {
           if (printed.has(key)) return;
           printed.add(key);
         }
-        if (json) return io.stdout(`${JSON.stringify(event)}\n`);
+        if (json) return io.stdout(`${escapeHiddenInJson(JSON.stringify(event))}\n`);
         if (event.type === 'requested') io.stdout(`+ ${summary(event.approval, hub)}`);
         else if (event.type === 'decided') {
           io.stdout(
-            `= ${event.approval.id} ${event.approval.status} by ${event.approval.decision?.decidedBy ?? '?'}\n`,
+            `= ${visibleLine(event.approval.id)} ${event.approval.status}${decidedByText(event.approval.decision) || ' by ?'}\n`,
           );
         } else if (event.type === 'withdrawn' || event.type === 'expired')
-          io.stdout(`- ${event.id} ${event.type}: ${event.reason}\n`);
+          io.stdout(`- ${visibleLine(event.id)} ${event.type}: ${visibleLine(event.reason)}\n`);
       }, controller.signal)
       .catch(() => undefined)
       .finally(() => connected.delete(hub.hubId));

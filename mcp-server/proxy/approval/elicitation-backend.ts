@@ -58,6 +58,8 @@ export class ElicitationBackend implements ApprovalBackend {
       decidedBy,
       latencyMs: performance.now() - started,
       tags: ['elicitation'],
+      // Only the user's own answer came through the client; timeouts did not.
+      ...(decidedBy.endsWith(':user') ? { decidedVia: 'mcp-elicitation' } : {}),
       argsHash: argsHash(editedArgs ?? action.toolArgs),
       decidedAt: new Date().toISOString(),
       ...(editedArgs ? { editedArgs } : {}),

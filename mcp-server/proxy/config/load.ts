@@ -710,7 +710,11 @@ function resolveSections(doc: ConfigDocument): Sections {
       ...(store !== undefined ? { store } : {}),
       ...(webhook ? { webhook } : {}),
     },
-    telemetry: { ...(db !== undefined ? { db } : {}), required: telemetry.required },
+    telemetry: {
+      ...(db !== undefined ? { db } : {}),
+      required: telemetry.required,
+      redactKeys: telemetry.redactKeys,
+    },
     proxy: {
       ...proxy,
       protectedPaths: proxy.protectedPaths.map((p, i) =>
@@ -727,7 +731,11 @@ function defaultSections(
   return {
     ...policyFromValue(undefined, 'command line', undefined),
     approval: approvalSettings(ApprovalConfig.parse({})),
-    telemetry: { db: join(defaultHitloopHome(env, homeDir), 'telemetry.db'), required: false },
+    telemetry: {
+      db: join(defaultHitloopHome(env, homeDir), 'telemetry.db'),
+      required: false,
+      redactKeys: true,
+    },
     proxy: ProxyConfig.parse({}),
   };
 }

@@ -245,6 +245,15 @@ export const ApprovalConfig = z
   .describe('How calls that need a person are asked.');
 export type ApprovalConfig = z.input<typeof ApprovalConfig>;
 
+function isRegExpSource(source: string): boolean {
+  try {
+    new RegExp(source, 'i');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The `telemetry` section. */
 export const TelemetryConfig = z
   .strictObject({
@@ -261,6 +270,17 @@ export const TelemetryConfig = z
       .default(false)
       .describe(
         'true: a call is forwarded only once its record (proposal, decision, execution start) is committed and synced to disk; when that write fails the call is refused and nothing runs. false (default): rows are written in the background, and a crash can lose the last 200 ms of them.',
+      ),
+    redactKeys: z
+      .union(
+        [z.boolean(), z.string().min(1).refine(isRegExpSource, 'not a valid regular expression')],
+        {
+          error: 'expected true, false, or a regular expression such as "token|secret|password"',
+        },
+      )
+      .default(true)
+      .describe(
+        'Tool argument keys whose values are stored as sha256:<hex> in telemetry and in settled records of the local approvals.db: true (default) for keys with a word such as token, secret, password, api_key, credential, authorization or cookie; a regular expression (case-insensitive) tested against each key instead; false to store everything in clear. Live approval cards always show the real values.',
       ),
   })
   .describe('Where every action, verdict, approval and execution is recorded.');

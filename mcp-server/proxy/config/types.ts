@@ -68,6 +68,8 @@ export interface TelemetrySettings {
   /** SQLite file, or undefined when telemetry is off. */
   db?: string;
   required: boolean;
+  /** Secret argument keys stored hashed: true (default words), a regex source, or false. */
+  redactKeys: string | boolean;
 }
 
 export interface ProxySettings {

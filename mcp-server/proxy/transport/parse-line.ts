@@ -1,3 +1,4 @@
+import { unshowableReason } from '../../../shared/util/faithful-args.js';
 import { guessMessageId, LineFramer } from '../jsonrpc/line-framer.js';
 import { checkEnvelope, type JsonRpcMessage } from '../jsonrpc/messages.js';
 import type { FramingProblem, JsonRpcTransport } from './transport.js';
@@ -19,6 +20,17 @@ export function parseLine(line: string): { message: JsonRpcMessage } | { problem
   const checked = checkEnvelope(value);
   if ('problem' in checked)
     return { problem: { kind: 'envelope', detail: checked.problem, id: checked.id } };
+  // Duplicate keys are visible only in the text: JSON.parse keeps one value,
+  // another parser might keep the other. A call whose text is ambiguous is
+  // refused before anyone is asked to approve it.
+  const m = checked.message;
+  if ('method' in m && m.method === 'tools/call' && 'id' in m && m.id !== undefined) {
+    const why = unshowableReason(undefined, line);
+    if (why)
+      return {
+        problem: { kind: 'envelope', detail: `tools/call was NOT executed: ${why}`, id: m.id },
+      };
+  }
   return checked;
 }
 
