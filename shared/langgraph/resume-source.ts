@@ -45,7 +45,7 @@ export function peekResume(config: LangGraphRunnableConfig | undefined): ResumeS
 
 /**
  * How many tasks of this step are paused on an interrupt, read from the
- * checkpoint's pending writes (one `__interrupt__` write per paused task).
+ * checkpoint's pending writes (an `__interrupt__` write and no output yet).
  * Undefined when it cannot be read (no checkpointer in the config).
  *
  * @example
@@ -75,8 +75,15 @@ export async function pendingInterruptCount(
       ...(checkpointId ? { checkpoint_id: checkpointId } : {}),
     },
   });
+  // A task that paused and has since finished (answered by id in an earlier
+  // resume) keeps its `__interrupt__` write next to its output writes; only
+  // tasks with no output yet are still waiting.
+  const writes = tuple?.pendingWrites ?? [];
+  const finished = new Set(writes.filter(([, ch]) => !ch.startsWith('__')).map(([task]) => task));
   const paused = new Set(
-    (tuple?.pendingWrites ?? []).filter(([, ch]) => ch === '__interrupt__').map(([task]) => task),
+    writes
+      .filter(([task, ch]) => ch === '__interrupt__' && !finished.has(task))
+      .map(([task]) => task),
   );
   return paused.size;
 }
