@@ -1,5 +1,5 @@
 import type { ApprovalBackend } from '../backends/backend.js';
-import { gateAction, notExecutedMessage } from '../gate/approval-gate.js';
+import { type GateOutcome, gateAction, notExecutedMessage } from '../gate/approval-gate.js';
 import type { ApprovalHub } from '../hub/approval-hub.js';
 import { type ActionInput, createAction } from '../models/action.js';
 import type { HITLPolicy, PolicyContext } from '../policies/policy.js';
@@ -119,7 +119,7 @@ export async function gateToolCall(
     toolArgs: call.args,
   });
   if (options.logger) ensureRun(options.logger, runId, options.policy.name);
-  let outcome: Awaited<ReturnType<typeof gateAction>>;
+  let outcome: GateOutcome;
   try {
     outcome = await gateAction(action, {
       policy: options.policy,
@@ -143,6 +143,20 @@ export async function gateToolCall(
       });
     throw err;
   }
+  return toHitlOutcome(call, actionId, outcome);
+}
+
+/**
+ * The plain-JSON record of what the gate decided for one call, for graph state.
+ *
+ * @example
+ * const outcome = toHitlOutcome(call, actionId, await gateAction(action, gateOptions));
+ */
+export function toHitlOutcome(
+  call: ToolCallLike,
+  actionId: string,
+  outcome: GateOutcome,
+): HitlOutcome {
   const common = { toolCallId: call.id, actionId, toolName: call.name };
   switch (outcome.kind) {
     case 'allowed':

@@ -138,26 +138,33 @@ export class InterruptBackend implements ApprovalBackend {
       if (source.kind === 'global') {
         const pending = await pendingInterruptCount(config);
         if (pending !== undefined && pending > 1)
-          throw refused(
+          throw refusedResume(
             `hitloop/langgraph: ${pending} calls are waiting for a decision and Command({ resume }) gave one value without saying which call it is for, so hitloop applied it to none ('${request.action.toolName}' did not run). Resume each call by its interrupt id: Command({ resume: { [interrupt.id]: value, ... } }), with the ids from result.__interrupt__ or getState().tasks[].interrupts.`,
           );
       }
       try {
         parseResumeValue(source.value, this.config);
       } catch (err) {
-        throw refused(err instanceof Error ? err.message : String(err));
+        throw refusedResume(err instanceof Error ? err.message : String(err));
       }
     }
     const value: unknown = interrupt(humanInterruptFor(request, this.config));
     try {
       return parseResumeValue(value, this.config);
     } catch (err) {
-      throw refused(err instanceof Error ? err.message : String(err));
+      throw refusedResume(err instanceof Error ? err.message : String(err));
     }
   }
 }
 
-function refused(message: string): ResumeRefusedError {
+/**
+ * A ResumeRefusedError marked as LangGraph's invalid resume, so a node that
+ * throws it fails the run and leaves its interrupt open to be answered again.
+ *
+ * @example
+ * throw refusedResume('hitloop/langchain: 1 decision for 2 calls');
+ */
+export function refusedResume(message: string): ResumeRefusedError {
   const error = new ResumeRefusedError(message);
   // LangGraph then fails the run once the step's other tasks finish, and
   // keeps the interrupt open so it can be answered again.

@@ -42,6 +42,19 @@ describe('importing hitloop does not load @langchain', () => {
     expect([...lg.values()].flat().some((s) => s.startsWith('@langchain/'))).toBe(true);
   });
 
+  it('hitloop/langgraph does not load `langchain` (an optional peer only hitloop/langchain needs)', () => {
+    const lg = importGraph(join(root, 'shared/langgraph/index.ts'));
+    const offenders = [...lg].filter(
+      ([file, specs]) =>
+        file.includes('/shared/langgraph/langchain/') ||
+        specs.some((s) => s === 'langchain' || s.startsWith('langchain/')),
+    );
+    expect(offenders.map(([f]) => f)).toEqual([]);
+    // The check can see it: the hitloop/langchain subpath imports it.
+    const lc = importGraph(join(root, 'shared/langgraph/langchain/index.ts'));
+    expect([...lc.values()].flat()).toContain('langchain');
+  });
+
   const built = join(root, 'dist/shared/index.js');
   it.skipIf(!existsSync(built))(
     'a node process importing dist/shared/index.js resolves no @langchain module',
