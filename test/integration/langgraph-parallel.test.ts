@@ -2,9 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AIMessage, HumanMessage, ToolMessage } from '@langchain/core/messages';
+import type { StructuredToolInterface } from '@langchain/core/tools';
 import { Command, type Interrupt } from '@langchain/langgraph';
 import { createReactAgent } from '@langchain/langgraph/prebuilt';
 import { SqliteSaver } from '@langchain/langgraph-checkpoint-sqlite';
+import { createAgent } from 'langchain';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { validateArgsWith, withApproval } from '../../shared/langgraph/index.js';
 import { RiskBasedPolicy } from '../../shared/policies/risk-based.js';
@@ -96,16 +98,28 @@ const acceptAEditB = (args: Record<string, unknown>) =>
     ? { type: 'accept', args: null }
     : { type: 'edit', args: { action: 'send_email', args: { to: 'b2@x.y', body: 'edited' } } };
 
-describe.each(['v1', 'v2'] as const)(
-  'createReactAgent %s, withApproval, two calls in one AIMessage',
-  (version) => {
+/** The agents that run withApproval tools in a ToolNode: one task for all calls (v1), or one per call. */
+const AGENTS = {
+  'createReactAgent v1': (tools: StructuredToolInterface[], saver: SqliteSaver) =>
+    createReactAgent({ llm: turnsModel(TWO_CALLS), tools, checkpointer: saver, version: 'v1' }),
+  'createReactAgent v2': (tools: StructuredToolInterface[], saver: SqliteSaver) =>
+    createReactAgent({ llm: turnsModel(TWO_CALLS), tools, checkpointer: saver, version: 'v2' }),
+  'createAgent (v2 tool calls)': (tools: StructuredToolInterface[], saver: SqliteSaver) => {
+    const agent = createAgent({ model: turnsModel(TWO_CALLS), tools, checkpointer: saver });
+    return {
+      invoke: (input: unknown, config: object) => agent.invoke(input as never, config),
+      getState: (config: object) =>
+        (agent.graph as unknown as { getState(c: object): Promise<unknown> }).getState(config),
+    };
+  },
+};
+
+describe.each(Object.keys(AGENTS) as Array<keyof typeof AGENTS>)(
+  '%s, withApproval, two calls in one AIMessage',
+  (name) => {
+    const version = name.replace(/\W+/g, '-');
     const build = (saver: SqliteSaver, logger: TelemetryLogger) =>
-      createReactAgent({
-        llm: turnsModel(TWO_CALLS),
-        tools: [withApproval(spyTool(outbox), { policy, logger })],
-        checkpointer: saver,
-        version,
-      });
+      AGENTS[name]([withApproval(spyTool(outbox), { policy, logger })], saver);
 
     it('accept + edit: each approved call runs exactly once across restarts, and is logged', async () => {
       const config = { configurable: { thread_id: `ra-${version}-1` } };
@@ -176,55 +190,50 @@ describe.each(['v1', 'v2'] as const)(
   },
 );
 
-describe('createReactAgent v2: one plain resume value while two calls wait', () => {
-  it('is refused: neither call runs, and the model is told why', async () => {
-    const build = (saver: SqliteSaver, logger: TelemetryLogger) =>
-      createReactAgent({
-        llm: turnsModel(TWO_CALLS),
-        tools: [withApproval(spyTool(outbox), { policy, logger })],
-        checkpointer: saver,
-        version: 'v2',
-      });
-    const config = { configurable: { thread_id: 'ra-v2-global' } };
-    let proc = restart(build);
-    await proc.graph.invoke({ messages: [new HumanMessage('send both')] }, config);
-    expect(await pending(proc, config)).toHaveLength(2);
-    proc = restart(build);
-    const result = await proc.graph.invoke(new Command({ resume: { type: 'accept' } }), config);
-    expect(outbox).toEqual([]);
-    const tms = result.messages.filter((m: unknown) => ToolMessage.isInstance(m)) as ToolMessage[];
-    expect(tms).toHaveLength(2);
-    for (const tm of tms) {
-      expect(tm.status).toBe('error');
-      expect(String(tm.content)).toMatch(/NOT executed.*2 calls are waiting.*interrupt id/s);
-    }
-    expect(events(proc.logger, 'ra-v2-global').count('tool_execution_start')).toBe(0);
-  });
+describe.each(['createReactAgent v2', 'createAgent (v2 tool calls)'] as const)(
+  '%s: one plain resume value while two calls wait',
+  (name) => {
+    it('is refused: neither call runs, and the model is told why', async () => {
+      const build = (saver: SqliteSaver, logger: TelemetryLogger) =>
+        AGENTS[name]([withApproval(spyTool(outbox), { policy, logger })], saver);
+      const config = { configurable: { thread_id: `global-${name}` } };
+      let proc = restart(build);
+      await proc.graph.invoke({ messages: [new HumanMessage('send both')] }, config);
+      expect(await pending(proc, config)).toHaveLength(2);
+      proc = restart(build);
+      const result = await proc.graph.invoke(new Command({ resume: { type: 'accept' } }), config);
+      expect(outbox).toEqual([]);
+      const tms = result.messages.filter((m: unknown) =>
+        ToolMessage.isInstance(m),
+      ) as ToolMessage[];
+      expect(tms).toHaveLength(2);
+      for (const tm of tms) {
+        expect(tm.status).toBe('error');
+        expect(String(tm.content)).toMatch(/NOT executed.*2 calls are waiting.*interrupt id/s);
+      }
+      expect(events(proc.logger, `global-${name}`).count('tool_execution_start')).toBe(0);
+    });
 
-  it('is accepted once only one call still waits (the other answered by id)', async () => {
-    const build = (saver: SqliteSaver, logger: TelemetryLogger) =>
-      createReactAgent({
-        llm: turnsModel(TWO_CALLS),
-        tools: [withApproval(spyTool(outbox), { policy, logger })],
-        checkpointer: saver,
-        version: 'v2',
-      });
-    const config = { configurable: { thread_id: 'ra-v2-last' } };
-    let proc = restart(build);
-    await proc.graph.invoke({ messages: [new HumanMessage('send both')] }, config);
-    const [first] = await pending(proc, config);
-    proc = restart(build);
-    await proc.graph.invoke(
-      new Command({ resume: { [first?.id as string]: { type: 'accept' } } }),
-      config,
-    );
-    expect(await pending(proc, config)).toHaveLength(1);
-    proc = restart(build);
-    await proc.graph.invoke(new Command({ resume: { type: 'accept' } }), config);
-    expect(outbox).toHaveLength(2);
-    expect(events(proc.logger, 'ra-v2-last').count('tool_execution_end')).toBe(2);
-  });
-});
+    it('is accepted once only one call still waits (the other answered by id)', async () => {
+      const build = (saver: SqliteSaver, logger: TelemetryLogger) =>
+        AGENTS[name]([withApproval(spyTool(outbox), { policy, logger })], saver);
+      const config = { configurable: { thread_id: `last-${name}` } };
+      let proc = restart(build);
+      await proc.graph.invoke({ messages: [new HumanMessage('send both')] }, config);
+      const [first] = await pending(proc, config);
+      proc = restart(build);
+      await proc.graph.invoke(
+        new Command({ resume: { [first?.id as string]: { type: 'accept' } } }),
+        config,
+      );
+      expect(await pending(proc, config)).toHaveLength(1);
+      proc = restart(build);
+      await proc.graph.invoke(new Command({ resume: { type: 'accept' } }), config);
+      expect(outbox).toHaveLength(2);
+      expect(events(proc.logger, `last-${name}`).count('tool_execution_end')).toBe(2);
+    });
+  },
+);
 
 describe('createHitlGateNode + createExecuteToolNode, two calls in one AIMessage', () => {
   const tools = [spyTool([])];
