@@ -55,6 +55,53 @@ describe('importing hitloop does not load @langchain', () => {
     expect([...lc.values()].flat()).toContain('langchain');
   });
 
+  const builtLangchain = join(root, 'dist/shared/langgraph/langchain/index.js');
+  it.skipIf(!existsSync(builtLangchain))(
+    'dist: hitloop/langgraph resolves no `langchain` module; hitloop/langchain loads the middleware',
+    () => {
+      const dir = mkdtempSync(join(tmpdir(), 'hitloop-iso-lc-'));
+      try {
+        const log = join(dir, 'resolved.log');
+        const hooks = join(dir, 'hooks.mjs');
+        writeFileSync(
+          hooks,
+          `import { appendFileSync } from 'node:fs';
+export async function resolve(specifier, context, next) {
+  const r = await next(specifier, context);
+  appendFileSync(${JSON.stringify(log)}, r.url + '\\n');
+  return r;
+}
+`,
+        );
+        const lg = pathToFileURL(join(root, 'dist/shared/langgraph/index.js')).href;
+        const script = `
+import { register } from 'node:module';
+register(${JSON.stringify(pathToFileURL(hooks).href)});
+const m = await import(${JSON.stringify(lg)});
+if (typeof m.withApproval !== 'function') throw new Error('hitloop/langgraph did not load');
+`;
+        const run = (code: string) =>
+          spawnSync(process.execPath, ['--input-type=module', '-e', code], {
+            cwd: root,
+            encoding: 'utf8',
+          });
+        const r = run(script);
+        expect(r.stderr).toBe('');
+        expect(r.status).toBe(0);
+        const urls = readFileSync(log, 'utf8').split('\n').filter(Boolean);
+        expect(urls.some((u) => u.includes('/node_modules/@langchain/langgraph/'))).toBe(true);
+        expect(urls.filter((u) => u.includes('/node_modules/langchain/'))).toEqual([]);
+        const lc = run(
+          `const m = await import(${JSON.stringify(pathToFileURL(builtLangchain).href)}); console.log(typeof m.hitloopMiddleware);`,
+        );
+        expect(lc.stderr).toBe('');
+        expect(lc.stdout.trim()).toBe('function');
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
+
   const built = join(root, 'dist/shared/index.js');
   it.skipIf(!existsSync(built))(
     'a node process importing dist/shared/index.js resolves no @langchain module',
