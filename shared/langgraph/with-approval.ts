@@ -6,6 +6,7 @@ import { argsHash } from '../util/canonical-json.js';
 import { ExecutionLedger, stringifyToolOutput } from './execution-ledger.js';
 import { gateToolCall, type HitlGateOptions, resolveBackend } from './gate.js';
 import { callKeyFor, runIdFor, threadIdOf } from './ids.js';
+import { inTaskOrder } from './task-order.js';
 import { toolArgsProblems } from './tool-schema.js';
 
 /**
@@ -35,6 +36,7 @@ export function withApproval(
   options: HitlGateOptions,
 ): DynamicStructuredTool {
   const backend = resolveBackend(options, 'reject');
+  const interruptMode = (options.mode ?? 'interrupt') === 'interrupt';
   const ledger = new ExecutionLedger(options.logger ?? new TelemetryLogger({ dbPath: ':memory:' }));
   const validateArgs = (toolName: string, args: Record<string, unknown>) => [
     ...toolArgsProblems(tool, args),
@@ -53,17 +55,21 @@ export function withApproval(
       const toolCallId = runtime?.toolCall?.id;
       const callId = toolCallId ?? `direct-${argsHash(args).slice(0, 16)}`;
       const threadId = threadIdOf(config, options.threadId);
-      const outcome = await gateToolCall(
-        {
-          id: callId,
-          key: toolCallId ? callKeyFor(runtime?.state?.messages, toolCallId) : callId,
-          name: tool.name,
-          args,
-        },
-        threadId,
-        backend,
-        { ...options, validateArgs },
-      );
+      const gate = () =>
+        gateToolCall(
+          {
+            id: callId,
+            key: toolCallId ? callKeyFor(runtime?.state?.messages, toolCallId) : callId,
+            name: tool.name,
+            args,
+          },
+          threadId,
+          backend,
+          { ...options, validateArgs },
+        );
+      // Interrupts are matched to answers by order within a task: keep that
+      // order the same on every run. (A backend is asked by id, in parallel.)
+      const outcome = await (interruptMode ? inTaskOrder(config, gate) : gate());
       let content: string;
       let status: 'success' | 'error' = 'error';
       if (!outcome.execute) {

@@ -9,6 +9,7 @@ import { SqliteSaver } from '@langchain/langgraph-checkpoint-sqlite';
 import { createAgent } from 'langchain';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { validateArgsWith, withApproval } from '../../shared/langgraph/index.js';
+import type { HITLPolicy } from '../../shared/policies/policy.js';
 import { RiskBasedPolicy } from '../../shared/policies/risk-based.js';
 import { TelemetryLogger } from '../../shared/telemetry/logger.js';
 import { buildGraph, type ScriptedCall, spyTool, turnsModel } from './langgraph-helpers.js';
@@ -234,6 +235,35 @@ describe.each(['createReactAgent v2', 'createAgent (v2 tool calls)'] as const)(
     });
   },
 );
+
+describe('createReactAgent v1: answers stay with the call shown', () => {
+  it('when the policy answers at different speeds on different runs', async () => {
+    // Slow for a@ on its first evaluation, slow for b@ on later ones: without
+    // a fixed order, the first run shows b's interrupt and the next run hands
+    // its answer to a.
+    const seen = new Map<unknown, number>();
+    const uneven: HITLPolicy = {
+      name: 'uneven',
+      async evaluate(action) {
+        const n = seen.get(action.toolArgs.to) ?? 0;
+        seen.set(action.toolArgs.to, n + 1);
+        const slow = action.toolArgs.to === 'a@x.y' ? n === 0 : n > 0;
+        if (slow) await new Promise((r) => setTimeout(r, 30));
+        return { verdict: 'ask', reason: 'every call' };
+      },
+    };
+    const build = (saver: SqliteSaver, logger: TelemetryLogger) =>
+      AGENTS['createReactAgent v1'](
+        [withApproval(spyTool(outbox), { policy: uneven, logger })],
+        saver,
+      );
+    const config = { configurable: { thread_id: 'v1-order' } };
+    await answerEach(build, config, (args) =>
+      args.to === 'a@x.y' ? { type: 'accept' } : { type: 'reject', message: 'not b' },
+    );
+    expect(outbox).toEqual([{ to: 'a@x.y', body: 'one' }]);
+  });
+});
 
 describe('createHitlGateNode + createExecuteToolNode, two calls in one AIMessage', () => {
   const tools = [spyTool([])];
