@@ -11,6 +11,7 @@ import {
   humanInTheLoopMiddleware,
 } from 'langchain';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ScriptedBackend } from '../../shared/backends/scripted.js';
 import {
   type HitloopMiddlewareOptions,
   hitloopMiddleware,
@@ -272,6 +273,41 @@ describe('createAgent + hitloopMiddleware, two calls in one AIMessage', () => {
     expect(String(tms.find((m) => m.tool_call_id === 'c1')?.content)).toMatch(
       /NOT executed: denied by policy/,
     );
+  });
+});
+
+describe("hitloopMiddleware with mode: 'backend'", () => {
+  it('asks the backend for each call in turn, no interrupt; an edit is written back', async () => {
+    const backend = new ScriptedBackend([
+      { approved: true, editedArgs: { to: 'a2@x.y', body: 'edited' } },
+      { approved: false, reason: 'not b' },
+    ]);
+    const logger = new TelemetryLogger({ dbPath: ':memory:' });
+    const sendEmail = spyTool(outbox);
+    const agent = createAgent({
+      model: turnsModel(TWO_CALLS),
+      tools: [sendEmail],
+      checkpointer: new MemorySaver(),
+      middleware: [
+        hitloopMiddleware({ interruptOn: { send_email: true }, mode: 'backend', backend, logger }),
+      ],
+    });
+    const result = await agent.invoke(
+      { messages: [new HumanMessage('go')] },
+      { configurable: { thread_id: 'lc-backend' } },
+    );
+    expect(outbox).toEqual([{ to: 'a2@x.y', body: 'edited' }]);
+    const ai = result.messages.find(
+      (m) => AIMessage.isInstance(m) && (m.tool_calls?.length ?? 0) > 0,
+    ) as AIMessage;
+    expect(ai.tool_calls?.[0]?.args).toEqual({ to: 'a2@x.y', body: 'edited' });
+    const tms = result.messages.filter((m) => ToolMessage.isInstance(m)) as ToolMessage[];
+    expect(String(tms.find((m) => m.tool_call_id === 'c2')?.content)).toMatch(
+      /NOT executed.*not b/,
+    );
+    expect(count(logger, 'lc-backend', 'approval_decided')).toBe(2);
+    expect(count(logger, 'lc-backend', 'tool_execution_end')).toBe(1);
+    logger.close();
   });
 });
 
