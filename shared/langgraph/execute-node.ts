@@ -75,13 +75,13 @@ export function createExecuteToolNode(tools: ToolLike[], options: ExecuteToolNod
             success: true,
           };
         };
-        const call = {
+        const toRun: LedgerCall = {
           runId: runIdFor(threadId),
           actionId: outcome.actionId,
           toolName: outcome.toolName,
           args: outcome.args,
         };
-        const result = ledger ? await ledger.runOnce(call, run) : await runUnrecorded(call, run);
+        const result = ledger ? await ledger.runOnce(toRun, run) : await runUnrecorded(toRun, run);
         content = result.content;
         status = result.success ? 'success' : 'error';
       }

@@ -67,6 +67,10 @@ export function createHitlGateNode(options: HitlGateOptions) {
  * The AIMessage with each edited call's arguments replaced by the edit, under
  * the same message id (the messages reducer replaces it in place); undefined
  * when nothing was edited.
+ *
+ * @example
+ * const edited = withEditedArgs(state.messages.at(-1), hitl);
+ * return edited ? { hitl, messages: [edited] } : { hitl };
  */
 export function withEditedArgs(
   message: unknown,

@@ -74,7 +74,15 @@ export interface HitlOutcome {
   reason: string;
 }
 
-/** Checks the mode and its channel once, when the node or wrapper is built. */
+/**
+ * Checks the mode and its channel once, when the node or wrapper is built.
+ * `onRefusedResume` says what the interrupt channel does with a resume value
+ * it refuses: `throw` (a graph node: the run fails) or `reject` (a tool in a
+ * ToolNode: the call is rejected), see InterruptBackend.
+ *
+ * @example
+ * const backend = resolveBackend({ policy, mode: 'backend', hub });
+ */
 export function resolveBackend(
   options: HitlGateOptions,
   onRefusedResume: OnRefusedResume = 'throw',
