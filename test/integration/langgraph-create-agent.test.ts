@@ -276,6 +276,30 @@ describe('createAgent + hitloopMiddleware, two calls in one AIMessage', () => {
   });
 });
 
+describe('hitloopMiddleware and a model that reuses tool-call ids', () => {
+  it('gates, runs and logs the second call_0 as its own call', async () => {
+    const turns = [
+      [{ id: 'call_0', args: { to: 'first@x.y', body: '1' } }],
+      [{ id: 'call_0', args: { to: 'second@x.y', body: '2' } }],
+    ];
+    const config = { configurable: { thread_id: 'lc-reuse' } };
+    let p = restart({}, turns);
+    await p.agent.invoke({ messages: [new HumanMessage('go')] }, config);
+    for (let i = 0; i < 2; i += 1) {
+      expect(await pendingOf(p.agent, config)).toHaveLength(1);
+      p = restart({}, turns);
+      await p.agent.invoke(new Command({ resume: { decisions: [{ type: 'approve' }] } }), config);
+    }
+    expect(outbox).toEqual([
+      { to: 'first@x.y', body: '1' },
+      { to: 'second@x.y', body: '2' },
+    ]);
+    expect(count(p.logger, 'lc-reuse', 'action_proposed')).toBe(2);
+    expect(count(p.logger, 'lc-reuse', 'approval_decided')).toBe(2);
+    expect(count(p.logger, 'lc-reuse', 'tool_execution_end')).toBe(2);
+  });
+});
+
 describe("hitloopMiddleware with mode: 'backend'", () => {
   it('asks the backend for each call in turn, no interrupt; an edit is written back', async () => {
     const backend = new ScriptedBackend([

@@ -139,8 +139,13 @@ export function hitloopMiddleware(options: HitloopMiddlewareOptions = {}) {
           | AIMessage
           | undefined;
         if (!lastAi?.tool_calls?.length) return;
+        // Already decided (this hook's own ToolMessages follow the message).
+        // Only later messages count: a model may reuse ids across turns.
         const answered = new Set(
-          messages.filter((m) => ToolMessage.isInstance(m)).map((m) => m.tool_call_id),
+          messages
+            .slice(messages.lastIndexOf(lastAi) + 1)
+            .filter((m) => ToolMessage.isInstance(m))
+            .map((m) => m.tool_call_id),
         );
         if (lastAi.tool_calls.some((c) => c.id && answered.has(c.id))) return;
         const threadId = threadIdOf(currentConfig(), options.threadId);
