@@ -34,6 +34,9 @@ export type LedgerEntry =
  *
  * The record lives in the logger's SQLite file, so it survives a restart when
  * the logger is backed by a file (`:memory:` lasts as long as the process).
+ * A tool that itself pauses the graph (`interrupt()` inside the tool) is
+ * therefore not resumable behind the ledger: its start is recorded, so the
+ * re-run refuses to run it again.
  *
  * @example
  * const ledger = new ExecutionLedger(logger);
@@ -97,6 +100,10 @@ export class ExecutionLedger {
     try {
       result = await execute();
     } catch (err) {
+      // LangGraph's control flow (an interrupt() or a parent Command inside
+      // the tool) is not a failure: let it through. The start stays recorded,
+      // so this call is not run again (see the class comment).
+      if (isBubbleUp(err)) throw err;
       const error = err instanceof Error ? err.message : String(err);
       result = { content: `Tool '${call.toolName}' failed: ${error}`, success: false, error };
     }
@@ -125,6 +132,15 @@ export class ExecutionLedger {
     this.logger.flush();
     return { ...result, replayed: false };
   }
+}
+
+/** LangGraph's GraphBubbleUp errors (GraphInterrupt, ParentCommand) carry `is_bubble_up`. */
+function isBubbleUp(err: unknown): boolean {
+  return (
+    typeof err === 'object' &&
+    err !== null &&
+    (err as { is_bubble_up?: unknown }).is_bubble_up === true
+  );
 }
 
 function startId(actionId: string): string {

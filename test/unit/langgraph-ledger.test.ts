@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AIMessage, HumanMessage, ToolMessage } from '@langchain/core/messages';
 import { tool } from '@langchain/core/tools';
+import { GraphInterrupt } from '@langchain/langgraph';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { callKeyFor, ExecutionLedger, toolArgsProblems } from '../../shared/langgraph/index.js';
@@ -77,6 +78,19 @@ describe('ExecutionLedger', () => {
     expect(runs).toBe(1);
     expect(a).toMatchObject({ success: false, content: "Tool 'send_email' failed: smtp down" });
     expect(b).toMatchObject({ success: false, replayed: true, error: 'smtp down' });
+    logger.close();
+  });
+
+  it("lets LangGraph's control flow through instead of recording it as a failure", async () => {
+    const logger = open();
+    const pause = new GraphInterrupt([{ id: 'i1', value: 'question' }]);
+    await expect(
+      new ExecutionLedger(logger).runOnce(call, async () => {
+        throw pause;
+      }),
+    ).rejects.toBe(pause);
+    const types = logger.getRunEvents(call.runId).map((e) => e.eventType);
+    expect(types).toEqual(['tool_execution_start']);
     logger.close();
   });
 
