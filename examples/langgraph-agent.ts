@@ -26,6 +26,7 @@ import {
   type HitlGateOptions,
   type HumanInterrupt,
   ScriptedChatModel,
+  validateArgsWith,
 } from '../shared/langgraph/index.js';
 
 const { values } = parseArgs({
@@ -80,11 +81,13 @@ const model = new ScriptedChatModel({
 const policy = new RiskBasedPolicy({ highRiskTools: ['send_email'] });
 const logger = new TelemetryLogger({ dbPath: values.db });
 let hub: ApprovalHub | undefined;
-let gateOptions: HitlGateOptions = { policy, logger };
+// An edit that does not fit a tool's schema is rejected at the decision.
+const validateArgs = validateArgsWith([readInbox, sendEmail]);
+let gateOptions: HitlGateOptions = { policy, logger, validateArgs };
 if (values.channel === 'vscode' && !values.auto) {
   hub = new ApprovalHub({ store: new MemoryApprovalStore(), name: 'hitloop langgraph example' });
   await hub.start();
-  gateOptions = { policy, logger, mode: 'backend', hub };
+  gateOptions = { policy, logger, validateArgs, mode: 'backend', hub };
   console.log('Waiting for decisions in the VS Code sidebar (hitloop: Approvals)…');
 }
 

@@ -1,17 +1,24 @@
 import { ToolMessage } from '@langchain/core/messages';
 import type { StructuredToolInterface } from '@langchain/core/tools';
 import type { LangGraphRunnableConfig } from '@langchain/langgraph';
-import { createAction } from '../models/action.js';
 import type { TelemetryLogger } from '../telemetry/logger.js';
-import { toolExecutionEndPayload, toolExecutionStartPayload } from '../telemetry/payloads.js';
-import type { HitlOutcome } from './gate.js';
+import {
+  ExecutionLedger,
+  type ExecutionResult,
+  type LedgerCall,
+  stringifyToolOutput,
+} from './execution-ledger.js';
 import { proposedCalls } from './gate-node.js';
-import { runIdFor, threadIdOf } from './ids.js';
+import { actionIdFor, runIdFor, threadIdOf } from './ids.js';
 import type { HitlStateShape, PendingResult } from './state.js';
 
 /** Options of createExecuteToolNode. */
 export interface ExecuteToolNodeOptions {
-  /** Logs tool_execution_start / _end under deterministic ids. */
+  /**
+   * Logs tool_execution_start / _end under deterministic ids, and is the
+   * record that keeps a re-run of this node (after a crash) from running an
+   * approved call twice.
+   */
   logger?: TelemetryLogger;
   threadId?: string;
 }
@@ -22,14 +29,17 @@ type ToolLike = Pick<StructuredToolInterface, 'name' | 'invoke'>;
  * A graph node that runs the calls the gate let through, with the reviewer's
  * edited arguments where there are any. A call the gate stopped becomes a
  * ToolMessage with `status: 'error'` saying it was NOT executed and why, so
- * the model adapts. A call without an outcome in `state.hitl` does not run
- * (fail closed): put createHitlGateNode before this node.
+ * the model adapts. A call without an outcome in `state.hitl`, or with one
+ * decided for another call under the same id (a model reusing ids), does not
+ * run (fail closed): put createHitlGateNode before this node. With a logger,
+ * each call runs at most once, even if the node runs again.
  *
  * @example
  * graph.addNode('tools', createExecuteToolNode([sendEmail, readInbox], { logger }));
  */
 export function createExecuteToolNode(tools: ToolLike[], options: ExecuteToolNodeOptions = {}) {
   const byName = new Map(tools.map((t) => [t.name, t]));
+  const ledger = options.logger ? new ExecutionLedger(options.logger) : undefined;
   return async function executeTools(
     state: HitlStateShape,
     config?: LangGraphRunnableConfig,
@@ -39,7 +49,13 @@ export function createExecuteToolNode(tools: ToolLike[], options: ExecuteToolNod
     const threadId = calls.length > 0 ? threadIdOf(config, options.threadId) : '';
     const messages: ToolMessage[] = [];
     for (const call of calls) {
-      const outcome = state.hitl?.[call.id];
+      const recorded = state.hitl?.[call.id];
+      // An outcome under this id that was decided for another call (the same
+      // id on an earlier turn) is not this call's decision.
+      const outcome =
+        recorded && recorded.actionId === actionIdFor(threadId, call.key ?? call.id)
+          ? recorded
+          : undefined;
       const tool = byName.get(call.name);
       let content: string;
       let status: 'success' | 'error' = 'error';
@@ -50,7 +66,24 @@ export function createExecuteToolNode(tools: ToolLike[], options: ExecuteToolNod
       } else if (!tool) {
         content = `Tool '${call.name}' was NOT executed: no such tool.`;
       } else {
-        ({ content, status } = await runOne(tool, outcome, threadId, options.logger, config));
+        const run = async (): Promise<ExecutionResult> => {
+          const { toolCall: _omit, ...rest } = (config ?? {}) as LangGraphRunnableConfig & {
+            toolCall?: unknown;
+          };
+          return {
+            content: stringifyToolOutput(await tool.invoke(outcome.args, rest)),
+            success: true,
+          };
+        };
+        const toRun: LedgerCall = {
+          runId: runIdFor(threadId),
+          actionId: outcome.actionId,
+          toolName: outcome.toolName,
+          args: outcome.args,
+        };
+        const result = ledger ? await ledger.runOnce(toRun, run) : await runUnrecorded(toRun, run);
+        content = result.content;
+        status = result.success ? 'success' : 'error';
       }
       messages.push(new ToolMessage({ content, tool_call_id: call.id, name: call.name, status }));
     }
@@ -79,61 +112,15 @@ function hasToolCalls(state: HitlStateShape): boolean {
   );
 }
 
-async function runOne(
-  tool: ToolLike,
-  outcome: HitlOutcome,
-  threadId: string,
-  logger: TelemetryLogger | undefined,
-  config: LangGraphRunnableConfig | undefined,
-): Promise<{ content: string; status: 'success' | 'error' }> {
-  const runId = runIdFor(threadId);
-  const action = createAction({
-    id: outcome.actionId,
-    toolName: outcome.toolName,
-    toolArgs: outcome.args,
-  });
-  logger?.logEvent({
-    runId,
-    eventType: 'tool_execution_start',
-    eventId: `${outcome.actionId}:tool_execution_start`,
-    payload: toolExecutionStartPayload(action, outcome.args),
-  });
-  const started = performance.now();
-  let content: string;
-  let status: 'success' | 'error';
-  let error: string | undefined;
+/** Without a logger there is no record to consult: run, and turn a throw into an error result. */
+async function runUnrecorded(
+  call: LedgerCall,
+  run: () => Promise<ExecutionResult>,
+): Promise<ExecutionResult> {
   try {
-    const { toolCall: _omit, ...rest } = (config ?? {}) as LangGraphRunnableConfig & {
-      toolCall?: unknown;
-    };
-    const result: unknown = await tool.invoke(outcome.args, rest);
-    content = stringify(result);
-    status = 'success';
+    return await run();
   } catch (err) {
-    error = err instanceof Error ? err.message : String(err);
-    content = `Tool '${outcome.toolName}' failed: ${error}`;
-    status = 'error';
+    const error = err instanceof Error ? err.message : String(err);
+    return { content: `Tool '${call.toolName}' failed: ${error}`, success: false, error };
   }
-  logger?.logEvent({
-    runId,
-    eventType: 'tool_execution_end',
-    eventId: `${outcome.actionId}:tool_execution_end`,
-    payload: toolExecutionEndPayload({
-      actionId: outcome.actionId,
-      success: status === 'success',
-      durationMs: performance.now() - started,
-      executed: true,
-      ...(error ? { error } : {}),
-    }),
-  });
-  return { content, status };
-}
-
-function stringify(result: unknown): string {
-  if (typeof result === 'string') return result;
-  if (result && typeof result === 'object' && 'content' in result) {
-    const c = (result as { content: unknown }).content;
-    return typeof c === 'string' ? c : JSON.stringify(c);
-  }
-  return JSON.stringify(result) ?? '';
 }

@@ -7,18 +7,22 @@ import {
   resolveBackend,
   type ToolCallLike,
 } from './gate.js';
-import { threadIdOf } from './ids.js';
+import { callKeyFor, threadIdOf } from './ids.js';
 import type { HitlStateShape } from './state.js';
 
 /** The tool calls the gate must decide: the last AIMessage's, else `pendingAction`. */
 export function proposedCalls(state: HitlStateShape): ToolCallLike[] {
   const last = state.messages.at(-1);
   if (last && AIMessage.isInstance(last) && last.tool_calls && last.tool_calls.length > 0) {
-    return last.tool_calls.map((c, i) => ({
-      id: c.id ?? `${i}`,
-      name: c.name,
-      args: (c.args ?? {}) as Record<string, unknown>,
-    }));
+    return last.tool_calls.map((c, i) => {
+      const id = c.id ?? `${i}`;
+      return {
+        id,
+        key: callKeyFor(state.messages, id),
+        name: c.name,
+        args: (c.args ?? {}) as Record<string, unknown>,
+      };
+    });
   }
   const pending = state.pendingAction;
   if (pending)
@@ -32,7 +36,10 @@ export function proposedCalls(state: HitlStateShape): ToolCallLike[] {
  * `interrupt` mode it pauses with an Agent Inbox `HumanInterrupt` per call
  * that needs a human, and resumes from `Command({ resume })`; in `backend`
  * mode it awaits the backend (e.g. the hub, so the VS Code sidebar decides).
- * Re-runs on resume log nothing twice and ask no decided call again.
+ * Re-runs on resume log nothing twice and ask no decided call again. When the
+ * reviewer edited a call, the AIMessage is written back with the edited
+ * arguments (same message id), as `humanInTheLoopMiddleware` does, so the
+ * model and later readers see what actually ran.
  *
  * @example
  * graph.addNode('gate', createHitlGateNode({ policy: new RiskBasedPolicy({ highRiskTools: ['send_email'] }), logger }));
@@ -42,7 +49,7 @@ export function createHitlGateNode(options: HitlGateOptions) {
   return async function hitlGate(
     state: HitlStateShape,
     config?: LangGraphRunnableConfig,
-  ): Promise<{ hitl: Record<string, HitlOutcome> }> {
+  ): Promise<{ hitl: Record<string, HitlOutcome>; messages?: AIMessage[] }> {
     const calls = proposedCalls(state);
     if (calls.length === 0) return { hitl: {} };
     const threadId = threadIdOf(config, options.threadId);
@@ -51,6 +58,41 @@ export function createHitlGateNode(options: HitlGateOptions) {
     for (const call of calls) {
       hitl[call.id] = await gateToolCall(call, threadId, backend, options);
     }
-    return { hitl };
+    const edited = withEditedArgs(state.messages.at(-1), hitl);
+    return edited ? { hitl, messages: [edited] } : { hitl };
   };
+}
+
+/**
+ * The AIMessage with each edited call's arguments replaced by the edit, under
+ * the same message id (the messages reducer replaces it in place); undefined
+ * when nothing was edited.
+ *
+ * @example
+ * const edited = withEditedArgs(state.messages.at(-1), hitl);
+ * return edited ? { hitl, messages: [edited] } : { hitl };
+ */
+export function withEditedArgs(
+  message: unknown,
+  outcomes: Record<string, HitlOutcome>,
+): AIMessage | undefined {
+  if (!message || !AIMessage.isInstance(message) || !message.tool_calls) return undefined;
+  let changed = false;
+  const toolCalls = message.tool_calls.map((c) => {
+    const outcome = c.id ? outcomes[c.id] : undefined;
+    if (!outcome?.edited) return c;
+    changed = true;
+    return { ...c, args: outcome.args };
+  });
+  if (!changed) return undefined;
+  return new AIMessage({
+    content: message.content,
+    id: message.id,
+    name: message.name,
+    tool_calls: toolCalls,
+    invalid_tool_calls: message.invalid_tool_calls,
+    usage_metadata: message.usage_metadata,
+    response_metadata: message.response_metadata,
+    additional_kwargs: message.additional_kwargs,
+  });
 }

@@ -1,11 +1,18 @@
 import type { ApprovalBackend } from '../backends/backend.js';
-import { gateAction, notExecutedMessage } from '../gate/approval-gate.js';
+import { type GateOutcome, gateAction, notExecutedMessage } from '../gate/approval-gate.js';
 import type { ApprovalHub } from '../hub/approval-hub.js';
 import { type ActionInput, createAction } from '../models/action.js';
 import type { HITLPolicy, PolicyContext } from '../policies/policy.js';
 import type { TelemetryLogger } from '../telemetry/logger.js';
+import { errorPayload } from '../telemetry/payloads.js';
+import { uuidv7 } from '../util/uuidv7.js';
 import { actionIdFor, ensureRun, KeyedLogger, runIdFor } from './ids.js';
-import { DEFAULT_INTERRUPT_CONFIG, InterruptBackend } from './interrupt-backend.js';
+import {
+  DEFAULT_INTERRUPT_CONFIG,
+  InterruptBackend,
+  type OnRefusedResume,
+  ResumeRefusedError,
+} from './interrupt-backend.js';
 import { ResumableHubBackend } from './resumable-hub-backend.js';
 import type { HumanInterruptConfig } from './resume-value.js';
 
@@ -43,6 +50,8 @@ export interface ToolCallLike {
   id: string;
   name: string;
   args: Record<string, unknown>;
+  /** Unique in the thread even when the model reuses ids (see callKeyFor); defaults to `id`. */
+  key?: string;
 }
 
 /**
@@ -65,15 +74,29 @@ export interface HitlOutcome {
   reason: string;
 }
 
-/** Checks the mode and its channel once, when the node or wrapper is built. */
-export function resolveBackend(options: HitlGateOptions): ApprovalBackend {
+/**
+ * Checks the mode and its channel once, when the node or wrapper is built.
+ * `onRefusedResume` says what the interrupt channel does with a resume value
+ * it refuses: `throw` (a graph node: the run fails) or `reject` (a tool in a
+ * ToolNode: the call is rejected), see InterruptBackend.
+ *
+ * @example
+ * const backend = resolveBackend({ policy, mode: 'backend', hub });
+ */
+export function resolveBackend(
+  options: HitlGateOptions,
+  onRefusedResume: OnRefusedResume = 'throw',
+): ApprovalBackend {
   const mode = options.mode ?? 'interrupt';
   if (mode === 'interrupt') {
     if (options.backend || options.hub)
       throw new Error(
         "hitloop/langgraph: mode 'interrupt' takes no backend or hub; use mode 'backend'",
       );
-    return new InterruptBackend(options.interruptConfig ?? DEFAULT_INTERRUPT_CONFIG);
+    return new InterruptBackend(
+      options.interruptConfig ?? DEFAULT_INTERRUPT_CONFIG,
+      onRefusedResume,
+    );
   }
   if (mode !== 'backend')
     throw new Error(`hitloop/langgraph: unknown mode ${JSON.stringify(mode)}`);
@@ -96,7 +119,7 @@ export async function gateToolCall(
   options: HitlGateOptions,
 ): Promise<HitlOutcome> {
   const runId = runIdFor(threadId);
-  const actionId = actionIdFor(threadId, call.id);
+  const actionId = actionIdFor(threadId, call.key ?? call.id);
   const action = {
     ...createAction({
       ...options.describeAction?.(call),
@@ -109,15 +132,44 @@ export async function gateToolCall(
     toolArgs: call.args,
   };
   if (options.logger) ensureRun(options.logger, runId, options.policy.name);
-  const outcome = await gateAction(action, {
-    policy: options.policy,
-    backend,
-    runId,
-    logger: options.logger ? new KeyedLogger(options.logger, actionId) : undefined,
-    context: { ...options.context, threadId, toolCallId: call.id },
-    timeoutMs: options.timeoutMs,
-    validateArgs: options.validateArgs && ((args) => options.validateArgs?.(call.name, args) ?? []),
-  });
+  let outcome: GateOutcome;
+  try {
+    outcome = await gateAction(action, {
+      policy: options.policy,
+      backend,
+      runId,
+      logger: options.logger ? new KeyedLogger(options.logger, actionId) : undefined,
+      context: { ...options.context, threadId, toolCallId: call.id },
+      timeoutMs: options.timeoutMs,
+      validateArgs:
+        options.validateArgs && ((args) => options.validateArgs?.(call.name, args) ?? []),
+    });
+  } catch (err) {
+    // The request stays open (approval_requested, no decision yet): record
+    // why this answer was refused. Each refusal is its own event.
+    if (err instanceof ResumeRefusedError)
+      options.logger?.logEvent({
+        runId,
+        eventType: 'error',
+        eventId: `${actionId}:resume_refused:${uuidv7()}`,
+        payload: errorPayload(err, { action_id: actionId, tool_name: call.name }),
+      });
+    throw err;
+  }
+  return toHitlOutcome(call, actionId, outcome);
+}
+
+/**
+ * The plain-JSON record of what the gate decided for one call, for graph state.
+ *
+ * @example
+ * const outcome = toHitlOutcome(call, actionId, await gateAction(action, gateOptions));
+ */
+export function toHitlOutcome(
+  call: ToolCallLike,
+  actionId: string,
+  outcome: GateOutcome,
+): HitlOutcome {
   const common = { toolCallId: call.id, actionId, toolName: call.name };
   switch (outcome.kind) {
     case 'allowed':

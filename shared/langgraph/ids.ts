@@ -28,10 +28,37 @@ export function runIdFor(threadId: string): string {
 /**
  * The action id of a tool call: the same on every re-run of the node, and
  * safe in a hub URL whatever characters the thread and tool-call ids hold.
+ * Pass the call key from {@link callKeyFor}, so a model that reuses tool-call
+ * ids (`call_0` on every turn) still gets one action id per call.
+ *
+ * @example
+ * actionIdFor('thread-1', callKeyFor(state.messages, 'call_0')) // 'lg-…'
  */
 export function actionIdFor(threadId: string, toolCallId: string): string {
   const digest = createHash('sha256').update(`${threadId}\u0000${toolCallId}`).digest('hex');
   return `lg-${digest.slice(0, 32)}`;
+}
+
+/**
+ * What identifies one tool call in a thread: its id, qualified by the id of
+ * the AIMessage that proposed it (the latest one holding that call id), since
+ * models may reuse tool-call ids across turns and the messages reducer gives
+ * every stored message a unique id. Without such a message (a pendingAction,
+ * a direct call), the tool-call id alone.
+ *
+ * @example
+ * callKeyFor(state.messages, 'call_0') // 'msg-7f…/call_0'
+ */
+export function callKeyFor(messages: readonly unknown[] | undefined, toolCallId: string): string {
+  for (let i = (messages?.length ?? 0) - 1; i >= 0; i -= 1) {
+    const m = messages?.[i] as
+      | { id?: unknown; tool_calls?: Array<{ id?: unknown }>; getType?: () => string }
+      | undefined;
+    if (!m || typeof m.getType !== 'function' || m.getType() !== 'ai') continue;
+    if (!m.tool_calls?.some((c) => c.id === toolCallId)) continue;
+    return typeof m.id === 'string' && m.id.length > 0 ? `${m.id}/${toolCallId}` : toolCallId;
+  }
+  return toolCallId;
 }
 
 /**
@@ -75,7 +102,10 @@ export class KeyedLogger implements GateLogger {
 
 const startedRuns = new WeakMap<TelemetryLogger, Set<string>>();
 
-/** Starts the thread's telemetry run once (starting it again keeps the first row anyway). */
+/**
+ * Starts the thread's telemetry run once: not again in this process (the
+ * set), nor after a restart (the run row is already in the store).
+ */
 export function ensureRun(logger: TelemetryLogger, runId: string, condition: string): void {
   let seen = startedRuns.get(logger);
   if (!seen) {
@@ -83,6 +113,6 @@ export function ensureRun(logger: TelemetryLogger, runId: string, condition: str
     startedRuns.set(logger, seen);
   }
   if (seen.has(runId)) return;
-  logger.startRun({ runId, condition, scenario: 'langgraph' });
+  if (!logger.getRun(runId)) logger.startRun({ runId, condition, scenario: 'langgraph' });
   seen.add(runId);
 }

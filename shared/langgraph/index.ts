@@ -8,6 +8,13 @@
  */
 export { createExecuteToolNode, type ExecuteToolNodeOptions } from './execute-node.js';
 export {
+  ExecutionLedger,
+  type ExecutionResult,
+  type LedgerCall,
+  type LedgerEntry,
+  stringifyToolOutput,
+} from './execution-ledger.js';
+export {
   gateToolCall,
   type HitlGateOptions,
   type HitlMode,
@@ -15,14 +22,17 @@ export {
   resolveBackend,
   type ToolCallLike,
 } from './gate.js';
-export { createHitlGateNode, proposedCalls } from './gate-node.js';
-export { actionIdFor, KeyedLogger, runIdFor, threadIdOf } from './ids.js';
+export { createHitlGateNode, proposedCalls, withEditedArgs } from './gate-node.js';
+export { actionIdFor, callKeyFor, KeyedLogger, runIdFor, threadIdOf } from './ids.js';
 export {
   DEFAULT_INTERRUPT_CONFIG,
   humanInterruptFor,
   InterruptBackend,
+  type OnRefusedResume,
+  ResumeRefusedError,
 } from './interrupt-backend.js';
 export { ResumableHubBackend } from './resumable-hub-backend.js';
+export { peekResume, pendingInterruptCount, type ResumeSource } from './resume-source.js';
 export {
   type HumanInterrupt,
   type HumanInterruptConfig,
@@ -36,4 +46,5 @@ export {
   type PendingAction,
   type PendingResult,
 } from './state.js';
+export { toolArgsProblems, validateArgsWith } from './tool-schema.js';
 export { withApproval } from './with-approval.js';

@@ -1,13 +1,27 @@
-import { interrupt } from '@langchain/langgraph';
+import { _markInvalidResume, getConfig, interrupt } from '@langchain/langgraph';
 import type { ApprovalBackend, ApprovalOptions } from '../backends/backend.js';
 import type { ApprovalRequest } from '../models/approval-request.js';
 import type { Decision } from '../models/decision.js';
 import { argsHash } from '../util/canonical-json.js';
+import { peekResume, pendingInterruptCount } from './resume-source.js';
 import {
   type HumanInterrupt,
   type HumanInterruptConfig,
   parseResumeValue,
+  type ResumeAnswer,
 } from './resume-value.js';
+
+/**
+ * A resume value hitloop refused: malformed, not allowed by the interrupt's
+ * config, or one plain value while several calls wait. Nothing ran; in a
+ * graph node the run fails with it and the interrupt can be answered again.
+ */
+export class ResumeRefusedError extends Error {
+  override readonly name = 'ResumeRefusedError';
+}
+
+/** What to do with a refused resume value: fail the run, or reject the call. */
+export type OnRefusedResume = 'throw' | 'reject';
 
 /** Every answer allowed: accept, edit, respond and ignore. */
 export const DEFAULT_INTERRUPT_CONFIG: HumanInterruptConfig = {
@@ -43,16 +57,40 @@ export function humanInterruptFor(
 export class InterruptBackend implements ApprovalBackend {
   readonly name = 'langgraph';
 
-  constructor(private readonly config: HumanInterruptConfig = DEFAULT_INTERRUPT_CONFIG) {}
+  /**
+   * `onRefused`: `throw` (default) fails the node, so the run fails and the
+   * interrupt stays open; `reject` (for a tool inside a ToolNode, which would
+   * turn a thrown error into a ToolMessage anyway) returns a rejection by
+   * `langgraph:invalid_resume`, so the call does not run and the refusal is
+   * recorded as its decision.
+   */
+  constructor(
+    private readonly config: HumanInterruptConfig = DEFAULT_INTERRUPT_CONFIG,
+    private readonly onRefused: OnRefusedResume = 'throw',
+  ) {}
 
   async requestApproval(
     request: ApprovalRequest,
     options: ApprovalOptions = {},
   ): Promise<Decision> {
     const started = performance.now();
-    const value: unknown = interrupt(humanInterruptFor(request, this.config));
-    const answer = parseResumeValue(value, this.config);
     const { action } = request;
+    let answer: ResumeAnswer;
+    try {
+      answer = await this.answer(request);
+    } catch (err) {
+      if (!(err instanceof ResumeRefusedError) || this.onRefused === 'throw') throw err;
+      return {
+        actionId: action.id,
+        approved: false,
+        decidedBy: 'langgraph:invalid_resume',
+        reason: err.message,
+        latencyMs: performance.now() - started,
+        tags: ['invalid_resume'],
+        argsHash: argsHash(action.toolArgs),
+        decidedAt: new Date().toISOString(),
+      };
+    }
     const base = {
       actionId: action.id,
       decidedBy: 'langgraph:reviewer',
@@ -83,4 +121,53 @@ export class InterruptBackend implements ApprovalBackend {
     }
     return { ...base, approved: true, reason: '', editedArgs: answer.args, tags: ['edited'] };
   }
+
+  /**
+   * The reviewer's answer for this call. The resume value is checked before
+   * `interrupt()` consumes it, so a refused value leaves the interrupt open.
+   */
+  private async answer(request: ApprovalRequest): Promise<ResumeAnswer> {
+    let config: ReturnType<typeof getConfig> | undefined;
+    try {
+      config = getConfig();
+    } catch {
+      config = undefined;
+    }
+    const source = peekResume(config);
+    if (source && source.kind !== 'none') {
+      if (source.kind === 'global') {
+        const pending = await pendingInterruptCount(config);
+        if (pending !== undefined && pending > 1)
+          throw refusedResume(
+            `hitloop/langgraph: ${pending} calls are waiting for a decision and Command({ resume }) gave one value without saying which call it is for, so hitloop applied it to none ('${request.action.toolName}' did not run). Resume each call by its interrupt id: Command({ resume: { [interrupt.id]: value, ... } }), with the ids from result.__interrupt__ or getState().tasks[].interrupts.`,
+          );
+      }
+      try {
+        parseResumeValue(source.value, this.config);
+      } catch (err) {
+        throw refusedResume(err instanceof Error ? err.message : String(err));
+      }
+    }
+    const value: unknown = interrupt(humanInterruptFor(request, this.config));
+    try {
+      return parseResumeValue(value, this.config);
+    } catch (err) {
+      throw refusedResume(err instanceof Error ? err.message : String(err));
+    }
+  }
+}
+
+/**
+ * A ResumeRefusedError marked as LangGraph's invalid resume, so a node that
+ * throws it fails the run and leaves its interrupt open to be answered again.
+ *
+ * @example
+ * throw refusedResume('hitloop/langchain: 1 decision for 2 calls');
+ */
+export function refusedResume(message: string): ResumeRefusedError {
+  const error = new ResumeRefusedError(message);
+  // LangGraph then fails the run once the step's other tasks finish, and
+  // keeps the interrupt open so it can be answered again.
+  _markInvalidResume(error);
+  return error;
 }

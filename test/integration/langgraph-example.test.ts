@@ -95,3 +95,39 @@ describe('examples/langgraph-agent --simulate', () => {
     }
   });
 });
+
+const lcExample = fileURLToPath(new URL('../../dist/examples/langchain-agent.js', import.meta.url));
+
+describe('examples/langchain-agent --simulate (createAgent + hitloopMiddleware)', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'hitloop-lcex-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('--auto: one HITLRequest for both emails, both approved, each sent and logged once', () => {
+    const db = join(dir, 't.db');
+    const r = spawnSync(process.execPath, [lcExample, '--simulate', '--auto', '--db', db], {
+      encoding: 'utf8',
+    });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain('✓ send_email: sent to ana@example.com');
+    expect(r.stdout).toContain('✓ send_email: sent to bob@example.com');
+    const types = eventTypes(db);
+    expect(types.filter((t) => t === 'approval_requested')).toHaveLength(2);
+    expect(types.filter((t) => t === 'approval_decided')).toHaveLength(2);
+    expect(types.filter((t) => t === 'tool_execution_end')).toHaveLength(2);
+  });
+
+  it('terminal: approve one, reject the other; only the approved one is sent', () => {
+    const db = join(dir, 't.db');
+    const r = spawnSync(process.execPath, [lcExample, '--simulate', '--db', db], {
+      encoding: 'utf8',
+      input: 'a\nr\nnot bob\n',
+    });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain('✓ send_email: sent to ana@example.com');
+    expect(r.stdout).toMatch(/✗ send_email: Tool 'send_email' was NOT executed: .*not bob/);
+    expect(eventTypes(db).filter((t) => t === 'tool_execution_end')).toHaveLength(1);
+  });
+});

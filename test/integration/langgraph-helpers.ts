@@ -45,13 +45,39 @@ export function emailModel(toolCallId = 'call_1'): ScriptedChatModel {
   return new ScriptedChatModel({ replies: [reply, reply, reply, reply] });
 }
 
+/** A tool call as a scripted model proposes it. */
+export type ScriptedCall = { id: string; name?: string; args: Record<string, unknown> };
+
+/**
+ * A model that proposes `turns[n]` (all in one AIMessage) on its n-th turn,
+ * counted from the AIMessages in the conversation, then says what the last
+ * tool said. Stateless, so a new instance after a "restart" continues the script.
+ */
+export function turnsModel(turns: ScriptedCall[][]): ScriptedChatModel {
+  const reply = (messages: BaseMessage[]) => {
+    const turn = messages.filter((m) => AIMessage.isInstance(m)).length;
+    const calls = turns[turn];
+    if (!calls) return `Done: ${String(messages.at(-1)?.content)}`;
+    return new AIMessage({
+      content: '',
+      tool_calls: calls.map((c) => ({
+        id: c.id,
+        name: c.name ?? 'send_email',
+        args: c.args,
+        type: 'tool_call' as const,
+      })),
+    });
+  };
+  return new ScriptedChatModel({ replies: Array(turns.length + 2).fill(reply) });
+}
+
 /** agent -> gate -> tools -> agent, a real StateGraph. */
 export function buildGraph(
   checkpointer: BaseCheckpointSaver,
   options: HitlGateOptions,
   calls: Array<Record<string, unknown>>,
+  model: ScriptedChatModel = emailModel(),
 ) {
-  const model = emailModel();
   const sendEmail = spyTool(calls);
   return new StateGraph(HitlAnnotation)
     .addNode('agent', async (state) => ({ messages: [await model.invoke(state.messages)] }))

@@ -6,7 +6,7 @@ import { MemorySaver } from '@langchain/langgraph';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ApprovalHub } from '../../shared/hub/approval-hub.js';
 import { HubClient } from '../../shared/hub/hub-client.js';
-import { actionIdFor } from '../../shared/langgraph/index.js';
+import { actionIdFor, callKeyFor } from '../../shared/langgraph/index.js';
 import { RiskBasedPolicy } from '../../shared/policies/risk-based.js';
 import { MemoryApprovalStore } from '../../shared/stores/memory-store.js';
 import { TelemetryLogger } from '../../shared/telemetry/logger.js';
@@ -47,7 +47,9 @@ describe('backend mode through the approval hub', () => {
     const config = { configurable: { thread_id: 'hub-1' } };
     const running = graph.invoke({ messages: [new HumanMessage('email')] }, config);
     const [record] = await waitForPending(client);
-    expect(record?.id).toBe(actionIdFor('hub-1', 'call_1'));
+    // The id names this call: thread, proposing AIMessage (saved before the gate ran) and call id.
+    const { messages } = (await graph.getState(config)).values;
+    expect(record?.id).toBe(actionIdFor('hub-1', callKeyFor(messages, 'call_1')));
     expect(record?.tool).toBe('send_email');
     expect(calls).toEqual([]);
     await client.decide(record?.id ?? '', {

@@ -42,6 +42,66 @@ describe('importing hitloop does not load @langchain', () => {
     expect([...lg.values()].flat().some((s) => s.startsWith('@langchain/'))).toBe(true);
   });
 
+  it('hitloop/langgraph does not load `langchain` (an optional peer only hitloop/langchain needs)', () => {
+    const lg = importGraph(join(root, 'shared/langgraph/index.ts'));
+    const offenders = [...lg].filter(
+      ([file, specs]) =>
+        file.includes('/shared/langgraph/langchain/') ||
+        specs.some((s) => s === 'langchain' || s.startsWith('langchain/')),
+    );
+    expect(offenders.map(([f]) => f)).toEqual([]);
+    // The check can see it: the hitloop/langchain subpath imports it.
+    const lc = importGraph(join(root, 'shared/langgraph/langchain/index.ts'));
+    expect([...lc.values()].flat()).toContain('langchain');
+  });
+
+  const builtLangchain = join(root, 'dist/shared/langgraph/langchain/index.js');
+  it.skipIf(!existsSync(builtLangchain))(
+    'dist: hitloop/langgraph resolves no `langchain` module; hitloop/langchain loads the middleware',
+    () => {
+      const dir = mkdtempSync(join(tmpdir(), 'hitloop-iso-lc-'));
+      try {
+        const log = join(dir, 'resolved.log');
+        const hooks = join(dir, 'hooks.mjs');
+        writeFileSync(
+          hooks,
+          `import { appendFileSync } from 'node:fs';
+export async function resolve(specifier, context, next) {
+  const r = await next(specifier, context);
+  appendFileSync(${JSON.stringify(log)}, r.url + '\\n');
+  return r;
+}
+`,
+        );
+        const lg = pathToFileURL(join(root, 'dist/shared/langgraph/index.js')).href;
+        const script = `
+import { register } from 'node:module';
+register(${JSON.stringify(pathToFileURL(hooks).href)});
+const m = await import(${JSON.stringify(lg)});
+if (typeof m.withApproval !== 'function') throw new Error('hitloop/langgraph did not load');
+`;
+        const run = (code: string) =>
+          spawnSync(process.execPath, ['--input-type=module', '-e', code], {
+            cwd: root,
+            encoding: 'utf8',
+          });
+        const r = run(script);
+        expect(r.stderr).toBe('');
+        expect(r.status).toBe(0);
+        const urls = readFileSync(log, 'utf8').split('\n').filter(Boolean);
+        expect(urls.some((u) => u.includes('/node_modules/@langchain/langgraph/'))).toBe(true);
+        expect(urls.filter((u) => u.includes('/node_modules/langchain/'))).toEqual([]);
+        const lc = run(
+          `const m = await import(${JSON.stringify(pathToFileURL(builtLangchain).href)}); console.log(typeof m.hitloopMiddleware);`,
+        );
+        expect(lc.stderr).toBe('');
+        expect(lc.stdout.trim()).toBe('function');
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
+
   const built = join(root, 'dist/shared/index.js');
   it.skipIf(!existsSync(built))(
     'a node process importing dist/shared/index.js resolves no @langchain module',
