@@ -50,14 +50,46 @@ export const PROTECTED_PATH_RULE = 'hitloop_protected_path';
  * });
  * policy.evaluate(createAction({ toolName: 'read_text_file', toolArgs: { path: '~/.hitloop/hubs/a.json' } })).verdict // 'deny'
  */
-export function withProtectedPaths(policy: HITLPolicy, options: ProtectedPathsOptions): HITLPolicy {
+export function withProtectedPaths(
+  policy: HITLPolicy,
+  options: ProtectedPathsOptions,
+): ProtectedPolicy {
   const guard = new ProtectedPaths(options);
   return {
     name: policy.name,
     evaluate(action: Action, context?: PolicyContext) {
       return guard.check(action) ?? policy.evaluate(action, context);
     },
+    checkProtectedPaths: (action: Action) => guard.check(action),
   };
+}
+
+/**
+ * A policy wrapped by {@link withProtectedPaths}. Its protection can also be
+ * asked alone, for what is not a tool call and so has no user policy:
+ * the proxy checks the `uri` of `resources/read` with it.
+ *
+ * @example
+ * const denied = protectionOf(policy)?.(createAction({ toolName: 'resources/read', toolArgs: { uri } }));
+ */
+export interface ProtectedPolicy extends HITLPolicy {
+  /** The protection's deny for `action`, or undefined when it names no protected path. */
+  checkProtectedPaths(action: Action): PolicyDecision | undefined;
+}
+
+/**
+ * The built-in protection of a policy made by {@link withProtectedPaths}, or
+ * undefined for any other policy (the protection is off).
+ *
+ * @example
+ * const check = protectionOf(config.policy);
+ * if (check?.(action)) refuse();
+ */
+export function protectionOf(
+  policy: HITLPolicy,
+): ((action: Action) => PolicyDecision | undefined) | undefined {
+  const p = policy as Partial<ProtectedPolicy>;
+  return typeof p.checkProtectedPaths === 'function' ? p.checkProtectedPaths : undefined;
 }
 
 /**

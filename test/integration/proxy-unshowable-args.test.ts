@@ -23,19 +23,23 @@ import {
 
 const tmp = tempDir();
 const root = join(tmp.dir, 'files');
+// The proxy's HITLOOP_HOME, apart from `root`: hitloop refuses any call naming
+// a path inside its home, which would hide what these tests check.
+const home = join(tmp.dir, 'home');
 let raw: RawProxy;
 let http: HttpProxy;
 
 beforeAll(async () => {
   mkdirSync(root);
+  mkdirSync(home);
   const config = writeConfig(tmp.dir, {
     mcpServers: { fs: filesystemServer(root) },
     policy: { type: 'rules', default: 'allow' },
     approval: { backend: 'auto-reject' },
     proxy: { prefixNames: true },
   });
-  raw = startRawProxy(config, tmp.dir);
-  http = await startHttpProxy(config, tmp.dir);
+  raw = startRawProxy(config, home);
+  http = await startHttpProxy(config, home);
   raw.send(initializeRequest(1));
   await raw.next((m) => m.id === 1);
   raw.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
@@ -153,7 +157,7 @@ describe('hitloop proxy: arguments that cannot be shown faithfully (Streamable H
 
 describe('hitloop proxy: a call that needs a person never reaches the hub with hidden arguments', () => {
   it('refuses a "__proto__" call at once; no approval card (which could not show the key) appears', async () => {
-    const home = join(tmp.dir, 'hub-home');
+    const hubHome = join(tmp.dir, 'hub-home');
     const config = writeConfig(
       tmp.dir,
       {
@@ -165,13 +169,13 @@ describe('hitloop proxy: a call that needs a person never reaches the hub with h
       },
       'hub.json',
     );
-    const asked = startRawProxy(config, home);
+    const asked = startRawProxy(config, hubHome);
     try {
       asked.send(initializeRequest(1));
       await asked.next((m) => m.id === 1);
       asked.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
       const hubs = await waitUntil(
-        () => (discoverHubs(home).length ? discoverHubs(home) : undefined),
+        () => (discoverHubs(hubHome).length ? discoverHubs(hubHome) : undefined),
         'the hub to announce itself',
       );
       const file = join(root, 'asked.txt');

@@ -15,6 +15,7 @@ import type { ApprovalRequest } from '../../../shared/models/approval-request.js
 import type { Decision } from '../../../shared/models/decision.js';
 import type { ToolResult } from '../../../shared/models/tool-result.js';
 import type { HITLPolicy } from '../../../shared/policies/policy.js';
+import { protectionOf } from '../../../shared/policies/protect-paths.js';
 import { toolGlobToRegExp } from '../../../shared/policies/rules.js';
 import {
   type LogEventInput,
@@ -119,6 +120,8 @@ export class ProxySession implements UpstreamListener {
   private readonly promptOwners = new Map<string, { server: UpstreamServer; name: string }>();
   private readonly toolTimeouts: Array<{ pattern: RegExp; timeoutMs: number }>;
   private readonly executionTimeouts: Array<{ pattern: RegExp; timeoutMs: number }>;
+  /** hitloop's built-in protection of its own files, when on (see protect-paths.ts). */
+  private readonly protection: ReturnType<typeof protectionOf>;
   private listChangedTimer: NodeJS.Timeout | undefined;
   private closed = false;
   // process.cwd() is a system call; the proxy never changes directory.
@@ -145,6 +148,7 @@ export class ProxySession implements UpstreamListener {
       pattern: toolGlobToRegExp(t.tool),
       timeoutMs: t.timeoutMs,
     }));
+    this.protection = protectionOf(config.policy);
     this.executionTimeouts = Object.entries(config.proxy.executionTimeouts ?? {}).map(
       ([tool, timeoutMs]) => ({ pattern: toolGlobToRegExp(tool), timeoutMs }),
     );
@@ -946,6 +950,20 @@ export class ProxySession implements UpstreamListener {
     if (typeof uri !== 'string')
       return this.send(
         errorResponse(msg.id, ErrorCode.InvalidParams, `${msg.method} needs a string "uri"`),
+      );
+    // A client (or a model through its client's resource tool) may read a
+    // file:// resource: hitloop's own files are refused here as they are in
+    // tool arguments, since a hub token read this way approves calls too.
+    const denied = this.protection?.(
+      createAction({ toolName: msg.method, toolArgs: { uri }, riskClass: 'low' }),
+    );
+    if (denied)
+      return this.send(
+        errorResponse(
+          msg.id,
+          ErrorCode.InvalidParams,
+          `${msg.method} of ${uri} was refused: ${denied.reason}`,
+        ),
       );
     let owner = this.resourceOwner(uri);
     if (!owner) {
