@@ -37,6 +37,7 @@ export function withApproval(
 ): DynamicStructuredTool {
   const backend = resolveBackend(options, 'reject');
   const interruptMode = (options.mode ?? 'interrupt') === 'interrupt';
+  if (!options.logger) warnInMemoryRecord();
   const ledger = new ExecutionLedger(options.logger ?? new TelemetryLogger({ dbPath: ':memory:' }));
   const validateArgs = (toolName: string, args: Record<string, unknown>) => [
     ...toolArgsProblems(tool, args),
@@ -97,4 +98,18 @@ export function withApproval(
       return new ToolMessage({ content, tool_call_id: toolCallId, name: tool.name, status });
     },
   });
+}
+
+let warnedInMemory = false;
+
+// Said once per process, as a Node warning (which users can filter): the
+// exactly-once record dies with the process, and a ToolNode resumed in a new
+// process re-runs every call of its step, including an approved one that ran.
+function warnInMemoryRecord(): void {
+  if (warnedInMemory) return;
+  warnedInMemory = true;
+  process.emitWarning(
+    'withApproval without a logger keeps its record of executed calls in memory: after a restart, resuming a step with several calls may run an approved call again. Pass a TelemetryLogger with a file (e.g. new TelemetryLogger({ dbPath: "hitloop.db" })) to make it exactly once across restarts.',
+    { code: 'HITLOOP_IN_MEMORY_RECORD' },
+  );
 }

@@ -6,7 +6,13 @@ import { tool } from '@langchain/core/tools';
 import { GraphInterrupt } from '@langchain/langgraph';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { callKeyFor, ExecutionLedger, toolArgsProblems } from '../../shared/langgraph/index.js';
+import {
+  callKeyFor,
+  ExecutionLedger,
+  toolArgsProblems,
+  withApproval,
+} from '../../shared/langgraph/index.js';
+import { AlwaysApprovePolicy } from '../../shared/policies/always-approve.js';
 import { TelemetryLogger } from '../../shared/telemetry/logger.js';
 
 const call = {
@@ -148,5 +154,36 @@ describe('toolArgsProblems', () => {
     expect(
       toolArgsProblems({ name: 'x', schema: { type: 'object' } as never }, { anything: 1 }),
     ).toEqual([]);
+  });
+});
+
+describe('withApproval without a logger', () => {
+  it('warns once that its record of executed calls does not survive a restart', async () => {
+    const warnings: Error[] = [];
+    const listen = (w: Error) => warnings.push(w);
+    process.on('warning', listen);
+    try {
+      const send = tool(async () => 'sent', {
+        name: 'send_email',
+        description: 'Sends an email',
+        schema: z.object({ to: z.string() }),
+      });
+      const dir = mkdtempSync(join(tmpdir(), 'hitloop-ledger-'));
+      const logger = new TelemetryLogger({ dbPath: join(dir, 't.db') });
+      withApproval(send, { policy: new AlwaysApprovePolicy(), logger });
+      withApproval(send, { policy: new AlwaysApprovePolicy() });
+      withApproval(send, { policy: new AlwaysApprovePolicy() });
+      logger.close();
+      rmSync(dir, { recursive: true, force: true });
+      // Node emits warnings on a later tick.
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off('warning', listen);
+    }
+    const ours = warnings.filter(
+      (w) => (w as Error & { code?: string }).code === 'HITLOOP_IN_MEMORY_RECORD',
+    );
+    expect(ours).toHaveLength(1);
+    expect(ours[0]?.message).toContain('Pass a TelemetryLogger with a file');
   });
 });
