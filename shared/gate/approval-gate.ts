@@ -4,7 +4,7 @@ import type { ApprovalRequest } from '../models/approval-request.js';
 import type { Decision } from '../models/decision.js';
 import type { HITLPolicy, PolicyContext, PolicyDecision } from '../policies/policy.js';
 import type { TelemetryLogger } from '../telemetry/logger.js';
-import { actionProposedPayload } from '../telemetry/payloads.js';
+import { actionVerdictPayload } from '../telemetry/payloads.js';
 import { argsHash } from '../util/canonical-json.js';
 import { findUnshowable } from '../util/faithful-args.js';
 
@@ -79,13 +79,7 @@ export async function gateAction(action: Action, options: GateOptions): Promise<
   logger?.logEvent({
     runId,
     eventType: 'action_proposed',
-    payload: {
-      ...actionProposedPayload(action),
-      policy_name: policy.name,
-      policy_verdict: verdict.verdict,
-      policy_reason: verdict.reason,
-      policy_rule: verdict.rule ?? null,
-    },
+    payload: actionVerdictPayload(action, policy.name, verdict),
   });
   if (verdict.verdict === 'allow')
     return { kind: 'allowed', action, args: action.toolArgs, policy: verdict };

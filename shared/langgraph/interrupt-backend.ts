@@ -1,4 +1,9 @@
-import { _markInvalidResume, getConfig, interrupt } from '@langchain/langgraph';
+import {
+  _markInvalidResume,
+  getConfig,
+  interrupt,
+  type LangGraphRunnableConfig,
+} from '@langchain/langgraph';
 import type { ApprovalBackend, ApprovalOptions } from '../backends/backend.js';
 import type { ApprovalRequest } from '../models/approval-request.js';
 import type { Decision } from '../models/decision.js';
@@ -126,34 +131,61 @@ export class InterruptBackend implements ApprovalBackend {
    * The reviewer's answer for this call. The resume value is checked before
    * `interrupt()` consumes it, so a refused value leaves the interrupt open.
    */
-  private async answer(request: ApprovalRequest): Promise<ResumeAnswer> {
-    let config: ReturnType<typeof getConfig> | undefined;
-    try {
-      config = getConfig();
-    } catch {
-      config = undefined;
+  private answer(request: ApprovalRequest): Promise<ResumeAnswer> {
+    return checkedInterrupt(
+      humanInterruptFor(request, this.config),
+      (value) => parseResumeValue(value, this.config),
+      (pending) =>
+        `hitloop/langgraph: ${pending} calls are waiting for a decision and Command({ resume }) gave one value without saying which call it is for, so hitloop applied it to none ('${request.action.toolName}' did not run). Resume each call by its interrupt id: Command({ resume: { [interrupt.id]: value, ... } }), with the ids from result.__interrupt__ or getState().tasks[].interrupts.`,
+    );
+  }
+}
+
+/**
+ * `interrupt(payload)`, with its answer parsed by `parse`. The resume value is
+ * checked before `interrupt()` consumes it, so a refused value (one `parse`
+ * throws on, or one plain value while several interrupts wait) leaves the
+ * interrupt open to be answered again, and nothing runs on it.
+ *
+ * @example
+ * const answer = await checkedInterrupt(request, parseHitlResponse, (n) => `${n} interrupts wait; resume by id`);
+ */
+export async function checkedInterrupt<T>(
+  payload: unknown,
+  parse: (value: unknown) => T,
+  ambiguous: (pending: number) => string,
+): Promise<T> {
+  const config = currentConfig();
+  const source = peekResume(config);
+  if (source && source.kind !== 'none') {
+    if (source.kind === 'global') {
+      const pending = await pendingInterruptCount(config);
+      if (pending !== undefined && pending > 1) throw refusedResume(ambiguous(pending));
     }
-    const source = peekResume(config);
-    if (source && source.kind !== 'none') {
-      if (source.kind === 'global') {
-        const pending = await pendingInterruptCount(config);
-        if (pending !== undefined && pending > 1)
-          throw refusedResume(
-            `hitloop/langgraph: ${pending} calls are waiting for a decision and Command({ resume }) gave one value without saying which call it is for, so hitloop applied it to none ('${request.action.toolName}' did not run). Resume each call by its interrupt id: Command({ resume: { [interrupt.id]: value, ... } }), with the ids from result.__interrupt__ or getState().tasks[].interrupts.`,
-          );
-      }
-      try {
-        parseResumeValue(source.value, this.config);
-      } catch (err) {
-        throw refusedResume(err instanceof Error ? err.message : String(err));
-      }
-    }
-    const value: unknown = interrupt(humanInterruptFor(request, this.config));
-    try {
-      return parseResumeValue(value, this.config);
-    } catch (err) {
-      throw refusedResume(err instanceof Error ? err.message : String(err));
-    }
+    parseOrRefuse(source.value, parse);
+  }
+  return parseOrRefuse(interrupt(payload), parse);
+}
+
+function parseOrRefuse<T>(value: unknown, parse: (value: unknown) => T): T {
+  try {
+    return parse(value);
+  } catch (err) {
+    throw refusedResume(err instanceof Error ? err.message : String(err));
+  }
+}
+
+/**
+ * The running graph task's config, or undefined outside one.
+ *
+ * @example
+ * threadIdOf(currentConfig(), fallback)
+ */
+export function currentConfig(): LangGraphRunnableConfig | undefined {
+  try {
+    return getConfig();
+  } catch {
+    return undefined;
   }
 }
 

@@ -98,7 +98,13 @@ export function parseResumeValue(value: unknown, config?: HumanInterruptConfig):
   }
 }
 
-function truncate(value: unknown): string {
+/**
+ * A value as JSON for an error message, cut at 200 characters.
+ *
+ * @example
+ * truncate({ type: 'accept' }) // '{"type":"accept"}'
+ */
+export function truncate(value: unknown): string {
   let text: string;
   try {
     text = JSON.stringify(value) ?? String(value);

@@ -2,6 +2,7 @@ import type { Action } from '../models/action.js';
 import type { ApprovalRequest } from '../models/approval-request.js';
 import type { Decision } from '../models/decision.js';
 import type { ToolResult } from '../models/tool-result.js';
+import type { PolicyDecision } from '../policies/policy.js';
 
 // Payload keys are the seed's snake_case names so analysis code written for
 // the Python hitloop reads our files unchanged. Keys that the seed always
@@ -35,6 +36,27 @@ export function actionProposedPayload(action: Action): TracePayload {
   if (action.server !== undefined) payload.server = action.server;
   if (action.annotations !== undefined) payload.annotations = action.annotations;
   return payload;
+}
+
+/**
+ * Payload of an `action_proposed` event with the policy's verdict on it, as
+ * the gates log it.
+ *
+ * @example
+ * actionVerdictPayload(action, 'risk_based', { verdict: 'ask', reason: 'high risk' }) // { ..., policy_verdict: 'ask', policy_rule: null }
+ */
+export function actionVerdictPayload(
+  action: Action,
+  policyName: string,
+  verdict: PolicyDecision,
+): TracePayload {
+  return {
+    ...actionProposedPayload(action),
+    policy_name: policyName,
+    policy_verdict: verdict.verdict,
+    policy_reason: verdict.reason,
+    policy_rule: verdict.rule ?? null,
+  };
 }
 
 /**

@@ -98,6 +98,47 @@ async function roundTripThroughServer(): Promise<void> {
   expect(r.isError).toBeFalsy();
 }
 
+/** A raw proxy whose client offers forms, initialized. */
+async function initializedRaw(): Promise<RawProxy> {
+  const raw = startRawProxy(config, tmp.dir);
+  raw.send(initializeRequest(1, { elicitation: {} }));
+  expect((await raw.next((m) => m.id === 1)).result).toBeDefined();
+  raw.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+  return raw;
+}
+
+/**
+ * Cancels request `requestId`, checks that its approval `form` is withdrawn,
+ * approves the form anyway, and waits until a later call (`nextId`) is
+ * answered, so that anything the late approval set off has happened.
+ */
+async function cancelThenApproveLate(
+  raw: RawProxy,
+  requestId: number,
+  form: { id?: unknown },
+  nextId: number,
+): Promise<void> {
+  raw.send({
+    jsonrpc: '2.0',
+    method: 'notifications/cancelled',
+    params: { requestId, reason: 'user pressed stop' },
+  });
+  const withdrawn = await raw.next((m) => m.method === 'notifications/cancelled');
+  expect(withdrawn.params?.requestId).toBe(form.id);
+  raw.send({
+    jsonrpc: '2.0',
+    id: form.id,
+    result: { action: 'accept', content: { decision: 'approve' } },
+  });
+  raw.send({
+    jsonrpc: '2.0',
+    id: nextId,
+    method: 'tools/call',
+    params: { name: 'fs__list_directory', arguments: { path: root } },
+  });
+  expect((await raw.next((m) => m.id === nextId)).result).toBeDefined();
+}
+
 describe('hitloop proxy: cancellation while a call waits for approval', () => {
   it('the client aborts while the human decides; a late approval runs nothing', async () => {
     const path = join(root, 'cancelled.txt');
@@ -135,11 +176,8 @@ describe('hitloop proxy: cancellation while a call waits for approval', () => {
   it('a second request under the id of one still waiting is refused; the cancel then withdraws the first, and its late approval runs nothing', async () => {
     const first = join(root, 'duplicate-first.txt');
     const second = join(root, 'duplicate-second.txt');
-    const raw: RawProxy = startRawProxy(config, tmp.dir);
+    const raw = await initializedRaw();
     try {
-      raw.send(initializeRequest(1, { elicitation: {} }));
-      expect((await raw.next((m) => m.id === 1)).result).toBeDefined();
-      raw.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
       const write = (path: string) => ({
         jsonrpc: '2.0',
         id: 7,
@@ -152,27 +190,8 @@ describe('hitloop proxy: cancellation while a call waits for approval', () => {
       const refused = await raw.next((m) => m.id === 7);
       expect(refused.error?.code).toBe(-32600);
       expect(refused.error?.message).toMatch(/id 7 is already used by a request still in progress/);
-      raw.send({
-        jsonrpc: '2.0',
-        method: 'notifications/cancelled',
-        params: { requestId: 7, reason: 'user pressed stop' },
-      });
-      // The cancel reaches the call that is waiting: its form is withdrawn.
-      const withdrawn = await raw.next((m) => m.method === 'notifications/cancelled');
-      expect(withdrawn.params?.requestId).toBe(form.id);
-      // The human approves anyway: nothing runs.
-      raw.send({
-        jsonrpc: '2.0',
-        id: form.id,
-        result: { action: 'accept', content: { decision: 'approve' } },
-      });
-      raw.send({
-        jsonrpc: '2.0',
-        id: 8,
-        method: 'tools/call',
-        params: { name: 'fs__list_directory', arguments: { path: root } },
-      });
-      expect((await raw.next((m) => m.id === 8)).result).toBeDefined();
+      // The cancel reaches the call that is waiting; the human approves anyway.
+      await cancelThenApproveLate(raw, 7, form, 8);
       expect(raw.received.filter((m) => m.method === 'elicitation/create')).toEqual([]);
       expect(raw.received.some((m) => m.id === 7)).toBe(false);
       expect(existsSync(first)).toBe(false);
@@ -185,11 +204,8 @@ describe('hitloop proxy: cancellation while a call waits for approval', () => {
 
   it('a late approval that does reach the proxy (raw JSON-RPC) still runs nothing', async () => {
     const path = join(root, 'late.txt');
-    const raw: RawProxy = startRawProxy(config, tmp.dir);
+    const raw = await initializedRaw();
     try {
-      raw.send(initializeRequest(1, { elicitation: {} }));
-      expect((await raw.next((m) => m.id === 1)).result).toBeDefined();
-      raw.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
       raw.send({
         jsonrpc: '2.0',
         id: 2,
@@ -197,28 +213,8 @@ describe('hitloop proxy: cancellation while a call waits for approval', () => {
         params: { name: 'fs__write_file', arguments: { path, content: 'late' } },
       });
       const form = await raw.next((m) => m.method === 'elicitation/create');
-      raw.send({
-        jsonrpc: '2.0',
-        method: 'notifications/cancelled',
-        params: { requestId: 2, reason: 'user pressed stop' },
-      });
-      // The proxy withdraws the form it sent...
-      const withdrawn = await raw.next((m) => m.method === 'notifications/cancelled');
-      expect(withdrawn.params?.requestId).toBe(form.id);
-      // ...and ignores an approval that arrives anyway.
-      raw.send({
-        jsonrpc: '2.0',
-        id: form.id,
-        result: { action: 'accept', content: { decision: 'approve' } },
-      });
-      raw.send({
-        jsonrpc: '2.0',
-        id: 3,
-        method: 'tools/call',
-        params: { name: 'fs__list_directory', arguments: { path: root } },
-      });
-      const listed = await raw.next((m) => m.id === 3);
-      expect(listed.result).toBeDefined();
+      // The proxy withdraws the form it sent, and ignores an approval that arrives anyway.
+      await cancelThenApproveLate(raw, 2, form, 3);
       expect(raw.received.some((m) => m.id === 2)).toBe(false); // no answer to a cancelled request
       expect(existsSync(path)).toBe(false);
     } finally {
@@ -233,11 +229,8 @@ describe('hitloop proxy: cancellation while a call waits for approval', () => {
 describe('hitloop proxy: a call cancelled before its approval is asked', () => {
   it('a cancellation in the same chunk as the call leaves no approval form open', async () => {
     const path = join(root, 'same-chunk.txt');
-    const raw: RawProxy = startRawProxy(config, tmp.dir);
+    const raw = await initializedRaw();
     try {
-      raw.send(initializeRequest(1, { elicitation: {} }));
-      expect((await raw.next((m) => m.id === 1)).result).toBeDefined();
-      raw.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
       // One write: the cancellation is read while the policy is still being
       // evaluated, before the approval channel is asked.
       raw.write(
@@ -277,11 +270,8 @@ describe('hitloop proxy: progress after a cancellation', () => {
   it("stops relaying a server's progress once the client cancelled the call", async () => {
     // server-everything's long-running operation ignores the cancellation
     // and keeps reporting; the client must not hear of the call again.
-    const raw: RawProxy = startRawProxy(config, tmp.dir);
+    const raw = await initializedRaw();
     try {
-      raw.send(initializeRequest(1, { elicitation: {} }));
-      expect((await raw.next((m) => m.id === 1)).result).toBeDefined();
-      raw.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
       raw.send({
         jsonrpc: '2.0',
         id: 2,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { truncate } from '../resume-value.js';
 
 /** A decision type of LangChain's `humanInTheLoopMiddleware`. */
 export type DecisionType = 'approve' | 'edit' | 'reject';
@@ -36,7 +37,7 @@ export function parseHitlResponse(
   const parsed = HITLResponse.safeParse(value);
   if (!parsed.success) {
     throw new Error(
-      `hitloop/langchain: the resume value is not a HITLResponse: ${preview(value)}. Resume with Command({ resume: { decisions: [...] } }), one decision per action request, in order: { type: 'approve' } | { type: 'edit', editedAction: { name, args } } | { type: 'reject', message? }. Details: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(value)'}: ${i.message}`).join('; ')}`,
+      `hitloop/langchain: the resume value is not a HITLResponse: ${truncate(value)}. Resume with Command({ resume: { decisions: [...] } }), one decision per action request, in order: { type: 'approve' } | { type: 'edit', editedAction: { name, args } } | { type: 'reject', message? }. Details: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(value)'}: ${i.message}`).join('; ')}`,
     );
   }
   const { decisions } = parsed.data;
@@ -58,14 +59,4 @@ export function parseHitlResponse(
       return d.message === undefined ? { type: 'reject' } : { type: 'reject', message: d.message };
     return { type: 'approve' };
   });
-}
-
-function preview(value: unknown): string {
-  let text: string;
-  try {
-    text = JSON.stringify(value) ?? String(value);
-  } catch {
-    text = String(value);
-  }
-  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
 }

@@ -1,6 +1,5 @@
 import { AIMessage, type BaseMessage, ToolMessage } from '@langchain/core/messages';
 import type { StructuredToolInterface } from '@langchain/core/tools';
-import { getConfig, interrupt, type LangGraphRunnableConfig } from '@langchain/langgraph';
 import {
   type ActionRequest,
   createMiddleware,
@@ -17,7 +16,7 @@ import type { ApprovalRequest } from '../../models/approval-request.js';
 import type { Decision } from '../../models/decision.js';
 import type { HITLPolicy, PolicyContext, PolicyDecision } from '../../policies/policy.js';
 import type { TelemetryLogger } from '../../telemetry/logger.js';
-import { actionProposedPayload, errorPayload } from '../../telemetry/payloads.js';
+import { actionVerdictPayload, errorPayload } from '../../telemetry/payloads.js';
 import { argsHash } from '../../util/canonical-json.js';
 import { uuidv7 } from '../../util/uuidv7.js';
 import { ExecutionLedger, stringifyToolOutput } from '../execution-ledger.js';
@@ -30,8 +29,7 @@ import {
 } from '../gate.js';
 import { withEditedArgs } from '../gate-node.js';
 import { actionIdFor, callKeyFor, ensureRun, KeyedLogger, runIdFor, threadIdOf } from '../ids.js';
-import { ResumeRefusedError, refusedResume } from '../interrupt-backend.js';
-import { peekResume, pendingInterruptCount } from '../resume-source.js';
+import { checkedInterrupt, currentConfig, ResumeRefusedError } from '../interrupt-backend.js';
 import { validateArgsWith } from '../tool-schema.js';
 import { type CallDecision, type DecisionType, parseHitlResponse } from './hitl-response.js';
 
@@ -306,13 +304,7 @@ export function hitloopMiddleware(options: HitloopMiddlewareOptions = {}) {
       log?.logEvent({
         runId,
         eventType: 'action_proposed',
-        payload: {
-          ...actionProposedPayload(action),
-          policy_name: policy.name,
-          policy_verdict: verdict.verdict,
-          policy_reason: verdict.reason,
-          policy_rule: verdict.rule ?? null,
-        },
+        payload: actionVerdictPayload(action, policy.name, verdict),
       });
       if (verdict.verdict === 'allow') {
         outcomes.set(
@@ -461,32 +453,16 @@ export function hitloopMiddleware(options: HitloopMiddlewareOptions = {}) {
  * value is checked before `interrupt()` consumes it, so a refused one leaves
  * the interrupt open to be answered again.
  */
-async function askOnce(
+function askOnce(
   request: HITLRequest,
   asked: Array<{ toolName: string; allowedDecisions: DecisionType[] }>,
 ): Promise<CallDecision[]> {
-  const config = currentConfig();
-  const source = peekResume(config);
-  if (source && source.kind !== 'none') {
-    if (source.kind === 'global') {
-      const pending = await pendingInterruptCount(config);
-      if (pending !== undefined && pending > 1)
-        throw refusedResume(
-          `hitloop/langchain: ${pending} interrupts are waiting and Command({ resume }) gave one value without naming one; resume by interrupt id: Command({ resume: { [interrupt.id]: { decisions: [...] } } }).`,
-        );
-    }
-    try {
-      parseHitlResponse(source.value, asked);
-    } catch (err) {
-      throw refusedResume(err instanceof Error ? err.message : String(err));
-    }
-  }
-  const value: unknown = interrupt(request);
-  try {
-    return parseHitlResponse(value, asked);
-  } catch (err) {
-    throw refusedResume(err instanceof Error ? err.message : String(err));
-  }
+  return checkedInterrupt(
+    request,
+    (value) => parseHitlResponse(value, asked),
+    (pending) =>
+      `hitloop/langchain: ${pending} interrupts are waiting and Command({ resume }) gave one value without naming one; resume by interrupt id: Command({ resume: { [interrupt.id]: { decisions: [...] } } }).`,
+  );
 }
 
 /** A policy that asks for the calls interruptOn lists, unless the base policy denies them. */
@@ -534,12 +510,4 @@ function resolveInterruptOn(
     });
   }
   return out;
-}
-
-function currentConfig(): LangGraphRunnableConfig | undefined {
-  try {
-    return getConfig();
-  } catch {
-    return undefined;
-  }
 }
