@@ -91,14 +91,17 @@ EOF
 
 HITLOOP_URL='.*serving MCP over Streamable HTTP at (http://[^ ]+).*'
 # The suite checks the protocol, not access control, and sends no token:
-# the proxies below are started with --no-token (loopback only).
+# the proxies below are started with --no-token (loopback only). It also
+# runs its ~30 scenarios at once, each in a session of its own (each with its
+# own upstream server) and ends none of them, within a few seconds: more than
+# the default cap of 16 sessions, so the cap is raised to 64 here.
 export HITLOOP_HOME="$WORK/home"
 
 # 1. The fixture that implements every scenario.
 start fixture '.*listening on (http://[^ ]+).*' "$NODE" "$FIXTURE" http 0
 suite fixture-direct "$URL"
 proxy_config "$WORK/fixture.json" "$NODE" "$FIXTURE" stdio
-start fixture-proxy "$HITLOOP_URL" "$NODE" "$CLI" proxy --config "$WORK/fixture.json" --http 127.0.0.1:0 --no-token
+start fixture-proxy "$HITLOOP_URL" "$NODE" "$CLI" proxy --config "$WORK/fixture.json" --http 127.0.0.1:0 --no-token --max-sessions 64
 suite fixture-proxied "$URL"
 
 # 2. server-everything (it listens on $PORT).
@@ -108,7 +111,7 @@ start everything '.*listening on port ([0-9]+).*' "$NODE" "$EVERYTHING" streamab
 unset PORT
 suite everything-direct "http://127.0.0.1:$URL/mcp"
 proxy_config "$WORK/everything.json" "$NODE" "$EVERYTHING" stdio
-start everything-proxy "$HITLOOP_URL" "$NODE" "$CLI" proxy --config "$WORK/everything.json" --http 127.0.0.1:0 --no-token
+start everything-proxy "$HITLOOP_URL" "$NODE" "$CLI" proxy --config "$WORK/everything.json" --http 127.0.0.1:0 --no-token --max-sessions 64
 suite everything-proxied "$URL"
 
 # Compare per scenario: a scenario passes when none of its checks failed.

@@ -31,6 +31,12 @@ export interface HttpDownstreamOptions {
    * initialize beyond it gets HTTP 503. Default {@link DEFAULT_MAX_SESSIONS}.
    */
   maxSessions?: number;
+  /**
+   * At the cap, a new initialize closes the session quiet for longest instead
+   * of being refused, if that one has had no request for this long, holds no
+   * GET stream and runs no call. Default {@link DEFAULT_EVICT_QUIET_MS}.
+   */
+  evictQuietMs?: number;
   /** How the error at the cap tells the user to raise it, e.g. "proxy.httpMaxSessions". */
   maxSessionsSetting?: string;
   log: Logger;
@@ -52,8 +58,19 @@ export interface HttpDownstream {
   close(): Promise<void>;
 }
 
+/** A session the downstream serves. */
+interface LiveSession {
+  transport: StreamableHTTPServerTransport;
+  lastSeen: number;
+  opened: OpenedSession;
+  /** Open GET (SSE) streams: a client holding one is connected, not gone. */
+  streams: number;
+}
+
 /** Sessions an HTTP proxy serves at once unless configured otherwise. */
 export const DEFAULT_MAX_SESSIONS = 16;
+/** How long a session must have been quiet to make room for a new one at the cap. */
+export const DEFAULT_EVICT_QUIET_MS = 10_000;
 /** How long an HTTP session may be quiet before it is closed, unless configured otherwise. */
 export const DEFAULT_IDLE_SESSION_MS = 5 * 60_000;
 
@@ -71,16 +88,7 @@ const LOOPBACK_ORIGIN_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
  * console.error(`serving at ${http.url}`);
  */
 export async function startHttpDownstream(options: HttpDownstreamOptions): Promise<HttpDownstream> {
-  const sessions = new Map<
-    string,
-    {
-      transport: StreamableHTTPServerTransport;
-      lastSeen: number;
-      opened: OpenedSession;
-      /** Open GET (SSE) streams: a client holding one is connected, not gone. */
-      streams: number;
-    }
-  >();
+  const sessions = new Map<string, LiveSession>();
   // Clients that vanish without DELETE would otherwise keep their upstream
   // server processes alive for as long as the proxy runs.
   const idleMs = options.idleSessionMs ?? DEFAULT_IDLE_SESSION_MS;
@@ -103,6 +111,27 @@ export async function startHttpDownstream(options: HttpDownstreamOptions): Promi
     Math.min(60_000, idleMs),
   );
   sweeper.unref();
+  // Clients rarely end their sessions (HTTP DELETE): a client that reconnects
+  // leaves its old session behind. So at the cap, the session quiet for
+  // longest makes room, if it has been quiet a while and nothing of it is
+  // open; its client, if it comes back, gets 404 and initializes again, as
+  // the spec has it. Only when every session is in use is the new one refused.
+  const evictQuietMs = Math.min(options.evictQuietMs ?? DEFAULT_EVICT_QUIET_MS, idleMs);
+  const evictQuietest = () => {
+    const now = Date.now();
+    let quietest: [string, LiveSession] | undefined;
+    for (const entry of sessions) {
+      const s = entry[1];
+      if (now - s.lastSeen < evictQuietMs || s.streams > 0 || s.opened.busy?.()) continue;
+      if (!quietest || s.lastSeen < quietest[1].lastSeen) quietest = entry;
+    }
+    if (!quietest) return;
+    sessions.delete(quietest[0]);
+    options.log.info(
+      `closing MCP session ${quietest[0]} to make room for a new one: quiet for ${Math.round((now - quietest[1].lastSeen) / 1000)} s at the cap of ${maxSessions}`,
+    );
+    void quietest[1].opened.close();
+  };
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
       options.log.error(`HTTP request failed: ${err instanceof Error ? err.message : String(err)}`);
@@ -204,6 +233,7 @@ export async function startHttpDownstream(options: HttpDownstreamOptions): Promi
           rpcError(-32600, 'no Mcp-Session-Id header; the first request must be initialize'),
         );
       }
+      if (sessions.size + opening >= maxSessions) evictQuietest();
       if (sessions.size + opening >= maxSessions) {
         // Each session runs its own upstream server processes: unlimited
         // sessions would let any client start unlimited processes.

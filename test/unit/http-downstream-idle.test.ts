@@ -86,3 +86,76 @@ describe('HTTP downstream idle sessions', () => {
     await waitUntil(() => state.closed, 'the session to be closed once the stream ended');
   });
 });
+
+describe('HTTP downstream at its session cap', () => {
+  /** A downstream of stand-in sessions capped at 2; each session's state is kept. */
+  async function capped(evictQuietMs: number) {
+    const states: Array<{ busy: boolean; closed: boolean }> = [];
+    downstream = await startHttpDownstream({
+      host: '127.0.0.1',
+      port: 0,
+      maxBodyBytes: 1 << 20,
+      maxSessions: 2,
+      evictQuietMs,
+      log: quiet,
+      openSession: async (transport: JsonRpcTransport) => {
+        const state = { busy: false, closed: false };
+        states.push(state);
+        transport.onmessage = (msg) => {
+          if ('method' in msg && msg.method === 'initialize' && 'id' in msg)
+            void transport.send({
+              jsonrpc: '2.0',
+              id: msg.id,
+              result: {
+                protocolVersion: '2025-06-18',
+                capabilities: {},
+                serverInfo: { name: 'stand-in', version: '1' },
+              },
+            });
+        };
+        await transport.start();
+        return {
+          busy: () => state.busy,
+          close: async () => {
+            state.closed = true;
+          },
+        };
+      },
+    });
+    const initialize = async () => {
+      const res = await fetch(downstream!.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+        },
+        body: JSON.stringify(initializeRequest(1)),
+      });
+      await res.text();
+      return res.status;
+    };
+    return { states, initialize };
+  }
+
+  it('closes the session quiet for longest to make room, once it has been quiet long enough', async () => {
+    const { states, initialize } = await capped(200);
+    expect(await initialize()).toBe(200);
+    expect(await initialize()).toBe(200);
+    // Both sessions were just used: the third is refused.
+    expect(await initialize()).toBe(503);
+    await sleep(300);
+    expect(await initialize()).toBe(200);
+    expect(states.map((s) => s.closed)).toEqual([true, false, false]);
+  });
+
+  it('never closes a session with a call running or waiting for a person', async () => {
+    const { states, initialize } = await capped(100);
+    expect(await initialize()).toBe(200);
+    expect(await initialize()).toBe(200);
+    states[0]!.busy = true;
+    states[1]!.busy = true;
+    await sleep(200);
+    expect(await initialize()).toBe(503);
+    expect(states.map((s) => s.closed)).toEqual([false, false]);
+  });
+});
