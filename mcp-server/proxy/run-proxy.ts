@@ -23,6 +23,7 @@ import { splitHostPort } from './host-port.js';
 import type { HttpDownstream } from './http-downstream.js';
 import { createLogger, type Logger } from './log.js';
 import { ProxySession } from './session/proxy-session.js';
+import { EraTransport } from './transport/era-transport.js';
 import { StdioServerTransport } from './transport/stdio-server-transport.js';
 import type { JsonRpcTransport } from './transport/transport.js';
 
@@ -205,7 +206,9 @@ export async function runProxy(
   });
   const sessions = new Set<ProxySession>();
   const openSession = async (transport: JsonRpcTransport, transportName: string) => {
-    const session = new ProxySession(config, transport, {
+    // Both eras on one transport: 2026-07-28 requests are checked and their answers shaped.
+    const era = new EraTransport(transport, () => session.serverInfo());
+    const session: ProxySession = new ProxySession(config, era, {
       log,
       telemetry,
       resolveBackend,

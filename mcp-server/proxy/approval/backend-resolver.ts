@@ -6,6 +6,7 @@ import type { ApprovalBackendName, ApprovalSettings } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { BackendResolver, ProxySession } from '../session/proxy-session.js';
 import { ElicitationBackend } from './elicitation-backend.js';
+import { MrtrBackend } from './mrtr-backend.js';
 
 export interface ResolverDeps {
   log: Logger;
@@ -73,12 +74,21 @@ export function createBackendResolver(
   };
   return (session: ProxySession) => {
     if (settings.backend !== 'elicitation') return make(settings.backend);
+    // A 2026-07-28 client declares its capabilities per request: MRTR asks the
+    // ones that can show the form, and the fallback takes the others.
+    if (session.era === 'modern')
+      return new MrtrBackend(session, settings.timeoutMs, noFormBackend(session, false));
     if (session.clientCapabilities.elicitation)
       return new ElicitationBackend(session, settings.timeoutMs);
+    return noFormBackend(session, true);
+  };
+
+  function noFormBackend(session: ProxySession, warn: boolean): ApprovalBackend {
     const client = String(session.clientInfo.name ?? 'unknown');
-    warnOnce(
-      `client '${client}' does not support elicitation; approvals use the "${settings.fallback}" fallback`,
-    );
+    if (warn)
+      warnOnce(
+        `client '${client}' does not support elicitation; approvals use the "${settings.fallback}" fallback`,
+      );
     // Said to the agent (and so to the person reading its transcript), not
     // only on the proxy's stderr, which nobody may be watching.
     if (settings.fallback === 'auto-reject') {
@@ -92,5 +102,5 @@ export function createBackendResolver(
       return backend;
     }
     return make(settings.fallback);
-  };
+  }
 }

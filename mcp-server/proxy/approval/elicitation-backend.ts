@@ -64,67 +64,17 @@ export class ElicitationBackend implements ApprovalBackend {
       decidedAt: new Date().toISOString(),
       ...(editedArgs ? { editedArgs } : {}),
     });
-    const argsJson = JSON.stringify(action.toolArgs);
     try {
       const result = await this.channel.requestClient(
         'elicitation/create',
-        {
-          message: approvalMessage(request),
-          requestedSchema: {
-            type: 'object',
-            properties: {
-              decision: {
-                type: 'string',
-                title: 'Decision',
-                enum: ['approve', 'reject'],
-                enumNames: ['Approve', 'Reject'],
-              },
-              reason: { type: 'string', title: 'Reason (told to the agent when you reject)' },
-              arguments: {
-                type: 'string',
-                title: 'Arguments as JSON (edit to change what runs; leave empty to keep them)',
-                description: argsJson.length <= 2000 ? argsJson : undefined,
-              },
-            },
-            required: ['decision'],
-          },
-        },
+        approvalFormParams(request),
         {
           signal: controller.signal,
           relatedRequestId: request.context.clientRequestId as JsonRpcId | undefined,
         },
       );
-      const who = 'elicitation:user';
-      const content = (result.content ?? {}) as Record<string, unknown>;
-      const reason = typeof content.reason === 'string' ? content.reason.trim() : '';
-      if (result.action === 'decline')
-        return decide(false, reason || 'declined in the client', who);
-      if (result.action !== 'accept')
-        return decide(false, 'the approval form was dismissed without a decision', who);
-      if (content.decision !== 'approve') return decide(false, reason || '(no reason given)', who);
-      const edited = typeof content.arguments === 'string' ? content.arguments.trim() : '';
-      if (!edited || edited === argsJson) return decide(true, reason, who);
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(edited);
-      } catch (err) {
-        return decide(
-          false,
-          `the edited arguments are not valid JSON (${(err as Error).message}); nothing was run`,
-          who,
-        );
-      }
-      if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
-        return decide(false, 'the edited arguments must be a JSON object; nothing was run', who);
-      }
-      const problems = options.validateArgs?.(parsed as Record<string, unknown>) ?? [];
-      if (problems.length)
-        return decide(
-          false,
-          `the edited arguments do not match the tool's schema: ${problems.join('; ')}`,
-          who,
-        );
-      return decide(true, reason, who, parsed as Record<string, unknown>);
+      const answer = readApprovalForm(result, action.toolArgs, options.validateArgs);
+      return decide(answer.approved, answer.reason, 'elicitation:user', answer.editedArgs);
     } catch (err) {
       if (options.signal?.aborted) throw abortError(options.signal);
       if (controller.signal.aborted) {
@@ -144,6 +94,95 @@ export class ElicitationBackend implements ApprovalBackend {
       options.signal?.removeEventListener('abort', onAbort);
     }
   }
+}
+
+/**
+ * The approval form's `elicitation/create` params: the call in full, and
+ * Approve / Reject, a reason, and the arguments as editable JSON. Shared by
+ * the elicitation channel (2025-era clients) and the MRTR channel (2026-07-28).
+ *
+ * @example
+ * requestClient('elicitation/create', approvalFormParams(request));
+ */
+export function approvalFormParams(request: ApprovalRequest): Record<string, unknown> {
+  const argsJson = JSON.stringify(request.action.toolArgs);
+  return {
+    message: approvalMessage(request),
+    requestedSchema: {
+      type: 'object',
+      properties: {
+        decision: {
+          type: 'string',
+          title: 'Decision',
+          enum: ['approve', 'reject'],
+          enumNames: ['Approve', 'Reject'],
+        },
+        reason: { type: 'string', title: 'Reason (told to the agent when you reject)' },
+        arguments: {
+          type: 'string',
+          title: 'Arguments as JSON (edit to change what runs; leave empty to keep them)',
+          description: argsJson.length <= 2000 ? argsJson : undefined,
+        },
+      },
+      required: ['decision'],
+    },
+  };
+}
+
+/** What a person answered in the approval form. */
+export interface FormAnswer {
+  approved: boolean;
+  reason: string;
+  editedArgs?: Record<string, unknown>;
+}
+
+/**
+ * Reads an `elicitation/create` result of the approval form: only an accepted
+ * form with decision "approve" approves; edited arguments must be a JSON
+ * object that passes `validateArgs`, or the call is rejected, never run.
+ *
+ * @example
+ * readApprovalForm({ action: 'accept', content: { decision: 'approve' } }, args) // { approved: true, reason: '' }
+ */
+export function readApprovalForm(
+  result: Record<string, unknown>,
+  toolArgs: Record<string, unknown>,
+  validateArgs?: (args: Record<string, unknown>) => string[],
+): FormAnswer {
+  const argsJson = JSON.stringify(toolArgs);
+  const content = (
+    result.content && typeof result.content === 'object' ? result.content : {}
+  ) as Record<string, unknown>;
+  const reason = typeof content.reason === 'string' ? content.reason.trim() : '';
+  if (result.action === 'decline')
+    return { approved: false, reason: reason || 'declined in the client' };
+  if (result.action !== 'accept')
+    return { approved: false, reason: 'the approval form was dismissed without a decision' };
+  if (content.decision !== 'approve')
+    return { approved: false, reason: reason || '(no reason given)' };
+  const edited = typeof content.arguments === 'string' ? content.arguments.trim() : '';
+  if (!edited || edited === argsJson) return { approved: true, reason };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(edited);
+  } catch (err) {
+    return {
+      approved: false,
+      reason: `the edited arguments are not valid JSON (${(err as Error).message}); nothing was run`,
+    };
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
+    return {
+      approved: false,
+      reason: 'the edited arguments must be a JSON object; nothing was run',
+    };
+  const problems = validateArgs?.(parsed as Record<string, unknown>) ?? [];
+  if (problems.length)
+    return {
+      approved: false,
+      reason: `the edited arguments do not match the tool's schema: ${problems.join('; ')}`,
+    };
+  return { approved: true, reason, editedArgs: parsed as Record<string, unknown> };
 }
 
 function approvalMessage(request: ApprovalRequest): string {

@@ -23,7 +23,9 @@ import {
   type TelemetryLogger,
 } from '../../../shared/telemetry/logger.js';
 import { toolExecutionStartPayload } from '../../../shared/telemetry/payloads.js';
+import { argsHash } from '../../../shared/util/canonical-json.js';
 import { uuidv7 } from '../../../shared/util/uuidv7.js';
+import type { MrtrChannel } from '../approval/mrtr-backend.js';
 import type { ResolvedProxyConfig } from '../config/types.js';
 import {
   ErrorCode,
@@ -50,11 +52,20 @@ import {
   permissionResultText,
   permissionToolDefinition,
 } from './permission-prompt.js';
+import {
+  checkModernEnvelope,
+  DISCOVER_SUPPORTED_VERSIONS,
+  isModernRequest,
+  modernCapabilities,
+} from './protocol-2026.js';
 import { toolCallAction } from './tool-call.js';
 import { loadValidators, ToolCatalog, validatorsLoaded } from './tool-catalog.js';
 
 /** Progress tokens the proxy gives servers, unguessable so a client's own token is never taken for one. */
 const UPSTREAM_TOKEN_PREFIX = `hitloop-progress-${randomBytes(6).toString('hex')}-`;
+
+/** What the proxy asks of upstream servers for a 2026-07-28 client: the latest 2025-era revision. */
+const UPSTREAM_PROTOCOL_VERSION = '2025-11-25';
 
 /** How the session obtains an approval channel once it knows the client. */
 export type BackendResolver = (session: ProxySession) => ApprovalBackend;
@@ -81,6 +92,18 @@ interface InFlight {
   keepAlive?: NodeJS.Timeout;
   /** Fires when the upstream server took longer than the execution timeout. */
   deadline?: NodeJS.Timeout;
+  /** The client's request (a tools/call), kept for a multi-round call to continue under a retry's id. */
+  request?: JsonRpcRequest;
+  /** A 2026-07-28 request that declared the elicitation capability: it can be asked through input_required. */
+  elicits?: boolean;
+}
+
+/** A call waiting for the client's retry of an `input_required` round (protocol-2026.ts). */
+interface ParkedRound {
+  call: InFlight;
+  name: string;
+  argsHash: string;
+  resume: (inputResponses: Record<string, unknown>, retryId: JsonRpcId) => void;
 }
 
 /** A request the proxy sent the client: its own (elicitation) or relayed from an upstream server. */
@@ -96,13 +119,16 @@ const key = (id: JsonRpcId) => (typeof id === 'number' ? `n${id}` : `s${id}`);
  * towards every upstream server. Routes by method, aggregates lists, and
  * puts every `tools/call` through the policy and, when asked, a human.
  */
-export class ProxySession implements UpstreamListener {
+export class ProxySession implements UpstreamListener, MrtrChannel {
   readonly servers: UpstreamServer[];
   readonly catalog: ToolCatalog;
   clientInfo: Record<string, unknown> = {};
   clientCapabilities: Record<string, unknown> = {};
   runId: string | undefined;
   private initialized = false;
+  private starting: Promise<string | undefined> | undefined;
+  /** Which wire the client speaks: 2025-era (initialize) or 2026-07-28 (per-request envelope). */
+  era: 'legacy' | 'modern' | undefined;
   // Set by the client's notifications/initialized: until then, requests from
   // servers (roots/list, elicitation) wait, as the protocol wants no request
   // to reach a client before it says it is ready.
@@ -113,6 +139,8 @@ export class ProxySession implements UpstreamListener {
   private readonly inflight = new Map<JsonRpcId, InFlight>();
   private readonly byUpstreamToken = new Map<string, InFlight>();
   private readonly clientRequests = new Map<string, ClientRequest>();
+  /** Calls answered `input_required`, by requestState: each continues once, under its retry. */
+  private readonly parked = new Map<string, ParkedRound>();
   private nextClientRequestId = 1;
   private nextProgressToken = 1;
   private readonly resourceOwners = new Map<string, UpstreamServer>();
@@ -225,6 +253,11 @@ export class ProxySession implements UpstreamListener {
       call.abort?.abort(new Error('the client disconnected'));
     }
     this.inflight.clear();
+    for (const round of this.parked.values()) {
+      round.call.cancelled = true;
+      round.call.abort?.abort(new Error('the client disconnected'));
+    }
+    this.parked.clear();
     await Promise.allSettled(this.servers.map((s) => s.close()));
     await this.backend?.close?.();
     if (this.runId) this.deps.telemetry?.endRun(this.runId, {});
@@ -258,6 +291,12 @@ export class ProxySession implements UpstreamListener {
     try {
       if (method === 'initialize') return await this.initialize(msg);
       if (method === 'ping') return this.send(resultResponse(msg.id, {}));
+      // 2026-07-28: no handshake; the first request starts the servers (protocol-2026.ts).
+      if (isModernRequest(msg)) {
+        const problem = await this.startModern(msg);
+        if (problem) return this.send(errorResponse(msg.id, ErrorCode.InternalError, problem));
+        if (method === 'server/discover') return this.send(resultResponse(msg.id, this.discover()));
+      }
       if (!this.initialized) {
         return this.send(
           errorResponse(msg.id, ErrorCode.InvalidRequest, `received ${method} before initialize`),
@@ -339,7 +378,7 @@ export class ProxySession implements UpstreamListener {
   }
 
   private async initialize(msg: JsonRpcRequest): Promise<void> {
-    if (this.initialized) {
+    if (this.initialized || this.starting) {
       return this.send(
         errorResponse(msg.id, ErrorCode.InvalidRequest, 'initialize was already received'),
       );
@@ -354,11 +393,79 @@ export class ProxySession implements UpstreamListener {
       : LATEST_PROTOCOL_VERSION;
     // Upstream servers see the client's own capabilities, so they only send
     // elicitation, sampling or roots requests the client can answer.
-    const upstreamInit = {
-      protocolVersion,
-      capabilities: this.clientCapabilities,
-      clientInfo: this.clientInfo,
+    this.starting = this.startUpstreams(protocolVersion, this.clientCapabilities);
+    const problem = await this.starting;
+    if (problem) return this.send(errorResponse(msg.id, ErrorCode.InternalError, problem));
+    this.send(
+      resultResponse(msg.id, {
+        protocolVersion,
+        capabilities: {
+          tools: { listChanged: true },
+          resources: { subscribe: true, listChanged: true },
+          prompts: { listChanged: true },
+          completions: {},
+          logging: {},
+        },
+        serverInfo: this.serverInfo(),
+        ...(this.instructions() ? { instructions: this.instructions() } : {}),
+      }),
+    );
+    // Needed by the first tools/call; loaded now that the client has its answer.
+    // A failure here is retried, and reported, by the call that needs them.
+    loadValidators().catch(() => undefined);
+  }
+
+  /** Starts the session for a 2026-07-28 client, once; the envelope was checked by EraTransport. */
+  private startModern(msg: JsonRpcRequest): Promise<string | undefined> {
+    if (this.starting) return this.starting;
+    const checked = checkModernEnvelope(msg);
+    const envelope = 'envelope' in checked ? checked.envelope : undefined;
+    this.era = 'modern';
+    this.clientCapabilities = envelope?.clientCapabilities ?? {};
+    this.clientInfo = envelope?.clientInfo ?? {};
+    // The servers behind are asked in the 2025 era, which every server speaks.
+    this.starting = this.startUpstreams(UPSTREAM_PROTOCOL_VERSION, {}).then((problem) => {
+      if (!problem) {
+        this.markClientReady();
+        loadValidators().catch(() => undefined);
+      }
+      return problem;
+    });
+    return this.starting;
+  }
+
+  /** The answer to `server/discover`: what initialize would have said. */
+  private discover(): Record<string, unknown> {
+    const instructions = this.instructions();
+    return {
+      supportedVersions: DISCOVER_SUPPORTED_VERSIONS,
+      // No listChanged or subscribe: there is no subscriptions/listen stream yet.
+      capabilities: { tools: {}, resources: {}, prompts: {}, completions: {} },
+      ...(instructions ? { instructions } : {}),
     };
+  }
+
+  /** How the proxy names itself to clients (initialize, and `_meta` of modern results). */
+  serverInfo(): Record<string, unknown> {
+    return { name: 'hitloop-proxy', title: 'hitloop approval proxy', version: this.deps.version };
+  }
+
+  private instructions(): string {
+    return this.servers
+      .filter((s) => s.instructions)
+      .map((s) => `[${s.name}]\n${s.instructions}`)
+      .join('\n\n');
+  }
+
+  /**
+   * Starts the upstream servers once, for the first initialize or the first
+   * modern request; resolves with a problem text when the session cannot serve.
+   */
+  private async startUpstreams(
+    protocolVersion: string,
+    capabilities: Record<string, unknown>,
+  ): Promise<string | undefined> {
+    const upstreamInit = { protocolVersion, capabilities, clientInfo: this.clientInfo };
     const startup = Promise.all(this.servers.map((s) => s.start(upstreamInit)));
     // Servers that are not ready by then join later through tools/list_changed.
     const waitMs = this.config.proxy.initializeWaitMs ?? this.config.proxy.startupTimeoutMs;
@@ -376,7 +483,7 @@ export class ProxySession implements UpstreamListener {
     if (this.catalog.collisions.length) {
       const text = this.collisionText();
       this.deps.log.error(text);
-      return this.send(errorResponse(msg.id, ErrorCode.InternalError, text));
+      return text;
     }
     for (const s of this.servers) {
       if (s.state !== 'ready')
@@ -397,31 +504,7 @@ export class ProxySession implements UpstreamListener {
       },
     });
     this.initialized = true;
-    const instructions = this.servers
-      .filter((s) => s.instructions)
-      .map((s) => `[${s.name}]\n${s.instructions}`)
-      .join('\n\n');
-    this.send(
-      resultResponse(msg.id, {
-        protocolVersion,
-        capabilities: {
-          tools: { listChanged: true },
-          resources: { subscribe: true, listChanged: true },
-          prompts: { listChanged: true },
-          completions: {},
-          logging: {},
-        },
-        serverInfo: {
-          name: 'hitloop-proxy',
-          title: 'hitloop approval proxy',
-          version: this.deps.version,
-        },
-        ...(instructions ? { instructions } : {}),
-      }),
-    );
-    // Needed by the first tools/call; loaded now that the client has its answer.
-    // A failure here is retried, and reported, by the call that needs them.
-    loadValidators().catch(() => undefined);
+    return undefined;
   }
 
   private markClientReady(): void {
@@ -479,10 +562,98 @@ export class ProxySession implements UpstreamListener {
     pending.handle(msg);
   }
 
+  // ---- multi round-trip requests (2026-07-28) ----------------------------
+
+  canElicit(clientRequestId: JsonRpcId): boolean {
+    return this.inflight.get(clientRequestId)?.elicits === true;
+  }
+
+  requireInput(
+    clientRequestId: JsonRpcId,
+    inputRequests: Record<string, unknown>,
+    resume: ParkedRound['resume'],
+  ): string {
+    const call = this.inflight.get(clientRequestId);
+    const request = call?.request;
+    if (!call || !request) throw new Error(`no call ${String(clientRequestId)} to ask input for`);
+    // Unguessable and good once: it names this round, and only the retry that carries it continues the call.
+    const state = randomBytes(24).toString('base64url');
+    this.inflight.delete(clientRequestId);
+    this.parked.set(state, {
+      call,
+      name: String(request.params?.name),
+      argsHash: argsHash((request.params?.arguments ?? {}) as Record<string, unknown>),
+      resume,
+    });
+    this.send(
+      resultResponse(clientRequestId, {
+        resultType: 'input_required',
+        inputRequests,
+        requestState: state,
+      }),
+      { relatedRequestId: clientRequestId },
+    );
+    return state;
+  }
+
+  withdraw(requestState: string): void {
+    const round = this.parked.get(requestState);
+    if (!round) return;
+    this.parked.delete(requestState);
+    // Decided without the client (a timeout): its outcome has no request left to answer.
+    round.call.cancelled = true;
+  }
+
+  /**
+   * A client's retry of an `input_required` round: it must repeat the very
+   * call (tool and arguments) the round belongs to, and a requestState
+   * continues its call once. The call then goes on under the retry's id.
+   */
+  private resumeRound(msg: JsonRpcRequest, state: string): void {
+    const round = this.parked.get(state);
+    const params = msg.params ?? {};
+    if (!round)
+      return this.send(
+        errorResponse(
+          msg.id,
+          ErrorCode.InvalidParams,
+          'Invalid params: requestState is unknown or already used (the call it belonged to was decided, ran, or expired); call the tool again without requestState',
+        ),
+      );
+    const args = (params.arguments ?? {}) as Record<string, unknown>;
+    if (params.name !== round.name || argsHash(args) !== round.argsHash)
+      return this.send(
+        errorResponse(
+          msg.id,
+          ErrorCode.InvalidParams,
+          `Invalid params: a retry must repeat the call its requestState belongs to (tool '${round.name}' with the same arguments); nothing was run`,
+        ),
+      );
+    this.parked.delete(state);
+    const call = round.call;
+    const original = call.request!;
+    const meta = params._meta as Record<string, unknown> | undefined;
+    // What the call answers to from now on: the retry's id, stream and progress token.
+    original.id = msg.id;
+    original.params = { ...original.params, _meta: meta };
+    call.clientId = msg.id;
+    const token = meta?.progressToken;
+    call.progressToken = typeof token === 'string' || typeof token === 'number' ? token : undefined;
+    call.elicits = !!modernCapabilities(msg).elicitation;
+    this.inflight.set(msg.id, call);
+    const responses = params.inputResponses;
+    round.resume(
+      responses && typeof responses === 'object' ? (responses as Record<string, unknown>) : {},
+      msg.id,
+    );
+  }
+
   // ---- tools/call ------------------------------------------------------
 
   private async callTool(msg: JsonRpcRequest): Promise<void> {
     const params = msg.params ?? {};
+    if (this.era === 'modern' && typeof params.requestState === 'string')
+      return this.resumeRound(msg, params.requestState);
     const name = params.name;
     const args = params.arguments ?? {};
     if (typeof name !== 'string') {
@@ -542,6 +713,8 @@ export class ProxySession implements UpstreamListener {
       abort: undefined,
       progressSent: 0,
       progressToken: typeof token === 'string' || typeof token === 'number' ? token : undefined,
+      request: msg,
+      elicits: this.era === 'modern' && !!modernCapabilities(msg).elicitation,
     };
     this.inflight.set(msg.id, call);
     const telemetry = this.runId ? this.deps.telemetry : undefined;
