@@ -5,7 +5,9 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { unshowableReason } from '../../shared/util/faithful-args.js';
 import { bearerTokenMatches, readRequestBody } from '../../shared/util/http-server.js';
 import { isLoopbackHost } from '../../shared/util/loopback.js';
+import type { JsonRpcMessage } from './jsonrpc/messages.js';
 import type { Logger } from './log.js';
+import { createStatelessHttp, type StatelessHttp } from './stateless-http.js';
 import { SdkTransportAdapter } from './transport/sdk-transport-adapter.js';
 import type { JsonRpcTransport } from './transport/transport.js';
 
@@ -96,6 +98,7 @@ export async function startHttpDownstream(options: HttpDownstreamOptions): Promi
   // Initializes still being opened count too: a burst of them would otherwise
   // all pass the check before the first one is registered.
   let opening = 0;
+  let stateless: StatelessHttp | undefined;
   const sweeper = setInterval(
     () => {
       const now = Date.now();
@@ -226,6 +229,11 @@ export async function startHttpDownstream(options: HttpDownstreamOptions): Promi
       if (typeof sessionId === 'string') {
         return sendJson(res, 404, rpcError(-32001, 'unknown or expired session; initialize again'));
       }
+      // No session and not a 2025-era initialize: the 2026-07-28 wire, one request per POST.
+      if (!isInitialize(parsed) && !Array.isArray(parsed) && parsed && typeof parsed === 'object') {
+        stateless ??= createStatelessHttp({ log: options.log, openSession: options.openSession });
+        return stateless.handle(req, res, parsed as JsonRpcMessage);
+      }
       if (!isInitialize(parsed)) {
         return sendJson(
           res,
@@ -316,7 +324,10 @@ export async function startHttpDownstream(options: HttpDownstreamOptions): Promi
     url: `http://${shownHost}:${port}/mcp`,
     async close() {
       clearInterval(sweeper);
-      await Promise.allSettled([...sessions.values()].map((s) => s.opened.close()));
+      await Promise.allSettled([
+        ...[...sessions.values()].map((s) => s.opened.close()),
+        stateless?.close(),
+      ]);
       sessions.clear();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -345,11 +356,12 @@ function queryTokenMatches(given: string | null, token: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+/** A 2025-era initialize: a 2026-07-28 one (with the `_meta` envelope) is refused as a removed method. */
 function isInitialize(body: unknown): boolean {
   const first = Array.isArray(body) ? body[0] : body;
-  return (
-    !!first && typeof first === 'object' && (first as { method?: unknown }).method === 'initialize'
-  );
+  if (!first || typeof first !== 'object') return false;
+  const m = first as { method?: unknown; params?: { _meta?: Record<string, unknown> } };
+  return m.method === 'initialize' && !m.params?._meta?.['io.modelcontextprotocol/protocolVersion'];
 }
 
 function rpcError(
