@@ -422,7 +422,12 @@ export class ProxySession implements UpstreamListener, MrtrChannel {
     const envelope = 'envelope' in checked ? checked.envelope : undefined;
     this.era = 'modern';
     this.clientCapabilities = envelope?.clientCapabilities ?? {};
-    this.clientInfo = envelope?.clientInfo ?? {};
+    // clientInfo is optional in this revision, but 2025-era servers require a name and version.
+    const info = envelope?.clientInfo;
+    this.clientInfo =
+      typeof info?.name === 'string' && typeof info.version === 'string'
+        ? info
+        : { name: 'hitloop-proxy', version: this.deps.version };
     // The servers behind are asked in the 2025 era, which every server speaks.
     this.starting = this.startUpstreams(UPSTREAM_PROTOCOL_VERSION, {}).then((problem) => {
       if (!problem) {
