@@ -15,14 +15,27 @@
 #      tools-call-error, while the proxy answers an unknown tool as the spec
 #      says (JSON-RPC -32602), so those two differ without losing anything.
 #
+# Two protocol revisions, each at its own wire:
+#   - 2025-11-25 (initialize and sessions), suite 0.1.16, all server scenarios;
+#   - 2026-07-28 (stateless, per-request _meta, input_required), suite
+#     0.2.0-alpha.12 with `--requirements 2026-07-28`: the fixture is a
+#     2025-era server, so directly it passes almost none of them, and through
+#     the proxy, which speaks 2026-07-28 to the suite and 2025-11-25 to the
+#     fixture, it passes what the proxy forwards. That run gates too: the proxy
+#     must pass at least MIN_2026 of its scored scenarios (the README's count).
+#
 # The suite needs Node 22; it runs through `npx -p node@22` while hitloop and
-# the servers run on this machine's Node. Set CONFORMANCE_VERSION to pin
-# another suite version, KEEP=1 to keep the result folders.
+# the servers run on this machine's Node. Set CONFORMANCE_VERSION (2025 run)
+# or CONFORMANCE_2026_VERSION to pin other suite versions, KEEP=1 to keep the
+# result folders.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 NODE="$(command -v node)"
 SUITE_VERSION="${CONFORMANCE_VERSION:-0.1.16}"
+SUITE_2026_VERSION="${CONFORMANCE_2026_VERSION:-0.2.0-alpha.12}"
+# Scored 2026-07-28 scenarios the proxy passes with the fixture behind it (README).
+MIN_2026="${MIN_2026:-31}"
 CLI="$ROOT/dist/mcp-server/cli/main.js"
 FIXTURE="$ROOT/test/fixtures/proxy-conformance-server.mjs"
 EVERYTHING="$ROOT/node_modules/@modelcontextprotocol/server-everything/dist/index.js"
@@ -63,12 +76,18 @@ free_port() {
   "$NODE" -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"
 }
 
-# Runs the suite against URL, results in $WORK/NAME/.
+# Runs the suite against URL, results in $WORK/NAME/. A third argument runs
+# the 2026-07-28 requirement set with the 0.2 suite instead.
 suite() {
-  local name="$1" url="$2"
-  echo "== $name: $url" >&2
-  npx -y -p node@22 -p "@modelcontextprotocol/conformance@$SUITE_VERSION" \
-    conformance server --url "$url" -o "$WORK/$name" >"$WORK/$name.out" 2>&1 || true
+  local name="$1" url="$2" revision="${3:-}"
+  echo "== $name: $url${revision:+ (requirements $revision)}" >&2
+  if [[ -n "$revision" ]]; then
+    npx -y -p node@22 -p "@modelcontextprotocol/conformance@$SUITE_2026_VERSION" \
+      conformance server --url "$url" --requirements "$revision" -o "$WORK/$name" >"$WORK/$name.out" 2>&1 || true
+  else
+    npx -y -p node@22 -p "@modelcontextprotocol/conformance@$SUITE_VERSION" \
+      conformance server --url "$url" -o "$WORK/$name" >"$WORK/$name.out" 2>&1 || true
+  fi
   sed -n '/=== SUMMARY ===/,$p' "$WORK/$name.out" >&2
   [[ -d "$WORK/$name" ]] || { echo "conformance: the suite produced no results:" >&2; cat "$WORK/$name.out" >&2; exit 1; }
 }
@@ -100,9 +119,12 @@ export HITLOOP_HOME="$WORK/home"
 # 1. The fixture that implements every scenario.
 start fixture '.*listening on (http://[^ ]+).*' "$NODE" "$FIXTURE" http 0
 suite fixture-direct "$URL"
+suite fixture-direct-2026 "$URL" 2026-07-28
 proxy_config "$WORK/fixture.json" "$NODE" "$FIXTURE" stdio
 start fixture-proxy "$HITLOOP_URL" "$NODE" "$CLI" proxy --config "$WORK/fixture.json" --http 127.0.0.1:0 --no-token --max-sessions 64
 suite fixture-proxied "$URL"
+# The same proxy, at the 2026-07-28 wire (no session: the proxy tells the eras apart per request).
+suite fixture-proxied-2026 "$URL" 2026-07-28
 
 # 2. server-everything (it listens on $PORT).
 PORT="$(free_port)"
@@ -115,15 +137,22 @@ start everything-proxy "$HITLOOP_URL" "$NODE" "$CLI" proxy --config "$WORK/every
 suite everything-proxied "$URL"
 
 # Compare per scenario: a scenario passes when none of its checks failed.
-"$NODE" - "$WORK" <<'EOF'
-const { readdirSync, readFileSync } = require('node:fs');
+"$NODE" - "$WORK" "$MIN_2026" <<'EOF'
+const { existsSync, readdirSync, readFileSync } = require('node:fs');
 const { join } = require('node:path');
 const work = process.argv[2];
+const min2026 = Number(process.argv[3]);
 function results(name) {
   const out = new Map();
   for (const dir of readdirSync(join(work, name))) {
     const scenario = dir.replace(/^server-/, '').replace(/-\d{4}-\d\d-\d\dT.*$/, '');
-    const checks = JSON.parse(readFileSync(join(work, name, dir, 'checks.json'), 'utf8'));
+    const file = join(work, name, dir, 'checks.json');
+    // A scenario that ended in an error of its own leaves no checks: it did not pass.
+    if (!existsSync(file)) {
+      out.set(scenario, { ok: false, passed: 0, failed: 1 });
+      continue;
+    }
+    const checks = JSON.parse(readFileSync(file, 'utf8'));
     const failed = checks.filter((c) => c.status === 'FAILURE').length;
     const passed = checks.filter((c) => c.status === 'SUCCESS').length;
     out.set(scenario, { ok: failed === 0 && passed > 0, passed, failed });
@@ -132,9 +161,26 @@ function results(name) {
 }
 let lost = 0;
 // Only the fixture, which implements every scenario, gates; server-everything is informational.
-for (const [server, gates] of [['fixture', true], ['everything', false]]) {
-  const direct = results(`${server}-direct`);
-  const proxied = results(`${server}-proxied`);
+// The 0.2 suite also runs scenarios a revision does not score (extensions,
+// pending ones); its summary lists them, and they are left out of the counts.
+function unscored(name) {
+  const out = readFileSync(join(work, `${name}.out`), 'utf8');
+  const tail = out.slice(out.indexOf('Not scored'));
+  return new Set([...tail.matchAll(/^\s+[✓✗] (\S+) \(/gm)].map((m) => m[1]));
+}
+function scored(name) {
+  const all = results(name);
+  for (const s of unscored(name)) all.delete(s);
+  return all;
+}
+const runs = [
+  ['fixture, 2025-11-25', 'fixture-direct', 'fixture-proxied', true, results],
+  ['fixture, 2026-07-28 (scored)', 'fixture-direct-2026', 'fixture-proxied-2026', true, scored],
+  ['everything, 2025-11-25', 'everything-direct', 'everything-proxied', false, results],
+];
+for (const [server, directName, proxiedName, gates, read] of runs) {
+  const direct = read(directName);
+  const proxied = read(proxiedName);
   const count = (m) => [...m.values()].filter((r) => r.ok).length;
   const checks = (m) => [...m.values()].reduce((n, r) => n + r.passed, 0);
   const total = (m) => [...m.values()].reduce((n, r) => n + r.passed + r.failed, 0);
@@ -151,6 +197,13 @@ for (const [server, gates] of [['fixture', true], ['everything', false]]) {
       console.log(`  passes only through the proxy: ${scenario}`);
     }
   }
+}
+const passed2026 = [...scored('fixture-proxied-2026').values()].filter((r) => r.ok).length;
+for (const [scenario, r] of scored('fixture-proxied-2026'))
+  if (!r.ok) console.log(`  2026-07-28, not passed through the proxy: ${scenario}`);
+if (passed2026 < min2026) {
+  console.log(`conformance: the proxy passes ${passed2026} scored 2026-07-28 scenarios, fewer than the ${min2026} it passed before`);
+  process.exit(1);
 }
 if (lost) {
   console.log(`conformance: the proxy lost ${lost} scenario(s) the server passes`);

@@ -56,6 +56,8 @@ import {
   checkModernEnvelope,
   DISCOVER_SUPPORTED_VERSIONS,
   isModernRequest,
+  MODERN_PROTOCOL_VERSION,
+  ModernErrorCode,
   modernCapabilities,
 } from './protocol-2026.js';
 import { toolCallAction } from './tool-call.js';
@@ -101,8 +103,8 @@ interface InFlight {
 /** A call waiting for the client's retry of an `input_required` round (protocol-2026.ts). */
 interface ParkedRound {
   call: InFlight;
-  name: string;
-  argsHash: string;
+  /** The request's method and params (without `_meta`): a retry must repeat them. */
+  fingerprint: string;
   resume: (inputResponses: Record<string, unknown>, retryId: JsonRpcId) => void;
 }
 
@@ -315,6 +317,9 @@ export class ProxySession implements UpstreamListener, MrtrChannel {
             `Invalid Request: id ${JSON.stringify(msg.id)} is already used by a request still in progress; give every request a new id`,
           ),
         );
+      // The retry of an input_required round continues the call that round belongs to.
+      if (this.era === 'modern' && typeof msg.params?.requestState === 'string')
+        return this.resumeRound(msg, msg.params.requestState);
       switch (method) {
         case 'tools/list':
           return this.send(resultResponse(msg.id, { tools: this.catalog.list() }));
@@ -429,13 +434,18 @@ export class ProxySession implements UpstreamListener, MrtrChannel {
         ? info
         : { name: 'hitloop-proxy', version: this.deps.version };
     // The servers behind are asked in the 2025 era, which every server speaks.
-    this.starting = this.startUpstreams(UPSTREAM_PROTOCOL_VERSION, {}).then((problem) => {
-      if (!problem) {
-        this.markClientReady();
-        loadValidators().catch(() => undefined);
-      }
-      return problem;
-    });
+    // Elicitation and sampling requests of the servers become input_required rounds
+    // (askThroughRound); roots are not offered, since a server asks for them outside any call.
+    const upstreamCapabilities = { elicitation: { form: {} }, sampling: {} };
+    this.starting = this.startUpstreams(UPSTREAM_PROTOCOL_VERSION, upstreamCapabilities).then(
+      (problem) => {
+        if (!problem) {
+          this.markClientReady();
+          loadValidators().catch(() => undefined);
+        }
+        return problem;
+      },
+    );
     return this.starting;
   }
 
@@ -584,12 +594,7 @@ export class ProxySession implements UpstreamListener, MrtrChannel {
     // Unguessable and good once: it names this round, and only the retry that carries it continues the call.
     const state = randomBytes(24).toString('base64url');
     this.inflight.delete(clientRequestId);
-    this.parked.set(state, {
-      call,
-      name: String(request.params?.name),
-      argsHash: argsHash((request.params?.arguments ?? {}) as Record<string, unknown>),
-      resume,
-    });
+    this.parked.set(state, { call, fingerprint: fingerprint(request), resume });
     this.send(
       resultResponse(clientRequestId, {
         resultType: 'input_required',
@@ -625,15 +630,19 @@ export class ProxySession implements UpstreamListener, MrtrChannel {
           'Invalid params: requestState is unknown or already used (the call it belonged to was decided, ran, or expired); call the tool again without requestState',
         ),
       );
-    const args = (params.arguments ?? {}) as Record<string, unknown>;
-    if (params.name !== round.name || argsHash(args) !== round.argsHash)
+    if (fingerprint(msg) !== round.fingerprint) {
+      const what =
+        round.call.request?.method === 'tools/call'
+          ? ` (tool '${String(round.call.request.params?.name)}' with the same arguments)`
+          : '';
       return this.send(
         errorResponse(
           msg.id,
           ErrorCode.InvalidParams,
-          `Invalid params: a retry must repeat the call its requestState belongs to (tool '${round.name}' with the same arguments); nothing was run`,
+          `Invalid params: a retry must repeat the call its requestState belongs to${what}; nothing was run`,
         ),
       );
+    }
     this.parked.delete(state);
     const call = round.call;
     const original = call.request!;
@@ -657,8 +666,6 @@ export class ProxySession implements UpstreamListener, MrtrChannel {
 
   private async callTool(msg: JsonRpcRequest): Promise<void> {
     const params = msg.params ?? {};
-    if (this.era === 'modern' && typeof params.requestState === 'string')
-      return this.resumeRound(msg, params.requestState);
     const name = params.name;
     const args = params.arguments ?? {};
     if (typeof name !== 'string') {
@@ -1238,7 +1245,13 @@ export class ProxySession implements UpstreamListener, MrtrChannel {
     server: UpstreamServer,
     params: Record<string, unknown> | undefined,
   ): void {
-    const call: InFlight = { clientId: msg.id, cancelled: false, progressSent: 0, server };
+    const call: InFlight = {
+      clientId: msg.id,
+      cancelled: false,
+      progressSent: 0,
+      server,
+      request: msg,
+    };
     this.inflight.set(msg.id, call);
     call.upstreamId = server.forward(msg.method, params, (response, raw) => {
       this.inflight.delete(msg.id);
@@ -1320,6 +1333,7 @@ export class ProxySession implements UpstreamListener, MrtrChannel {
       'roots/list': 'roots',
     };
     const capability = needs[msg.method];
+    if (this.era === 'modern') return this.askThroughRound(server, msg, capability);
     if (!capability || !this.clientCapabilities[capability]) {
       return server.respond(
         errorResponse(
@@ -1344,6 +1358,73 @@ export class ProxySession implements UpstreamListener, MrtrChannel {
       { ...msg, id },
       { relatedRequestId: calls.length === 1 ? calls[0]!.clientId : undefined },
     );
+  }
+
+  /**
+   * A 2025-era server's request (elicitation, sampling) during a call of a
+   * 2026-07-28 client, which takes no requests: it becomes an input_required
+   * round of that call, and the client's retry carries the answer back to the
+   * server, whose call then goes on. A request the call's client did not
+   * declare the capability for fails the call with -32021, as the spec has it.
+   */
+  private askThroughRound(server: UpstreamServer, msg: JsonRpcRequest, capability?: string): void {
+    const refuse = (text: string) =>
+      server.respond(errorResponse(msg.id, ErrorCode.MethodNotFound, text));
+    if (!capability) return refuse(`Method not found: ${msg.method}`);
+    const calls = [...this.inflight.values()].filter(
+      (c) => c.server === server && c.upstreamId !== undefined && c.request,
+    );
+    if (calls.length !== 1)
+      return refuse(
+        calls.length
+          ? `hitloop cannot tell which of ${calls.length} calls on '${server.name}' this ${msg.method} belongs to, so it was not relayed`
+          : `${msg.method} outside a call cannot reach a ${MODERN_PROTOCOL_VERSION} client`,
+      );
+    const call = calls[0]!;
+    if (!modernCapabilities(call.request!)[capability]) {
+      refuse(`the client did not declare ${capability}`);
+      const reason = `the server '${server.name}' needs the client capability '${capability}', which this request did not declare`;
+      this.inflight.delete(call.clientId);
+      call.cancelled = true;
+      server.cancel(call.upstreamId!, reason);
+      return this.send(
+        errorResponse(
+          call.clientId,
+          ModernErrorCode.MissingRequiredClientCapability,
+          `Missing required client capability: ${reason}`,
+          {
+            requiredCapabilities: { [capability]: {} },
+          },
+        ),
+        { relatedRequestId: call.clientId },
+      );
+    }
+    const inputKey = `${capability}_${this.nextClientRequestId++}`;
+    const { _meta: _dropped, ...params } = msg.params ?? {};
+    let timer: NodeJS.Timeout | undefined;
+    const ask = (roundId: JsonRpcId) => {
+      const state = this.requireInput(
+        roundId,
+        { [inputKey]: { method: msg.method, params } },
+        (responses, retryId) => {
+          clearTimeout(timer);
+          const answer = responses[inputKey];
+          if (!answer || typeof answer !== 'object') return ask(retryId);
+          server.respond(resultResponse(msg.id, answer as Record<string, unknown>));
+        },
+      );
+      // A client that never retries leaves the server waiting: answer it after the approval timeout.
+      timer = setTimeout(() => {
+        this.withdraw(state);
+        server.respond(
+          errorResponse(msg.id, ErrorCode.RequestTimeout, 'the client did not answer'),
+        );
+        if (call.upstreamId !== undefined)
+          server.cancel(call.upstreamId, 'the client did not answer');
+      }, this.config.approval.timeoutMs);
+      timer.unref?.();
+    };
+    ask(call.clientId);
   }
 
   onChanged(server: UpstreamServer): void {
@@ -1468,4 +1549,10 @@ function recordQuietly(log: Logger, what: string, record: () => void): void {
       `telemetry: could not record ${what}: ${err instanceof Error ? err.message : String(err)}`,
     );
   }
+}
+
+/** What a retry must repeat of the request it continues: its method and params, without `_meta` and the retry fields. */
+function fingerprint(request: JsonRpcRequest): string {
+  const { _meta, inputResponses, requestState, ...params } = request.params ?? {};
+  return argsHash({ method: request.method, params });
 }
