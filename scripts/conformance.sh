@@ -35,7 +35,7 @@ NODE="$(command -v node)"
 SUITE_VERSION="${CONFORMANCE_VERSION:-0.1.16}"
 SUITE_2026_VERSION="${CONFORMANCE_2026_VERSION:-0.2.0-alpha.12}"
 # Scored 2026-07-28 scenarios the proxy passes with the fixture behind it (README).
-MIN_2026="${MIN_2026:-31}"
+MIN_2026="${MIN_2026:-33}"
 CLI="$ROOT/dist/mcp-server/cli/main.js"
 FIXTURE="$ROOT/test/fixtures/proxy-conformance-server.mjs"
 EVERYTHING="$ROOT/node_modules/@modelcontextprotocol/server-everything/dist/index.js"

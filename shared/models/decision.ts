@@ -28,7 +28,8 @@ export const Decision = z.object({
    * sidebar and the phone page all hold it), `webhook-signature` (an
    * HMAC-signed callback), `terminal` (the CLI backend's prompt in the
    * proxy's own terminal), `mcp-elicitation` (the agent's MCP client asked
-   * the user), `in-process` (code calling the hub directly). `decidedBy`
+   * the user), `mcp-mrtr` (the same, through a 2026-07-28 input_required
+   * round), `in-process` (code calling the hub directly). `decidedBy`
    * is the name the decider asserted; unset on system decisions (timeouts)
    * and on records from an older hitloop.
    */
@@ -43,6 +44,7 @@ export type DecisionChannel =
   | 'webhook-signature'
   | 'terminal'
   | 'mcp-elicitation'
+  | 'mcp-mrtr'
   | 'in-process';
 
 /** True when the decision came from a timeout rather than a person. */

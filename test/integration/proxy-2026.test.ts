@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Client as ClientV2, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -239,6 +240,59 @@ describe('a 2026-07-28 client through hitloop', () => {
       await client.close();
     } finally {
       await proxy.close();
+    }
+  });
+});
+
+describe('a 2025-era server behind hitloop, asked by a 2026-07-28 client', () => {
+  const FIXTURE = fileURLToPath(
+    new URL('../fixtures/proxy-conformance-server.mjs', import.meta.url),
+  );
+
+  function fixtureSetup(): Setup {
+    const home = join(tmp.dir, 'fixture', 'home');
+    mkdirSync(home, { recursive: true });
+    const config = writeConfig(join(tmp.dir, 'fixture'), {
+      mcpServers: { up: { command: process.execPath, args: [FIXTURE, 'stdio'] } },
+      policy: { type: 'always_approve' },
+      approval: { backend: 'auto-reject' },
+      telemetry: { db: false },
+      proxy: { prefixNames: false },
+    });
+    return { work: home, home, config };
+  }
+
+  it("turns the server's elicitation requests into input_required rounds the v2 client fulfils", async () => {
+    const asked: string[] = [];
+    const { client } = v2Client((message) => {
+      asked.push(message);
+      return {
+        action: 'accept',
+        content: message.includes('color') ? { color: 'blue' } : { name: 'Alice' },
+      };
+    });
+    await client.connect(stdioTransport(fixtureSetup()));
+    try {
+      const r = await client.callTool({
+        name: 'test_input_required_result_multi_round',
+        arguments: {},
+      });
+      expect(resultText(r as never)).toBe('Hello, Alice! You like blue.');
+      expect(asked).toEqual(['Step 1: What is your name?', 'Step 2: What is your favorite color?']);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('fails the call with -32021 when the request did not declare the capability the server needs', async () => {
+    const { client } = v2Client();
+    await client.connect(stdioTransport(fixtureSetup()));
+    try {
+      await expect(
+        client.callTool({ name: 'test_input_required_result_elicitation', arguments: {} }),
+      ).rejects.toMatchObject({ code: -32021 });
+    } finally {
+      await client.close();
     }
   });
 });
