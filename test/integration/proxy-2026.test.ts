@@ -11,6 +11,7 @@ import {
   PROXY_ENTRY,
   resultText,
   startHttpProxy,
+  startRawProxy,
   tempDir,
   waitUntil,
   writeConfig,
@@ -264,7 +265,7 @@ describe('a 2025-era server behind hitloop, asked by a 2026-07-28 client', () =>
 
   it("turns the server's elicitation requests into input_required rounds the v2 client fulfils", async () => {
     const asked: string[] = [];
-    const { client } = v2Client((message) => {
+    const { client } = v2Client((message): Answer => {
       asked.push(message);
       return {
         action: 'accept',
@@ -293,6 +294,83 @@ describe('a 2025-era server behind hitloop, asked by a 2026-07-28 client', () =>
       ).rejects.toMatchObject({ code: -32021 });
     } finally {
       await client.close();
+    }
+  });
+});
+
+describe('the 2026-07-28 wire, message by message', () => {
+  it('answers envelope, version and removed-method errors with their codes and HTTP statuses', async () => {
+    const s = setup('errors', 'elicitation');
+    const proxy = await startHttpProxy(s.config, s.home);
+    const post = async (body: Record<string, unknown>, headers: Record<string, string> = {}) => {
+      const res = await fetch(proxy.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json', ...headers },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 7, ...body }),
+      });
+      return {
+        status: res.status,
+        body: (await res.json()) as { error?: { code: number; data?: unknown } },
+      };
+    };
+    try {
+      const noMeta = await post({ method: 'tools/list', params: {} });
+      expect([noMeta.status, noMeta.body.error?.code]).toEqual([400, -32602]);
+      const meta = { ...META, 'io.modelcontextprotocol/protocolVersion': '2099-01-01' };
+      const version = await post({ method: 'tools/list', params: { _meta: meta } });
+      expect([version.status, version.body.error?.code]).toEqual([400, -32022]);
+      expect(version.body.error?.data).toMatchObject({
+        requested: '2099-01-01',
+        supported: expect.arrayContaining(['2026-07-28']),
+      });
+      const mismatch = await post(
+        { method: 'tools/list', params: { _meta: META } },
+        { 'mcp-protocol-version': '2025-11-25' },
+      );
+      expect([mismatch.status, mismatch.body.error?.code]).toEqual([400, -32020]);
+      for (const method of ['ping', 'logging/setLevel', 'initialize']) {
+        const removed = await post({ method, params: { _meta: META } });
+        expect([method, removed.status, removed.body.error?.code]).toEqual([method, 404, -32601]);
+      }
+      const discover = await post({ method: 'server/discover', params: { _meta: META } });
+      expect(discover.status).toBe(200);
+      expect(discover.body).toMatchObject({
+        result: {
+          resultType: 'complete',
+          supportedVersions: expect.arrayContaining(['2026-07-28', '2025-11-25']),
+        },
+      });
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('on stdio, a server/discover probe starts nothing: the client may then initialize the 2025 way', async () => {
+    const s = setup('probe', 'elicitation');
+    const raw = startRawProxy(s.config, s.home);
+    try {
+      raw.send({ jsonrpc: '2.0', id: 'probe', method: 'server/discover', params: { _meta: META } });
+      const probe = await raw.next((m) => m.id === 'probe');
+      expect(probe.result?.supportedVersions).toContain('2026-07-28');
+      raw.send({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: {
+          protocolVersion: '2025-11-25',
+          capabilities: {},
+          clientInfo: { name: 'old', version: '1' },
+        },
+      });
+      const init = await raw.next((m) => m.id === 1);
+      expect(init.result?.protocolVersion).toBe('2025-11-25');
+      raw.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+      raw.send({ jsonrpc: '2.0', id: 2, method: 'tools/list' });
+      const list = await raw.next((m) => m.id === 2);
+      expect((list.result?.tools as unknown[]).length).toBeGreaterThan(0);
+      expect(list.result).not.toHaveProperty('resultType');
+    } finally {
+      await raw.close();
     }
   });
 });

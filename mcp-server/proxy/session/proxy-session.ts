@@ -295,9 +295,10 @@ export class ProxySession implements UpstreamListener, MrtrChannel {
       if (method === 'ping') return this.send(resultResponse(msg.id, {}));
       // 2026-07-28: no handshake; the first request starts the servers (protocol-2026.ts).
       if (isModernRequest(msg)) {
+        // A probe starts nothing: a client may discover, then initialize the 2025 way.
+        if (method === 'server/discover') return this.send(resultResponse(msg.id, this.discover()));
         const problem = await this.startModern(msg);
         if (problem) return this.send(errorResponse(msg.id, ErrorCode.InternalError, problem));
-        if (method === 'server/discover') return this.send(resultResponse(msg.id, this.discover()));
       }
       if (!this.initialized) {
         return this.send(
@@ -385,7 +386,13 @@ export class ProxySession implements UpstreamListener, MrtrChannel {
   private async initialize(msg: JsonRpcRequest): Promise<void> {
     if (this.initialized || this.starting) {
       return this.send(
-        errorResponse(msg.id, ErrorCode.InvalidRequest, 'initialize was already received'),
+        errorResponse(
+          msg.id,
+          ErrorCode.InvalidRequest,
+          this.era === 'modern'
+            ? 'initialize after 2026-07-28 requests on this connection: use one protocol era per connection'
+            : 'initialize was already received',
+        ),
       );
     }
     const params = msg.params ?? {};
