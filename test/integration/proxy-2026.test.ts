@@ -38,14 +38,14 @@ interface Setup {
 }
 
 /** A folder for the filesystem server, and a config that asks before every write_file. */
-function setup(name: string, backend: 'elicitation' | 'hub'): Setup {
+function setup(name: string, backend: 'elicitation' | 'hub', fallback = 'auto-reject'): Setup {
   const work = join(tmp.dir, name, 'files');
   const home = join(tmp.dir, name, 'home');
   mkdirSync(work, { recursive: true });
   const config = writeConfig(join(tmp.dir, name), {
     mcpServers: { fs: filesystemServer(work) },
     policy: { type: 'rules', default: 'allow', rules: [{ tool: 'write_file', effect: 'ask' }] },
-    approval: { backend, fallback: 'auto-reject' },
+    approval: { backend, fallback, keepAliveMs: 200 },
     telemetry: { db: false },
   });
   return { work, home, config };
@@ -238,6 +238,40 @@ describe('a 2026-07-28 client through hitloop', () => {
       await hub.decide(pending!.id, { approve: true, argsHash: pending!.argsHash });
       expect(resultText((await call) as never)).toContain('Successfully wrote');
       expect(readFileSync(target, 'utf8')).toBe('hub');
+      await client.close();
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+describe('a 2026-07-28 client that cannot show the form', () => {
+  it('gets the fallback channel (the hub), with keep-alive progress while it waits', async () => {
+    const s = setup('fallback', 'elicitation', 'hub');
+    const proxy = await startHttpProxy(s.config, s.home);
+    try {
+      const { client } = v2Client();
+      await client.connect(new StreamableHTTPClientTransport(new URL(proxy.url)));
+      const target = join(s.work, 'fallback.txt');
+      const progress: string[] = [];
+      const call = client.callTool(
+        { name: 'write_file', arguments: { path: target, content: 'via hub' } },
+        { onprogress: (p) => progress.push(String(p.message)) },
+      );
+      const hubs = await waitUntil(
+        () => (discoverHubs(s.home).length ? discoverHubs(s.home) : undefined),
+        'the hub to announce itself',
+      );
+      const hub = new HubClient(hubs[0]!);
+      const [pending] = await waitUntil(async () => {
+        const list = await hub.listPending();
+        return list.length ? list : undefined;
+      }, 'the pending write');
+      await waitUntil(() => (progress.length >= 2 ? true : undefined), 'two keep-alives');
+      expect(progress[0]).toMatch(/Waiting for human approval of write_file/);
+      await hub.decide(pending!.id, { approve: true, argsHash: pending!.argsHash });
+      expect(resultText((await call) as never)).toContain('Successfully wrote');
+      expect(readFileSync(target, 'utf8')).toBe('via hub');
       await client.close();
     } finally {
       await proxy.close();

@@ -53,8 +53,11 @@ export class MrtrBackend implements ApprovalBackend {
 
   requestApproval(request: ApprovalRequest, options: ApprovalOptions = {}): Promise<Decision> {
     const id = request.context.clientRequestId as JsonRpcId | undefined;
-    if (id === undefined || !this.channel.canElicit(id))
+    if (id === undefined || !this.channel.canElicit(id)) {
+      // This backend says it reports waiting; a fallback that does not must still start the keep-alives.
+      if (!this.fallback.reportsWaiting) options.onWaiting?.();
       return this.fallback.requestApproval(request, options);
+    }
     if (options.signal?.aborted) return Promise.reject(abortError(options.signal));
     const started = performance.now();
     const action = request.action;
