@@ -184,16 +184,22 @@ describe.skipIf(!enabled)('Claude Code 2.1 with hitloop from the tarball', () =>
     expect(result.text).toContain('Successfully wrote to');
 
     const messages = readRecording(s.recording);
-    const init = only(messages.filter((m) => m.message.method === 'initialize'));
-    const answer = messages.find(
-      (m) => m.dir === 'server->client' && m.message.id === init.message.id,
-    );
     const probes = messages.filter((m) => m.message.method === 'server/discover');
-    log(
-      `Claude Code ${String(pending.client?.version)}: ${probes.length} server/discover probe(s) first; initialize asks ${String(init.message.params?.protocolVersion)}, hitloop answered ${String(answer?.message.result?.protocolVersion)}`,
+    const probeAnswer = messages.find(
+      (m) => m.dir === 'server->client' && m.message.id === probes[0]?.message.id,
     );
-    expect(init.message.params?.protocolVersion).toBe('2025-11-25');
-    expect(answer?.message.result?.protocolVersion).toBe('2025-11-25');
+    const inits = messages.filter((m) => m.message.method === 'initialize');
+    const call0 = messages.find((m) => m.message.method === 'tools/call');
+    const version = (call0?.message.params?._meta as Record<string, unknown> | undefined)?.[
+      'io.modelcontextprotocol/protocolVersion'
+    ];
+    log(
+      `Claude Code ${String(pending.client?.version)}: ${probes.length} server/discover probe(s), answered with ${JSON.stringify(probeAnswer?.message.result?.supportedVersions)}; ${inits.length} initialize; tools/call speaks ${String(version)}`,
+    );
+    // hitloop answers the probe with 2026-07-28, so Claude Code speaks it: no initialize.
+    expect(probeAnswer?.message.result?.supportedVersions).toContain('2026-07-28');
+    expect(inits).toHaveLength(0);
+    expect(version).toBe('2026-07-28');
     const call = only(messages.filter((m) => m.message.method === 'tools/call'));
     expect(
       (call.message.params?._meta as { progressToken?: unknown } | undefined)?.progressToken,
