@@ -401,7 +401,9 @@ describe('the 2026-07-28 wire, message by message', () => {
       raw.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
       raw.send({ jsonrpc: '2.0', id: 2, method: 'tools/list' });
       const list = await raw.next((m) => m.id === 2);
-      expect((list.result?.tools as unknown[]).length).toBeGreaterThan(0);
+      expect(list.result?.tools).toEqual(
+        expect.arrayContaining([expect.objectContaining({ name: 'write_file' })]),
+      );
       expect(list.result).not.toHaveProperty('resultType');
     } finally {
       await raw.close();
