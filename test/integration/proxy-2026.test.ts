@@ -319,6 +319,31 @@ describe('a 2025-era server behind hitloop, asked by a 2026-07-28 client', () =>
     }
   });
 
+  it('delivers list changes on a subscriptions/listen stream, as asked', async () => {
+    const { client } = v2Client();
+    await client.connect(stdioTransport(fixtureSetup()));
+    try {
+      const changed: string[] = [];
+      client.setNotificationHandler('notifications/tools/list_changed', () => {
+        changed.push('tools');
+      });
+      client.setNotificationHandler('notifications/prompts/list_changed', () => {
+        changed.push('prompts');
+      });
+      const subscription = await client.listen({ toolsListChanged: true });
+      await client.callTool({ name: 'test_trigger_prompt_change', arguments: {} });
+      const added = await client.callTool({ name: 'test_trigger_tool_change', arguments: {} });
+      const name = resultText(added as never).replace('added ', '');
+      await waitUntil(() => (changed.length ? true : undefined), 'the tools list_changed');
+      // Only what the subscription asked for: no prompts notification.
+      expect(changed).toEqual(['tools']);
+      expect((await client.listTools()).tools.map((t) => t.name)).toContain(name);
+      await subscription.close();
+    } finally {
+      await client.close();
+    }
+  });
+
   it('fails the call with -32021 when the request did not declare the capability the server needs', async () => {
     const { client } = v2Client();
     await client.connect(stdioTransport(fixtureSetup()));

@@ -42,8 +42,7 @@ export const ModernErrorCode = {
 /**
  * Methods of the 2025 era that the 2026-07-28 revision removed: a modern
  * request for one is answered "Method not found" (HTTP 404), as the spec asks.
- * `subscriptions/listen` is not offered yet, so the proxy does not advertise
- * list-changed or subscribe to modern clients.
+ * (`subscriptions/listen` replaces the GET stream and `resources/subscribe`.)
  */
 const REMOVED_METHODS = new Set([
   'initialize',
@@ -51,8 +50,20 @@ const REMOVED_METHODS = new Set([
   'logging/setLevel',
   'resources/subscribe',
   'resources/unsubscribe',
-  'subscriptions/listen',
 ]);
+
+export const META_SUBSCRIPTION_ID = 'io.modelcontextprotocol/subscriptionId';
+
+/**
+ * Which `subscriptions/listen` filter flag each list-changed notification
+ * needs. Resource subscriptions (`resourceSubscriptions`) are not offered:
+ * the servers behind would need a `resources/subscribe` of their own.
+ */
+export const LISTEN_FILTER_OF: Readonly<Record<string, string>> = {
+  'notifications/tools/list_changed': 'toolsListChanged',
+  'notifications/prompts/list_changed': 'promptsListChanged',
+  'notifications/resources/list_changed': 'resourcesListChanged',
+};
 
 /** Results that carry cache hints (`ttlMs`, `cacheScope`) on this revision. */
 const CACHEABLE = new Set([

@@ -461,8 +461,14 @@ export class ProxySession implements UpstreamListener, MrtrChannel {
     const instructions = this.instructions();
     return {
       supportedVersions: DISCOVER_SUPPORTED_VERSIONS,
-      // No listChanged or subscribe: there is no subscriptions/listen stream yet.
-      capabilities: { tools: {}, resources: {}, prompts: {}, completions: {} },
+      // Changes reach subscriptions/listen streams (EraTransport); resource
+      // subscriptions would need the servers' own, so subscribe is not offered.
+      capabilities: {
+        tools: { listChanged: true },
+        resources: { listChanged: true },
+        prompts: { listChanged: true },
+        completions: {},
+      },
       ...(instructions ? { instructions } : {}),
     };
   }

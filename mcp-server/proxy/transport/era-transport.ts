@@ -4,12 +4,16 @@ import {
   isResponse,
   type JsonRpcId,
   type JsonRpcMessage,
+  type JsonRpcNotification,
+  type JsonRpcRequest,
 } from '../jsonrpc/messages.js';
 import {
   checkModernEnvelope,
   encodeModernResult,
   idKey,
   isModernRequest,
+  LISTEN_FILTER_OF,
+  META_SUBSCRIPTION_ID,
   removedMethodError,
 } from '../session/protocol-2026.js';
 import type { FramingProblem, JsonRpcTransport, SendOptions } from './transport.js';
@@ -26,9 +30,9 @@ interface ModernRequest {
  * shape for both eras: modern requests are checked (envelope, version,
  * removed methods) and answered here when they fail; their answers get
  * `resultType`, cache hints and the proxy's identity; log messages reach a
- * modern request only when it asked for them (`logLevel`); and notifications
- * unrelated to a request are not sent to a modern client, which has no
- * `subscriptions/listen` stream with this proxy. 2025-era traffic passes
+ * modern request only when it asked for them (`logLevel`); notifications
+ * unrelated to a request go only to the `subscriptions/listen` streams that
+ * asked for them, which this transport serves. 2025-era traffic passes
  * through untouched.
  *
  * @example
@@ -42,6 +46,11 @@ export class EraTransport implements JsonRpcTransport {
   /** Set when the inner transport can send raw lines (stdio). */
   sendRaw?: (line: string, options?: SendOptions) => void;
   private readonly modern = new Map<string, ModernRequest>();
+  /** Open `subscriptions/listen` requests: the flags each honours, by request id. */
+  private readonly subscriptions = new Map<
+    string,
+    { id: JsonRpcId; flags: Record<string, true> }
+  >();
   /** Which era the client speaks, once it has said so (initialize or a modern request). */
   private era: 'legacy' | 'modern' | undefined;
 
@@ -85,6 +94,7 @@ export class EraTransport implements JsonRpcTransport {
       const removed = removedMethodError(message);
       if (removed) return void this.inner.send(removed);
       this.era = 'modern';
+      if (message.method === 'subscriptions/listen') return this.listen(message);
       const { logLevel } = checked.envelope;
       this.modern.set(idKey(message.id), {
         method: message.method,
@@ -93,7 +103,58 @@ export class EraTransport implements JsonRpcTransport {
       return this.onmessage?.(message);
     }
     if (isRequest(message) && message.method === 'initialize') this.era = 'legacy';
+    // Ending a subscription is this transport's business; the session never saw it.
+    if (isNotification(message) && message.method === 'notifications/cancelled') {
+      const id = message.params?.requestId;
+      if (
+        (typeof id === 'string' || typeof id === 'number') &&
+        this.subscriptions.delete(idKey(id))
+      )
+        return;
+    }
     this.onmessage?.(message, raw);
+  }
+
+  /**
+   * Opens a `subscriptions/listen` stream: acknowledged first with the flags
+   * honoured, then the list-changed notifications it asked for, each tagged
+   * with its id. It stays open until the client cancels it (or the
+   * connection closes).
+   */
+  private listen(message: JsonRpcRequest): void {
+    const asked = (message.params?.notifications ?? {}) as Record<string, unknown>;
+    const flags: Record<string, true> = {};
+    for (const flag of Object.values(LISTEN_FILTER_OF))
+      if (asked[flag] === true) flags[flag] = true;
+    this.subscriptions.set(idKey(message.id), { id: message.id, flags });
+    void this.inner.send(
+      {
+        jsonrpc: '2.0',
+        method: 'notifications/subscriptions/acknowledged',
+        params: { notifications: flags, _meta: { [META_SUBSCRIPTION_ID]: message.id } },
+      },
+      { relatedRequestId: message.id },
+    );
+  }
+
+  /** Delivers a change notification to the subscriptions that asked for it. */
+  private publish(message: JsonRpcNotification): void {
+    const flag = LISTEN_FILTER_OF[message.method];
+    if (!flag) return;
+    for (const sub of this.subscriptions.values()) {
+      if (!sub.flags[flag]) continue;
+      const params = message.params ?? {};
+      void this.inner.send(
+        {
+          ...message,
+          params: {
+            ...params,
+            _meta: { ...(params._meta as object | undefined), [META_SUBSCRIPTION_ID]: sub.id },
+          },
+        },
+        { relatedRequestId: sub.id },
+      );
+    }
   }
 
   send(message: JsonRpcMessage, options?: SendOptions): void | Promise<void> {
@@ -113,8 +174,8 @@ export class EraTransport implements JsonRpcTransport {
     if (this.era === 'modern' && (isNotification(message) || isRequest(message))) {
       const related = options?.relatedRequestId;
       const request = related === undefined ? undefined : this.modern.get(idKey(related));
-      // No stream to put it on: modern clients hear of changes by listing again.
-      if (!request) return;
+      // Outside a request: only to the subscriptions/listen streams that asked for it.
+      if (!request) return isNotification(message) ? this.publish(message) : undefined;
       if (message.method === 'notifications/message' && request.logLevel === undefined) return;
       // A modern client takes no requests from servers (input comes through input_required).
       if (isRequest(message)) return;
