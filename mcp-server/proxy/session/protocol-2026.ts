@@ -169,6 +169,28 @@ export function removedMethodError(msg: JsonRpcRequest): JsonRpcError | undefine
 }
 
 /**
+ * The answer to `server/discover`: what the proxy serves, as initialize
+ * would have said it. Changes reach `subscriptions/listen` streams
+ * (EraTransport); resource subscriptions would need the servers' own, so
+ * `subscribe` is not offered.
+ *
+ * @example
+ * discoverResult('') // { supportedVersions: ['2026-07-28', ...], capabilities: { tools: { listChanged: true }, ... } }
+ */
+export function discoverResult(instructions: string): Record<string, unknown> {
+  return {
+    supportedVersions: DISCOVER_SUPPORTED_VERSIONS,
+    capabilities: {
+      tools: { listChanged: true },
+      resources: { listChanged: true },
+      prompts: { listChanged: true },
+      completions: {},
+    },
+    ...(instructions ? { instructions } : {}),
+  };
+}
+
+/**
  * Shapes a result for a modern client: `resultType` ("complete" unless the
  * proxy made it `input_required`), cache hints on cacheable results (no
  * caching: the proxy's lists change with its servers and its policy), the

@@ -23,7 +23,6 @@ import {
   type TelemetryLogger,
 } from '../../../shared/telemetry/logger.js';
 import { toolExecutionStartPayload } from '../../../shared/telemetry/payloads.js';
-import { argsHash } from '../../../shared/util/canonical-json.js';
 import { uuidv7 } from '../../../shared/util/uuidv7.js';
 import type { MrtrChannel } from '../approval/mrtr-backend.js';
 import type { ResolvedProxyConfig } from '../config/types.js';
@@ -45,6 +44,7 @@ import type { Logger } from '../log.js';
 import type { FramingProblem, JsonRpcTransport, SendOptions } from '../transport/transport.js';
 import { type UpstreamListener, UpstreamServer } from '../upstream/upstream-server.js';
 import { withEditNote } from './edit-note.js';
+import { InputRounds } from './input-rounds.js';
 import {
   gatedOnArrival,
   ownToolOfPrompt,
@@ -54,10 +54,8 @@ import {
 } from './permission-prompt.js';
 import {
   checkModernEnvelope,
-  DISCOVER_SUPPORTED_VERSIONS,
+  discoverResult,
   isModernRequest,
-  MODERN_PROTOCOL_VERSION,
-  ModernErrorCode,
   modernCapabilities,
 } from './protocol-2026.js';
 import { toolCallAction } from './tool-call.js';
@@ -100,14 +98,6 @@ interface InFlight {
   elicits?: boolean;
 }
 
-/** A call waiting for the client's retry of an `input_required` round (protocol-2026.ts). */
-interface ParkedRound {
-  call: InFlight;
-  /** The request's method and params (without `_meta`): a retry must repeat them. */
-  fingerprint: string;
-  resume: (inputResponses: Record<string, unknown>, retryId: JsonRpcId) => void;
-}
-
 /** A request the proxy sent the client: its own (elicitation) or relayed from an upstream server. */
 interface ClientRequest {
   handle: (response: JsonRpcResponse) => void;
@@ -141,8 +131,16 @@ export class ProxySession implements UpstreamListener, MrtrChannel {
   private readonly inflight = new Map<JsonRpcId, InFlight>();
   private readonly byUpstreamToken = new Map<string, InFlight>();
   private readonly clientRequests = new Map<string, ClientRequest>();
-  /** Calls answered `input_required`, by requestState: each continues once, under its retry. */
-  private readonly parked = new Map<string, ParkedRound>();
+  /** Calls answered `input_required`, waiting for the client's retry (2026-07-28). */
+  private readonly rounds = new InputRounds<InFlight>({
+    take: (id) => {
+      const call = this.inflight.get(id);
+      this.inflight.delete(id);
+      return call;
+    },
+    put: (id, call) => void this.inflight.set(id, call),
+    send: (message, options) => this.send(message, options),
+  });
   private nextClientRequestId = 1;
   private nextProgressToken = 1;
   private readonly resourceOwners = new Map<string, UpstreamServer>();
@@ -255,11 +253,10 @@ export class ProxySession implements UpstreamListener, MrtrChannel {
       call.abort?.abort(new Error('the client disconnected'));
     }
     this.inflight.clear();
-    for (const round of this.parked.values()) {
-      round.call.cancelled = true;
-      round.call.abort?.abort(new Error('the client disconnected'));
+    for (const call of this.rounds.closeAll()) {
+      call.cancelled = true;
+      call.abort?.abort(new Error('the client disconnected'));
     }
-    this.parked.clear();
     await Promise.allSettled(this.servers.map((s) => s.close()));
     await this.backend?.close?.();
     if (this.runId) this.deps.telemetry?.endRun(this.runId, {});
@@ -296,7 +293,8 @@ export class ProxySession implements UpstreamListener, MrtrChannel {
       // 2026-07-28: no handshake; the first request starts the servers (protocol-2026.ts).
       if (isModernRequest(msg)) {
         // A probe starts nothing: a client may discover, then initialize the 2025 way.
-        if (method === 'server/discover') return this.send(resultResponse(msg.id, this.discover()));
+        if (method === 'server/discover')
+          return this.send(resultResponse(msg.id, discoverResult(this.instructions())));
         const problem = await this.startModern(msg);
         if (problem) return this.send(errorResponse(msg.id, ErrorCode.InternalError, problem));
       }
@@ -320,7 +318,7 @@ export class ProxySession implements UpstreamListener, MrtrChannel {
         );
       // The retry of an input_required round continues the call that round belongs to.
       if (this.era === 'modern' && typeof msg.params?.requestState === 'string')
-        return this.resumeRound(msg, msg.params.requestState);
+        return this.rounds.resume(msg, msg.params.requestState);
       switch (method) {
         case 'tools/list':
           return this.send(resultResponse(msg.id, { tools: this.catalog.list() }));
@@ -456,23 +454,6 @@ export class ProxySession implements UpstreamListener, MrtrChannel {
     return this.starting;
   }
 
-  /** The answer to `server/discover`: what initialize would have said. */
-  private discover(): Record<string, unknown> {
-    const instructions = this.instructions();
-    return {
-      supportedVersions: DISCOVER_SUPPORTED_VERSIONS,
-      // Changes reach subscriptions/listen streams (EraTransport); resource
-      // subscriptions would need the servers' own, so subscribe is not offered.
-      capabilities: {
-        tools: { listChanged: true },
-        resources: { listChanged: true },
-        prompts: { listChanged: true },
-        completions: {},
-      },
-      ...(instructions ? { instructions } : {}),
-    };
-  }
-
   /** How the proxy names itself to clients (initialize, and `_meta` of modern results). */
   serverInfo(): Record<string, unknown> {
     return { name: 'hitloop-proxy', title: 'hitloop approval proxy', version: this.deps.version };
@@ -599,80 +580,13 @@ export class ProxySession implements UpstreamListener, MrtrChannel {
   requireInput(
     clientRequestId: JsonRpcId,
     inputRequests: Record<string, unknown>,
-    resume: ParkedRound['resume'],
+    resume: (inputResponses: Record<string, unknown>, retryId: JsonRpcId) => void,
   ): string {
-    const call = this.inflight.get(clientRequestId);
-    const request = call?.request;
-    if (!call || !request) throw new Error(`no call ${String(clientRequestId)} to ask input for`);
-    // Unguessable and good once: it names this round, and only the retry that carries it continues the call.
-    const state = randomBytes(24).toString('base64url');
-    this.inflight.delete(clientRequestId);
-    this.parked.set(state, { call, fingerprint: fingerprint(request), resume });
-    this.send(
-      resultResponse(clientRequestId, {
-        resultType: 'input_required',
-        inputRequests,
-        requestState: state,
-      }),
-      { relatedRequestId: clientRequestId },
-    );
-    return state;
+    return this.rounds.ask(clientRequestId, inputRequests, resume);
   }
 
   withdraw(requestState: string): void {
-    const round = this.parked.get(requestState);
-    if (!round) return;
-    this.parked.delete(requestState);
-    // Decided without the client (a timeout): its outcome has no request left to answer.
-    round.call.cancelled = true;
-  }
-
-  /**
-   * A client's retry of an `input_required` round: it must repeat the very
-   * call (tool and arguments) the round belongs to, and a requestState
-   * continues its call once. The call then goes on under the retry's id.
-   */
-  private resumeRound(msg: JsonRpcRequest, state: string): void {
-    const round = this.parked.get(state);
-    const params = msg.params ?? {};
-    if (!round)
-      return this.send(
-        errorResponse(
-          msg.id,
-          ErrorCode.InvalidParams,
-          'Invalid params: requestState is unknown or already used (the call it belonged to was decided, ran, or expired); call the tool again without requestState',
-        ),
-      );
-    if (fingerprint(msg) !== round.fingerprint) {
-      const what =
-        round.call.request?.method === 'tools/call'
-          ? ` (tool '${String(round.call.request.params?.name)}' with the same arguments)`
-          : '';
-      return this.send(
-        errorResponse(
-          msg.id,
-          ErrorCode.InvalidParams,
-          `Invalid params: a retry must repeat the call its requestState belongs to${what}; nothing was run`,
-        ),
-      );
-    }
-    this.parked.delete(state);
-    const call = round.call;
-    const original = call.request!;
-    const meta = params._meta as Record<string, unknown> | undefined;
-    // What the call answers to from now on: the retry's id, stream and progress token.
-    original.id = msg.id;
-    original.params = { ...original.params, _meta: meta };
-    call.clientId = msg.id;
-    const token = meta?.progressToken;
-    call.progressToken = typeof token === 'string' || typeof token === 'number' ? token : undefined;
-    call.elicits = !!modernCapabilities(msg).elicitation;
-    this.inflight.set(msg.id, call);
-    const responses = params.inputResponses;
-    round.resume(
-      responses && typeof responses === 'object' ? (responses as Record<string, unknown>) : {},
-      msg.id,
-    );
+    this.rounds.withdraw(requestState);
   }
 
   // ---- tools/call ------------------------------------------------------
@@ -1346,7 +1260,17 @@ export class ProxySession implements UpstreamListener, MrtrChannel {
       'roots/list': 'roots',
     };
     const capability = needs[msg.method];
-    if (this.era === 'modern') return this.askThroughRound(server, msg, capability);
+    // A 2026-07-28 client takes no requests: the server's question becomes an input_required round.
+    if (this.era === 'modern')
+      return this.rounds.relay(
+        server,
+        msg,
+        capability,
+        [...this.inflight.values()].filter(
+          (c) => c.server === server && c.upstreamId !== undefined && c.request,
+        ),
+        this.config.approval.timeoutMs,
+      );
     if (!capability || !this.clientCapabilities[capability]) {
       return server.respond(
         errorResponse(
@@ -1371,73 +1295,6 @@ export class ProxySession implements UpstreamListener, MrtrChannel {
       { ...msg, id },
       { relatedRequestId: calls.length === 1 ? calls[0]!.clientId : undefined },
     );
-  }
-
-  /**
-   * A 2025-era server's request (elicitation, sampling) during a call of a
-   * 2026-07-28 client, which takes no requests: it becomes an input_required
-   * round of that call, and the client's retry carries the answer back to the
-   * server, whose call then goes on. A request the call's client did not
-   * declare the capability for fails the call with -32021, as the spec has it.
-   */
-  private askThroughRound(server: UpstreamServer, msg: JsonRpcRequest, capability?: string): void {
-    const refuse = (text: string) =>
-      server.respond(errorResponse(msg.id, ErrorCode.MethodNotFound, text));
-    if (!capability) return refuse(`Method not found: ${msg.method}`);
-    const calls = [...this.inflight.values()].filter(
-      (c) => c.server === server && c.upstreamId !== undefined && c.request,
-    );
-    if (calls.length !== 1)
-      return refuse(
-        calls.length
-          ? `hitloop cannot tell which of ${calls.length} calls on '${server.name}' this ${msg.method} belongs to, so it was not relayed`
-          : `${msg.method} outside a call cannot reach a ${MODERN_PROTOCOL_VERSION} client`,
-      );
-    const call = calls[0]!;
-    if (!modernCapabilities(call.request!)[capability]) {
-      refuse(`the client did not declare ${capability}`);
-      const reason = `the server '${server.name}' needs the client capability '${capability}', which this request did not declare`;
-      this.inflight.delete(call.clientId);
-      call.cancelled = true;
-      server.cancel(call.upstreamId!, reason);
-      return this.send(
-        errorResponse(
-          call.clientId,
-          ModernErrorCode.MissingRequiredClientCapability,
-          `Missing required client capability: ${reason}`,
-          {
-            requiredCapabilities: { [capability]: {} },
-          },
-        ),
-        { relatedRequestId: call.clientId },
-      );
-    }
-    const inputKey = `${capability}_${this.nextClientRequestId++}`;
-    const { _meta: _dropped, ...params } = msg.params ?? {};
-    let timer: NodeJS.Timeout | undefined;
-    const ask = (roundId: JsonRpcId) => {
-      const state = this.requireInput(
-        roundId,
-        { [inputKey]: { method: msg.method, params } },
-        (responses, retryId) => {
-          clearTimeout(timer);
-          const answer = responses[inputKey];
-          if (!answer || typeof answer !== 'object') return ask(retryId);
-          server.respond(resultResponse(msg.id, answer as Record<string, unknown>));
-        },
-      );
-      // A client that never retries leaves the server waiting: answer it after the approval timeout.
-      timer = setTimeout(() => {
-        this.withdraw(state);
-        server.respond(
-          errorResponse(msg.id, ErrorCode.RequestTimeout, 'the client did not answer'),
-        );
-        if (call.upstreamId !== undefined)
-          server.cancel(call.upstreamId, 'the client did not answer');
-      }, this.config.approval.timeoutMs);
-      timer.unref?.();
-    };
-    ask(call.clientId);
   }
 
   onChanged(server: UpstreamServer): void {
@@ -1562,10 +1419,4 @@ function recordQuietly(log: Logger, what: string, record: () => void): void {
       `telemetry: could not record ${what}: ${err instanceof Error ? err.message : String(err)}`,
     );
   }
-}
-
-/** What a retry must repeat of the request it continues: its method and params, without `_meta` and the retry fields. */
-function fingerprint(request: JsonRpcRequest): string {
-  const { _meta, inputResponses, requestState, ...params } = request.params ?? {};
-  return argsHash({ method: request.method, params });
 }
