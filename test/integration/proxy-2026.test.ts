@@ -126,6 +126,29 @@ describe('a 2026-07-28 client through hitloop', () => {
     }
   });
 
+  it('runs the arguments a reviewer edited in the MRTR form, and tells the model', async () => {
+    const s = setup('edit', 'elicitation');
+    const target = join(s.work, 'edited.txt');
+    const { client } = v2Client(() => ({
+      action: 'accept',
+      content: {
+        decision: 'approve',
+        arguments: JSON.stringify({ path: target, content: 'edited' }),
+      },
+    }));
+    await client.connect(stdioTransport(s));
+    try {
+      const r = await client.callTool({
+        name: 'write_file',
+        arguments: { path: target, content: 'proposed' },
+      });
+      expect(readFileSync(target, 'utf8')).toBe('edited');
+      expect(resultText(r as never)).toMatch(/edited this call's arguments before it ran/);
+    } finally {
+      await client.close();
+    }
+  });
+
   it('serves the stateless HTTP wire: MRTR approval, and a 2025-era client on the same proxy', async () => {
     const s = setup('http', 'elicitation');
     const proxy = await startHttpProxy(s.config, s.home);

@@ -121,7 +121,12 @@ export class MrtrBackend implements ApprovalBackend {
           },
         );
       };
-      ask(id);
+      try {
+        ask(id);
+      } catch (err) {
+        finish();
+        reject(err);
+      }
     });
   }
 }
