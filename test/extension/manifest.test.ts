@@ -33,7 +33,7 @@ describe('the extension manifest', () => {
     )?.[1];
     expect(manifest.contributes.mcpServerDefinitionProviders[0].id).toBe(providerId);
     expect(manifest.main).toBe('./dist/extension/extension.cjs');
-    expect(manifest.engines.vscode).toBe('^1.101.0');
+    expect(manifest.engines.vscode).toBe('^1.100.0');
     expect(existsSync(join(root, manifest.icon))).toBe(true);
     expect(existsSync(join(root, manifest.contributes.viewsContainers.activitybar[0].icon))).toBe(
       true,
