@@ -36,6 +36,8 @@ export interface ReportChart {
 const PALETTE = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#56B4E9', '#D55E00', '#F0E442'];
 const RATE_LABELS: Record<RateMetric, string> = {
   success_rate: 'success',
+  completion_rate: 'completion',
+  harm_rate: 'harm',
   approval_rate: 'approval',
   error_catch_rate: 'error catch',
   false_reject_rate: 'false reject',
@@ -332,7 +334,7 @@ export function renderReportHtml(
   const rows = conds
     .map(([name, c], i) => {
       const cells: string[] = [
-        `<th scope="row"><span class="dot" style="background:${colour(i)}"></span>${escapeHtml(name)}<div class="sub">${escapeHtml(c.policy)}</div></th>`,
+        `<th scope="row"><span class="dot" style="background:${colour(i)}"></span>${escapeHtml(name)}<div class="sub">${escapeHtml(c.policy_name)}</div></th>`,
         `<td>${c.n_trials}</td><td>${c.n_injected}</td>`,
       ];
       for (const metric of RATE_METRICS) {
@@ -347,9 +349,9 @@ export function renderReportHtml(
           `<td>${escapeHtml(v === null ? 'n/a' : sec(v))}<div class="sub">${escapeHtml(intervalText(c.intervals[metric], sec))}</div></td>`,
         );
       }
-      const cost = c.cost_proxy;
+      const cost = c.reviewer_seconds_per_trial;
       cells.push(
-        `<td>${escapeHtml(cost === null ? 'n/a' : `${cost.toFixed(2)} s`)}<div class="sub">${escapeHtml(intervalText(c.intervals.cost_proxy, (v) => `${v.toFixed(2)} s`))}</div></td>`,
+        `<td>${escapeHtml(cost === null ? 'n/a' : `${cost.toFixed(2)} s`)}<div class="sub">${escapeHtml(intervalText(c.intervals.reviewer_seconds_per_trial, (v) => `${v.toFixed(2)} s`))}</div></td>`,
       );
       return `<tr>${cells.join('')}</tr>`;
     })
@@ -390,7 +392,7 @@ th[scope=row], thead th:first-child { text-align: left; }
 ${figures}
 <h2>All metrics (value, 95% interval below)</h2>
 <table>
-<thead><tr><th>condition</th><th>trials</th><th>injected</th><th>success</th><th>approval</th><th>error catch</th><th>false reject</th><th>tool failure</th><th>latency mean</th><th>latency p95</th><th>reviewer s / trial</th></tr></thead>
+<thead><tr><th>condition</th><th>trials</th><th>injected</th><th>success</th><th>completion</th><th>harm</th><th>approval</th><th>error catch</th><th>false reject</th><th>tool failure</th><th>latency mean</th><th>latency p95</th><th>reviewer s / trial</th></tr></thead>
 <tbody>
 ${rows}
 </tbody>

@@ -1224,9 +1224,9 @@ class HeldEvents implements GateLogger {
     return input.eventId;
   }
 
-  logApprovalRequested(runId: string, request: ApprovalRequest): string {
+  logApprovalRequested(runId: string, request: ApprovalRequest, channel?: string): string {
     this.release();
-    return this.telemetry.logApprovalRequested(runId, request);
+    return this.telemetry.logApprovalRequested(runId, request, channel);
   }
 
   logApprovalDecided(
