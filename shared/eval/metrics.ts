@@ -321,7 +321,10 @@ export class MetricsCalculator {
     let successes = 0;
     let completed = 0;
     let harm = 0;
-    const byType = new Map<string, { injected: number; asked: number; caught: number; harm: number }>();
+    const byType = new Map<
+      string,
+      { injected: number; asked: number; caught: number; harm: number }
+    >();
     const latencies: number[] = [];
     const perTrialSeconds: number[] = [];
     for (const r of rows) {
@@ -331,7 +334,10 @@ export class MetricsCalculator {
         else harm++;
         const type = r.error_type ?? 'unknown';
         let t = byType.get(type);
-        if (!t) byType.set(type, (t = { injected: 0, asked: 0, caught: 0, harm: 0 }));
+        if (!t) {
+          t = { injected: 0, asked: 0, caught: 0, harm: 0 };
+          byType.set(type, t);
+        }
         t.injected++;
         if (r.approval_requested) t.asked++;
         if (r.executed) t.harm++;

@@ -39,8 +39,8 @@ export {
   toolExecutionStartPayload,
 } from './payloads.js';
 export {
-  migrateTelemetrySchema,
   LAYOUT_COLUMNS,
+  migrateTelemetrySchema,
   type OpenTelemetryOptions,
   openTelemetryDatabase,
   requireTelemetryTables,

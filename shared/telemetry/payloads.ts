@@ -73,7 +73,10 @@ export function actionVerdictPayload(
  * @example
  * approvalRequestedPayload(request, 'hub') // { action_id, channel, policy_name, policy_reason, requested_at, tool_name, ... }
  */
-export function approvalRequestedPayload(request: ApprovalRequest, channel = 'unknown'): TracePayload {
+export function approvalRequestedPayload(
+  request: ApprovalRequest,
+  channel = 'unknown',
+): TracePayload {
   const payload: TracePayload = {
     action_id: request.action.id,
     channel,

@@ -156,8 +156,12 @@ const MIGRATIONS: ReadonlyArray<(db: Database.Database, file: string) => void> =
   (db) => {
     // Rebuild both tables in the seed's layout, keeping every row and the
     // events' order (the new integer id follows the old rowid order).
-    db.exec('ALTER TABLE runs RENAME TO runs_v2; ALTER TABLE trace_events RENAME TO trace_events_v2;');
-    db.exec('DROP INDEX IF EXISTS idx_trace_events_run_id; DROP INDEX IF EXISTS idx_runs_condition;');
+    db.exec(
+      'ALTER TABLE runs RENAME TO runs_v2; ALTER TABLE trace_events RENAME TO trace_events_v2;',
+    );
+    db.exec(
+      'DROP INDEX IF EXISTS idx_trace_events_run_id; DROP INDEX IF EXISTS idx_runs_condition;',
+    );
     db.exec(SEED_TABLES_DDL);
     db.exec(`
       INSERT INTO runs (run_id, scenario_id, condition_id, seed, started_at, finished_at,
@@ -287,7 +291,8 @@ function adoptUnversioned(db: Database.Database, file: string): number {
   if (hasRuns && hasEvents && telemetryLayout(db) === 'seed') {
     requireLayout(db, file, 'seed');
     // The Python library's own file: add our two columns, keep the rest.
-    if (!columnNames(db, 'runs').has('metadata')) db.exec('ALTER TABLE runs ADD COLUMN metadata TEXT');
+    if (!columnNames(db, 'runs').has('metadata'))
+      db.exec('ALTER TABLE runs ADD COLUMN metadata TEXT');
     if (!columnNames(db, 'trace_events').has('event_id'))
       db.exec('ALTER TABLE trace_events ADD COLUMN event_id TEXT');
     db.exec(SEED_INDEXES_DDL);

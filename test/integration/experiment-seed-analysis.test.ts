@@ -1,0 +1,246 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createAction } from '../../shared/models/action.js';
+import { TelemetryLogger } from '../../shared/telemetry/logger.js';
+import { runHitloop } from '../helpers/run-cli.js';
+
+// A researcher's script written for the Python hitloop's documented outputs
+// and tables (standard library only), run unchanged on what we write.
+const SCRIPT = fileURLToPath(new URL('../fixtures/seed-analysis.py', import.meta.url));
+const PYTHON = process.env.HITLOOP_PYTHON ?? 'python3';
+
+const dirs: string[] = [];
+const tmp = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hitloop-seed-analysis-'));
+  dirs.push(dir);
+  return dir;
+};
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+interface ScriptRun {
+  code: number | null;
+  // The script's JSON, read the way a test reads it.
+  // biome-ignore lint/suspicious/noExplicitAny: the script's output is untyped JSON
+  json: Record<string, any>;
+  stderr: string;
+}
+
+function analyse(...args: string[]): ScriptRun {
+  const r = spawnSync(PYTHON, [SCRIPT, ...args], { encoding: 'utf8', timeout: 60_000 });
+  if (r.error) {
+    throw new Error(
+      `cannot run ${PYTHON} (${r.error.message}); install Python 3.11+ or set HITLOOP_PYTHON to its path`,
+    );
+  }
+  return { code: r.status, json: r.stdout ? JSON.parse(r.stdout) : {}, stderr: r.stderr };
+}
+
+function experiment(out: string, ...extra: string[]): void {
+  const r = runHitloop([
+    'experiment',
+    '--scenario',
+    'email_draft',
+    '--n-trials',
+    '200',
+    '--injection-rate',
+    '0.2',
+    '--seed',
+    '42',
+    '--out',
+    out,
+    '--no-progress',
+    ...extra,
+  ]);
+  expect(r.stderr).toContain('wrote');
+  expect(r.code).toBe(0);
+}
+
+describe('the seed-analysis script runs unchanged on our outputs', () => {
+  it('results.csv, summary.json and telemetry.db of `hitloop experiment` agree with each other under the seed’s definitions', {
+    timeout: 120_000,
+  }, () => {
+    const out = tmp();
+    experiment(out);
+    const r = analyse('results', out);
+    expect(r.stderr).toBe('');
+    expect(r.json.problems).toEqual([]);
+    expect(r.code).toBe(0);
+    const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+    expect(Object.keys(r.json.conditions)).toEqual([
+      'no_oversight',
+      'risk_based',
+      'audit_plus_escalate',
+      'always_review',
+    ]);
+    for (const [name, c] of Object.entries<Record<string, number>>(r.json.conditions)) {
+      expect(c.n_runs).toBe(200);
+      expect(c.success_rate).toBeCloseTo(summary[name].success_rate, 10);
+      // Telemetry read the seed's way (runs.task_success, injected_error
+      // events, approval payloads) gives the same numbers.
+      expect(r.json.telemetry[name].success_rate).toBeCloseTo(summary[name].success_rate, 4);
+      expect(r.json.telemetry[name].approval_rate).toBeCloseTo(summary[name].approval_rate, 4);
+      expect(c.harmed / 200).toBeCloseTo(summary[name].harm_rate, 10);
+    }
+    // Oversight raises the seed's success_rate and lowers harm; both are visible.
+    expect(summary.always_review.success_rate).toBeGreaterThan(summary.no_oversight.success_rate);
+    expect(summary.always_review.harm_rate).toBeLessThan(summary.no_oversight.harm_rate);
+    expect(r.json.telemetry.risk_based.channels).toEqual(['simulated']);
+  });
+
+  it('--conditions seed: the seed’s four condition names, checked the same way', {
+    timeout: 120_000,
+  }, () => {
+    const out = tmp();
+    experiment(out, '--conditions', 'seed');
+    const r = analyse('results', out);
+    expect(r.json.problems).toEqual([]);
+    expect(r.code).toBe(0);
+    expect(Object.keys(r.json.conditions)).toEqual([
+      'always_approve',
+      'risk_based_auto',
+      'risk_based_human',
+      'audit_escalate',
+    ]);
+    // risk_based_auto asks but approves everything, so it catches nothing.
+    expect(r.json.conditions.risk_based_auto.approval_rate).toBeGreaterThan(0);
+    expect(r.json.conditions.risk_based_auto.error_catch_rate).toBe(0);
+    expect(r.json.conditions.risk_based_human.error_catch_rate).toBeGreaterThan(0);
+  });
+
+  it('fails, naming the mismatch, when results.csv and summary.json disagree', {
+    timeout: 120_000,
+  }, () => {
+    const out = tmp();
+    experiment(out, '--n-trials', '20', '--no-telemetry');
+    const path = join(out, 'summary.json');
+    const summary = JSON.parse(readFileSync(path, 'utf8'));
+    summary.risk_based.success_rate = 0.123;
+    writeFileSync(path, JSON.stringify(summary));
+    const r = analyse('results', out);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('risk_based: success_rate summary.json 0.123');
+  });
+
+  it('a telemetry file the TypeScript TelemetryLogger wrote: the seed’s MetricsCalculator numbers', () => {
+    const file = join(tmp(), 'app.db');
+    // An older hitloop's file (schema version 2) with one finished run: the
+    // logger migrates it and keeps the run.
+    const old = new Database(file);
+    old.exec(`
+      CREATE TABLE runs (run_id TEXT PRIMARY KEY, condition TEXT, start_time TEXT, end_time TEXT, success INTEGER, metadata TEXT, scenario TEXT);
+      CREATE TABLE trace_events (event_id TEXT PRIMARY KEY, run_id TEXT, event_type TEXT, timestamp TEXT, payload TEXT);
+      INSERT INTO runs VALUES ('old-1', 'pilot', '2026-01-01T10:00:00.000Z', '2026-01-01T10:00:02.500Z', 1, '{"seed":3}', 'inbox');
+      INSERT INTO trace_events VALUES ('e1', 'old-1', 'run_start', '2026-01-01T10:00:00.000Z', '{}');
+      INSERT INTO trace_events VALUES ('e2', 'old-1', 'run_end', '2026-01-01T10:00:02.500Z', '{"success":true}');
+    `);
+    old.pragma('user_version = 2');
+    old.close();
+
+    const logger = new TelemetryLogger({ dbPath: file });
+    // Run 1: an LLM call, a risky action a person approves after 1.5 s, it runs.
+    const r1 = logger.startRun({ condition: 'pilot', scenario: 'inbox', seed: 1, model: 'm' });
+    logger.logLlmCall(r1, { model: 'm', tokensIn: 100, tokensOut: 20, latencyMs: 300 });
+    const a1 = createAction({
+      toolName: 'send_email',
+      toolArgs: { to: 'a@b.c' },
+      riskClass: 'high',
+    });
+    logger.logActionProposed(r1, a1);
+    const request = {
+      runId: r1,
+      action: a1,
+      policyName: 'risk_based',
+      policyReason: 'high risk',
+      context: {},
+      createdAt: new Date().toISOString(),
+    };
+    logger.logApprovalRequested(r1, request, 'hub');
+    logger.logApprovalDecided(r1, {
+      actionId: a1.id,
+      approved: true,
+      reason: 'ok',
+      decidedBy: 'hub:alice',
+      latencyMs: 1500,
+      tags: [],
+    });
+    logger.logToolExecutionEnd(r1, {
+      actionId: a1.id,
+      success: true,
+      durationMs: 12,
+      executed: true,
+    });
+    logger.endRun(r1, { success: true, validationDetails: { checked: 1 } });
+    // Run 2: a planted mistake a person rejects after 500 ms; a second LLM call.
+    const r2 = logger.startRun({ condition: 'pilot', scenario: 'inbox' });
+    logger.logLlmCall(r2, { tokensIn: 30, tokensOut: 0 });
+    const a2 = createAction({
+      toolName: 'send_email',
+      toolArgs: { to: 'x@evil.example' },
+      riskClass: 'high',
+    });
+    logger.logActionProposed(r2, a2);
+    logger.logApprovalRequested(r2, { ...request, runId: r2, action: a2 }, 'hub');
+    logger.logApprovalDecided(r2, {
+      actionId: a2.id,
+      approved: false,
+      reason: 'wrong recipient',
+      decidedBy: 'hub:alice',
+      latencyMs: 500,
+      tags: ['wrong_recipient'],
+    });
+    logger.endRun(r2, { success: true });
+    logger.logEvent({
+      runId: r2,
+      eventType: 'injected_error',
+      payload: { action_id: a2.id, tool_name: 'send_email' },
+    });
+    // Run 3: a correct action that is rejected (a false reject) and a failing tool elsewhere.
+    const r3 = logger.startRun({ condition: 'baseline' });
+    logger.logToolExecutionEnd(r3, {
+      actionId: 'x',
+      success: false,
+      error: 'boom',
+      durationMs: 3,
+      executed: true,
+    });
+    logger.endRun(r3, { success: false });
+    logger.close();
+
+    const r = analyse('telemetry', file);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.json.conditions.pilot).toEqual({
+      n_runs: 3,
+      success_rate: 1,
+      approval_rate: 0.6667,
+      human_latency_mean_ms: 1000,
+      error_catch_rate: 1,
+      false_reject_rate: 0,
+      tool_failure_rate: 0,
+      cost_proxy: 150,
+      channels: ['hub'],
+    });
+    expect(r.json.conditions.baseline).toMatchObject({
+      n_runs: 1,
+      success_rate: 0,
+      tool_failure_rate: 1,
+      cost_proxy: 0,
+    });
+    // The migrated run kept its times, seed and scenario.
+    expect(r.json.runs['old-1']).toMatchObject({
+      scenario_id: 'inbox',
+      condition_id: 'pilot',
+      seed: 3,
+      task_success: true,
+      time_to_complete_ms: 2500,
+    });
+    expect(r.json.runs[r1]).toMatchObject({ seed: 1, tokens_used: 120, llm_calls: 1 });
+  });
+});
