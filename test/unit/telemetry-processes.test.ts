@@ -67,7 +67,7 @@ describe('telemetry across processes', () => {
     expect(
       db
         .prepare(
-          "SELECT run_id, success FROM runs WHERE condition = 'multi_process' ORDER BY run_id",
+          "SELECT run_id, task_success AS success FROM runs WHERE condition_id = 'multi_process' ORDER BY run_id",
         )
         .all(),
     ).toEqual([
