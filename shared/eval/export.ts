@@ -402,10 +402,12 @@ function readJson(path: string): unknown {
 export function readSummary(dir: string): ExperimentSummary {
   const manifestPath = join(dir, EXPERIMENT_FILES.manifest);
   const summaryPath = join(dir, EXPERIMENT_FILES.summary);
+  const summaryJson = readJson(summaryPath);
+  // A summary.json alone (the seed's, or one copied without its manifest)
+  // lacks the settings and the condition order a report needs.
   const manifestJson = readJson(manifestPath);
   const manifest = ExperimentManifest.safeParse(manifestJson);
   if (!manifest.success) throw configErrorFromZod(manifest.error, manifestPath);
-  const summaryJson = readJson(summaryPath);
   const conditions = SummaryFile.safeParse(summaryJson);
   if (!conditions.success) throw configErrorFromZod(conditions.error, summaryPath);
   for (const name of manifest.data.condition_order) {

@@ -69,6 +69,8 @@ describe('report', () => {
   it('readSummary reports a missing or malformed file as a ConfigError naming it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hitloop-report-'));
     expect(() => readSummary(dir)).toThrow(ConfigError);
+    expect(() => readSummary(dir)).toThrow(/summary\.json: not found/);
+    writeFileSync(join(dir, 'summary.json'), '{}');
     expect(() => readSummary(dir)).toThrow(/manifest\.json: not found/);
     writeFileSync(join(dir, 'manifest.json'), '{"format": "hitloop-experiment-manifest/1"}');
     expect(() => readSummary(dir)).toThrow(/manifest\.json: scenario/);
