@@ -86,12 +86,23 @@ describe('the seed-analysis script runs unchanged on our outputs', () => {
       // events, approval payloads) gives the same numbers.
       expect(r.json.telemetry[name].success_rate).toBeCloseTo(summary[name].success_rate, 4);
       expect(r.json.telemetry[name].approval_rate).toBeCloseTo(summary[name].approval_rate, 4);
-      expect(c.harmed / 200).toBeCloseTo(summary[name].harm_rate, 10);
+      expect(c.harmed! / 200).toBeCloseTo(summary[name].harm_rate, 10);
     }
     // Oversight raises the seed's success_rate and lowers harm; both are visible.
     expect(summary.always_review.success_rate).toBeGreaterThan(summary.no_oversight.success_rate);
     expect(summary.always_review.harm_rate).toBeLessThan(summary.no_oversight.harm_rate);
     expect(r.json.telemetry.risk_based.channels).toEqual(['simulated']);
+    // The per-error-type breakdown shows what a policy does not look at:
+    // risk_based asks about only some of the leaked credentials.
+    const leaks = summary.risk_based.by_error_type.sensitive_data;
+    expect(leaks.n_injected).toBe(summary.always_review.by_error_type.sensitive_data.n_injected);
+    expect(leaks.n_approval_requests).toBeLessThan(leaks.n_injected);
+    expect(summary.always_review.by_error_type.sensitive_data.approval_rate).toBe(1);
+    const harmByType = Object.values<{ harm_rate: number }>(summary.risk_based.by_error_type);
+    expect(harmByType.reduce((sum, t) => sum + t.harm_rate, 0)).toBeCloseTo(
+      summary.risk_based.harm_rate,
+      12,
+    );
   });
 
   it('--conditions seed: the seed’s four condition names, checked the same way', {
