@@ -169,6 +169,7 @@ describe('runExperiment: outputs, reproducibility, resume', () => {
     const read = (dir: string, f: string) => readFileSync(join(dir, f));
     expect(read(a, 'results.csv').equals(read(b, 'results.csv'))).toBe(true);
     expect(read(a, 'summary.json').equals(read(b, 'summary.json'))).toBe(true);
+    expect(read(a, 'manifest.json').equals(read(b, 'manifest.json'))).toBe(true);
     expect(read(a, 'results.csv').equals(read(c, 'results.csv'))).toBe(false);
   });
 

@@ -280,6 +280,57 @@ describe('telemetry export', () => {
     expect(statSync(file).mtimeMs).toBe(before);
   });
 
+  it('exports a file the Python hitloop wrote, read-only, as it is', () => {
+    const raw = new Database(file);
+    raw.exec(`
+      CREATE TABLE trace_events (id INTEGER NOT NULL, timestamp DATETIME NOT NULL, run_id VARCHAR(64) NOT NULL,
+        event_type VARCHAR(64) NOT NULL, payload JSON NOT NULL, PRIMARY KEY (id));
+      CREATE TABLE runs (id INTEGER NOT NULL, run_id VARCHAR(64) NOT NULL, scenario_id VARCHAR(128),
+        condition_id VARCHAR(128), agent_version VARCHAR(64), model VARCHAR(128), seed INTEGER,
+        started_at DATETIME NOT NULL, finished_at DATETIME, task_success INTEGER, validation_details TEXT,
+        PRIMARY KEY (id));
+      INSERT INTO runs (run_id, scenario_id, condition_id, seed, started_at, task_success, validation_details)
+        VALUES ('py-1', 'record_update', 'audit_escalate', 43, '2024-05-01 10:00:00.000000', 0, '{"ok": false}');
+      INSERT INTO trace_events (timestamp, run_id, event_type, payload)
+        VALUES ('2024-05-01 10:00:00.100000', 'py-1', 'llm_call', '{"tokens_in": 5, "tokens_out": 7}');
+    `);
+    raw.close();
+    const db = openTelemetryForExport(file);
+    expect(exportTelemetryJson(db)).toEqual({
+      runs: [
+        {
+          id: 1,
+          run_id: 'py-1',
+          scenario_id: 'record_update',
+          condition_id: 'audit_escalate',
+          agent_version: null,
+          model: null,
+          seed: 43,
+          started_at: '2024-05-01 10:00:00.000000',
+          finished_at: null,
+          task_success: 0,
+          validation_details: { ok: false },
+          metadata: null,
+        },
+      ],
+      events: [
+        {
+          id: 1,
+          timestamp: '2024-05-01 10:00:00.100000',
+          run_id: 'py-1',
+          event_type: 'llm_call',
+          payload: { tokens_in: 5, tokens_out: 7 },
+          event_id: null,
+          condition_id: 'audit_escalate',
+        },
+      ],
+    });
+    expect(exportEventsCsv(db, { condition: 'audit_escalate' }).split('\r\n')[1]).toBe(
+      '1,2024-05-01 10:00:00.100000,py-1,llm_call,"{""tokens_in"": 5, ""tokens_out"": 7}",,audit_escalate',
+    );
+    db.close();
+  });
+
   it('refuses missing, non-SQLite and table-less files with a ConfigError naming the file', () => {
     const missing = join(dir, 'missing.db');
     expect(() => openTelemetryForExport(missing)).toThrow(ConfigError);
