@@ -155,7 +155,9 @@ const MIGRATIONS: ReadonlyArray<(db: Database.Database, file: string) => void> =
   },
   (db) => {
     // Rebuild both tables in the seed's layout, keeping every row and the
-    // events' order (the new integer id follows the old rowid order).
+    // events' order (the new integer id follows the old rowid order). The
+    // seed's NOT NULL columns get a placeholder where another tool left a
+    // NULL, rather than losing the row.
     db.exec(
       'ALTER TABLE runs RENAME TO runs_v2; ALTER TABLE trace_events RENAME TO trace_events_v2;',
     );
@@ -166,7 +168,7 @@ const MIGRATIONS: ReadonlyArray<(db: Database.Database, file: string) => void> =
     db.exec(`
       INSERT INTO runs (run_id, scenario_id, condition_id, seed, started_at, finished_at,
                         task_success, validation_details, metadata)
-      SELECT run_id, scenario, condition,
+      SELECT coalesce(run_id, 'unknown-run-' || rowid), scenario, condition,
              CASE WHEN json_valid(metadata) AND json_type(metadata, '$.seed') = 'integer'
                   THEN json_extract(metadata, '$.seed') END,
              coalesce(start_time, end_time, ''), end_time, success,
