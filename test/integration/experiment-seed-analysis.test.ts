@@ -7,6 +7,13 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createAction } from '../../shared/models/action.js';
 import { TelemetryLogger } from '../../shared/telemetry/logger.js';
+import {
+  filesystemServer,
+  startStdioProxy,
+  tempDir,
+  waitUntil,
+  writeConfig,
+} from '../helpers/proxy-harness.js';
 import { runHitloop } from '../helpers/run-cli.js';
 
 // A researcher's script written for the Python hitloop's documented outputs
@@ -253,5 +260,71 @@ describe('the seed-analysis script runs unchanged on our outputs', () => {
       time_to_complete_ms: 2500,
     });
     expect(r.json.runs[r1]).toMatchObject({ seed: 1, tokens_used: 120, llm_calls: 1 });
+  });
+
+  it('the telemetry file of `hitloop proxy` in front of a real MCP server', {
+    timeout: 120_000,
+  }, async () => {
+    const home = tempDir();
+    const files = tempDir('hitloop-files-');
+    dirs.push(home.dir, files.dir);
+    const db = join(home.dir, 'telemetry.db');
+    const config = writeConfig(home.dir, {
+      mcpServers: { fs: filesystemServer(files.dir) },
+      policy: {
+        type: 'rules',
+        default: 'allow',
+        rules: [{ tool: 'write_file', effect: 'ask', reason: 'writes need a person' }],
+      },
+      approval: { backend: 'elicitation', fallback: 'auto-reject', timeoutMs: 600_000 },
+      telemetry: { db },
+      proxy: { prefixNames: true },
+    });
+    let answer = 'approve';
+    const proxy = await startStdioProxy(config, home.dir, {
+      capabilities: { elicitation: {} },
+      handlers: {
+        elicit: () => ({ action: 'accept', content: { decision: answer, reason: 'checked' } }),
+      },
+    });
+    try {
+      const write = (name: string) =>
+        proxy.client.callTool({
+          name: 'fs__write_file',
+          arguments: { path: join(files.dir, name), content: 'x' },
+        });
+      expect((await write('ok.txt')).isError).toBeFalsy();
+      answer = 'reject';
+      expect((await write('no.txt')).isError).toBe(true);
+      await proxy.client.callTool({
+        name: 'fs__list_directory',
+        arguments: { path: files.dir },
+      });
+    } finally {
+      await proxy.close();
+    }
+    // The proxy writes its last rows as it exits.
+    await waitUntil(() => {
+      const check = new Database(db, { readonly: true });
+      try {
+        return check.prepare("SELECT 1 FROM trace_events WHERE event_type = 'run_end'").get();
+      } finally {
+        check.close();
+      }
+    }, 'the proxy’s run_end');
+
+    const r = analyse('telemetry', db);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    // One session is one run; its condition is the policy's name.
+    const [name, c] = Object.entries<Record<string, unknown>>(r.json.conditions)[0]!;
+    expect(Object.keys(r.json.conditions)).toEqual([name]);
+    expect(c).toMatchObject({ n_runs: 1, approval_rate: 1, channels: ['elicitation'] });
+    const run = Object.values<Record<string, unknown>>(r.json.runs)[0]!;
+    expect(run).toMatchObject({ scenario_id: 'mcp-proxy', approval_requested: true });
+    // Three calls proposed, each with the seed's args_hash.
+    expect(run.args_hashes).toHaveLength(3);
+    // The seed's run metric keeps the last decision: the rejection.
+    expect(run.approval_granted).toBe(false);
   });
 });
