@@ -83,6 +83,40 @@ function yAxis(left: number, top: number, plotH: number, plotW: number): string 
 }
 
 /**
+ * Per error type, per condition: how many of that kind's planted mistakes a
+ * person was asked about, how many were caught, and the harm they did (share
+ * of all trials), with the catch rate's interval. Empty without injections.
+ */
+function errorTypeTable(conds: Array<[string, ConditionSummary]>): string {
+  const types: string[] = [];
+  for (const [, c] of conds) {
+    for (const type of Object.keys(c.by_error_type)) if (!types.includes(type)) types.push(type);
+  }
+  if (types.length === 0) return '';
+  const head = conds.map(([name]) => `<th>${escapeHtml(name)}</th>`).join('');
+  const body = types
+    .map((type) => {
+      const cells = conds.map(([, c]) => {
+        const t = c.by_error_type[type];
+        if (!t) return '<td>n/a</td>';
+        return (
+          `<td>asked ${t.n_approval_requests}/${t.n_injected} · caught ${escapeHtml(pct(t.error_catch_rate))}` +
+          `<div class="sub">${escapeHtml(intervalText(t.intervals.error_catch_rate ?? null, pct))} · harm ${escapeHtml(pct(t.harm_rate))} of trials</div></td>`
+        );
+      });
+      return `<tr><th scope="row">${escapeHtml(type)}</th>${cells.join('')}</tr>`;
+    })
+    .join('\n');
+  return `<h2>Per error type</h2>
+<table>
+<thead><tr><th>planted mistake</th>${head}</tr></thead>
+<tbody>
+${body}
+</tbody>
+</table>`;
+}
+
+/**
  * Grouped bars: each rate metric, one bar per condition, with its 95% Wilson
  * interval as a whisker.
  *
@@ -359,6 +393,7 @@ export function renderReportHtml(
   const descriptions = conds
     .map(([name, c]) => `<li><b>${escapeHtml(name)}</b>: ${escapeHtml(c.description)}</li>`)
     .join('');
+  const byType = errorTypeTable(conds);
   const figures = charts
     .map(
       (chart) =>
@@ -397,7 +432,8 @@ ${figures}
 ${rows}
 </tbody>
 </table>
-<p class="note">Rates: Wilson score intervals. Latency and cost: seeded percentile bootstrap. Definitions: docs/experiments.md in the hitloop repository. n/a: undefined (e.g. no injected errors, or no reviews).</p>
+<p class="note">Rates: Wilson score intervals. Latency and cost: seeded percentile bootstrap. Definitions: docs/experiments.md in the hitloop repository. n/a: undefined (e.g. no injected errors, or no reviews). Success: the trial ended correctly (the right action did the task, or a planted mistake was stopped); completion: the task got done; harm: a planted mistake ran.</p>
+${byType}
 ${options.pngNote ? `<p class="note">${escapeHtml(options.pngNote)}</p>` : ''}
 </body>
 </html>

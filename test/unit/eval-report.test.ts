@@ -57,6 +57,13 @@ describe('report', () => {
       `content="default-src 'none'; style-src 'unsafe-inline'; img-src data:"`,
     );
     expect(html.match(/<svg /g)).toHaveLength(3);
+    // The per-error-type table: each planted kind, asked/caught per condition.
+    expect(html).toContain('<h2>Per error type</h2>');
+    const always = summary!.conditions.always_review!.by_error_type.wrong_record_id!;
+    expect(html).toContain(
+      `<th scope="row">wrong_record_id</th><td>asked 0/${always.n_injected} · caught 0.0%`,
+    );
+    expect(html).toContain(`asked ${always.n_injected}/${always.n_injected} · caught`);
     expect(html).not.toMatch(/\b(?:src|href)=/);
     expect(html).not.toMatch(/https?:\/\/(?!www\.w3\.org\/2000\/svg)/);
     expect(html).not.toContain('<script');
