@@ -7,6 +7,13 @@
 // manifest (without the npm-only fields), the bundles, the media, the
 // extension README and .vscodeignore. Run `npm run build:extension` first
 // (`npm run package` does).
+//
+// The VSIX also carries the proxy: the CLI bundled again from its TypeScript
+// sources, minified, into dist/cli/ (two levels below the manifest, as in the
+// npm package, so the paths it builds from import.meta.url resolve), and the
+// hub's phone page (dist/hub-page/). The extension starts it with VS Code's
+// own runtime, so a user needs nothing but the VSIX. It loads no native
+// module: SQLite is node:sqlite there (see shared/sqlite).
 import { execFileSync } from 'node:child_process';
 import {
   cpSync,
@@ -21,6 +28,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bundleCli } from './bundle-cli.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const output = join(root, 'hitloop.vsix');
@@ -52,6 +60,12 @@ const stage = mkdtempSync(join(tmpdir(), 'hitloop-vsix-'));
 try {
   writeFileSync(join(stage, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   cpSync(join(root, 'dist', 'extension'), join(stage, 'dist', 'extension'), { recursive: true });
+  cpSync(join(root, 'dist', 'hub-page'), join(stage, 'dist', 'hub-page'), { recursive: true });
+  await bundleCli({
+    entry: join(root, 'mcp-server', 'cli', 'main.ts'),
+    outdir: join(stage, 'dist', 'cli'),
+    minify: true,
+  });
   cpSync(join(root, 'extension', 'media'), join(stage, 'extension', 'media'), { recursive: true });
   cpSync(join(root, 'extension', 'README.md'), join(stage, 'README.md'));
   cpSync(join(root, '.vscodeignore'), join(stage, '.vscodeignore'));
