@@ -26,12 +26,17 @@ import {
 } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bundleCli } from './bundle-cli.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const output = join(root, 'hitloop.vsix');
+// --out FILE: where to write it (tests package into a temporary folder).
+const outAt = process.argv.indexOf('--out');
+const output =
+  outAt > 0 && process.argv[outAt + 1]
+    ? resolve(process.argv[outAt + 1])
+    : join(root, 'hitloop.vsix');
 const bundle = join(root, 'dist', 'extension', 'extension.cjs');
 if (!existsSync(bundle)) {
   console.error(
@@ -84,4 +89,4 @@ try {
   rmSync(stage, { recursive: true, force: true });
 }
 const kb = (statSync(output).size / 1024).toFixed(1);
-console.log(`hitloop.vsix: ${kb} KB`);
+console.log(`${output}: ${kb} KB`);
