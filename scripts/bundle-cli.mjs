@@ -16,13 +16,15 @@ import { chmodSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
+import { englishOnly } from './esbuild-plugins.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 /**
  * Bundles the CLI entry `entry` into `outdir` (emptied first). The VSIX
- * (scripts/package-extension.mjs) calls it with the TypeScript entry and
- * `minify`, so packaging needs no tsc run.
+ * (scripts/package-extension.mjs) calls it with the TypeScript entry,
+ * `minify` and `englishOnly` (zod's English messages only), so packaging
+ * needs no tsc run and the VSIX stays small.
  *
  * @example
  * await bundleCli({ outdir: join(stage, 'dist', 'cli'), entry: 'mcp-server/cli/main.ts', minify: true });
@@ -31,6 +33,7 @@ export async function bundleCli({
   outdir = join(root, 'dist', 'cli'),
   entry = join(root, 'dist/mcp-server/cli/main.js'),
   minify = false,
+  englishOnly: trimLocales = false,
 } = {}) {
   rmSync(outdir, { recursive: true, force: true });
   await esbuild.build({
@@ -41,6 +44,7 @@ export async function bundleCli({
     splitting: true,
     minify,
     legalComments: 'none',
+    plugins: trimLocales ? [englishOnly] : [],
     format: 'esm',
     platform: 'node',
     target: 'node20',

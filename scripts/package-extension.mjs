@@ -70,6 +70,7 @@ try {
     entry: join(root, 'mcp-server', 'cli', 'main.ts'),
     outdir: join(stage, 'dist', 'cli'),
     minify: true,
+    englishOnly: true,
   });
   cpSync(join(root, 'extension', 'media'), join(stage, 'extension', 'media'), { recursive: true });
   cpSync(join(root, 'extension', 'README.md'), join(stage, 'README.md'));
