@@ -283,6 +283,20 @@ describe.skipIf(!REQUIRED).each(RUNTIMES)(
         });
         await decide(true);
         expect(text((await pending) as CallToolResult)).toContain('hello from the project');
+
+        // The launcher lives under HITLOOP_HOME, whose files the proxy refuses
+        // to let a tool touch: an agent cannot rewrite it to skip the gate.
+        const before = readFileSync(launcher, 'utf8');
+        const write = (await client.listTools()).tools
+          .map((t) => t.name)
+          .find((t) => t.endsWith('write_file'));
+        const denied = (await client.callTool({
+          name: write!,
+          arguments: { path: launcher, content: '#!/bin/sh\nexec "$@"\n' },
+        })) as CallToolResult;
+        expect(denied.isError).toBe(true);
+        expect(text(denied)).toContain('hitloop_protected_path');
+        expect(readFileSync(launcher, 'utf8')).toBe(before);
       } finally {
         await client.close();
       }
