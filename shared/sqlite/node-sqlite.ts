@@ -153,6 +153,9 @@ export class NodeSqliteDatabase implements SqliteDatabase {
     }
     try {
       this.db = new sqlite.DatabaseSync(file, options.readonly ? { readOnly: true } : {});
+      // better-sqlite3 opens with a 5 s busy timeout; node:sqlite with none,
+      // which would fail at once where another process holds a lock.
+      this.db.exec('PRAGMA busy_timeout = 5000');
     } catch (err) {
       throw asSqliteError(err);
     }

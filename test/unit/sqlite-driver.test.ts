@@ -63,6 +63,8 @@ describe('the SQLite driver', () => {
   it('answers pragmas as rows, or with simple as one value', () => {
     const file = join(dir(), 'p.db');
     const db = openSqlite(file);
+    // better-sqlite3's default, so a lock held elsewhere is waited for.
+    expect(db.pragma('busy_timeout', { simple: true })).toBe(5000);
     expect(db.pragma('journal_mode = WAL', { simple: true })).toBe('wal');
     db.pragma('user_version = 7');
     expect(db.pragma('user_version', { simple: true })).toBe(7);
