@@ -169,6 +169,8 @@ describe('the walkthrough', () => {
         if (command) expect(ours).toContain(command);
         const view = /^onView:(.+)$/.exec(event)?.[1];
         if (view) expect(view).toBe('hitloop.approvals');
+        const installed = /^extensionInstalled:(.+)$/.exec(event)?.[1];
+        if (installed) expect(installed).toBe(`${manifest.publisher}.${manifest.name}`);
       }
     }
   });
@@ -182,7 +184,12 @@ describe('the walkthrough', () => {
       expect(svg, path).toMatch(
         /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg" viewBox="0 0 \d+ \d+"/,
       );
-      expect(svg, path).toMatch(/fill: var\(--vscode-[\w-]+, #[0-9a-f]{6}\)/);
+      // Theme colours as presentation attributes: the walkthrough's webview
+      // inlines the SVG under a CSP that blocks <style> (every fill went black).
+      expect(svg, path).toMatch(/fill="var\(--vscode-[\w-]+, #[0-9a-f]{6}\)"/);
+      expect(svg, path).not.toMatch(/<style|style=/);
+      // No backquotes either: walkthrough text shows them as they are.
+      expect(step.description, step.id).not.toContain('`');
       expect(svg.trim().endsWith('</svg>'), path).toBe(true);
       expect(shipped).toContain(`!${path.replace(/[^/]+$/, '')}`);
     }
