@@ -80,9 +80,17 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
+/** Posts a message as the extension host would, and returns once the app has handled it. */
 async function send(message: ToWebview): Promise<void> {
-  await page.evaluate((m) => window.postMessage(m, '*'), message as unknown);
-  await page.waitForTimeout(50); // one turn for the message event and the layout
+  await page.evaluate(
+    (m) =>
+      new Promise<void>((resolve) => {
+        // Listeners run in the order they were added: the app's first, then this one.
+        window.addEventListener('message', () => resolve(), { once: true });
+        window.postMessage(m, '*');
+      }),
+    message as unknown,
+  );
 }
 
 /**
