@@ -1,9 +1,12 @@
 import { mkdirSync } from 'node:fs';
+import { Client as ClientV2 } from '@modelcontextprotocol/client';
+import { StdioClientTransport as StdioTransportV2 } from '@modelcontextprotocol/client/stdio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   connectDirect,
   everythingServer,
   filesystemServer,
+  PROXY_ENTRY,
   type StdioProxy,
   startStdioProxy,
   tempDir,
@@ -30,6 +33,7 @@ const tmp = tempDir();
 const fsRoot = `${tmp.dir}/files`;
 let single: StdioProxy;
 let several: StdioProxy;
+let singleConfig: string;
 
 beforeAll(async () => {
   mkdirSync(fsRoot);
@@ -38,7 +42,7 @@ beforeAll(async () => {
     approval: { backend: 'auto-reject' },
     telemetry: { db: `${tmp.dir}/telemetry.db` },
   };
-  const singleConfig = writeConfig(
+  singleConfig = writeConfig(
     tmp.dir,
     { mcpServers: { files: filesystemServer(fsRoot) }, ...base },
     'single.json',
@@ -82,6 +86,31 @@ describe('hitloop proxy: the name it reports', () => {
     // And the tools behind it keep their own names (one server: no SERVER__ prefix).
     const { tools } = await single.client.listTools();
     expect(tools.map((t) => t.name)).toContain('write_file');
+  });
+
+  it('reports the same to a client of the 2026 SDK (v2), whatever protocol it settles on', async () => {
+    const client = new ClientV2({ name: 'hitloop-identity-v2', version: '1.0.0' });
+    const env: Record<string, string> = { HITLOOP_HOME: tmp.dir };
+    for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] ??= v;
+    await client.connect(
+      new StdioTransportV2({
+        command: process.execPath,
+        args: [PROXY_ENTRY, 'proxy', '--config', singleConfig],
+        env,
+        stderr: 'ignore',
+      }),
+    );
+    try {
+      const info = client.getServerVersion();
+      const version = client.getNegotiatedProtocolVersion();
+      expect(info, `negotiated ${version}`).toMatchObject({
+        name: 'secure-filesystem-server',
+        description: expect.stringMatching(/^files, gated by hitloop \d/),
+      });
+      expect(vscodePrefix(info)).toBe('mcp_secure-filesy_');
+    } finally {
+      await client.close();
+    }
   });
 
   it('in front of several servers, reports the name the client knows it by (proxy.nameInClient)', () => {
