@@ -1,6 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
-import Database from 'better-sqlite3';
 import { ConfigError } from '../errors.js';
+import { openSqlite, SqliteUnavailableError } from '../sqlite/open.js';
+import type { SqliteDatabase } from '../sqlite/types.js';
 import {
   asConfigError,
   columnNames,
@@ -126,7 +127,7 @@ export interface ExportSummary {
  * const db = openTelemetryForExport('results/telemetry.db');
  * try { process.stdout.write(exportEventsCsv(db)); } finally { db.close(); }
  */
-export function openTelemetryForExport(file: string): Database.Database {
+export function openTelemetryForExport(file: string): SqliteDatabase {
   if (!existsSync(file)) {
     throw new ConfigError({
       file,
@@ -141,10 +142,11 @@ export function openTelemetryForExport(file: string): Database.Database {
       fix: 'give the path of the .db file inside it',
     });
   }
-  let db: Database.Database;
+  let db: SqliteDatabase;
   try {
-    db = new Database(file, { readonly: true, fileMustExist: true });
+    db = openSqlite(file, { readonly: true, fileMustExist: true });
   } catch (err) {
+    if (err instanceof SqliteUnavailableError) throw err;
     throw asConfigError(err, file);
   }
   try {
@@ -157,7 +159,7 @@ export function openTelemetryForExport(file: string): Database.Database {
 }
 
 /** SQL expressions for the current column names, in either layout (alias `r` for runs, `e` for events). */
-function columnsOf(db: Database.Database, layout: TelemetryLayout) {
+function columnsOf(db: SqliteDatabase, layout: TelemetryLayout) {
   if (layout === 'seed') {
     return {
       condition: 'r.condition_id',
@@ -224,7 +226,7 @@ interface RunRow {
   metadata: unknown;
 }
 
-function eventRows(db: Database.Database, filter: ExportFilter): IterableIterator<EventRow> {
+function eventRows(db: SqliteDatabase, filter: ExportFilter): IterableIterator<EventRow> {
   const cols = columnsOf(db, telemetryLayout(db));
   const where = whereClause(filter, cols.condition, 'e.run_id');
   return db
@@ -236,7 +238,7 @@ function eventRows(db: Database.Database, filter: ExportFilter): IterableIterato
     .iterate(...where.params) as IterableIterator<EventRow>;
 }
 
-function runRows(db: Database.Database, filter: ExportFilter): IterableIterator<RunRow> {
+function runRows(db: SqliteDatabase, filter: ExportFilter): IterableIterator<RunRow> {
   const cols = columnsOf(db, telemetryLayout(db));
   const where = whereClause(filter, cols.condition, 'r.run_id');
   return db
@@ -316,7 +318,7 @@ export function csvField(value: unknown): string {
  * for (let r = chunks.next(); !r.done; r = chunks.next()) out.write(r.value);
  */
 export function* exportTelemetry(
-  db: Database.Database,
+  db: SqliteDatabase,
   format: ExportFormat,
   filter: ExportFilter = {},
 ): Generator<string, ExportSummary, undefined> {
@@ -352,7 +354,7 @@ export function* exportTelemetry(
  * @example
  * writeFileSync('events.csv', exportEventsCsv(db, { runId }));
  */
-export function exportEventsCsv(db: Database.Database, filter: ExportFilter = {}): string {
+export function exportEventsCsv(db: SqliteDatabase, filter: ExportFilter = {}): string {
   let out = '';
   for (const chunk of exportTelemetry(db, 'csv', filter)) out += chunk;
   return out;
@@ -367,7 +369,7 @@ export function exportEventsCsv(db: Database.Database, filter: ExportFilter = {}
  * const { runs, events } = exportTelemetryJson(db, { condition: 'risk_based' });
  */
 export function exportTelemetryJson(
-  db: Database.Database,
+  db: SqliteDatabase,
   filter: ExportFilter = {},
 ): TelemetryExport {
   const runs: ExportedRun[] = [];

@@ -1,7 +1,8 @@
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
 import { ConfigError } from '../errors.js';
+import { openSqlite, SqliteUnavailableError } from '../sqlite/open.js';
+import type { SqliteDatabase } from '../sqlite/types.js';
 import { ownerOnly } from '../util/owner-only.js';
 
 /**
@@ -139,7 +140,7 @@ CREATE TABLE IF NOT EXISTS trace_events (
 `;
 
 /** Index `i` upgrades a file from version `i` to `i + 1`, inside one transaction. */
-const MIGRATIONS: ReadonlyArray<(db: Database.Database, file: string) => void> = [
+const MIGRATIONS: ReadonlyArray<(db: SqliteDatabase, file: string) => void> = [
   (db, file) => {
     db.exec(LEGACY_DDL);
     // A file with unrelated tables of the same name must not be silently altered.
@@ -218,9 +219,9 @@ export interface OpenTelemetryOptions {
 export function openTelemetryDatabase(
   file: string,
   options: OpenTelemetryOptions = {},
-): Database.Database {
+): SqliteDatabase {
   const inMemory = file === ':memory:' || file === '';
-  let db: Database.Database;
+  let db: SqliteDatabase;
   try {
     if (!inMemory) {
       mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
@@ -228,8 +229,9 @@ export function openTelemetryDatabase(
       // SQLite gives its -wal and -shm files the same mode.
       if (!existsSync(file)) closeSync(openSync(file, 'a', 0o600));
     }
-    db = new Database(file);
+    db = openSqlite(file);
   } catch (err) {
+    if (err instanceof SqliteUnavailableError) throw err;
     throw new ConfigError({
       file,
       problem: `cannot open the telemetry database (${errorText(err)})`,
@@ -260,9 +262,9 @@ export function openTelemetryDatabase(
  * re-read under the write lock.
  *
  * @example
- * migrateTelemetrySchema(new Database('seed-results.db'), 'seed-results.db');
+ * migrateTelemetrySchema(openSqlite('seed-results.db'), 'seed-results.db');
  */
-export function migrateTelemetrySchema(db: Database.Database, file: string): void {
+export function migrateTelemetrySchema(db: SqliteDatabase, file: string): void {
   if (readVersion(db, file) === TELEMETRY_SCHEMA_VERSION) return;
   db.exec('BEGIN IMMEDIATE');
   try {
@@ -282,7 +284,7 @@ export function migrateTelemetrySchema(db: Database.Database, file: string): voi
  * never set the version), or hitloop's first layout. Returns the version it
  * is at after this step.
  */
-function adoptUnversioned(db: Database.Database, file: string): number {
+function adoptUnversioned(db: SqliteDatabase, file: string): number {
   const hasRuns = hasTable(db, 'runs');
   const hasEvents = hasTable(db, 'trace_events');
   if (!hasRuns && !hasEvents) {
@@ -307,7 +309,7 @@ function adoptUnversioned(db: Database.Database, file: string): number {
   return 0;
 }
 
-function readVersion(db: Database.Database, file: string): number {
+function readVersion(db: SqliteDatabase, file: string): number {
   const version = Number(db.pragma('user_version', { simple: true }));
   if (version > TELEMETRY_SCHEMA_VERSION) {
     throw new ConfigError({
@@ -324,9 +326,9 @@ function readVersion(db: Database.Database, file: string): number {
  * Python hitloop) when `runs` has `condition_id`, else `legacy`.
  *
  * @example
- * telemetryLayout(new Database('seed.db', { readonly: true })) // 'seed'
+ * telemetryLayout(openSqlite('seed.db', { readonly: true })) // 'seed'
  */
-export function telemetryLayout(db: Database.Database): TelemetryLayout {
+export function telemetryLayout(db: SqliteDatabase): TelemetryLayout {
   return columnNames(db, 'runs').has('condition_id') ? 'seed' : 'legacy';
 }
 
@@ -337,9 +339,9 @@ export function telemetryLayout(db: Database.Database): TelemetryLayout {
  * (they open read-only).
  *
  * @example
- * const layout = requireTelemetryTables(new Database('results.db', { readonly: true }), 'results.db');
+ * const layout = requireTelemetryTables(openSqlite('results.db', { readonly: true }), 'results.db');
  */
-export function requireTelemetryTables(db: Database.Database, file: string): TelemetryLayout {
+export function requireTelemetryTables(db: SqliteDatabase, file: string): TelemetryLayout {
   for (const table of ['runs', 'trace_events']) {
     if (!hasTable(db, table)) {
       throw new ConfigError({
@@ -354,7 +356,7 @@ export function requireTelemetryTables(db: Database.Database, file: string): Tel
   return layout;
 }
 
-function requireLayout(db: Database.Database, file: string, layout: TelemetryLayout): void {
+function requireLayout(db: SqliteDatabase, file: string, layout: TelemetryLayout): void {
   const tables: Record<string, readonly string[]> = LAYOUT_COLUMNS[layout];
   for (const [table, wanted] of Object.entries(tables)) {
     const have = columnNames(db, table);
@@ -375,14 +377,14 @@ function requireLayout(db: Database.Database, file: string, layout: TelemetryLay
  * @example
  * columnNames(db, 'runs').has('condition_id') // true from version 3
  */
-export function columnNames(db: Database.Database, table: string): Set<string> {
+export function columnNames(db: SqliteDatabase, table: string): Set<string> {
   const rows = db.prepare('SELECT name FROM pragma_table_info(?)').all(table) as Array<{
     name: string;
   }>;
   return new Set(rows.map((r) => r.name));
 }
 
-function hasTable(db: Database.Database, table: string): boolean {
+function hasTable(db: SqliteDatabase, table: string): boolean {
   return (
     db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) !==
     undefined

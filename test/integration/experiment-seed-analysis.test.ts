@@ -3,9 +3,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createAction } from '../../shared/models/action.js';
+import { openSqlite } from '../../shared/sqlite/open.js';
 import { TelemetryLogger } from '../../shared/telemetry/logger.js';
 import {
   filesystemServer,
@@ -150,7 +150,7 @@ describe('the seed-analysis script runs unchanged on our outputs', () => {
     const file = join(tmp(), 'app.db');
     // An older hitloop's file (schema version 2) with one finished run: the
     // logger migrates it and keeps the run.
-    const old = new Database(file);
+    const old = openSqlite(file);
     old.exec(`
       CREATE TABLE runs (run_id TEXT PRIMARY KEY, condition TEXT, start_time TEXT, end_time TEXT, success INTEGER, metadata TEXT, scenario TEXT);
       CREATE TABLE trace_events (event_id TEXT PRIMARY KEY, run_id TEXT, event_type TEXT, timestamp TEXT, payload TEXT);
@@ -305,7 +305,7 @@ describe('the seed-analysis script runs unchanged on our outputs', () => {
     }
     // The proxy writes its last rows as it exits.
     await waitUntil(() => {
-      const check = new Database(db, { readonly: true });
+      const check = openSqlite(db, { readonly: true });
       try {
         return check.prepare("SELECT 1 FROM trace_events WHERE event_type = 'run_end'").get();
       } finally {

@@ -1,9 +1,9 @@
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../shared/errors.js';
+import { openSqlite } from '../../shared/sqlite/open.js';
 import {
   CSV_COLUMNS,
   csvField,
@@ -211,7 +211,7 @@ describe('telemetry export', () => {
 
   it('keeps going past bad JSON in a row, keeping the raw text and saying why', () => {
     seed();
-    const raw = new Database(file);
+    const raw = openSqlite(file);
     raw
       .prepare(
         'INSERT INTO trace_events (event_id, run_id, event_type, timestamp, payload) VALUES (?, ?, ?, ?, ?)',
@@ -236,7 +236,7 @@ describe('telemetry export', () => {
   });
 
   it('exports a file of hitloop’s first layout (schema version 1) read-only under the seed’s names, without migrating it', () => {
-    const raw = new Database(file);
+    const raw = openSqlite(file);
     raw.exec(`
       CREATE TABLE runs (run_id TEXT PRIMARY KEY, condition TEXT, start_time TEXT, end_time TEXT, success INTEGER, metadata TEXT);
       CREATE TABLE trace_events (event_id TEXT PRIMARY KEY, run_id TEXT, event_type TEXT, timestamp TEXT, payload TEXT);
@@ -281,7 +281,7 @@ describe('telemetry export', () => {
   });
 
   it('exports a file the Python hitloop wrote, read-only, as it is', () => {
-    const raw = new Database(file);
+    const raw = openSqlite(file);
     raw.exec(`
       CREATE TABLE trace_events (id INTEGER NOT NULL, timestamp DATETIME NOT NULL, run_id VARCHAR(64) NOT NULL,
         event_type VARCHAR(64) NOT NULL, payload JSON NOT NULL, PRIMARY KEY (id));
@@ -342,7 +342,7 @@ describe('telemetry export', () => {
     expect(() => openTelemetryForExport(text)).toThrow(/text\.db: not a SQLite database/);
 
     const empty = join(dir, 'empty.db');
-    new Database(empty).exec('CREATE TABLE other (x)').close();
+    openSqlite(empty).exec('CREATE TABLE other (x)').close();
     expect(() => openTelemetryForExport(empty)).toThrow(/table "runs" is missing/);
 
     expect(() => openTelemetryForExport(dir)).toThrow(/is a directory/);

@@ -1,9 +1,10 @@
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../shared/errors.js';
+import { openSqlite } from '../../shared/sqlite/open.js';
+import type { SqliteDatabase } from '../../shared/sqlite/types.js';
 import { TelemetryLogger } from '../../shared/telemetry/logger.js';
 import { TELEMETRY_SCHEMA_VERSION } from '../../shared/telemetry/schema.js';
 
@@ -15,13 +16,13 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function columns(db: Database.Database, table: string): string[] {
+function columns(db: SqliteDatabase, table: string): string[] {
   return (db.prepare('SELECT name FROM pragma_table_info(?)').all(table) as { name: string }[]).map(
     (r) => r.name,
   );
 }
 
-function indexes(db: Database.Database): string[] {
+function indexes(db: SqliteDatabase): string[] {
   return (
     db
       .prepare(
@@ -33,7 +34,7 @@ function indexes(db: Database.Database): string[] {
 
 /** hitloop's first layout (versions 0/1; version 2 added `scenario` and two indexes). */
 function createLegacyFile(file: string, userVersion = 0, withScenario = false): void {
-  const db = new Database(file);
+  const db = openSqlite(file);
   db.exec(`
     CREATE TABLE runs (run_id TEXT PRIMARY KEY, condition TEXT, start_time TEXT, end_time TEXT, success INTEGER, metadata TEXT);
     CREATE TABLE trace_events (event_id TEXT PRIMARY KEY, run_id TEXT, event_type TEXT, timestamp TEXT, payload TEXT);
@@ -84,7 +85,7 @@ function createLegacyFile(file: string, userVersion = 0, withScenario = false): 
  * index names, DATETIME text as SQLAlchemy stores it, user_version never set.
  */
 function createPythonSeedFile(file: string): void {
-  const db = new Database(file);
+  const db = openSqlite(file);
   db.exec(`
     CREATE TABLE trace_events (
       id INTEGER NOT NULL, timestamp DATETIME NOT NULL, run_id VARCHAR(64) NOT NULL,
@@ -113,7 +114,7 @@ describe('telemetry schema', () => {
   it('creates the seed’s tables (its columns, types and index names) plus ours, WAL and user_version 3', () => {
     const file = join(dir, 'new.db');
     new TelemetryLogger({ dbPath: file }).close();
-    const db = new Database(file, { readonly: true });
+    const db = openSqlite(file, { readonly: true });
     expect(columns(db, 'runs')).toEqual([
       'id',
       'run_id',
@@ -177,7 +178,7 @@ describe('telemetry schema', () => {
       timestamp: '2024-05-01T10:00:01.000Z',
     });
     logger.close();
-    const db = new Database(file, { readonly: true });
+    const db = openSqlite(file, { readonly: true });
     expect(db.prepare('SELECT * FROM runs').get()).toEqual({
       id: 1,
       run_id: runId,
@@ -222,7 +223,7 @@ describe('telemetry schema', () => {
     const logger = new TelemetryLogger({ dbPath: file });
     logger.logEvent({ runId: 'r', eventType: 'error' });
     logger.close();
-    const db = new Database(file, { readonly: true });
+    const db = openSqlite(file, { readonly: true });
     expect(db.prepare('SELECT count(*) AS n FROM trace_events').get()).toEqual({ n: 1 });
     db.close();
   });
@@ -266,7 +267,7 @@ describe('telemetry schema', () => {
     ]);
     logger.close();
 
-    const check = new Database(file, { readonly: true });
+    const check = openSqlite(file, { readonly: true });
     expect(check.prepare('SELECT count(*) AS n FROM runs').get()).toEqual({ n: 3 });
     expect(
       check.prepare('SELECT id, event_id FROM trace_events ORDER BY id').all().slice(0, 3),
@@ -308,7 +309,7 @@ describe('telemetry schema', () => {
     ]);
     logger.logEvent({ runId: 'py-1', eventType: 'error', eventId: 'later' });
     logger.close();
-    const db = new Database(file, { readonly: true });
+    const db = openSqlite(file, { readonly: true });
     expect(columns(db, 'runs').at(-1)).toBe('metadata');
     expect(db.prepare('SELECT id, event_id FROM trace_events ORDER BY id').all()).toEqual([
       { id: 1, event_id: null },
@@ -332,7 +333,7 @@ describe('telemetry schema', () => {
     expect((error as Error).message).toMatch(
       /schema version 4 is newer than this hitloop understands \(3\)/,
     );
-    const db = new Database(file, { readonly: true });
+    const db = openSqlite(file, { readonly: true });
     expect(db.pragma('user_version', { simple: true })).toBe(4);
     expect(columns(db, 'runs')).not.toContain('condition_id');
     db.close();
@@ -347,13 +348,13 @@ describe('telemetry schema', () => {
 
   it('refuses a database whose runs table is someone else', () => {
     const file = join(dir, 'other-app.db');
-    const db = new Database(file);
+    const db = openSqlite(file);
     db.exec('CREATE TABLE runs (id INTEGER PRIMARY KEY, name TEXT)');
     db.close();
     expect(() => new TelemetryLogger({ dbPath: file })).toThrow(
       /table "runs" lacks column\(s\) run_id, condition, start_time, end_time, success, metadata/,
     );
-    const after = new Database(file, { readonly: true });
+    const after = openSqlite(file, { readonly: true });
     expect(columns(after, 'runs')).toEqual(['id', 'name']);
     after.close();
   });
