@@ -139,6 +139,50 @@ CREATE TABLE IF NOT EXISTS trace_events (
 );
 `;
 
+// Events written before version 3 lack some of the seed's payload keys; a
+// script written for the seed reads them as `payload["channel"]`, so each is
+// added where it is missing (json_insert never overwrites): from what the
+// event already says where it can (`requested_at` from `created_at`,
+// `execution_time_ms` from `duration_ms`, the channel from `decided_via` or
+// the `decided_by` prefix, the run's columns for run_start), else null as the
+// seed wrote for unknowns. `args_hash` stays null: the stored arguments may be
+// redacted, so a hash of them would not be the call's. New keys go last.
+const BOOL = (path: string) =>
+  `json(CASE json_type(payload, '${path}') WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ELSE 'null' END)`;
+const DECIDED_BY = "coalesce(json_extract(payload, '$.decided_by'), '')";
+const BACKFILL_SEED_KEYS = `
+UPDATE trace_events SET payload = CASE event_type
+  WHEN 'run_start' THEN json_insert(payload,
+    '$.scenario_id', (SELECT r.scenario_id FROM runs r WHERE r.run_id = trace_events.run_id),
+    '$.condition_id', (SELECT r.condition_id FROM runs r WHERE r.run_id = trace_events.run_id),
+    '$.agent_version', NULL, '$.model', NULL,
+    '$.seed', (SELECT r.seed FROM runs r WHERE r.run_id = trace_events.run_id))
+  WHEN 'run_end' THEN json_insert(payload,
+    '$.task_success', ${BOOL('$.success')}, '$.validation_details', json('{}'))
+  WHEN 'action_proposed' THEN json_insert(payload,
+    '$.args_hash', NULL, '$.risk_class', NULL, '$.side_effects', json('[]'))
+  WHEN 'approval_requested' THEN json_insert(payload,
+    '$.channel', 'unknown', '$.policy_name', NULL, '$.policy_reason', NULL,
+    '$.requested_at', json_extract(payload, '$.created_at'))
+  WHEN 'approval_decided' THEN json_insert(payload,
+    '$.reason', '', '$.tags', json('[]'),
+    '$.channel', coalesce(json_extract(payload, '$.decided_via'),
+      CASE WHEN instr(${DECIDED_BY}, ':') > 1 THEN substr(${DECIDED_BY}, 1, instr(${DECIDED_BY}, ':') - 1)
+           WHEN ${DECIDED_BY} <> '' THEN ${DECIDED_BY} ELSE 'unknown' END),
+    '$.decided_at', timestamp)
+  WHEN 'tool_execution_end' THEN json_insert(payload,
+    '$.error_class', NULL, '$.retry_count', 0,
+    '$.execution_time_ms', json_extract(payload, '$.duration_ms'))
+  WHEN 'error' THEN json_insert(payload,
+    '$.error_message', json_extract(payload, '$.error'), '$.context', json('{}'))
+  WHEN 'llm_call' THEN json_insert(payload,
+    '$.prompt_hash', NULL, '$.template_id', NULL, '$.tokens_in', NULL, '$.tokens_out', NULL,
+    '$.latency_ms', NULL, '$.model', NULL)
+  WHEN 'injected_error' THEN json_insert(payload, '$.action_id', NULL, '$.tool_name', NULL)
+  ELSE payload END
+WHERE json_valid(payload) AND json_type(payload) = 'object';
+`;
+
 /** Index `i` upgrades a file from version `i` to `i + 1`, inside one transaction. */
 const MIGRATIONS: ReadonlyArray<(db: SqliteDatabase, file: string) => void> = [
   (db, file) => {
@@ -184,6 +228,7 @@ const MIGRATIONS: ReadonlyArray<(db: SqliteDatabase, file: string) => void> = [
       DROP TABLE runs_v2;
       DROP TABLE trace_events_v2;
     `);
+    db.exec(BACKFILL_SEED_KEYS);
     db.exec(SEED_INDEXES_DDL);
   },
 ];

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -260,6 +260,29 @@ describe('the seed-analysis script runs unchanged on our outputs', () => {
       time_to_complete_ms: 2500,
     });
     expect(r.json.runs[r1]).toMatchObject({ seed: 1, tokens_used: 120, llm_calls: 1 });
+  });
+
+  it('a file the previous hitloop wrote (schema 2), once a logger has migrated it', () => {
+    const file = join(tmp(), 'old.db');
+    copyFileSync(fileURLToPath(new URL('../fixtures/telemetry-v2.db', import.meta.url)), file);
+    new TelemetryLogger({ dbPath: file }).close();
+    const r = analyse('telemetry', file);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.json.conditions.risk_based).toEqual({
+      n_runs: 1,
+      success_rate: 0,
+      approval_rate: 1,
+      human_latency_mean_ms: 2500,
+      error_catch_rate: 1,
+      false_reject_rate: 0,
+      tool_failure_rate: 0,
+      cost_proxy: 15,
+      // Added by the migration: requested on an unknown channel, decided at the CLI.
+      channels: ['cli', 'unknown'],
+    });
+    expect(r.json.conditions.no_oversight).toMatchObject({ n_runs: 2, success_rate: 0.5 });
+    expect(r.json.runs['v2-run-1']).toMatchObject({ seed: 42, time_to_complete_ms: 3000 });
   });
 
   it('the telemetry file of `hitloop proxy` in front of a real MCP server', {

@@ -1,6 +1,7 @@
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../shared/errors.js';
 import { openSqlite } from '../../shared/sqlite/open.js';
@@ -251,9 +252,38 @@ describe('telemetry schema', () => {
       },
     ]);
     expect(db.prepare("SELECT seed FROM runs WHERE run_id = 'seed-1'").get()).toEqual({ seed: 42 });
-    expect(logger.getRunEvents('seed-1').map((e) => [e.eventId, e.eventType, e.payload])).toEqual([
-      ['e1', 'action_proposed', { action_id: 'a1', tool_name: 'send_email' }],
-      ['e2', 'approval_decided', { action_id: 'a1', approved: false, latency_ms: 1200 }],
+    // Every key kept, and the seed's keys the old layout lacked added after them.
+    const migrated = logger.getRunEvents('seed-1');
+    expect(migrated.map((e) => [e.eventId, e.eventType, e.payload])).toEqual([
+      [
+        'e1',
+        'action_proposed',
+        {
+          action_id: 'a1',
+          tool_name: 'send_email',
+          args_hash: null,
+          risk_class: null,
+          side_effects: [],
+        },
+      ],
+      [
+        'e2',
+        'approval_decided',
+        {
+          action_id: 'a1',
+          approved: false,
+          latency_ms: 1200,
+          reason: '',
+          tags: [],
+          channel: 'unknown',
+          decided_at: '2024-05-01T10:00:02.000Z',
+        },
+      ],
+    ]);
+    expect(Object.keys(migrated[1]!.payload).slice(0, 3)).toEqual([
+      'action_id',
+      'approved',
+      'latency_ms',
     ]);
     expect(logger.getRun('seed-2')?.success).toBeNull();
 
@@ -278,6 +308,63 @@ describe('telemetry schema', () => {
     ]);
     expect(check.prepare('SELECT count(*) AS n FROM trace_events').get()).toEqual({ n: 4 });
     check.close();
+  });
+
+  it('migrates a file the previous hitloop’s own TelemetryLogger wrote (schema 2, test/fixtures/telemetry-v2.db)', () => {
+    const file = join(dir, 'users-file.db');
+    copyFileSync(fileURLToPath(new URL('../fixtures/telemetry-v2.db', import.meta.url)), file);
+    const logger = new TelemetryLogger({ dbPath: file });
+    expect(logger.database.pragma('user_version', { simple: true })).toBe(3);
+    expect(logger.getRunsByCondition('risk_based')).toEqual([
+      {
+        runId: 'v2-run-1',
+        condition: 'risk_based',
+        scenario: 'email_draft',
+        startTime: '2026-03-01T09:00:00.000Z',
+        endTime: '2026-03-01T09:00:03.000Z',
+        success: false,
+        metadata: { seed: 42, trial_index: 0, validation_problems: ['not sent'] },
+      },
+    ]);
+    expect(logger.getRunsByCondition('no_oversight').map((r) => [r.runId, r.success])).toEqual([
+      ['v2-run-2', true],
+      ['v2-run-3', null],
+    ]);
+    const events = logger.getRunEvents('v2-run-1');
+    expect(events.map((e) => e.eventType)).toEqual([
+      'run_start',
+      'action_proposed',
+      'approval_requested',
+      'approval_decided',
+      'llm_call',
+      'run_end',
+      'injected_error',
+    ]);
+    expect(events[4]).toMatchObject({ eventId: 'llm-1', payload: { tokens_in: 10 } });
+    // The secret the old logger redacted stays redacted.
+    expect(JSON.stringify(events[1]!.payload)).not.toContain('sk-123');
+    // The seed's columns are filled from what the old layout knew.
+    expect(
+      logger.database
+        .prepare(
+          "SELECT seed, scenario_id, condition_id, started_at, finished_at, task_success, validation_details FROM runs WHERE run_id = 'v2-run-1'",
+        )
+        .get(),
+    ).toEqual({
+      seed: 42,
+      scenario_id: 'email_draft',
+      condition_id: 'risk_based',
+      started_at: '2026-03-01T09:00:00.000Z',
+      finished_at: '2026-03-01T09:00:03.000Z',
+      task_success: 0,
+      validation_details: '{"problems":["not sent"]}',
+    });
+    // And it keeps working: an old event id is still idempotent, new rows follow.
+    logger.logEvent({ runId: 'v2-run-1', eventType: 'llm_call', eventId: 'llm-1' });
+    logger.endRun('v2-run-3', { success: true });
+    expect(logger.getRunEvents('v2-run-1')).toHaveLength(7);
+    expect(logger.getRun('v2-run-3')?.success).toBe(true);
+    logger.close();
   });
 
   it('migrates hitloop’s first layout (user_version 0 or 1)', () => {
