@@ -403,6 +403,14 @@ export function readSummary(dir: string): ExperimentSummary {
   const manifestPath = join(dir, EXPERIMENT_FILES.manifest);
   const summaryPath = join(dir, EXPERIMENT_FILES.summary);
   const summaryJson = readJson(summaryPath);
+  if ((summaryJson as { format?: unknown } | null)?.format === 'hitloop-experiment-summary/1') {
+    throw new ConfigError({
+      file: summaryPath,
+      problem:
+        'was written by an earlier hitloop (one document with the settings; now summary.json is keyed by condition and the settings are in manifest.json)',
+      fix: 'rerun the same `hitloop experiment` command with --fresh to rewrite it',
+    });
+  }
   // A summary.json alone (the seed's, or one copied without its manifest)
   // lacks the settings and the condition order a report needs.
   const manifestJson = readJson(manifestPath);

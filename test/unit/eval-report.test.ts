@@ -77,6 +77,8 @@ describe('report', () => {
     const dir = mkdtempSync(join(tmpdir(), 'hitloop-report-'));
     expect(() => readSummary(dir)).toThrow(ConfigError);
     expect(() => readSummary(dir)).toThrow(/summary\.json: not found/);
+    writeFileSync(join(dir, 'summary.json'), '{"format": "hitloop-experiment-summary/1"}');
+    expect(() => readSummary(dir)).toThrow(/written by an earlier hitloop.*--fresh/s);
     writeFileSync(join(dir, 'summary.json'), '{}');
     expect(() => readSummary(dir)).toThrow(/manifest\.json: not found/);
     writeFileSync(join(dir, 'manifest.json'), '{"format": "hitloop-experiment-manifest/1"}');
