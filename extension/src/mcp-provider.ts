@@ -1,43 +1,20 @@
 import { existsSync } from 'node:fs';
 import { basename, isAbsolute, join } from 'node:path';
 import * as vscode from 'vscode';
-import { resolveProxyLauncher } from '../../mcp-server/wrap/launcher.js';
+import { type BundledProxy, proxyLaunch } from './bundled-proxy.js';
 import { showLauncherProblem } from './route-servers.js';
 import { readSettings } from './settings.js';
 
-// VS Code 1.101 made MCP server definition providers stable API. The types
-// this extension builds against are 1.100's (code-server 4.100.3 is VS Code
-// 1.100.3), so the few members used are declared here and looked up at run
-// time: where the API is absent, nothing is registered.
+// MCP server definition providers are stable API since VS Code 1.101, the
+// version `engines.vscode` asks for; the code uses @types/vscode 1.101's own
+// types. An editor that lacks the API (a fork, a build with it turned off)
+// gets no provider and a line in the output saying why.
 
 /** The provider id declared under `contributes.mcpServerDefinitionProviders`. */
 export const MCP_PROVIDER_ID = 'hitloop.proxiedServers';
 
 /** Where a workspace keeps the hitloop config whose servers the provider offers. */
 export const WORKSPACE_CONFIG = join('.vscode', 'hitloop.json');
-
-interface McpStdioServerDefinition {
-  cwd?: vscode.Uri;
-}
-type McpStdioServerDefinitionCtor = new (
-  label: string,
-  command: string,
-  args?: string[],
-  env?: Record<string, string | number | null>,
-  version?: string,
-) => McpStdioServerDefinition;
-
-interface McpServerDefinitionProvider {
-  onDidChangeMcpServerDefinitions?: vscode.Event<void>;
-  provideMcpServerDefinitions(token: vscode.CancellationToken): McpStdioServerDefinition[];
-}
-
-interface McpApi {
-  registerMcpServerDefinitionProvider(
-    id: string,
-    provider: McpServerDefinitionProvider,
-  ): vscode.Disposable;
-}
 
 /** One server definition VS Code's agent mode can start: `hitloop proxy --config FILE`. */
 export interface ProxiedServer {
@@ -53,15 +30,19 @@ export interface ProxiedServer {
  * hitloop config found (each workspace folder's `.vscode/hitloop.json`, and
  * the files in `hitloop.mcpConfigFiles`). Each proxies every server its config
  * lists, so agent mode gets those tools behind hitloop's policy and approvals.
- * When there are configs but no hitloop to start (see resolveProxyLauncher),
- * it offers nothing and tells `onProblem` why.
+ * hitloop is the proxy bundled with the extension, run by VS Code's own
+ * runtime, unless `hitloop.proxyLauncher` says otherwise (see proxyLaunch).
+ * When there are configs but no hitloop to start, it offers nothing and tells
+ * `onProblem` why.
  *
  * @example
- * const servers = proxiedServers((problem) => void vscode.window.showErrorMessage(problem));
+ * const servers = proxiedServers(bundled, (problem) => void vscode.window.showErrorMessage(problem));
  */
-export function proxiedServers(onProblem?: (problem: string) => void): ProxiedServer[] {
+export function proxiedServers(
+  bundled: BundledProxy,
+  onProblem?: (problem: string) => void,
+): ProxiedServer[] {
   const settings = readSettings();
-  const env: Record<string, string> = settings.home ? { HITLOOP_HOME: settings.home } : {};
   const found: Array<{ file: string; label: string; cwd?: string }> = [];
   const seen = new Set<string>();
   const add = (file: string, label: string, cwd?: string) => {
@@ -82,16 +63,21 @@ export function proxiedServers(onProblem?: (problem: string) => void): ProxiedSe
     add(path, `hitloop: ${basename(path)}`);
   }
   if (found.length === 0) return [];
-  const resolved = resolveProxyLauncher(settings.proxyLauncher);
+  const resolved = proxyLaunch(settings.proxyLauncher, bundled, 'definition');
   if ('problem' in resolved) {
     onProblem?.(resolved.problem);
     return [];
   }
-  const { launcher } = resolved;
+  if (resolved.note) onProblem?.(resolved.note);
+  const { launch } = resolved;
+  const env: Record<string, string> = {
+    ...launch.env,
+    ...(settings.home ? { HITLOOP_HOME: settings.home } : {}),
+  };
   return found.map(({ file, label, cwd }) => ({
     label,
-    command: launcher.command,
-    args: [...launcher.args, 'proxy', '--config', file],
+    command: launch.command,
+    args: [...launch.args, 'proxy', '--config', file],
     ...(cwd ? { cwd } : {}),
     env,
   }));
@@ -101,12 +87,16 @@ export function proxiedServers(onProblem?: (problem: string) => void): ProxiedSe
  * Registers the provider when this VS Code has the API (1.101+). Returns
  * whether it did; callers log the reason when not.
  */
-export function registerMcpProvider(context: vscode.ExtensionContext): boolean {
-  const lm = (vscode as unknown as { lm?: Partial<McpApi> }).lm;
-  const Definition = (
-    vscode as unknown as { McpStdioServerDefinition?: McpStdioServerDefinitionCtor }
-  ).McpStdioServerDefinition;
-  if (typeof lm?.registerMcpServerDefinitionProvider !== 'function' || !Definition) return false;
+export function registerMcpProvider(
+  context: vscode.ExtensionContext,
+  bundled: BundledProxy,
+): boolean {
+  // Typed as always there (1.101+); checked, since a fork may still lack it.
+  if (
+    typeof vscode.lm?.registerMcpServerDefinitionProvider !== 'function' ||
+    typeof vscode.McpStdioServerDefinition !== 'function'
+  )
+    return false;
   const changed = new vscode.EventEmitter<void>();
   // VS Code asks for the definitions again and again; say the same problem once.
   let lastProblem: string | undefined;
@@ -136,11 +126,11 @@ export function registerMcpProvider(context: vscode.ExtensionContext): boolean {
   );
   try {
     context.subscriptions.push(
-      lm.registerMcpServerDefinitionProvider(MCP_PROVIDER_ID, {
+      vscode.lm.registerMcpServerDefinitionProvider(MCP_PROVIDER_ID, {
         onDidChangeMcpServerDefinitions: changed.event,
         provideMcpServerDefinitions: () =>
-          proxiedServers(onProblem).map((server) => {
-            const definition = new Definition(
+          proxiedServers(bundled, onProblem).map((server) => {
+            const definition = new vscode.McpStdioServerDefinition(
               server.label,
               server.command,
               server.args,
@@ -153,7 +143,7 @@ export function registerMcpProvider(context: vscode.ExtensionContext): boolean {
     );
     return true;
   } catch {
-    // Present but not enabled (a proposed API in some builds).
+    // Present but refused (turned off by policy in some builds).
     return false;
   }
 }

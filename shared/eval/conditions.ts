@@ -4,6 +4,7 @@ import { AuditPlusEscalatePolicy } from '../policies/audit-plus-escalate.js';
 import type { HITLPolicy, PolicyDecision } from '../policies/policy.js';
 import { RiskBasedPolicy } from '../policies/risk-based.js';
 import type { InjectionConfig } from './injector.js';
+import { SimulatedReviewer } from './reviewers.js';
 import type { AnyScenario, ErrorType } from './types.js';
 
 /**
@@ -54,6 +55,54 @@ export const STANDARD_CONDITIONS = [
  */
 export type StandardConditionName = (typeof STANDARD_CONDITIONS)[number];
 
+/**
+ * The Python hitloop's four standard conditions, under its names, in its
+ * order (`--conditions seed`).
+ *
+ * @example
+ * SEED_CONDITIONS[0] // 'always_approve'
+ */
+export const SEED_CONDITIONS = [
+  'always_approve',
+  'risk_based_auto',
+  'risk_based_human',
+  'audit_escalate',
+] as const;
+/**
+ * One of {@link SEED_CONDITIONS}.
+ *
+ * @example
+ * const name: SeedConditionName = 'risk_based_human';
+ */
+export type SeedConditionName = (typeof SEED_CONDITIONS)[number];
+
+/**
+ * Every condition name `createStandardConditions` can build: ours, then the seed's.
+ *
+ * @example
+ * CONDITION_NAMES.includes('audit_escalate') // true
+ */
+export const CONDITION_NAMES = [...STANDARD_CONDITIONS, ...SEED_CONDITIONS] as const;
+/**
+ * One of {@link CONDITION_NAMES}.
+ *
+ * @example
+ * const name: ConditionName = 'no_oversight';
+ */
+export type ConditionName = (typeof CONDITION_NAMES)[number];
+
+/**
+ * Named groups of conditions: `standard` (ours, the default) and `seed` (the
+ * Python hitloop's four).
+ *
+ * @example
+ * CONDITION_SETS.seed // ['always_approve', 'risk_based_auto', 'risk_based_human', 'audit_escalate']
+ */
+export const CONDITION_SETS: Readonly<Record<'standard' | 'seed', readonly ConditionName[]>> = {
+  standard: STANDARD_CONDITIONS,
+  seed: SEED_CONDITIONS,
+};
+
 const ASK: PolicyDecision = Object.freeze({
   verdict: 'ask',
   reason: 'always_review policy: a person reviews every action',
@@ -88,8 +137,8 @@ export interface StandardConditionOptions {
   errorTypes?: ErrorType[];
   /** Share of otherwise-allowed actions the audit policy samples. Default 0.1. */
   auditSampleRate?: number;
-  /** Which of the four to build, in this order. Default all four. */
-  only?: readonly StandardConditionName[];
+  /** Which to build, in this order: any of ours or the seed's. Default our four. */
+  only?: readonly ConditionName[];
 }
 
 /**
@@ -122,7 +171,8 @@ export function createStandardConditions(
     ...(options.errorTypes ? { types: options.errorTypes } : {}),
   };
   const hints = scenario.policyHints;
-  const all: Record<StandardConditionName, ExperimentCondition> = {
+  const seedAuditRate = 0.3;
+  const all: Record<ConditionName, ExperimentCondition> = {
     no_oversight: {
       name: 'no_oversight',
       description: 'AlwaysApprovePolicy: every action runs without review',
@@ -167,6 +217,59 @@ export function createStandardConditions(
       nTrials,
       injection,
       createPolicy: () => new AlwaysReviewPolicy(),
+    },
+    // The seed's four, as create_standard_conditions built them, except that
+    // its scripted "humans" (a fixed approve/reject schedule, blind to the
+    // action) are the runner's honest simulated reviewer.
+    always_approve: {
+      name: 'always_approve',
+      description: "AlwaysApprovePolicy: every action runs without review (the seed's baseline)",
+      scenario,
+      nTrials,
+      injection,
+      createPolicy: () => new AlwaysApprovePolicy(),
+    },
+    risk_based_auto: {
+      name: 'risk_based_auto',
+      description:
+        'RiskBasedPolicy (high and medium risk) with a reviewer who approves everything in 50 ms',
+      scenario,
+      nTrials,
+      injection,
+      createPolicy: () =>
+        new RiskBasedPolicy({ requireApprovalForHigh: true, requireApprovalForMedium: true }),
+      // The seed's AutoApproveBackend(delay_ms=50), with a fixed latency so
+      // results stay byte-identical by seed.
+      createReviewer: () =>
+        new SimulatedReviewer(scenario, {
+          seed,
+          sensitivity: 0,
+          specificity: 1,
+          latency: { medianMs: 50, sigma: 0 },
+          fatigue: { decayPerApproval: 0, floor: 0 },
+        }),
+    },
+    risk_based_human: {
+      name: 'risk_based_human',
+      description: 'RiskBasedPolicy (high and medium risk) with the simulated reviewer',
+      scenario,
+      nTrials,
+      injection,
+      createPolicy: () =>
+        new RiskBasedPolicy({ requireApprovalForHigh: true, requireApprovalForMedium: true }),
+    },
+    audit_escalate: {
+      name: 'audit_escalate',
+      description: `AuditPlusEscalatePolicy (a seeded ${seedAuditRate * 100}% audit sample, high risk) with the simulated reviewer`,
+      scenario,
+      nTrials,
+      injection,
+      createPolicy: () =>
+        new AuditPlusEscalatePolicy({
+          auditSampleRate: seedAuditRate,
+          escalateOnHigh: true,
+          seed,
+        }),
     },
   };
   return (options.only ?? STANDARD_CONDITIONS).map((name) => all[name]);

@@ -5,6 +5,7 @@ import type { ApprovalBackend } from '../backends/backend.js';
 import { TelemetryLogger } from '../telemetry/logger.js';
 import { argsHash } from '../util/canonical-json.js';
 import {
+  CONDITION_NAMES,
   createStandardConditions,
   type ExperimentCondition,
   STANDARD_CONDITIONS,
@@ -38,8 +39,9 @@ export const ExperimentConfig = z
     injectionRate: z.number().min(0).max(1),
     errorTypes: z.array(ErrorType).min(1).optional(),
     seed: z.union([z.number().int(), z.string().min(1)]),
+    /** Ours (the default four) and/or the seed's four (`SEED_CONDITIONS`). */
     conditions: z
-      .array(z.enum(STANDARD_CONDITIONS))
+      .array(z.enum(CONDITION_NAMES))
       .min(1)
       .default([...STANDARD_CONDITIONS]),
     /**
@@ -93,7 +95,13 @@ export interface ExperimentOutcome {
   summary: ExperimentSummary | null;
   resumed: number;
   interrupted: boolean;
-  files: { results?: string; summary?: string; journal?: string; telemetry?: string };
+  files: {
+    results?: string;
+    summary?: string;
+    manifest?: string;
+    journal?: string;
+    telemetry?: string;
+  };
 }
 
 /**
@@ -104,7 +112,9 @@ export interface ExperimentOutcome {
  * experimentFingerprint(ExperimentConfig.parse({ scenario: 'coding', nTrials: 10, injectionRate: 0.2, seed: 1 }))
  */
 export function experimentFingerprint(config: ExperimentConfig): string {
-  return argsHash({ format: 'hitloop-experiment/1', ...config }).slice(0, 16);
+  // /2: records carry the seed's task_success, completed and harm (issue 15);
+  // a journal of /1 records cannot be resumed into them.
+  return argsHash({ format: 'hitloop-experiment/2', ...config }).slice(0, 16);
 }
 
 /**

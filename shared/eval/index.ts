@@ -16,6 +16,7 @@ export {
   bootstrapInterval,
   bootstrapQuantileInterval,
   type ConditionMetrics,
+  type ErrorTypeMetrics,
   MetricsCalculator,
   type MetricsOptions,
   percentileNearestRank,

@@ -36,6 +36,8 @@ export interface ReportChart {
 const PALETTE = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#56B4E9', '#D55E00', '#F0E442'];
 const RATE_LABELS: Record<RateMetric, string> = {
   success_rate: 'success',
+  completion_rate: 'completion',
+  harm_rate: 'harm',
   approval_rate: 'approval',
   error_catch_rate: 'error catch',
   false_reject_rate: 'false reject',
@@ -78,6 +80,40 @@ function yAxis(left: number, top: number, plotH: number, plotW: number): string 
       `<text x="${left - 6}" y="${fixed(y + 4)}" font-size="11" text-anchor="end" ${FONT}>${t * 100}%</text>`;
   }
   return out;
+}
+
+/**
+ * Per error type, per condition: how many of that kind's planted mistakes a
+ * person was asked about, how many were caught, and the harm they did (share
+ * of all trials), with the catch rate's interval. Empty without injections.
+ */
+function errorTypeTable(conds: Array<[string, ConditionSummary]>): string {
+  const types: string[] = [];
+  for (const [, c] of conds) {
+    for (const type of Object.keys(c.by_error_type)) if (!types.includes(type)) types.push(type);
+  }
+  if (types.length === 0) return '';
+  const head = conds.map(([name]) => `<th>${escapeHtml(name)}</th>`).join('');
+  const body = types
+    .map((type) => {
+      const cells = conds.map(([, c]) => {
+        const t = c.by_error_type[type];
+        if (!t) return '<td>n/a</td>';
+        return (
+          `<td>asked ${t.n_approval_requests}/${t.n_injected} · caught ${escapeHtml(pct(t.error_catch_rate))}` +
+          `<div class="sub">${escapeHtml(intervalText(t.intervals.error_catch_rate ?? null, pct))} · harm ${escapeHtml(pct(t.harm_rate))} of trials</div></td>`
+        );
+      });
+      return `<tr><th scope="row">${escapeHtml(type)}</th>${cells.join('')}</tr>`;
+    })
+    .join('\n');
+  return `<h2>Per error type</h2>
+<table>
+<thead><tr><th>planted mistake</th>${head}</tr></thead>
+<tbody>
+${body}
+</tbody>
+</table>`;
 }
 
 /**
@@ -332,7 +368,7 @@ export function renderReportHtml(
   const rows = conds
     .map(([name, c], i) => {
       const cells: string[] = [
-        `<th scope="row"><span class="dot" style="background:${colour(i)}"></span>${escapeHtml(name)}<div class="sub">${escapeHtml(c.policy)}</div></th>`,
+        `<th scope="row"><span class="dot" style="background:${colour(i)}"></span>${escapeHtml(name)}<div class="sub">${escapeHtml(c.policy_name)}</div></th>`,
         `<td>${c.n_trials}</td><td>${c.n_injected}</td>`,
       ];
       for (const metric of RATE_METRICS) {
@@ -347,9 +383,9 @@ export function renderReportHtml(
           `<td>${escapeHtml(v === null ? 'n/a' : sec(v))}<div class="sub">${escapeHtml(intervalText(c.intervals[metric], sec))}</div></td>`,
         );
       }
-      const cost = c.cost_proxy;
+      const cost = c.reviewer_seconds_per_trial;
       cells.push(
-        `<td>${escapeHtml(cost === null ? 'n/a' : `${cost.toFixed(2)} s`)}<div class="sub">${escapeHtml(intervalText(c.intervals.cost_proxy, (v) => `${v.toFixed(2)} s`))}</div></td>`,
+        `<td>${escapeHtml(cost === null ? 'n/a' : `${cost.toFixed(2)} s`)}<div class="sub">${escapeHtml(intervalText(c.intervals.reviewer_seconds_per_trial, (v) => `${v.toFixed(2)} s`))}</div></td>`,
       );
       return `<tr>${cells.join('')}</tr>`;
     })
@@ -357,6 +393,7 @@ export function renderReportHtml(
   const descriptions = conds
     .map(([name, c]) => `<li><b>${escapeHtml(name)}</b>: ${escapeHtml(c.description)}</li>`)
     .join('');
+  const byType = errorTypeTable(conds);
   const figures = charts
     .map(
       (chart) =>
@@ -390,12 +427,13 @@ th[scope=row], thead th:first-child { text-align: left; }
 ${figures}
 <h2>All metrics (value, 95% interval below)</h2>
 <table>
-<thead><tr><th>condition</th><th>trials</th><th>injected</th><th>success</th><th>approval</th><th>error catch</th><th>false reject</th><th>tool failure</th><th>latency mean</th><th>latency p95</th><th>reviewer s / trial</th></tr></thead>
+<thead><tr><th>condition</th><th>trials</th><th>injected</th><th>success</th><th>completion</th><th>harm</th><th>approval</th><th>error catch</th><th>false reject</th><th>tool failure</th><th>latency mean</th><th>latency p95</th><th>reviewer s / trial</th></tr></thead>
 <tbody>
 ${rows}
 </tbody>
 </table>
-<p class="note">Rates: Wilson score intervals. Latency and cost: seeded percentile bootstrap. Definitions: docs/experiments.md in the hitloop repository. n/a: undefined (e.g. no injected errors, or no reviews).</p>
+<p class="note">Rates: Wilson score intervals. Latency and cost: seeded percentile bootstrap. Definitions: docs/experiments.md in the hitloop repository. n/a: undefined (e.g. no injected errors, or no reviews). Success: the trial ended correctly (the right action did the task, or a planted mistake was stopped); completion: the task got done; harm: a planted mistake ran.</p>
+${byType}
 ${options.pngNote ? `<p class="note">${escapeHtml(options.pngNote)}</p>` : ''}
 </body>
 </html>

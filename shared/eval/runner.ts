@@ -199,6 +199,7 @@ export class ExperimentRunner {
       runId,
       condition: condition.name,
       scenario: scenario.name,
+      ...(typeof seed === 'number' ? { seed } : {}),
       metadata: { trial_index: index, task_id: task.id, seed },
     });
     scenario.beginTrial(task);
@@ -225,21 +226,31 @@ export class ExperimentRunner {
       });
     }
     const validation = scenario.validateResult(task, execution);
+    // The decision path is over: only now may the ground truth reach
+    // telemetry. runs.task_success has the seed's meaning (a planted mistake
+    // that was stopped is a success); `completed` says whether the task got done.
     logger?.endRun(runId, {
-      success: validation.success,
+      success: truth.injected ? execution === undefined : validation.success,
+      validationDetails: { completed: validation.success, problems: validation.problems },
       metadata: { validation_problems: validation.problems },
     });
-    // The decision path is over: only now may the ground truth reach telemetry.
     if (truth.injected) {
       logger?.logEvent({
         runId,
         eventType: 'injected_error',
-        payload: { action_id: action.id, error_type: truth.errorType, trial_index: index },
+        payload: {
+          action_id: action.id,
+          tool_name: action.toolName,
+          error_type: truth.errorType,
+          trial_index: index,
+        },
       });
     }
     // Flushed before the journal line, so a journaled trial's events are on disk.
     logger?.flush();
     return toRecord(
+      runId,
+      policy.name,
       condition,
       scenario,
       task,
@@ -274,6 +285,8 @@ async function replay(
 }
 
 function toRecord(
+  runId: string,
+  policyName: string,
   condition: ExperimentCondition,
   scenario: AnyScenario,
   task: TaskBase,
@@ -289,7 +302,9 @@ function toRecord(
   const executed = execution !== undefined;
   return {
     trial_id: `${condition.name}:${task.id}`,
+    run_id: runId,
     condition: condition.name,
+    policy_name: policyName,
     scenario: scenario.name,
     trial_index: index,
     task_id: task.id,
@@ -305,8 +320,11 @@ function toRecord(
     human_latency_ms: decision ? decision.latencyMs : null,
     executed,
     tool_failure: executed && !execution.ok,
-    success: validation.success,
+    completed: validation.success,
+    // The seed's meaning: a right action that did the task, or a wrong one stopped.
+    task_success: truth.injected ? !executed : validation.success,
     error_caught: truth.injected && !executed,
+    harm: truth.injected && executed,
     validation_problems: validation.problems.join('; '),
   };
 }

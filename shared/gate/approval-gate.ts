@@ -96,7 +96,8 @@ export async function gateAction(action: Action, options: GateOptions): Promise<
     createdAt: new Date(now).toISOString(),
     ...(timeoutMs ? { expiresAt: new Date(now + timeoutMs).toISOString() } : {}),
   };
-  logger?.logApprovalRequested(runId, request);
+  // The backend's name is the seed's `channel` (cli, hub, webhook, simulated).
+  logger?.logApprovalRequested(runId, request, backend.name);
   const onAsk = options.onAsk;
   if (onAsk && !backend.reportsWaiting) onAsk(request);
   const decision = showableEdit(
@@ -111,6 +112,7 @@ export async function gateAction(action: Action, options: GateOptions): Promise<
     ),
   );
   logger?.logApprovalDecided(runId, decision, {
+    channel: backend.name,
     toolName: action.toolName,
     policyName: policy.name,
     policyReason: verdict.reason,

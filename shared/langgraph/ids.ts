@@ -79,11 +79,11 @@ export class KeyedLogger implements GateLogger {
     });
   }
 
-  logApprovalRequested(runId: string, request: ApprovalRequest): string {
+  logApprovalRequested(runId: string, request: ApprovalRequest, channel?: string): string {
     return this.logEvent({
       runId,
       eventType: 'approval_requested',
-      payload: approvalRequestedPayload(request),
+      payload: approvalRequestedPayload(request, channel),
     });
   }
 

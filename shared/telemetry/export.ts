@@ -1,7 +1,14 @@
 import { existsSync, statSync } from 'node:fs';
-import Database from 'better-sqlite3';
 import { ConfigError } from '../errors.js';
-import { asConfigError, columnNames, requireTelemetryTables } from './schema.js';
+import { openSqlite, SqliteUnavailableError } from '../sqlite/open.js';
+import type { SqliteDatabase } from '../sqlite/types.js';
+import {
+  asConfigError,
+  columnNames,
+  requireTelemetryTables,
+  type TelemetryLayout,
+  telemetryLayout,
+} from './schema.js';
 import { parseStoredJson, successFlag, textOrNull } from './stored-json.js';
 
 /**
@@ -14,18 +21,20 @@ export const EXPORT_FORMATS = ['csv', 'json'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 /**
- * CSV columns, in order: each event with its run's condition.
+ * CSV columns, in order: the seed's `trace_events` columns, then the stable
+ * event id and the run's condition.
  *
  * @example
- * CSV_COLUMNS.join(',') // 'event_id,run_id,condition,event_type,timestamp,payload'
+ * CSV_COLUMNS.join(',') // 'id,timestamp,run_id,event_type,payload,event_id,condition_id'
  */
 export const CSV_COLUMNS = [
-  'event_id',
-  'run_id',
-  'condition',
-  'event_type',
+  'id',
   'timestamp',
+  'run_id',
+  'event_type',
   'payload',
+  'event_id',
+  'condition_id',
 ] as const;
 
 /**
@@ -40,18 +49,24 @@ export interface ExportFilter {
 }
 
 /**
- * A run as exported: the table's columns, metadata parsed.
+ * A run as exported: the seed's `runs` columns (`task_success` 0/1 as
+ * stored), then `metadata`; the JSON columns parsed.
  *
  * @example
- * const failed = exportTelemetryJson(db).runs.filter((r: ExportedRun) => r.success === false);
+ * const failed = exportTelemetryJson(db).runs.filter((r: ExportedRun) => r.task_success === 0);
  */
 export interface ExportedRun {
+  id: number | null;
   run_id: string | null;
-  condition: string | null;
-  scenario: string | null;
-  start_time: string | null;
-  end_time: string | null;
-  success: boolean | null;
+  scenario_id: string | null;
+  condition_id: string | null;
+  agent_version: string | null;
+  model: string | null;
+  seed: number | null;
+  started_at: string | null;
+  finished_at: string | null;
+  task_success: 0 | 1 | null;
+  validation_details: unknown;
   metadata: unknown;
   /** Present when the stored metadata was not valid JSON; `metadata` is then null. */
   metadata_raw?: string;
@@ -59,18 +74,20 @@ export interface ExportedRun {
 }
 
 /**
- * An event as exported: the table's columns plus the run's condition, payload parsed.
+ * An event as exported: the seed's `trace_events` columns, then the stable
+ * event id and the run's condition; payload parsed.
  *
  * @example
  * const broken = exportTelemetryJson(db).events.filter((e: ExportedEvent) => e.payload_error);
  */
 export interface ExportedEvent {
-  event_id: string | null;
-  run_id: string | null;
-  condition: string | null;
-  event_type: string | null;
+  id: number | null;
   timestamp: string | null;
+  run_id: string | null;
+  event_type: string | null;
   payload: unknown;
+  event_id: string | null;
+  condition_id: string | null;
   /** Present when the stored payload was not valid JSON; `payload` is then null. */
   payload_raw?: string;
   payload_error?: string;
@@ -103,14 +120,14 @@ export interface ExportSummary {
 /**
  * Opens an existing telemetry database read-only for export. Never creates a
  * file; throws a ConfigError naming the file for a missing file, a file that
- * is not SQLite, or one without the telemetry tables. Seed files (schema
- * version 1) are accepted as they are.
+ * is not SQLite, or one without the telemetry tables. Files of every layout
+ * (the Python hitloop's, hitloop's first, the current) are read as they are.
  *
  * @example
  * const db = openTelemetryForExport('results/telemetry.db');
  * try { process.stdout.write(exportEventsCsv(db)); } finally { db.close(); }
  */
-export function openTelemetryForExport(file: string): Database.Database {
+export function openTelemetryForExport(file: string): SqliteDatabase {
   if (!existsSync(file)) {
     throw new ConfigError({
       file,
@@ -125,10 +142,11 @@ export function openTelemetryForExport(file: string): Database.Database {
       fix: 'give the path of the .db file inside it',
     });
   }
-  let db: Database.Database;
+  let db: SqliteDatabase;
   try {
-    db = new Database(file, { readonly: true, fileMustExist: true });
+    db = openSqlite(file, { readonly: true, fileMustExist: true });
   } catch (err) {
+    if (err instanceof SqliteUnavailableError) throw err;
     throw asConfigError(err, file);
   }
   try {
@@ -140,7 +158,36 @@ export function openTelemetryForExport(file: string): Database.Database {
   }
 }
 
-function whereClause(filter: ExportFilter, runAlias: string, runIdColumn: string) {
+/** SQL expressions for the current column names, in either layout (alias `r` for runs, `e` for events). */
+function columnsOf(db: SqliteDatabase, layout: TelemetryLayout) {
+  if (layout === 'seed') {
+    return {
+      condition: 'r.condition_id',
+      eventId: columnNames(db, 'trace_events').has('event_id') ? 'e.event_id' : 'NULL',
+      runs: `r.id, r.run_id, r.scenario_id, r.condition_id, r.agent_version, r.model, r.seed,
+             r.started_at, r.finished_at, r.task_success, r.validation_details,
+             ${columnNames(db, 'runs').has('metadata') ? 'r.metadata' : 'NULL'} AS metadata`,
+      runOrder: 'r.started_at, r.id',
+      eventSelect: 'e.id, e.timestamp, e.run_id, e.event_type, e.payload',
+      eventOrder: 'e.id',
+    };
+  }
+  // hitloop's first layout, exported under the seed's names.
+  const scenario = columnNames(db, 'runs').has('scenario') ? 'r.scenario' : 'NULL';
+  return {
+    condition: 'r.condition',
+    eventId: 'e.event_id',
+    runs: `r.rowid AS id, r.run_id, ${scenario} AS scenario_id, r.condition AS condition_id,
+           NULL AS agent_version, NULL AS model, NULL AS seed, r.start_time AS started_at,
+           r.end_time AS finished_at, r.success AS task_success, NULL AS validation_details,
+           r.metadata`,
+    runOrder: 'r.start_time, r.rowid',
+    eventSelect: 'e.rowid AS id, e.timestamp, e.run_id, e.event_type, e.payload',
+    eventOrder: 'e.rowid',
+  };
+}
+
+function whereClause(filter: ExportFilter, conditionColumn: string, runIdColumn: string) {
   const conditions: string[] = [];
   const params: string[] = [];
   if (filter.runId !== undefined) {
@@ -148,63 +195,72 @@ function whereClause(filter: ExportFilter, runAlias: string, runIdColumn: string
     params.push(filter.runId);
   }
   if (filter.condition !== undefined) {
-    conditions.push(`${runAlias}.condition = ?`);
+    conditions.push(`${conditionColumn} = ?`);
     params.push(filter.condition);
   }
   return { sql: conditions.length ? ` WHERE ${conditions.join(' AND ')}` : '', params };
 }
 
 interface EventRow {
-  event_id: unknown;
-  run_id: unknown;
-  condition: unknown;
-  event_type: unknown;
+  id: unknown;
   timestamp: unknown;
+  run_id: unknown;
+  event_type: unknown;
   payload: unknown;
+  event_id: unknown;
+  condition_id: unknown;
 }
 
 interface RunRow {
+  id: unknown;
   run_id: unknown;
-  condition: unknown;
-  scenario: unknown;
-  start_time: unknown;
-  end_time: unknown;
-  success: unknown;
+  scenario_id: unknown;
+  condition_id: unknown;
+  agent_version: unknown;
+  model: unknown;
+  seed: unknown;
+  started_at: unknown;
+  finished_at: unknown;
+  task_success: unknown;
+  validation_details: unknown;
   metadata: unknown;
 }
 
-function eventRows(db: Database.Database, filter: ExportFilter): IterableIterator<EventRow> {
-  const where = whereClause(filter, 'r', 'e.run_id');
+function eventRows(db: SqliteDatabase, filter: ExportFilter): IterableIterator<EventRow> {
+  const cols = columnsOf(db, telemetryLayout(db));
+  const where = whereClause(filter, cols.condition, 'e.run_id');
   return db
     .prepare(
-      `SELECT e.event_id, e.run_id, r.condition AS condition, e.event_type, e.timestamp, e.payload
+      `SELECT ${cols.eventSelect}, ${cols.eventId} AS event_id, ${cols.condition} AS condition_id
        FROM trace_events e LEFT JOIN runs r ON r.run_id = e.run_id${where.sql}
-       ORDER BY e.rowid`,
+       ORDER BY ${cols.eventOrder}`,
     )
     .iterate(...where.params) as IterableIterator<EventRow>;
 }
 
-function runRows(db: Database.Database, filter: ExportFilter): IterableIterator<RunRow> {
-  const where = whereClause(filter, 'r', 'r.run_id');
-  // Seed files (version 1) have no scenario column; export them as they are.
-  const scenario = columnNames(db, 'runs').has('scenario') ? 'r.scenario' : 'NULL';
+function runRows(db: SqliteDatabase, filter: ExportFilter): IterableIterator<RunRow> {
+  const cols = columnsOf(db, telemetryLayout(db));
+  const where = whereClause(filter, cols.condition, 'r.run_id');
   return db
-    .prepare(
-      `SELECT r.run_id, r.condition, ${scenario} AS scenario, r.start_time, r.end_time, r.success, r.metadata
-       FROM runs r${where.sql} ORDER BY r.start_time, r.rowid`,
-    )
+    .prepare(`SELECT ${cols.runs} FROM runs r${where.sql} ORDER BY ${cols.runOrder}`)
     .iterate(...where.params) as IterableIterator<RunRow>;
+}
+
+function intOrNull(value: unknown): number | null {
+  if (typeof value === 'bigint') return Number(value);
+  return typeof value === 'number' && Number.isFinite(value) ? value : null;
 }
 
 function toExportedEvent(row: EventRow): ExportedEvent {
   const payload = parseStoredJson(row.payload);
   const event: ExportedEvent = {
-    event_id: textOrNull(row.event_id),
-    run_id: textOrNull(row.run_id),
-    condition: textOrNull(row.condition),
-    event_type: textOrNull(row.event_type),
+    id: intOrNull(row.id),
     timestamp: textOrNull(row.timestamp),
+    run_id: textOrNull(row.run_id),
+    event_type: textOrNull(row.event_type),
     payload: payload.ok ? payload.value : null,
+    event_id: textOrNull(row.event_id),
+    condition_id: textOrNull(row.condition_id),
   };
   if (!payload.ok) {
     event.payload_raw = payload.raw;
@@ -215,13 +271,20 @@ function toExportedEvent(row: EventRow): ExportedEvent {
 
 function toExportedRun(row: RunRow): ExportedRun {
   const metadata = parseStoredJson(row.metadata);
+  const details = parseStoredJson(row.validation_details);
+  const success = successFlag(row.task_success);
   const run: ExportedRun = {
+    id: intOrNull(row.id),
     run_id: textOrNull(row.run_id),
-    condition: textOrNull(row.condition),
-    scenario: textOrNull(row.scenario),
-    start_time: textOrNull(row.start_time),
-    end_time: textOrNull(row.end_time),
-    success: successFlag(row.success),
+    scenario_id: textOrNull(row.scenario_id),
+    condition_id: textOrNull(row.condition_id),
+    agent_version: textOrNull(row.agent_version),
+    model: textOrNull(row.model),
+    seed: intOrNull(row.seed),
+    started_at: textOrNull(row.started_at),
+    finished_at: textOrNull(row.finished_at),
+    task_success: success === null ? null : success ? 1 : 0,
+    validation_details: details.ok ? details.value : null,
     metadata: metadata.ok ? metadata.value : null,
   };
   if (!metadata.ok) {
@@ -255,7 +318,7 @@ export function csvField(value: unknown): string {
  * for (let r = chunks.next(); !r.done; r = chunks.next()) out.write(r.value);
  */
 export function* exportTelemetry(
-  db: Database.Database,
+  db: SqliteDatabase,
   format: ExportFormat,
   filter: ExportFilter = {},
 ): Generator<string, ExportSummary, undefined> {
@@ -264,7 +327,7 @@ export function* exportTelemetry(
     yield `${CSV_COLUMNS.join(',')}\r\n`;
     for (const row of eventRows(db, filter)) {
       summary.events++;
-      yield `${csvField(row.event_id)},${csvField(row.run_id)},${csvField(row.condition)},${csvField(row.event_type)},${csvField(row.timestamp)},${csvField(row.payload)}\r\n`;
+      yield `${csvField(row.id)},${csvField(row.timestamp)},${csvField(row.run_id)},${csvField(row.event_type)},${csvField(row.payload)},${csvField(row.event_id)},${csvField(row.condition_id)}\r\n`;
     }
     return summary;
   }
@@ -291,7 +354,7 @@ export function* exportTelemetry(
  * @example
  * writeFileSync('events.csv', exportEventsCsv(db, { runId }));
  */
-export function exportEventsCsv(db: Database.Database, filter: ExportFilter = {}): string {
+export function exportEventsCsv(db: SqliteDatabase, filter: ExportFilter = {}): string {
   let out = '';
   for (const chunk of exportTelemetry(db, 'csv', filter)) out += chunk;
   return out;
@@ -306,7 +369,7 @@ export function exportEventsCsv(db: Database.Database, filter: ExportFilter = {}
  * const { runs, events } = exportTelemetryJson(db, { condition: 'risk_based' });
  */
 export function exportTelemetryJson(
-  db: Database.Database,
+  db: SqliteDatabase,
   filter: ExportFilter = {},
 ): TelemetryExport {
   const runs: ExportedRun[] = [];

@@ -30,17 +30,23 @@ export {
   approvalDecidedPayload,
   approvalRequestedPayload,
   type DecisionContext,
+  decisionChannel,
   errorPayload,
+  type LlmCall,
+  llmCallPayload,
   type TracePayload,
   toolExecutionEndPayload,
   toolExecutionStartPayload,
 } from './payloads.js';
 export {
+  LAYOUT_COLUMNS,
   migrateTelemetrySchema,
   type OpenTelemetryOptions,
   openTelemetryDatabase,
   requireTelemetryTables,
   TELEMETRY_COLUMNS,
   TELEMETRY_SCHEMA_VERSION,
+  type TelemetryLayout,
   type TelemetryTable,
+  telemetryLayout,
 } from './schema.js';

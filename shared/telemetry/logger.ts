@@ -1,9 +1,9 @@
-import type Database from 'better-sqlite3';
 import type { Action } from '../models/action.js';
 import type { ApprovalRequest } from '../models/approval-request.js';
 import type { Decision } from '../models/decision.js';
 import type { ToolResult } from '../models/tool-result.js';
 import { EventType } from '../models/trace-event.js';
+import type { SqliteDatabase, SqliteStatement } from '../sqlite/types.js';
 import { redactSecrets, type SecretKeyTest, secretKeyTest } from '../util/redact.js';
 import { uuidv7 } from '../util/uuidv7.js';
 import {
@@ -12,6 +12,8 @@ import {
   approvalRequestedPayload,
   type DecisionContext,
   errorPayload,
+  type LlmCall,
+  llmCallPayload,
   type TracePayload,
   toolExecutionEndPayload,
   toolExecutionStartPayload,
@@ -143,6 +145,12 @@ export interface StartRunInput {
   /** The experimental condition, e.g. the policy name. */
   condition?: string;
   scenario?: string;
+  /** The seed's `runs.seed`: the random seed of this run, if any. */
+  seed?: number;
+  /** The seed's `runs.agent_version`. */
+  agentVersion?: string;
+  /** The seed's `runs.model`: the LLM behind the agent. */
+  model?: string;
   metadata?: Record<string, unknown>;
   timestamp?: string | Date;
 }
@@ -155,6 +163,8 @@ export interface StartRunInput {
  */
 export interface EndRunInput {
   success?: boolean;
+  /** The seed's `runs.validation_details`: what validation found (stored as JSON). */
+  validationDetails?: Record<string, unknown>;
   /** Merged into the run's metadata (JSON merge patch: a `null` value removes a key). */
   metadata?: Record<string, unknown>;
   timestamp?: string | Date;
@@ -233,6 +243,15 @@ interface Op {
   /** scenario for run starts. */
   extra: string | null;
   success: number | null;
+  /** The seed's other run columns: seed, agent_version, model (starts); validation_details (ends). */
+  run: RunColumns | null;
+}
+
+interface RunColumns {
+  seed?: number | null;
+  agentVersion?: string | null;
+  model?: string | null;
+  validationDetails?: string | null;
 }
 
 const MAX_BACKOFF_MS = 5000;
@@ -259,16 +278,16 @@ const MAX_BACKOFF_MS = 5000;
 export class TelemetryLogger {
   readonly dbPath: string;
   readonly required: boolean;
-  private readonly db: Database.Database;
+  private readonly db: SqliteDatabase;
   private readonly batchSize: number;
   private readonly flushIntervalMs: number;
   private readonly maxBuffered: number;
   private readonly onError: (error: TelemetryError) => void;
   private readonly isSecret: SecretKeyTest | undefined;
   private readonly writeBatch: (ops: readonly Op[]) => void;
-  private readonly selectRunEvents: Database.Statement<[string]>;
-  private readonly selectRunsByCondition: Database.Statement<[string]>;
-  private readonly selectRun: Database.Statement<[string]>;
+  private readonly selectRunEvents: SqliteStatement;
+  private readonly selectRunsByCondition: SqliteStatement;
+  private readonly selectRun: SqliteStatement;
   private readonly exitFlush = () => this.flushAtExit();
 
   private pending: Op[] = [];
@@ -302,16 +321,20 @@ export class TelemetryLogger {
       'INSERT OR IGNORE INTO trace_events (event_id, run_id, event_type, timestamp, payload) VALUES (?, ?, ?, ?, ?)',
     );
     const insertRun = this.db.prepare(
-      `INSERT INTO runs (run_id, condition, scenario, start_time, metadata) VALUES (?, ?, ?, ?, ?)
+      `INSERT INTO runs (run_id, condition_id, scenario_id, started_at, metadata, seed, agent_version, model)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT(run_id) DO NOTHING`,
     );
     // An upsert, so ending a run this process did not start (another process
     // started it, or its start was dropped) still records the outcome.
+    // started_at is NOT NULL (the seed's schema): such a row starts when it ended.
     const finishRun = this.db.prepare(
-      `INSERT INTO runs (run_id, end_time, success, metadata) VALUES (?, ?, ?, ?)
+      `INSERT INTO runs (run_id, started_at, finished_at, task_success, metadata, validation_details)
+       VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT(run_id) DO UPDATE SET
-         end_time = excluded.end_time,
-         success = coalesce(excluded.success, runs.success),
+         finished_at = excluded.finished_at,
+         task_success = coalesce(excluded.task_success, runs.task_success),
+         validation_details = coalesce(excluded.validation_details, runs.validation_details),
          metadata = CASE
            WHEN excluded.metadata IS NULL THEN runs.metadata
            WHEN json_valid(runs.metadata) THEN json_patch(runs.metadata, excluded.metadata)
@@ -330,8 +353,26 @@ export class TelemetryLogger {
       while (i < ops.length) {
         const op = ops[i]!;
         if (op.kind !== EVENT) {
-          if (op.kind === RUN_START) insertRun.run(op.id, op.text, op.extra, op.timestamp, op.json);
-          else finishRun.run(op.id, op.timestamp, op.success, op.json);
+          if (op.kind === RUN_START)
+            insertRun.run(
+              op.id,
+              op.text,
+              op.extra,
+              op.timestamp,
+              op.json,
+              op.run?.seed ?? null,
+              op.run?.agentVersion ?? null,
+              op.run?.model ?? null,
+            );
+          else
+            finishRun.run(
+              op.id,
+              op.timestamp,
+              op.timestamp,
+              op.success,
+              op.json,
+              op.run?.validationDetails ?? null,
+            );
           i++;
           continue;
         }
@@ -356,27 +397,26 @@ export class TelemetryLogger {
         i += n;
       }
     }).immediate;
-    // rowid is insertion order, which for one logger is the order events were logged.
+    // id is insertion order, which for one logger is the order events were logged.
     this.selectRunEvents = this.db.prepare(
-      'SELECT event_id, run_id, event_type, timestamp, payload FROM trace_events WHERE run_id = ? ORDER BY rowid',
+      'SELECT event_id, run_id, event_type, timestamp, payload FROM trace_events WHERE run_id = ? ORDER BY id',
     );
     this.selectRunsByCondition = this.db.prepare(
-      'SELECT run_id, condition, scenario, start_time, end_time, success, metadata FROM runs WHERE condition = ? ORDER BY start_time, rowid',
+      `SELECT ${RUN_SELECT} FROM runs WHERE condition_id = ? ORDER BY started_at, id`,
     );
-    this.selectRun = this.db.prepare(
-      'SELECT run_id, condition, scenario, start_time, end_time, success, metadata FROM runs WHERE run_id = ?',
-    );
+    this.selectRun = this.db.prepare(`SELECT ${RUN_SELECT} FROM runs WHERE run_id = ?`);
     trackForExit(this.exitFlush);
   }
 
   /**
-   * The underlying better-sqlite3 connection, for queries this class does not
-   * offer. Writing through it bypasses the buffer's ordering.
+   * The underlying SQLite connection (better-sqlite3, or node:sqlite behind
+   * the same interface; see sqliteDriverName), for queries this class does
+   * not offer. Writing through it bypasses the buffer's ordering.
    *
    * @example
    * logger.database.prepare('SELECT event_type, count(*) AS n FROM trace_events GROUP BY 1').all();
    */
-  get database(): Database.Database {
+  get database(): SqliteDatabase {
     return this.db;
   }
 
@@ -409,6 +449,11 @@ export class TelemetryLogger {
     const timestamp = toIso(input.timestamp);
     const condition = input.condition ?? null;
     const scenario = input.scenario ?? null;
+    const run: RunColumns = {
+      seed: input.seed ?? null,
+      agentVersion: input.agentVersion ?? null,
+      model: input.model ?? null,
+    };
     this.enqueue({
       kind: RUN_START,
       id: runId,
@@ -418,8 +463,24 @@ export class TelemetryLogger {
       json: objectJson(input.metadata, 'metadata'),
       extra: scenario,
       success: null,
+      run,
     });
-    this.enqueueEvent(uuidv7(), runId, 'run_start', timestamp, objectJson({ condition, scenario }));
+    // The seed's run_start keys, then ours (condition, scenario) as before.
+    this.enqueueEvent(
+      uuidv7(),
+      runId,
+      'run_start',
+      timestamp,
+      objectJson({
+        scenario_id: scenario,
+        condition_id: condition,
+        agent_version: run.agentVersion,
+        model: run.model,
+        seed: run.seed,
+        condition,
+        scenario,
+      }),
+    );
     this.afterEnqueue(2);
     return runId;
   }
@@ -436,6 +497,10 @@ export class TelemetryLogger {
     requireId(runId, 'runId');
     const timestamp = toIso(input.timestamp);
     const success = input.success === undefined ? null : input.success ? 1 : 0;
+    const details =
+      input.validationDetails === undefined
+        ? null
+        : objectJson(input.validationDetails, 'validationDetails');
     this.enqueue({
       kind: RUN_END,
       id: runId,
@@ -445,13 +510,15 @@ export class TelemetryLogger {
       json: input.metadata === undefined ? null : objectJson(input.metadata, 'metadata'),
       extra: null,
       success,
+      run: { validationDetails: details },
     });
+    // The seed's run_end keys (task_success, validation_details), then ours.
     this.enqueueEvent(
       uuidv7(),
       runId,
       'run_end',
       timestamp,
-      objectJson({ success: input.success ?? null }),
+      `{"task_success":${input.success ?? null},"validation_details":${details ?? '{}'},"success":${input.success ?? null}}`,
     );
     this.afterEnqueue(2);
   }
@@ -560,12 +627,22 @@ export class TelemetryLogger {
    * @example
    * logger.logApprovalRequested(request.runId, request);
    */
-  logApprovalRequested(runId: string, request: ApprovalRequest): string {
+  logApprovalRequested(runId: string, request: ApprovalRequest, channel?: string): string {
     return this.logEvent({
       runId,
       eventType: 'approval_requested',
-      payload: approvalRequestedPayload(request),
+      payload: approvalRequestedPayload(request, channel),
     });
+  }
+
+  /**
+   * Logs an `llm_call` event with the seed's keys (tokens_in, tokens_out, ...).
+   *
+   * @example
+   * logger.logLlmCall(runId, { model: 'gpt-4o-mini', tokensIn: 812, tokensOut: 64, latencyMs: 930 });
+   */
+  logLlmCall(runId: string, call: LlmCall): string {
+    return this.logEvent({ runId, eventType: 'llm_call', payload: llmCallPayload(call) });
   }
 
   /**
@@ -717,6 +794,7 @@ export class TelemetryLogger {
       json: payload,
       extra: null,
       success: null,
+      run: null,
     });
   }
 
@@ -878,6 +956,10 @@ interface RawEventRow {
   timestamp: unknown;
   payload: unknown;
 }
+
+/** The runs columns read back, under the names StoredRun maps from. */
+const RUN_SELECT =
+  'run_id, condition_id AS condition, scenario_id AS scenario, started_at AS start_time, finished_at AS end_time, task_success AS success, metadata';
 
 interface RawRunRow {
   run_id: unknown;

@@ -1,30 +1,79 @@
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
 import { ConfigError } from '../errors.js';
+import { openSqlite, SqliteUnavailableError } from '../sqlite/open.js';
+import type { SqliteDatabase } from '../sqlite/types.js';
 import { ownerOnly } from '../util/owner-only.js';
 
 /**
- * The schema version this code writes. Version 1 is the seed's layout (the
- * Python hitloop's `runs` and `trace_events`); version 2 adds `runs.scenario`
- * and the two indexes. Stored in `PRAGMA user_version`.
+ * The schema version this code writes, stored in `PRAGMA user_version`.
+ *
+ * - 0/1: hitloop's first layout (`runs.condition`, `start_time`, `end_time`,
+ *   `success`, `metadata`; `trace_events.event_id` as the key).
+ * - 2: that layout plus `runs.scenario` and two indexes.
+ * - 3: the Python hitloop's own tables, column for column (`runs.id`,
+ *   `scenario_id`, `condition_id`, `agent_version`, `model`, `seed`,
+ *   `started_at`, `finished_at`, `task_success`, `validation_details`;
+ *   `trace_events.id`, `timestamp`, `run_id`, `event_type`, `payload`), then
+ *   ours: `runs.metadata` and `trace_events.event_id` (the stable id that
+ *   makes a replayed event idempotent). A file the Python library wrote
+ *   (user_version 0, its tables) is adopted as version 3 by adding ours.
  *
  * @example
  * db.pragma('user_version', { simple: true }) === TELEMETRY_SCHEMA_VERSION // after opening with the logger
  */
-export const TELEMETRY_SCHEMA_VERSION = 2;
+export const TELEMETRY_SCHEMA_VERSION = 3;
 
 /**
- * Columns every telemetry file has had since the seed; readers rely on these
- * and nothing else, so a seed file (version 1) can still be exported.
+ * Columns of the current layout, in table order: the seed's first, then ours.
  *
  * @example
  * TELEMETRY_COLUMNS.trace_events.includes('payload') // true
  */
 export const TELEMETRY_COLUMNS = {
-  runs: ['run_id', 'condition', 'start_time', 'end_time', 'success', 'metadata'],
-  trace_events: ['event_id', 'run_id', 'event_type', 'timestamp', 'payload'],
+  runs: [
+    'id',
+    'run_id',
+    'scenario_id',
+    'condition_id',
+    'agent_version',
+    'model',
+    'seed',
+    'started_at',
+    'finished_at',
+    'task_success',
+    'validation_details',
+    'metadata',
+  ],
+  trace_events: ['id', 'timestamp', 'run_id', 'event_type', 'payload', 'event_id'],
 } as const satisfies Record<string, readonly string[]>;
+
+/**
+ * The columns a reader needs, per layout: the seed's (version 3 and files
+ * the Python library wrote) and hitloop's first (versions 1 and 2), which
+ * readers still accept read-only.
+ *
+ * @example
+ * telemetryLayout(db) // 'seed' or 'legacy'
+ */
+export const LAYOUT_COLUMNS = {
+  seed: {
+    runs: ['run_id', 'scenario_id', 'condition_id', 'started_at', 'finished_at', 'task_success'],
+    trace_events: ['id', 'timestamp', 'run_id', 'event_type', 'payload'],
+  },
+  legacy: {
+    runs: ['run_id', 'condition', 'start_time', 'end_time', 'success', 'metadata'],
+    trace_events: ['event_id', 'run_id', 'event_type', 'timestamp', 'payload'],
+  },
+} as const;
+
+/**
+ * Which column layout a telemetry file has.
+ *
+ * @example
+ * const layout: TelemetryLayout = telemetryLayout(db);
+ */
+export type TelemetryLayout = keyof typeof LAYOUT_COLUMNS;
 
 /**
  * The name of a telemetry table.
@@ -34,9 +83,45 @@ export const TELEMETRY_COLUMNS = {
  */
 export type TelemetryTable = keyof typeof TELEMETRY_COLUMNS;
 
-// The seed's DDL, verbatim in column names and types. IF NOT EXISTS lets the
-// same step adopt a seed file whose user_version was never set (0).
-const SEED_DDL = `
+// The Python hitloop's tables as SQLAlchemy created them (same column names,
+// declared types, NOT NULLs and index names), plus our two columns at the end.
+const SEED_TABLES_DDL = `
+CREATE TABLE runs (
+  id INTEGER NOT NULL PRIMARY KEY,
+  run_id VARCHAR(64) NOT NULL,
+  scenario_id VARCHAR(128),
+  condition_id VARCHAR(128),
+  agent_version VARCHAR(64),
+  model VARCHAR(128),
+  seed INTEGER,
+  started_at DATETIME NOT NULL,
+  finished_at DATETIME,
+  task_success INTEGER,
+  validation_details TEXT,
+  metadata TEXT
+);
+CREATE TABLE trace_events (
+  id INTEGER NOT NULL PRIMARY KEY,
+  timestamp DATETIME NOT NULL,
+  run_id VARCHAR(64) NOT NULL,
+  event_type VARCHAR(64) NOT NULL,
+  payload JSON NOT NULL,
+  event_id TEXT
+);
+`;
+
+// IF NOT EXISTS: the seed's own files already have the first five.
+const SEED_INDEXES_DDL = `
+CREATE UNIQUE INDEX IF NOT EXISTS ix_runs_run_id ON runs (run_id);
+CREATE INDEX IF NOT EXISTS ix_trace_events_timestamp ON trace_events (timestamp);
+CREATE INDEX IF NOT EXISTS ix_trace_events_run_id ON trace_events (run_id);
+CREATE INDEX IF NOT EXISTS ix_trace_events_event_type ON trace_events (event_type);
+CREATE UNIQUE INDEX IF NOT EXISTS ix_trace_events_event_id ON trace_events (event_id);
+CREATE INDEX IF NOT EXISTS ix_runs_condition_id ON runs (condition_id);
+`;
+
+// hitloop's first layout, kept for the step from version 0 to 1.
+const LEGACY_DDL = `
 CREATE TABLE IF NOT EXISTS runs (
   run_id TEXT PRIMARY KEY,
   condition TEXT,
@@ -54,12 +139,56 @@ CREATE TABLE IF NOT EXISTS trace_events (
 );
 `;
 
+// Events written before version 3 lack some of the seed's payload keys; a
+// script written for the seed reads them as `payload["channel"]`, so each is
+// added where it is missing (json_insert never overwrites): from what the
+// event already says where it can (`requested_at` from `created_at`,
+// `execution_time_ms` from `duration_ms`, the channel from `decided_via` or
+// the `decided_by` prefix, the run's columns for run_start), else null as the
+// seed wrote for unknowns. `args_hash` stays null: the stored arguments may be
+// redacted, so a hash of them would not be the call's. New keys go last.
+const BOOL = (path: string) =>
+  `json(CASE json_type(payload, '${path}') WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ELSE 'null' END)`;
+const DECIDED_BY = "coalesce(json_extract(payload, '$.decided_by'), '')";
+const BACKFILL_SEED_KEYS = `
+UPDATE trace_events SET payload = CASE event_type
+  WHEN 'run_start' THEN json_insert(payload,
+    '$.scenario_id', (SELECT r.scenario_id FROM runs r WHERE r.run_id = trace_events.run_id),
+    '$.condition_id', (SELECT r.condition_id FROM runs r WHERE r.run_id = trace_events.run_id),
+    '$.agent_version', NULL, '$.model', NULL,
+    '$.seed', (SELECT r.seed FROM runs r WHERE r.run_id = trace_events.run_id))
+  WHEN 'run_end' THEN json_insert(payload,
+    '$.task_success', ${BOOL('$.success')}, '$.validation_details', json('{}'))
+  WHEN 'action_proposed' THEN json_insert(payload,
+    '$.args_hash', NULL, '$.risk_class', NULL, '$.side_effects', json('[]'))
+  WHEN 'approval_requested' THEN json_insert(payload,
+    '$.channel', 'unknown', '$.policy_name', NULL, '$.policy_reason', NULL,
+    '$.requested_at', json_extract(payload, '$.created_at'))
+  WHEN 'approval_decided' THEN json_insert(payload,
+    '$.reason', '', '$.tags', json('[]'),
+    '$.channel', coalesce(json_extract(payload, '$.decided_via'),
+      CASE WHEN instr(${DECIDED_BY}, ':') > 1 THEN substr(${DECIDED_BY}, 1, instr(${DECIDED_BY}, ':') - 1)
+           WHEN ${DECIDED_BY} <> '' THEN ${DECIDED_BY} ELSE 'unknown' END),
+    '$.decided_at', timestamp)
+  WHEN 'tool_execution_end' THEN json_insert(payload,
+    '$.error_class', NULL, '$.retry_count', 0,
+    '$.execution_time_ms', json_extract(payload, '$.duration_ms'))
+  WHEN 'error' THEN json_insert(payload,
+    '$.error_message', json_extract(payload, '$.error'), '$.context', json('{}'))
+  WHEN 'llm_call' THEN json_insert(payload,
+    '$.prompt_hash', NULL, '$.template_id', NULL, '$.tokens_in', NULL, '$.tokens_out', NULL,
+    '$.latency_ms', NULL, '$.model', NULL)
+  WHEN 'injected_error' THEN json_insert(payload, '$.action_id', NULL, '$.tool_name', NULL)
+  ELSE payload END
+WHERE json_valid(payload) AND json_type(payload) = 'object';
+`;
+
 /** Index `i` upgrades a file from version `i` to `i + 1`, inside one transaction. */
-const MIGRATIONS: ReadonlyArray<(db: Database.Database, file: string) => void> = [
+const MIGRATIONS: ReadonlyArray<(db: SqliteDatabase, file: string) => void> = [
   (db, file) => {
-    db.exec(SEED_DDL);
+    db.exec(LEGACY_DDL);
     // A file with unrelated tables of the same name must not be silently altered.
-    requireTelemetryTables(db, file);
+    requireLayout(db, file, 'legacy');
   },
   (db) => {
     if (!columnNames(db, 'runs').has('scenario'))
@@ -68,6 +197,39 @@ const MIGRATIONS: ReadonlyArray<(db: Database.Database, file: string) => void> =
       CREATE INDEX IF NOT EXISTS idx_trace_events_run_id ON trace_events(run_id);
       CREATE INDEX IF NOT EXISTS idx_runs_condition ON runs(condition);
     `);
+  },
+  (db) => {
+    // Rebuild both tables in the seed's layout, keeping every row and the
+    // events' order (the new integer id follows the old rowid order). The
+    // seed's NOT NULL columns get a placeholder where another tool left a
+    // NULL, rather than losing the row.
+    db.exec(
+      'ALTER TABLE runs RENAME TO runs_v2; ALTER TABLE trace_events RENAME TO trace_events_v2;',
+    );
+    db.exec(
+      'DROP INDEX IF EXISTS idx_trace_events_run_id; DROP INDEX IF EXISTS idx_runs_condition;',
+    );
+    db.exec(SEED_TABLES_DDL);
+    db.exec(`
+      INSERT INTO runs (run_id, scenario_id, condition_id, seed, started_at, finished_at,
+                        task_success, validation_details, metadata)
+      SELECT coalesce(run_id, 'unknown-run-' || rowid), scenario, condition,
+             CASE WHEN json_valid(metadata) AND json_type(metadata, '$.seed') = 'integer'
+                  THEN json_extract(metadata, '$.seed') END,
+             coalesce(start_time, end_time, ''), end_time, success,
+             CASE WHEN json_valid(metadata) AND json_type(metadata, '$.validation_problems') IS NOT NULL
+                  THEN json_object('problems', json_extract(metadata, '$.validation_problems')) END,
+             metadata
+      FROM runs_v2 ORDER BY start_time, rowid;
+      INSERT INTO trace_events (timestamp, run_id, event_type, payload, event_id)
+      SELECT coalesce(timestamp, ''), coalesce(run_id, ''), coalesce(event_type, ''),
+             coalesce(payload, '{}'), event_id
+      FROM trace_events_v2 ORDER BY rowid;
+      DROP TABLE runs_v2;
+      DROP TABLE trace_events_v2;
+    `);
+    db.exec(BACKFILL_SEED_KEYS);
+    db.exec(SEED_INDEXES_DDL);
   },
 ];
 
@@ -102,9 +264,9 @@ export interface OpenTelemetryOptions {
 export function openTelemetryDatabase(
   file: string,
   options: OpenTelemetryOptions = {},
-): Database.Database {
+): SqliteDatabase {
   const inMemory = file === ':memory:' || file === '';
-  let db: Database.Database;
+  let db: SqliteDatabase;
   try {
     if (!inMemory) {
       mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
@@ -112,8 +274,9 @@ export function openTelemetryDatabase(
       // SQLite gives its -wal and -shm files the same mode.
       if (!existsSync(file)) closeSync(openSync(file, 'a', 0o600));
     }
-    db = new Database(file);
+    db = openSqlite(file);
   } catch (err) {
+    if (err instanceof SqliteUnavailableError) throw err;
     throw new ConfigError({
       file,
       problem: `cannot open the telemetry database (${errorText(err)})`,
@@ -139,22 +302,19 @@ export function openTelemetryDatabase(
 
 /**
  * Brings a telemetry database to {@link TELEMETRY_SCHEMA_VERSION}, keeping all
- * rows. A seed file (user_version 0 with the seed's tables) counts as version
- * 1. Safe when several processes open the same file at once: the version is
+ * rows. A file the Python hitloop wrote (user_version 0 with its tables) is
+ * adopted as the current version by adding hitloop's two columns. Safe when several processes open the same file at once: the version is
  * re-read under the write lock.
  *
  * @example
- * migrateTelemetrySchema(new Database('seed-results.db'), 'seed-results.db');
+ * migrateTelemetrySchema(openSqlite('seed-results.db'), 'seed-results.db');
  */
-export function migrateTelemetrySchema(db: Database.Database, file: string): void {
+export function migrateTelemetrySchema(db: SqliteDatabase, file: string): void {
   if (readVersion(db, file) === TELEMETRY_SCHEMA_VERSION) return;
   db.exec('BEGIN IMMEDIATE');
   try {
     let version = readVersion(db, file);
-    if (version === 0 && hasTable(db, 'runs') && hasTable(db, 'trace_events')) {
-      requireTelemetryTables(db, file);
-      version = 1;
-    }
+    if (version === 0) version = adoptUnversioned(db, file);
     for (; version < TELEMETRY_SCHEMA_VERSION; version++) MIGRATIONS[version]!(db, file);
     db.pragma(`user_version = ${TELEMETRY_SCHEMA_VERSION}`);
     db.exec('COMMIT');
@@ -164,7 +324,37 @@ export function migrateTelemetrySchema(db: Database.Database, file: string): voi
   }
 }
 
-function readVersion(db: Database.Database, file: string): number {
+/**
+ * A file with user_version 0 is new, written by the Python hitloop (which
+ * never set the version), or hitloop's first layout. Returns the version it
+ * is at after this step.
+ */
+function adoptUnversioned(db: SqliteDatabase, file: string): number {
+  const hasRuns = hasTable(db, 'runs');
+  const hasEvents = hasTable(db, 'trace_events');
+  if (!hasRuns && !hasEvents) {
+    db.exec(SEED_TABLES_DDL);
+    db.exec(SEED_INDEXES_DDL);
+    return TELEMETRY_SCHEMA_VERSION;
+  }
+  if (hasRuns && hasEvents && telemetryLayout(db) === 'seed') {
+    requireLayout(db, file, 'seed');
+    // The Python library's own file: add our two columns, keep the rest.
+    if (!columnNames(db, 'runs').has('metadata'))
+      db.exec('ALTER TABLE runs ADD COLUMN metadata TEXT');
+    if (!columnNames(db, 'trace_events').has('event_id'))
+      db.exec('ALTER TABLE trace_events ADD COLUMN event_id TEXT');
+    db.exec(SEED_INDEXES_DDL);
+    return TELEMETRY_SCHEMA_VERSION;
+  }
+  if (hasRuns && hasEvents) {
+    requireLayout(db, file, 'legacy');
+    return 1;
+  }
+  return 0;
+}
+
+function readVersion(db: SqliteDatabase, file: string): number {
   const version = Number(db.pragma('user_version', { simple: true }));
   if (version > TELEMETRY_SCHEMA_VERSION) {
     throw new ConfigError({
@@ -177,22 +367,43 @@ function readVersion(db: Database.Database, file: string): number {
 }
 
 /**
- * Checks that the telemetry tables exist with the seed's columns, and says
- * which are missing in terms a person can act on. Used by readers, which must
- * not migrate (they open read-only).
+ * Which layout a file's tables have: `seed` (version 3, or written by the
+ * Python hitloop) when `runs` has `condition_id`, else `legacy`.
  *
  * @example
- * requireTelemetryTables(new Database('results.db', { readonly: true }), 'results.db');
+ * telemetryLayout(openSqlite('seed.db', { readonly: true })) // 'seed'
  */
-export function requireTelemetryTables(db: Database.Database, file: string): void {
-  for (const [table, wanted] of Object.entries(TELEMETRY_COLUMNS)) {
+export function telemetryLayout(db: SqliteDatabase): TelemetryLayout {
+  return columnNames(db, 'runs').has('condition_id') ? 'seed' : 'legacy';
+}
+
+/**
+ * Checks that the telemetry tables exist with the columns of one of the
+ * layouts readers understand, says which are missing in terms a person can
+ * act on, and returns the layout. Used by readers, which must not migrate
+ * (they open read-only).
+ *
+ * @example
+ * const layout = requireTelemetryTables(openSqlite('results.db', { readonly: true }), 'results.db');
+ */
+export function requireTelemetryTables(db: SqliteDatabase, file: string): TelemetryLayout {
+  for (const table of ['runs', 'trace_events']) {
     if (!hasTable(db, table)) {
       throw new ConfigError({
         file,
         problem: `not a hitloop telemetry database: table "${table}" is missing`,
-        fix: 'give the path of a database written by hitloop (or the seed) TelemetryLogger',
+        fix: 'give the path of a database written by hitloop (or the Python hitloop) TelemetryLogger',
       });
     }
+  }
+  const layout = telemetryLayout(db);
+  requireLayout(db, file, layout);
+  return layout;
+}
+
+function requireLayout(db: SqliteDatabase, file: string, layout: TelemetryLayout): void {
+  const tables: Record<string, readonly string[]> = LAYOUT_COLUMNS[layout];
+  for (const [table, wanted] of Object.entries(tables)) {
     const have = columnNames(db, table);
     const missing = wanted.filter((c) => !have.has(c));
     if (missing.length > 0) {
@@ -209,16 +420,16 @@ export function requireTelemetryTables(db: Database.Database, file: string): voi
  * Column names of a table (empty when it does not exist).
  *
  * @example
- * columnNames(db, 'runs').has('scenario') // false for a seed file
+ * columnNames(db, 'runs').has('condition_id') // true from version 3
  */
-export function columnNames(db: Database.Database, table: string): Set<string> {
+export function columnNames(db: SqliteDatabase, table: string): Set<string> {
   const rows = db.prepare('SELECT name FROM pragma_table_info(?)').all(table) as Array<{
     name: string;
   }>;
   return new Set(rows.map((r) => r.name));
 }
 
-function hasTable(db: Database.Database, table: string): boolean {
+function hasTable(db: SqliteDatabase, table: string): boolean {
   return (
     db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) !==
     undefined

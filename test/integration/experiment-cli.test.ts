@@ -50,6 +50,7 @@ describe('hitloop experiment (built CLI)', () => {
     const read = (dir: string, f: string) => readFileSync(join(dir, f));
     expect(read(a, 'results.csv').equals(read(b, 'results.csv'))).toBe(true);
     expect(read(a, 'summary.json').equals(read(b, 'summary.json'))).toBe(true);
+    expect(read(a, 'manifest.json').equals(read(b, 'manifest.json'))).toBe(true);
     expect(read(a, 'results.csv').equals(read(c, 'results.csv'))).toBe(false);
     // The summary table on stdout names every condition.
     for (const name of ['no_oversight', 'risk_based', 'audit_plus_escalate', 'always_review'])
@@ -69,6 +70,12 @@ describe('hitloop experiment (built CLI)', () => {
     [['--error-types', 'typo_kind'], '--error-types', /unknown error type "typo_kind"/],
     [['--conditions', 'risk_based,nope'], '--conditions', /unknown condition "nope"/],
     [['--conditions', 'risk_based,risk_based'], '--conditions', /twice/],
+    [
+      ['--conditions', 'seed,bogus'],
+      '--conditions',
+      /unknown condition "bogus" \(sets: standard, seed\)/,
+    ],
+    [['--conditions', 'seed,always_approve'], '--conditions', /"always_approve" twice/],
     [['--reviewer-sensitivity', '-0.1'], '--reviewer-sensitivity', /from 0 to 1/],
     [['--reviewer-latency-median-ms', '0'], '--reviewer-latency-median-ms', /number/],
     [['--bootstrap-resamples', '5'], '--bootstrap-resamples', /from 100/],

@@ -87,7 +87,11 @@ describe('hitloop report (built CLI)', () => {
         const box = await page.locator('#chart-tradeoff svg').boundingBox();
         expect(box!.width).toBeGreaterThan(300);
         expect(await page.locator('#chart-tradeoff circle').count()).toBe(4);
-        expect(await page.locator('tbody tr').count()).toBe(4);
+        // The metrics table (one row per condition), then the per-error-type table.
+        const tables = page.locator('table');
+        expect(await tables.count()).toBe(2);
+        expect(await tables.nth(0).locator('tbody tr').count()).toBe(4);
+        expect(await tables.nth(1).locator('tbody tr').count()).toBeGreaterThan(0);
         mkdirSync(artifacts, { recursive: true });
         await page.screenshot({ path: join(artifacts, 'experiment-report.png'), fullPage: true });
       } finally {

@@ -14,9 +14,12 @@ import {
 function rec(index: number, over: Partial<TrialRecord>): TrialRecord {
   const executed = over.executed ?? true;
   const injected = over.injected ?? false;
+  const completed = over.completed ?? false;
   return {
     trial_id: `c:${index}`,
+    run_id: `exp:c:${index}`,
     condition: 'c',
+    policy_name: 'p',
     scenario: 'email_draft',
     trial_index: index,
     task_id: `t${index}`,
@@ -32,15 +35,17 @@ function rec(index: number, over: Partial<TrialRecord>): TrialRecord {
     human_latency_ms: null,
     executed,
     tool_failure: false,
-    success: false,
+    completed,
+    task_success: injected ? !executed : completed,
     error_caught: injected && !executed,
+    harm: injected && executed,
     validation_problems: '',
     ...over,
   };
 }
 
 // Ten trials, computed by hand (see the table in each expectation):
-// #  injected asked approved latency executed tool_failure success
+// #  injected asked approved latency executed tool_failure completed
 // 0  no       no    -        -       yes      no           yes
 // 1  no       no    -        -       yes      no           yes
 // 2  no       yes   yes      1000    yes      no           yes
@@ -52,12 +57,12 @@ function rec(index: number, over: Partial<TrialRecord>): TrialRecord {
 // 8  yes      yes   yes      4000    yes      yes          no    <- missed, tool failed
 // 9  yes      no (deny)      -       no       no           no    <- caught by the policy
 const FIXTURE: TrialRecord[] = [
-  rec(0, { success: true }),
-  rec(1, { success: true }),
-  rec(2, { approval_requested: true, approved: true, human_latency_ms: 1000, success: true }),
+  rec(0, { completed: true }),
+  rec(1, { completed: true }),
+  rec(2, { approval_requested: true, approved: true, human_latency_ms: 1000, completed: true }),
   rec(3, { approval_requested: true, approved: false, human_latency_ms: 3000, executed: false }),
   rec(4, { tool_failure: true }),
-  rec(5, { approval_requested: true, approved: true, human_latency_ms: 2000, success: true }),
+  rec(5, { approval_requested: true, approved: true, human_latency_ms: 2000, completed: true }),
   rec(6, {
     injected: true,
     approval_requested: true,
@@ -134,13 +139,34 @@ describe('MetricsCalculator on the hand-computed fixture', () => {
       n_correct: 6,
       n_approval_requests: 5,
       n_executed: 7,
-      n_successes: 4,
+      n_successes: 6,
+      n_completed: 4,
+      n_harm: 2,
     });
   });
 
-  it('success_rate = successes / trials = 4/10', () => {
-    expect(m!.success_rate).toMatchObject({ value: 0.4, successes: 4, n: 10 });
-    expectInterval(m!.success_rate.interval, 0.16818, 0.687326);
+  it('success_rate (the seed’s meaning) = right and done, or wrong and stopped / trials = 6/10 (#0, #1, #2, #5, #6, #9)', () => {
+    expect(m!.success_rate).toMatchObject({ value: 0.6, successes: 6, n: 10 });
+    expectInterval(m!.success_rate.interval, 0.312674, 0.83182);
+  });
+
+  it('completion_rate = side effects passed validation / trials = 4/10', () => {
+    expect(m!.completion_rate).toMatchObject({ value: 0.4, successes: 4, n: 10 });
+    expectInterval(m!.completion_rate.interval, 0.16818, 0.687326);
+  });
+
+  it('harm_rate = injected and executed / trials = 2/10 (#7, #8)', () => {
+    expect(m!.harm_rate).toMatchObject({ value: 0.2, successes: 2, n: 10 });
+    expectInterval(m!.harm_rate.interval, 0.056682, 0.509838);
+  });
+
+  it('per error type: asked about 2 of the 4 wrong recipients, caught 2, harm 2 of 10 trials', () => {
+    expect(Object.keys(m!.by_error_type)).toEqual(['wrong_recipient']);
+    const t = m!.by_error_type.wrong_recipient!;
+    expect(t).toMatchObject({ n_injected: 4, n_approval_requests: 2, n_caught: 2, n_harm: 2 });
+    expect(t.approval_rate).toMatchObject({ value: 0.5, n: 4 });
+    expect(t.error_catch_rate).toMatchObject({ value: 0.5, n: 4 });
+    expect(t.harm_rate).toMatchObject({ value: 0.2, successes: 2, n: 10 });
   });
 
   it('approval_rate = trials sent to a reviewer / trials = 5/10', () => {
@@ -169,9 +195,9 @@ describe('MetricsCalculator on the hand-computed fixture', () => {
     expect(m!.human_latency_p95_ms.value).toBe(5000);
   });
 
-  it('cost_proxy = total reviewer seconds / trials = 15 s / 10 = 1.5', () => {
-    expect(m!.cost_proxy.value).toBeCloseTo(1.5, 12);
-    expect(m!.cost_proxy.n).toBe(10);
+  it('reviewer_seconds_per_trial = total reviewer seconds / trials = 15 s / 10 = 1.5', () => {
+    expect(m!.reviewer_seconds_per_trial.value).toBeCloseTo(1.5, 12);
+    expect(m!.reviewer_seconds_per_trial.n).toBe(10);
   });
 
   it('bootstrap intervals bracket the estimates and stay inside the data range', () => {
@@ -186,19 +212,20 @@ describe('MetricsCalculator on the hand-computed fixture', () => {
   });
 
   it('undefined rates are null, not zero', () => {
-    const [only] = new MetricsCalculator({ seed: 1 }).compute([rec(0, { success: true })]);
+    const [only] = new MetricsCalculator({ seed: 1 }).compute([rec(0, { completed: true })]);
     expect(only!.error_catch_rate.value).toBeNull();
     expect(only!.error_catch_rate.interval).toBeNull();
     expect(only!.human_latency_mean_ms.value).toBeNull();
     expect(only!.human_latency_p95_ms.interval).toBeNull();
-    expect(only!.cost_proxy.value).toBe(0);
+    expect(only!.reviewer_seconds_per_trial.value).toBe(0);
+    expect(only!.by_error_type).toEqual({});
   });
 
   it('keeps conditions apart, in first-seen order', () => {
     const other = FIXTURE.map((r) => ({ ...r, condition: 'b' }));
     const all = new MetricsCalculator({ seed: 1, resamples: 200 }).compute([...other, ...FIXTURE]);
     expect(all.map((x) => x.condition)).toEqual(['b', 'c']);
-    expect(all[0]!.success_rate.value).toBe(0.4);
+    expect(all[0]!.success_rate.value).toBe(0.6);
   });
 });
 

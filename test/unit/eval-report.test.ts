@@ -26,7 +26,7 @@ async function summaryWithHostileNames(): Promise<ExperimentSummary> {
   const renamed: ExperimentSummary['conditions'] = {};
   s.condition_order = s.condition_order.map((name, i) => {
     const evil = `${EVIL}${i}`;
-    renamed[evil] = { ...s.conditions[name]!, description: EVIL, policy: EVIL };
+    renamed[evil] = { ...s.conditions[name]!, description: EVIL, policy_name: EVIL };
     return evil;
   });
   s.conditions = renamed;
@@ -57,6 +57,13 @@ describe('report', () => {
       `content="default-src 'none'; style-src 'unsafe-inline'; img-src data:"`,
     );
     expect(html.match(/<svg /g)).toHaveLength(3);
+    // The per-error-type table: each planted kind, asked/caught per condition.
+    expect(html).toContain('<h2>Per error type</h2>');
+    const always = summary!.conditions.always_review!.by_error_type.wrong_record_id!;
+    expect(html).toContain(
+      `<th scope="row">wrong_record_id</th><td>asked 0/${always.n_injected} · caught 0.0%`,
+    );
+    expect(html).toContain(`asked ${always.n_injected}/${always.n_injected} · caught`);
     expect(html).not.toMatch(/\b(?:src|href)=/);
     expect(html).not.toMatch(/https?:\/\/(?!www\.w3\.org\/2000\/svg)/);
     expect(html).not.toContain('<script');
@@ -66,13 +73,29 @@ describe('report', () => {
     expect(charts[1]!.svg.match(/<circle /g)).toHaveLength(4);
   });
 
-  it('readSummary reports a missing or malformed file as a ConfigError naming it', () => {
+  it('readSummary reports a missing or malformed file as a ConfigError naming it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hitloop-report-'));
     expect(() => readSummary(dir)).toThrow(ConfigError);
     expect(() => readSummary(dir)).toThrow(/summary\.json: not found/);
     writeFileSync(join(dir, 'summary.json'), '{"format": "hitloop-experiment-summary/1"}');
-    expect(() => readSummary(dir)).toThrow(/summary\.json: scenario/);
-    writeFileSync(join(dir, 'summary.json'), '{oops');
+    expect(() => readSummary(dir)).toThrow(/written by an earlier hitloop.*--fresh/s);
+    writeFileSync(join(dir, 'summary.json'), '{}');
+    expect(() => readSummary(dir)).toThrow(/manifest\.json: not found/);
+    writeFileSync(join(dir, 'manifest.json'), '{"format": "hitloop-experiment-manifest/1"}');
+    expect(() => readSummary(dir)).toThrow(/manifest\.json: scenario/);
+    writeFileSync(join(dir, 'manifest.json'), '{oops');
     expect(() => readSummary(dir)).toThrow(/not valid JSON/);
+    // A whole experiment, then a summary.json that lost a condition.
+    await runExperiment(
+      { scenario: 'email_draft', nTrials: 5, injectionRate: 0.2, seed: 1 },
+      { outDir: dir, telemetry: false, fresh: true },
+    );
+    expect(readSummary(dir).condition_order).toHaveLength(4);
+    writeFileSync(join(dir, 'summary.json'), '{}');
+    expect(() => readSummary(dir)).toThrow(
+      /condition "no_oversight" \(listed in manifest\.json\) is missing/,
+    );
+    writeFileSync(join(dir, 'summary.json'), '{"risk_based": {"n_runs": 1}}');
+    expect(() => readSummary(dir)).toThrow(/summary\.json: risk_based/);
   });
 });

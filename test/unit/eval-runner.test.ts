@@ -1,7 +1,6 @@
 import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import {
   AlwaysReviewPolicy,
@@ -19,6 +18,7 @@ import {
   type TrialRecord,
   toResultsCsv,
 } from '../../shared/index.js';
+import { openSqlite } from '../../shared/sqlite/open.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'hitloop-eval-'));
 
@@ -67,8 +67,10 @@ describe('ExperimentRunner', () => {
     expect(
       base.every((r) => !r.approval_requested && r.executed && r.decided_by === 'policy'),
     ).toBe(true);
-    expect(base.filter((r) => r.injected).every((r) => !r.success && !r.error_caught)).toBe(true);
-    expect(base.filter((r) => !r.injected).every((r) => r.success)).toBe(true);
+    expect(
+      base.filter((r) => r.injected).every((r) => !r.task_success && !r.error_caught && r.harm),
+    ).toBe(true);
+    expect(base.filter((r) => !r.injected).every((r) => r.task_success && r.completed)).toBe(true);
     // Always review: a reviewer saw every action; what they rejected did not run.
     const review = byCondition('always_review');
     expect(review.every((r) => r.approval_requested && r.decided_by === 'simulated:reviewer')).toBe(
@@ -79,7 +81,10 @@ describe('ExperimentRunner', () => {
     // The record joins in the truth only after the fact.
     for (const r of records) {
       expect(r.error_caught).toBe(r.injected && !r.executed);
-      expect(r.success).toBe(r.validation_problems === '');
+      expect(r.harm).toBe(r.injected && r.executed);
+      expect(r.completed).toBe(r.validation_problems === '');
+      // The seed's task_success: a stopped mistake counts as a success.
+      expect(r.task_success).toBe(r.injected ? !r.executed : r.completed);
     }
   });
 
@@ -108,8 +113,36 @@ describe('runExperiment: outputs, reproducibility, resume', () => {
     const out = tmp();
     const outcome = await runExperiment(config, { outDir: out });
     const csv = readFileSync(join(out, 'results.csv'), 'utf8');
-    const [header, ...rows] = csv.trimEnd().split('\n');
+    const [header, ...rows] = csv.trimEnd().split('\r\n');
     expect(header).toBe(RESULTS_COLUMNS.join(','));
+    expect(
+      header!.startsWith(
+        'run_id,scenario_id,condition_id,policy_name,seed,task_success,approval_requested,approval_granted,human_latency_ms,time_to_complete_ms,injected_error,error_caught,tool_failure,tokens_used,llm_calls,',
+      ),
+    ).toBe(true);
+    // summary.json is keyed by condition id; the settings are in manifest.json.
+    const file = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+    expect(Object.keys(file)).toEqual([...STANDARD_CONDITIONS]);
+    expect(Object.keys(file.risk_based).slice(0, 12)).toEqual([
+      'policy_name',
+      'n_runs',
+      'success_rate',
+      'approval_rate',
+      'human_latency_mean_ms',
+      'human_latency_p95_ms',
+      'time_to_complete_mean_ms',
+      'time_to_complete_p95_ms',
+      'error_catch_rate',
+      'false_reject_rate',
+      'tool_failure_rate',
+      'cost_proxy',
+    ]);
+    const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
+    expect(manifest).toMatchObject({
+      format: 'hitloop-experiment-manifest/1',
+      seed: 12,
+      n_trials: 40,
+    });
     expect(rows).toHaveLength(160);
     const summary = readSummary(out);
     expect(summary.condition_order).toEqual([...STANDARD_CONDITIONS]);
@@ -136,6 +169,7 @@ describe('runExperiment: outputs, reproducibility, resume', () => {
     const read = (dir: string, f: string) => readFileSync(join(dir, f));
     expect(read(a, 'results.csv').equals(read(b, 'results.csv'))).toBe(true);
     expect(read(a, 'summary.json').equals(read(b, 'summary.json'))).toBe(true);
+    expect(read(a, 'manifest.json').equals(read(b, 'manifest.json'))).toBe(true);
     expect(read(a, 'results.csv').equals(read(c, 'results.csv'))).toBe(false);
   });
 
@@ -166,7 +200,7 @@ describe('runExperiment: outputs, reproducibility, resume', () => {
       readFileSync(join(cut, 'summary.json')).equals(readFileSync(join(whole, 'summary.json'))),
     ).toBe(true);
     // Telemetry holds each trial once, whichever process ran it.
-    const db = new Database(join(cut, 'telemetry.db'), { readonly: true });
+    const db = openSqlite(join(cut, 'telemetry.db'), { readonly: true });
     const runs = db.prepare('SELECT count(*) AS n FROM runs').get() as { n: number };
     const starts = db
       .prepare("SELECT count(*) AS n FROM trace_events WHERE event_type = 'run_start'")
@@ -246,7 +280,9 @@ describe('results.csv format', () => {
   it('quotes text with commas, quotes or newlines and leaves nulls empty', () => {
     const record: TrialRecord = {
       trial_id: 'c:t1',
+      run_id: 'exp-1:c:t1',
       condition: 'c',
+      policy_name: 'always_approve',
       scenario: 'email_draft',
       trial_index: 0,
       task_id: 't1',
@@ -262,15 +298,19 @@ describe('results.csv format', () => {
       human_latency_ms: null,
       executed: true,
       tool_failure: false,
-      success: false,
+      completed: false,
+      task_success: false,
       error_caught: false,
+      harm: true,
       validation_problems: 'body is "wrong", subject too\nline two',
     };
-    const csv = toResultsCsv([record]);
-    expect(csv.split('\n')[1]).toBe(
-      'c:t1,c,email_draft,0,t1,true,wrong_amount,send_email,high,allow,,false,,policy,,true,false,false,false,"body is ""wrong"", subject too',
+    const csv = toResultsCsv([record], { seed: 42 });
+    // As Python's csv module writes it: 0/1, floats as 0.0, \r\n line ends,
+    // quotes only where needed (a line break inside a field stays as is).
+    expect(csv.split('\r\n')[1]).toBe(
+      'exp-1:c:t1,email_draft,c,always_approve,42,0,0,1,0.0,0.0,1,0,0,0,0,c:t1,0,t1,wrong_amount,send_email,high,allow,,,policy,1,0,1,"body is ""wrong"", subject too\nline two"',
     );
-    expect(csv.endsWith('line two"\n')).toBe(true);
+    expect(csv.endsWith('line two"\r\n')).toBe(true);
   });
 });
 

@@ -52,8 +52,8 @@ describe('hitloop telemetry export', () => {
     expect(stderr).toBe('');
     expect(code, stderr).toBe(0);
     const lines = stdout.split('\r\n');
-    expect(lines[0]).toBe('event_id,run_id,condition,event_type,timestamp,payload');
-    expect(stdout).toContain(',run-1,risk_based,action_proposed,');
+    expect(lines[0]).toBe('id,timestamp,run_id,event_type,payload,event_id,condition_id');
+    expect(stdout).toMatch(/,run-1,action_proposed,.*,risk_based\r\n/);
     // The payload's quotes are doubled and its newline kept inside the quoted field.
     expect(stdout).toContain('"{""tool_name"":""send_email"",""note"":""a, \\""b\\""\\nc""}"');
     expect(stdout.match(/,llm_call,/g)).toHaveLength(1);
@@ -79,7 +79,7 @@ describe('hitloop telemetry export', () => {
     expect(stderr).toBe(`hitloop: wrote 1 run(s) and 3 event(s) to ${out}\n`);
     const doc = JSON.parse(readFileSync(out, 'utf8'));
     expect(doc.runs.map((r: { run_id: string }) => r.run_id)).toEqual(['run-1']);
-    expect(doc.runs[0].success).toBe(true);
+    expect(doc.runs[0].task_success).toBe(1);
     expect(doc.events.map((e: { event_type: string }) => e.event_type)).toEqual([
       'run_start',
       'action_proposed',
@@ -110,7 +110,7 @@ describe('hitloop telemetry export', () => {
       stdout
         .split('\r\n')
         .slice(1, -1)
-        .map((l) => l.split(',')[1]),
+        .map((l) => l.split(',')[2]),
     ).toEqual(['run-2', 'run-2']);
   });
 

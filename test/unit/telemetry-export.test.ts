@@ -1,9 +1,9 @@
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../shared/errors.js';
+import { openSqlite } from '../../shared/sqlite/open.js';
 import {
   CSV_COLUMNS,
   csvField,
@@ -111,7 +111,7 @@ describe('telemetry export', () => {
     const rows = parseCsv(csv);
     const stored = db
       .prepare(
-        'SELECT event_id, run_id, event_type, timestamp, payload FROM trace_events ORDER BY rowid',
+        'SELECT id, timestamp, run_id, event_type, payload, event_id FROM trace_events ORDER BY id',
       )
       .all() as Array<Record<string, string>>;
     db.close();
@@ -119,11 +119,12 @@ describe('telemetry export', () => {
     expect(rows[0]).toEqual([...CSV_COLUMNS]);
     expect(rows).toHaveLength(1 + 7);
     const body = rows.slice(1);
-    // Every column but condition (checked below) is the stored text, byte for byte.
-    expect(body.map((r) => [r[0], r[1], r[3], r[4], r[5]])).toEqual(
-      stored.map((s) => [s.event_id, s.run_id, s.event_type, s.timestamp, s.payload]),
+    // The seed's columns first; every column but condition_id (checked
+    // below) is the stored text, byte for byte.
+    expect(body.map((r) => r.slice(0, 6))).toEqual(
+      stored.map((s) => [String(s.id), s.timestamp, s.run_id, s.event_type, s.payload, s.event_id]),
     );
-    expect(body.map((r) => [r[1], r[2], r[3]])).toEqual([
+    expect(body.map((r) => [r[2], r[6], r[3]])).toEqual([
       ['run-1', 'risk_based, strict', 'run_start'],
       ['run-1', 'risk_based, strict', 'action_proposed'],
       ['run-1', 'risk_based, strict', 'approval_decided'],
@@ -132,8 +133,8 @@ describe('telemetry export', () => {
       ['run-2', 'always_approve', 'tool_execution_end'],
       ['orphan', '', 'error'],
     ]);
-    expect(JSON.parse(body[1]![5]!)).toEqual({ tool_name: 'send_email', ...TRICKY });
-    expect(JSON.parse(body[2]![5]!).reason).toBe('say "no"');
+    expect(JSON.parse(body[1]![4]!)).toEqual({ tool_name: 'send_email', ...TRICKY });
+    expect(JSON.parse(body[2]![4]!).reason).toBe('say "no"');
   });
 
   it('filters by run and by condition', () => {
@@ -142,7 +143,7 @@ describe('telemetry export', () => {
     const runIds = (filter: object) =>
       parseCsv(exportEventsCsv(db, filter))
         .slice(1)
-        .map((r) => r[1]);
+        .map((r) => r[2]);
     expect(runIds({ runId: 'run-2' })).toEqual(['run-2', 'run-2']);
     expect(runIds({ condition: 'risk_based, strict' })).toEqual([
       'run-1',
@@ -176,25 +177,27 @@ describe('telemetry export', () => {
     expect(JSON.parse(text)).toEqual(doc);
     expect(summary).toEqual({ runs: 2, events: 7, invalidJson: 0 });
     expect(doc.runs[0]).toMatchObject({
+      id: 1,
       run_id: 'run-1',
-      condition: 'risk_based, strict',
-      scenario: 'email_draft',
-      success: false,
+      condition_id: 'risk_based, strict',
+      scenario_id: 'email_draft',
+      task_success: 0,
       metadata: { note: 'a,b' },
     });
     expect(doc.runs[1]).toMatchObject({
       run_id: 'run-2',
-      success: null,
-      end_time: null,
+      task_success: null,
+      finished_at: null,
       metadata: {},
     });
     expect(doc.events[1]).toMatchObject({
+      id: 2,
       run_id: 'run-1',
-      condition: 'risk_based, strict',
+      condition_id: 'risk_based, strict',
       event_type: 'action_proposed',
       payload: { tool_name: 'send_email', ...TRICKY },
     });
-    expect(doc.events[6]).toMatchObject({ run_id: 'orphan', condition: null });
+    expect(doc.events[6]).toMatchObject({ run_id: 'orphan', condition_id: null });
   });
 
   it('writes an empty but valid document when nothing matches', () => {
@@ -208,9 +211,11 @@ describe('telemetry export', () => {
 
   it('keeps going past bad JSON in a row, keeping the raw text and saying why', () => {
     seed();
-    const raw = new Database(file);
+    const raw = openSqlite(file);
     raw
-      .prepare('INSERT INTO trace_events VALUES (?, ?, ?, ?, ?)')
+      .prepare(
+        'INSERT INTO trace_events (event_id, run_id, event_type, timestamp, payload) VALUES (?, ?, ?, ?, ?)',
+      )
       .run('bad', 'run-2', 'llm_call', 'x', '{"unterminated": ');
     raw.prepare("UPDATE runs SET metadata = 'not json' WHERE run_id = 'run-2'").run();
     raw.close();
@@ -230,8 +235,8 @@ describe('telemetry export', () => {
     db.close();
   });
 
-  it('exports a seed file (schema version 1) read-only, without migrating it', () => {
-    const raw = new Database(file);
+  it('exports a file of hitloop’s first layout (schema version 1) read-only under the seed’s names, without migrating it', () => {
+    const raw = openSqlite(file);
     raw.exec(`
       CREATE TABLE runs (run_id TEXT PRIMARY KEY, condition TEXT, start_time TEXT, end_time TEXT, success INTEGER, metadata TEXT);
       CREATE TABLE trace_events (event_id TEXT PRIMARY KEY, run_id TEXT, event_type TEXT, timestamp TEXT, payload TEXT);
@@ -244,29 +249,86 @@ describe('telemetry export', () => {
     expect(exportTelemetryJson(db)).toEqual({
       runs: [
         {
+          id: 1,
           run_id: 's1',
-          condition: 'audit',
-          scenario: null,
-          start_time: '2024-01-01T00:00:00.000Z',
-          end_time: null,
-          success: true,
+          scenario_id: null,
+          condition_id: 'audit',
+          agent_version: null,
+          model: null,
+          seed: null,
+          started_at: '2024-01-01T00:00:00.000Z',
+          finished_at: null,
+          task_success: 1,
+          validation_details: null,
           metadata: {},
         },
       ],
       events: [
         {
-          event_id: 'e1',
-          run_id: 's1',
-          condition: 'audit',
-          event_type: 'llm_call',
+          id: 1,
           timestamp: '2024-01-01T00:00:01.000Z',
+          run_id: 's1',
+          event_type: 'llm_call',
           payload: { model: 'm' },
+          event_id: 'e1',
+          condition_id: 'audit',
         },
       ],
     });
     expect(db.pragma('user_version', { simple: true })).toBe(0);
     db.close();
     expect(statSync(file).mtimeMs).toBe(before);
+  });
+
+  it('exports a file the Python hitloop wrote, read-only, as it is', () => {
+    const raw = openSqlite(file);
+    raw.exec(`
+      CREATE TABLE trace_events (id INTEGER NOT NULL, timestamp DATETIME NOT NULL, run_id VARCHAR(64) NOT NULL,
+        event_type VARCHAR(64) NOT NULL, payload JSON NOT NULL, PRIMARY KEY (id));
+      CREATE TABLE runs (id INTEGER NOT NULL, run_id VARCHAR(64) NOT NULL, scenario_id VARCHAR(128),
+        condition_id VARCHAR(128), agent_version VARCHAR(64), model VARCHAR(128), seed INTEGER,
+        started_at DATETIME NOT NULL, finished_at DATETIME, task_success INTEGER, validation_details TEXT,
+        PRIMARY KEY (id));
+      INSERT INTO runs (run_id, scenario_id, condition_id, seed, started_at, task_success, validation_details)
+        VALUES ('py-1', 'record_update', 'audit_escalate', 43, '2024-05-01 10:00:00.000000', 0, '{"ok": false}');
+      INSERT INTO trace_events (timestamp, run_id, event_type, payload)
+        VALUES ('2024-05-01 10:00:00.100000', 'py-1', 'llm_call', '{"tokens_in": 5, "tokens_out": 7}');
+    `);
+    raw.close();
+    const db = openTelemetryForExport(file);
+    expect(exportTelemetryJson(db)).toEqual({
+      runs: [
+        {
+          id: 1,
+          run_id: 'py-1',
+          scenario_id: 'record_update',
+          condition_id: 'audit_escalate',
+          agent_version: null,
+          model: null,
+          seed: 43,
+          started_at: '2024-05-01 10:00:00.000000',
+          finished_at: null,
+          task_success: 0,
+          validation_details: { ok: false },
+          metadata: null,
+        },
+      ],
+      events: [
+        {
+          id: 1,
+          timestamp: '2024-05-01 10:00:00.100000',
+          run_id: 'py-1',
+          event_type: 'llm_call',
+          payload: { tokens_in: 5, tokens_out: 7 },
+          event_id: null,
+          condition_id: 'audit_escalate',
+        },
+      ],
+    });
+    expect(exportEventsCsv(db, { condition: 'audit_escalate' }).split('\r\n')[1]).toBe(
+      '1,2024-05-01 10:00:00.100000,py-1,llm_call,"{""tokens_in"": 5, ""tokens_out"": 7}",,audit_escalate',
+    );
+    db.close();
   });
 
   it('refuses missing, non-SQLite and table-less files with a ConfigError naming the file', () => {
@@ -280,7 +342,7 @@ describe('telemetry export', () => {
     expect(() => openTelemetryForExport(text)).toThrow(/text\.db: not a SQLite database/);
 
     const empty = join(dir, 'empty.db');
-    new Database(empty).exec('CREATE TABLE other (x)').close();
+    openSqlite(empty).exec('CREATE TABLE other (x)').close();
     expect(() => openTelemetryForExport(empty)).toThrow(/table "runs" is missing/);
 
     expect(() => openTelemetryForExport(dir)).toThrow(/is a directory/);

@@ -1,14 +1,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createAction } from '../../shared/models/action.js';
 import { ApprovalRequest } from '../../shared/models/approval-request.js';
 import { Decision } from '../../shared/models/decision.js';
 import { ToolResult } from '../../shared/models/tool-result.js';
 import type { EventType } from '../../shared/models/trace-event.js';
+import { openSqlite } from '../../shared/sqlite/open.js';
 import { TelemetryLogger } from '../../shared/telemetry/logger.js';
+import { argsHash } from '../../shared/util/canonical-json.js';
 
 let dir: string;
 let file: string;
@@ -31,7 +32,7 @@ function logger(options: Partial<ConstructorParameters<typeof TelemetryLogger>[0
 
 /** A second connection, as another process would see the file. */
 function countEvents(): number {
-  const db = new Database(file, { readonly: true });
+  const db = openSqlite(file, { readonly: true });
   try {
     return (db.prepare('SELECT count(*) AS n FROM trace_events').get() as { n: number }).n;
   } finally {
@@ -49,7 +50,7 @@ describe('TelemetryLogger', () => {
     expect(log.stats.written).toBe(1000);
     log.close();
 
-    const db = new Database(file, { readonly: true });
+    const db = openSqlite(file, { readonly: true });
     const stored = db.prepare('SELECT event_id FROM trace_events').pluck().all() as string[];
     db.close();
     expect(stored).toHaveLength(1234);
@@ -148,8 +149,19 @@ describe('TelemetryLogger', () => {
     expect(log.getRunsByCondition('nope')).toEqual([]);
 
     expect(log.getRunEvents(r1).map((e) => [e.eventType, e.payload])).toEqual([
-      ['run_start', { condition: 'risk_based', scenario: 'email_draft' }],
-      ['run_end', { success: false }],
+      [
+        'run_start',
+        {
+          scenario_id: 'email_draft',
+          condition_id: 'risk_based',
+          agent_version: null,
+          model: null,
+          seed: null,
+          condition: 'risk_based',
+          scenario: 'email_draft',
+        },
+      ],
+      ['run_end', { task_success: false, validation_details: {}, success: false }],
     ]);
 
     // Starting a run again (a resumed process) keeps the first row.
@@ -196,19 +208,22 @@ describe('TelemetryLogger', () => {
       {
         action_id: 'a1',
         tool_name: 'send_email',
-        tool_args: { to: 'bob@example.com' },
+        args_hash: argsHash({ to: 'bob@example.com' }),
         risk_class: 'high',
         side_effects: [],
+        tool_args: { to: 'bob@example.com' },
         rationale: 'user asked',
         context_refs: [],
       },
       {
         action_id: 'a1',
+        channel: 'unknown',
+        policy_name: 'risk_based',
+        policy_reason: 'high risk tool',
+        requested_at: '2025-03-01T00:00:00.000Z',
         tool_name: 'send_email',
         tool_args: { to: 'bob@example.com' },
         risk_class: 'high',
-        policy_name: 'risk_based',
-        policy_reason: 'high risk tool',
         created_at: '2025-03-01T00:00:00.000Z',
         expires_at: null,
       },
@@ -216,17 +231,95 @@ describe('TelemetryLogger', () => {
         action_id: 'a1',
         approved: true,
         reason: 'fixed recipient',
+        tags: [],
         decided_by: 'cli:alice',
         latency_ms: 4200,
+        channel: 'cli',
+        decided_at: expect.any(String),
         edited_args: { to: 'alice@example.com' },
         timed_out: false,
-        tags: [],
         tool_name: 'send_email',
         policy_name: 'risk_based',
       },
       { action_id: 'a1', tool_name: 'send_email', tool_args: { to: 'alice@example.com' } },
-      { action_id: 'a1', success: false, error: 'smtp down', duration_ms: 31, executed: true },
-      { error: 'boom', error_type: 'RangeError', action_id: 'a1' },
+      {
+        action_id: 'a1',
+        success: false,
+        error: 'smtp down',
+        error_class: null,
+        retry_count: 0,
+        execution_time_ms: 31,
+        duration_ms: 31,
+        executed: true,
+      },
+      {
+        error_type: 'RangeError',
+        error_message: 'boom',
+        context: { action_id: 'a1' },
+        error: 'boom',
+        action_id: 'a1',
+      },
+    ]);
+    // The seed's keys come first, in the seed's order (a pandas frame of
+    // payloads gets the seed's columns first).
+    expect(Object.keys(payloads[0]!).slice(0, 5)).toEqual([
+      'action_id',
+      'tool_name',
+      'args_hash',
+      'risk_class',
+      'side_effects',
+    ]);
+    expect(Object.keys(payloads[1]!).slice(0, 5)).toEqual([
+      'action_id',
+      'channel',
+      'policy_name',
+      'policy_reason',
+      'requested_at',
+    ]);
+    expect(Object.keys(payloads[2]!).slice(0, 8)).toEqual([
+      'action_id',
+      'approved',
+      'reason',
+      'tags',
+      'decided_by',
+      'latency_ms',
+      'channel',
+      'decided_at',
+    ]);
+    expect(Object.keys(payloads[5]!).slice(0, 3)).toEqual([
+      'error_type',
+      'error_message',
+      'context',
+    ]);
+  });
+
+  it('logs llm_call with the seed’s keys, tokens included', () => {
+    const log = logger();
+    log.logLlmCall('r', { model: 'gpt-4o-mini', tokensIn: 812, tokensOut: 64, latencyMs: 930 });
+    log.logLlmCall('r', {});
+    expect(log.getRunEvents('r').map((e) => [e.eventType, e.payload])).toEqual([
+      [
+        'llm_call',
+        {
+          prompt_hash: null,
+          template_id: null,
+          tokens_in: 812,
+          tokens_out: 64,
+          latency_ms: 930,
+          model: 'gpt-4o-mini',
+        },
+      ],
+      [
+        'llm_call',
+        {
+          prompt_hash: null,
+          template_id: null,
+          tokens_in: null,
+          tokens_out: null,
+          latency_ms: null,
+          model: null,
+        },
+      ],
     ]);
   });
 
@@ -292,7 +385,9 @@ describe('TelemetryLogger', () => {
   it('reads malformed rows written by another tool without failing', () => {
     const log = logger();
     log.database
-      .prepare('INSERT INTO trace_events VALUES (?, ?, ?, ?, ?)')
+      .prepare(
+        'INSERT INTO trace_events (event_id, run_id, event_type, timestamp, payload) VALUES (?, ?, ?, ?, ?)',
+      )
       .run('bad', 'r', 'llm_call', '2025-01-01T00:00:00.000Z', '{not json');
     log.logEvent({ runId: 'r', eventType: 'llm_call', payload: { ok: true } });
     const [bad, good] = log.getRunEvents('r');

@@ -5,8 +5,10 @@ import type { ApprovalBackend } from '../../../shared/backends/backend.js';
 import { CLIBackend } from '../../../shared/backends/cli.js';
 import { ConfigError } from '../../../shared/errors.js';
 import {
+  CONDITION_NAMES,
+  CONDITION_SETS,
+  type ConditionName,
   STANDARD_CONDITIONS,
-  type StandardConditionName,
 } from '../../../shared/eval/conditions.js';
 import {
   type ExperimentConfigInput,
@@ -79,7 +81,7 @@ export function registerExperimentCommands(program: Command, io: CliIo): void {
     .requiredOption('--out <dir>', 'directory for results.csv, summary.json, journal and telemetry')
     .option(
       '--conditions <list>',
-      `comma-separated conditions (default: ${STANDARD_CONDITIONS.join(',')})`,
+      `comma-separated conditions, or "seed" for the Python hitloop's four (${CONDITION_SETS.seed.join(',')}) (default: ${STANDARD_CONDITIONS.join(',')})`,
     )
     .addOption(
       new Option(
@@ -187,7 +189,7 @@ async function runExperimentCommand(opts: ExperimentOptions, io: CliIo): Promise
     ? ` (${outcome.resumed} trial(s) resumed from ${outcome.files.journal})`
     : '';
   io.stderr(
-    `hitloop: wrote ${outcome.files.results} and ${outcome.files.summary}${resumed}\n` +
+    `hitloop: wrote ${outcome.files.results}, ${outcome.files.summary} and ${outcome.files.manifest}${resumed}\n` +
       `hitloop: render the report with: hitloop report ${opts.out}\n`,
   );
 }
@@ -197,6 +199,8 @@ function formatSummaryTable(outcome: ExperimentOutcome): string {
   const header = [
     'condition',
     'success',
+    'completion',
+    'harm',
     'approval',
     'error catch',
     'false reject',
@@ -210,12 +214,14 @@ function formatSummaryTable(outcome: ExperimentOutcome): string {
     return [
       name,
       pct(c.success_rate),
+      pct(c.completion_rate),
+      pct(c.harm_rate),
       pct(c.approval_rate),
       pct(c.error_catch_rate),
       pct(c.false_reject_rate),
       pct(c.tool_failure_rate),
       c.human_latency_mean_ms === null ? 'n/a' : `${(c.human_latency_mean_ms / 1000).toFixed(1)} s`,
-      c.cost_proxy === null ? 'n/a' : c.cost_proxy.toFixed(2),
+      c.reviewer_seconds_per_trial === null ? 'n/a' : c.reviewer_seconds_per_trial.toFixed(2),
     ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -309,12 +315,20 @@ function toConfig(opts: ExperimentOptions): ExperimentConfigInput {
     ) as ErrorType[];
   }
   if (opts.conditions !== undefined) {
+    // A set name ("seed", "standard") stands for its conditions, in order.
+    const expanded = opts.conditions
+      .split(',')
+      .flatMap((item) => {
+        const set = CONDITION_SETS[item.trim() as keyof typeof CONDITION_SETS];
+        return set ?? [item];
+      })
+      .join(',');
     config.conditions = list(
       '--conditions',
-      opts.conditions,
-      STANDARD_CONDITIONS,
-      (bad) => `unknown condition "${bad}"`,
-    ) as StandardConditionName[];
+      expanded,
+      CONDITION_NAMES,
+      (bad) => `unknown condition "${bad}" (sets: ${Object.keys(CONDITION_SETS).join(', ')})`,
+    ) as ConditionName[];
   }
   if (opts.auditSampleRate !== undefined)
     config.auditSampleRate = unit(

@@ -58,6 +58,7 @@ import {
   isModernRequest,
   modernCapabilities,
 } from './protocol-2026.js';
+import { proxyServerInfo } from './server-identity.js';
 import { toolCallAction } from './tool-call.js';
 import { loadValidators, ToolCatalog, validatorsLoaded } from './tool-catalog.js';
 
@@ -456,7 +457,7 @@ export class ProxySession implements UpstreamListener, MrtrChannel {
 
   /** How the proxy names itself to clients (initialize, and `_meta` of modern results). */
   serverInfo(): Record<string, unknown> {
-    return { name: 'hitloop-proxy', title: 'hitloop approval proxy', version: this.deps.version };
+    return { ...proxyServerInfo(this.servers, this.config.proxy.nameInClient, this.deps.version) };
   }
 
   private instructions(): string {
@@ -1353,9 +1354,9 @@ class HeldEvents implements GateLogger {
     return input.eventId;
   }
 
-  logApprovalRequested(runId: string, request: ApprovalRequest): string {
+  logApprovalRequested(runId: string, request: ApprovalRequest, channel?: string): string {
     this.release();
-    return this.telemetry.logApprovalRequested(runId, request);
+    return this.telemetry.logApprovalRequested(runId, request, channel);
   }
 
   logApprovalDecided(
