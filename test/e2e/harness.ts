@@ -263,10 +263,12 @@ export async function startCodeServer(options: {
   mkdirSync(join(userDataDir, 'User'), { recursive: true });
   // Flags win over the config file; giving our own keeps ~/.config untouched.
   writeFileSync(config, 'auth: none\ncert: false\n');
-  writeFileSync(
-    settingsFile,
-    JSON.stringify({ ...BASE_SETTINGS, ...(options.settings ?? {}) }, null, 2),
-  );
+  const settings = JSON.stringify({ ...BASE_SETTINGS, ...(options.settings ?? {}) }, null, 2);
+  writeFileSync(settingsFile, settings);
+  // code-server's window is a remote window: settings of machine scope are
+  // read from the remote (Machine) settings and ignored in the User ones.
+  mkdirSync(join(userDataDir, 'Machine'), { recursive: true });
+  writeFileSync(join(userDataDir, 'Machine', 'settings.json'), settings);
   const env = options.isolated ? { ...options.env } : childEnv(options.env);
 
   const t0 = Date.now();
@@ -329,15 +331,6 @@ export async function startCodeServer(options: {
   const url = `${m[1]}/?folder=${encodeURIComponent(options.workspace)}`;
   log(`code-server ${CODE_SERVER_VERSION} (on ${node}) at ${url}`);
   return { url, workspace: options.workspace, extensionsDir, settingsFile, proc, manifest };
-}
-
-/**
- * Rewrites the user settings of a running code-server; VS Code watches the
- * file and applies the change (a theme, say) without a reload.
- */
-export function updateSettings(cs: CodeServer, changes: Record<string, unknown>): void {
-  const current = JSON.parse(readFileSync(cs.settingsFile, 'utf8')) as Record<string, unknown>;
-  writeFileSync(cs.settingsFile, JSON.stringify({ ...current, ...changes }, null, 2));
 }
 
 /** The manifest of the installed extension `id` (`publisher.name`). */
@@ -557,8 +550,19 @@ export function isolatedEnv(
 } {
   const home = join(root, 'home');
   mkdirSync(home, { recursive: true });
+  // VS Code's server gives the extension host the environment of the user's
+  // login shell (`$SHELL -i -l -c …`), and on this machine every login shell
+  // puts /usr/bin, with its node, on PATH. This stand-in is a login shell
+  // that keeps the PATH it was given, as on a machine without Node.
+  const shell = join(root, 'login-shell-without-node');
+  writeFileSync(
+    shell,
+    '#!/bin/sh\n# Runs the command after -c without reading any profile.\nfor last; do :; done\nexec /bin/sh -c "$last"\n',
+    { mode: 0o755 },
+  );
   const env: Record<string, string> = {
     HOME: home,
+    SHELL: shell,
     PATH: pathWithoutNode(join(root, 'bin-without-node')),
     XDG_CONFIG_HOME: join(home, '.config'),
     XDG_DATA_HOME: join(home, '.local', 'share'),

@@ -1,12 +1,13 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import type { Browser, Frame, Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import {
   ARTIFACTS,
   answerDialog,
   type CodeServer,
   closeQuickInput,
+  codeServerNode,
   FILESYSTEM,
   findWebviewFrame,
   isolatedEnv,
@@ -21,7 +22,6 @@ import {
   runCommand,
   startCodeServer,
   tempRoot,
-  updateSettings,
 } from './harness.js';
 import {
   argsText,
@@ -72,6 +72,7 @@ type InvokeResult = { ok: true; texts: string[] } | { ok: false; error: string }
 
 let root: ReturnType<typeof tempRoot>;
 let workspace: string;
+let home: string;
 let hitloopHome: string;
 let callerFile: string;
 let codeServer: CodeServer | undefined;
@@ -89,6 +90,17 @@ async function screenshot(name: string): Promise<string> {
     .catch((err: Error) => log(`screenshot failed: ${err.message}`));
   log(`screenshot ${file}`);
   return file;
+}
+
+/** The side bar alone (the hitloop view), at the size VS Code gives it. */
+async function sidebarShot(name: string): Promise<void> {
+  shot += 1;
+  const file = join(ARTIFACTS, `vscode-mcp-${String(shot).padStart(2, '0')}-${name}.png`);
+  await page
+    .locator('.part.sidebar')
+    .screenshot({ path: file })
+    .catch((err: Error) => log(`screenshot failed: ${err.message}`));
+  log(`screenshot ${file}`);
 }
 
 /** The test extension's control endpoint, once it has activated. */
@@ -145,6 +157,30 @@ async function confirmVsCodeRun(shotName: string): Promise<string> {
   return dialog.message;
 }
 
+/**
+ * Switches the color theme the way a user does (Preferences: Color Theme),
+ * then waits until the workbench has repainted dark: the theme class comes
+ * before the theme's colors.
+ */
+async function setColorTheme(theme: string): Promise<void> {
+  await runCommand(page, 'Preferences: Color Theme');
+  await pickQuickRow(page, new RegExp(`^${theme}\\b`));
+  // Browser code, as a string (no DOM types here): the side bar's background
+  // is dark once its perceived brightness is under a third.
+  await page.waitForFunction(
+    `(() => {
+      const bar = document.querySelector('.part.sidebar');
+      const m = bar && getComputedStyle(bar).backgroundColor.match(/\\d+/g);
+      if (!m) return false;
+      const [r, g, b] = m.map(Number);
+      return document.querySelector('.monaco-workbench').classList.contains('vs-dark') &&
+        (0.299 * r + 0.587 * g + 0.114 * b) / 255 < 0.33;
+    })()`,
+    undefined,
+    { timeout: 30_000 },
+  );
+}
+
 /** Shows the hitloop sidebar and returns the card of the pending call for `path`. */
 async function pendingCard(path: string, content: string) {
   const approval = await pendingApproval(
@@ -162,21 +198,34 @@ async function pendingCard(path: string, content: string) {
   return { approval, frame, scope };
 }
 
-/** The widths the issue reports for the sidebar's tab row (a horizontal scrollbar on 1.139). */
+/** Waits until the sidebar webview's body carries VS Code's theme-kind class (`vscode-dark`, …). */
+async function expectWebviewTheme(frame: Frame, kind: 'vscode-light' | 'vscode-dark') {
+  await frame.waitForFunction(`document.body.classList.contains('${kind}')`, undefined, {
+    timeout: 15_000,
+  });
+}
+
+/**
+ * Logs what overflows sideways in the sidebar webview (the issue saw a
+ * horizontal scrollbar on 1.139: a 286 px tab row in a 282 px view).
+ */
 async function logSidebarOverflow(label: string): Promise<void> {
   const frame = await findWebviewFrame(page, SIDEBAR_READY, 10_000).catch(() => undefined);
   if (!frame) return;
   // Browser code, as a string: this file is type-checked without the DOM library.
-  const sizes = await frame
-    .evaluate<{ view: number; content: number }>(
-      '({ view: document.documentElement.clientWidth, content: document.documentElement.scrollWidth })',
+  const report = await frame
+    .evaluate<string>(
+      `(() => {
+        const view = document.documentElement.clientWidth;
+        const wide = [...document.querySelectorAll('body *')]
+          .filter((e) => e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX !== 'visible')
+          .map((e) => (e.getAttribute('data-testid') || e.className || e.tagName) + ' ' + e.scrollWidth + '/' + e.clientWidth);
+        return 'view ' + view + ' px, page ' + document.documentElement.scrollWidth + ' px' +
+          (wide.length ? '; scrolling sideways: ' + wide.join(', ') : '; nothing scrolls sideways');
+      })()`,
     )
-    .catch(() => undefined);
-  if (sizes) {
-    log(
-      `sidebar (${label}): view ${sizes.view} px, content ${sizes.content} px${sizes.content > sizes.view ? ' -> horizontal scrollbar' : ''}`,
-    );
-  }
+    .catch((err: Error) => `not measured: ${err.message}`);
+  log(`sidebar (${label}): ${report}`);
 }
 
 describe(`VS Code's own MCP client through hitloop (code-server, launcher: ${LAUNCHER})`, () => {
@@ -188,7 +237,9 @@ describe(`VS Code's own MCP client through hitloop (code-server, launcher: ${LAU
     mkdirSync(join(workspace, '.vscode'), { recursive: true });
     // Everything the editor process gets: an empty HOME, a PATH without node
     // or hitloop, and where the test extension says which port it listens on.
-    const { env, home } = isolatedEnv(root.dir, { HITLOOP_E2E_CALLER_FILE: callerFile });
+    const isolated = isolatedEnv(root.dir, { HITLOOP_E2E_CALLER_FILE: callerFile });
+    const env = isolated.env;
+    home = isolated.home;
     hitloopHome = join(home, '.hitloop');
 
     // The user's server is theirs to start: by absolute path, since PATH has
@@ -252,6 +303,25 @@ describe(`VS Code's own MCP client through hitloop (code-server, launcher: ${LAU
     else root?.remove();
   });
 
+  it('the extension host has an empty HOME and no node or hitloop on its PATH', async () => {
+    const env = await callerRequest<{ execPath: string; PATH: string; HOME: string }>(
+      'GET',
+      '/env',
+    );
+    log(`extension host: ${JSON.stringify(env)}`);
+    expect(env.HOME).toBe(home);
+    const found = env.PATH.split(delimiter).flatMap((dir) =>
+      ['node', 'hitloop', 'npx'].map((name) => join(dir, name)).filter((f) => existsSync(f)),
+    );
+    expect(found, `PATH ${env.PATH}`).toEqual([]);
+    // VS Code's own runtime: the Node 24 that runs code-server.
+    expect(env.execPath).toBe(codeServerNode());
+    // Nothing but what VS Code and the extensions wrote: no hitloop install.
+    expect(
+      readdirSync(home).filter((n) => !['.config', '.local', '.cache', '.hitloop'].includes(n)),
+    ).toEqual([]);
+  });
+
   it("the provider's server appears in MCP: List Servers", async () => {
     await runCommand(page, 'MCP: List Servers');
     const deadline = Date.now() + 60_000;
@@ -307,12 +377,15 @@ describe(`VS Code's own MCP client through hitloop (code-server, launcher: ${LAU
     const args = { path: join(workspace, 'approved.txt'), content: 'written after approval' };
     const result = invokeWrite(args);
     const question = await confirmVsCodeRun('vscode-confirms-approve');
-    expect(question).toMatch(/write_file/);
+    // VS Code names the tool by its title ("Write File") when the server gives one.
+    expect(question).toMatch(/Write File|write_file/);
 
     const { frame, scope, approval } = await pendingCard(args.path, args.content);
     expect(existsSync(args.path)).toBe(false);
+    await expectWebviewTheme(frame, 'vscode-light');
     await logSidebarOverflow('light');
     await screenshot('pending-light');
+    await sidebarShot('sidebar-pending-light');
 
     await (await control(frame, scope, 'approve-button')).click();
     const outcome = await result;
@@ -325,12 +398,7 @@ describe(`VS Code's own MCP client through hitloop (code-server, launcher: ${LAU
 
   it('Reject: the file stays untouched, and VS Code is told it did not run (dark theme)', async () => {
     expect(writeTool, 'an earlier test found the tool').toBeTruthy();
-    updateSettings(codeServer!, { 'workbench.colorTheme': DARK });
-    await page.waitForFunction(
-      "document.querySelector('.monaco-workbench')?.classList.contains('vs-dark') === true",
-      undefined,
-      { timeout: 30_000 },
-    );
+    await setColorTheme(DARK);
     const target = join(workspace, 'keep.txt');
     writeFileSync(target, 'original content\n');
     const args = { path: target, content: 'must never be written' };
@@ -339,8 +407,10 @@ describe(`VS Code's own MCP client through hitloop (code-server, launcher: ${LAU
     await confirmVsCodeRun('vscode-confirms-reject');
 
     const { frame, scope, approval } = await pendingCard(args.path, args.content);
+    await expectWebviewTheme(frame, 'vscode-dark');
     await logSidebarOverflow('dark');
     await screenshot('pending-dark');
+    await sidebarShot('sidebar-pending-dark');
     await rejectCard(frame, scope, reason, async () => {
       await screenshot('reject-reason-dark');
     });
