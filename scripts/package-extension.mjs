@@ -7,6 +7,13 @@
 // manifest (without the npm-only fields), the bundles, the media, the
 // extension README and .vscodeignore. Run `npm run build:extension` first
 // (`npm run package` does).
+//
+// The VSIX also carries the proxy: the CLI bundled again from its TypeScript
+// sources, minified, into dist/cli/ (two levels below the manifest, as in the
+// npm package, so the paths it builds from import.meta.url resolve), and the
+// hub's phone page (dist/hub-page/). The extension starts it with VS Code's
+// own runtime, so a user needs nothing but the VSIX. It loads no native
+// module: SQLite is node:sqlite there (see shared/sqlite).
 import { execFileSync } from 'node:child_process';
 import {
   cpSync,
@@ -19,11 +26,17 @@ import {
 } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bundleCli } from './bundle-cli.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const output = join(root, 'hitloop.vsix');
+// --out FILE: where to write it (tests package into a temporary folder).
+const outAt = process.argv.indexOf('--out');
+const output =
+  outAt > 0 && process.argv[outAt + 1]
+    ? resolve(process.argv[outAt + 1])
+    : join(root, 'hitloop.vsix');
 const bundle = join(root, 'dist', 'extension', 'extension.cjs');
 if (!existsSync(bundle)) {
   console.error(
@@ -52,6 +65,13 @@ const stage = mkdtempSync(join(tmpdir(), 'hitloop-vsix-'));
 try {
   writeFileSync(join(stage, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   cpSync(join(root, 'dist', 'extension'), join(stage, 'dist', 'extension'), { recursive: true });
+  cpSync(join(root, 'dist', 'hub-page'), join(stage, 'dist', 'hub-page'), { recursive: true });
+  await bundleCli({
+    entry: join(root, 'mcp-server', 'cli', 'main.ts'),
+    outdir: join(stage, 'dist', 'cli'),
+    minify: true,
+    englishOnly: true,
+  });
   cpSync(join(root, 'extension', 'media'), join(stage, 'extension', 'media'), { recursive: true });
   cpSync(join(root, 'extension', 'README.md'), join(stage, 'README.md'));
   cpSync(join(root, '.vscodeignore'), join(stage, '.vscodeignore'));
@@ -70,4 +90,4 @@ try {
   rmSync(stage, { recursive: true, force: true });
 }
 const kb = (statSync(output).size / 1024).toFixed(1);
-console.log(`hitloop.vsix: ${kb} KB`);
+console.log(`${output}: ${kb} KB`);

@@ -13,6 +13,7 @@ export * from './gate/index.js';
 export * from './hub/index.js';
 export * from './models/index.js';
 export * from './policies/index.js';
+export * from './sqlite/index.js';
 export * from './stores/index.js';
 export * from './telemetry/index.js';
 export { argsHash, canonicalJson } from './util/canonical-json.js';

@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { decideAll, describeOutcome } from './actions.js';
 import { ApprovalsViewProvider } from './approvals-view.js';
+import { prepareBundledProxy } from './bundled-proxy.js';
 import { PROPOSED_SCHEME, ProposedContentProvider, showProposedDiff } from './diff.js';
 import { HubConnections, type HubsSnapshot, type PendingItem } from './hub-connections.js';
 import { registerMcpProvider } from './mcp-provider.js';
@@ -162,12 +163,14 @@ export function activate(context: vscode.ExtensionContext): HitloopExtensionApi 
     const item = await target(undefined, 'Show the diff of a file write', true);
     if (item) await showDiff({ hubId: item.hub.hubId, id: item.approval.id });
   });
-  register('hitloop.routeWorkspaceServers', () => routeWorkspaceServers(output));
+  // The proxy carried in the VSIX, and its fixed-path launcher for mcp.json.
+  const bundled = prepareBundledProxy(context, readSettings().home, (m) => output.appendLine(m));
+  register('hitloop.routeWorkspaceServers', () => routeWorkspaceServers(output, bundled));
   register('hitloop.undoRouteWorkspaceServers', () => undoRouteWorkspaceServers(output));
   register('hitloop.connectRemoteHub', () => remoteHubs.connect());
   register('hitloop.disconnectRemoteHub', () => remoteHubs.disconnect());
 
-  const mcpProviderRegistered = registerMcpProvider(context);
+  const mcpProviderRegistered = registerMcpProvider(context, bundled);
   if (!mcpProviderRegistered) {
     output.appendLine(
       `this VS Code (${vscode.version}) has no MCP server definition provider API (1.101+); hitloop's provider is off`,

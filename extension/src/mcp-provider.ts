@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { basename, isAbsolute, join } from 'node:path';
 import * as vscode from 'vscode';
-import { resolveProxyLauncher } from '../../mcp-server/wrap/launcher.js';
+import { type BundledProxy, proxyLaunch } from './bundled-proxy.js';
 import { showLauncherProblem } from './route-servers.js';
 import { readSettings } from './settings.js';
 
@@ -53,15 +53,19 @@ export interface ProxiedServer {
  * hitloop config found (each workspace folder's `.vscode/hitloop.json`, and
  * the files in `hitloop.mcpConfigFiles`). Each proxies every server its config
  * lists, so agent mode gets those tools behind hitloop's policy and approvals.
- * When there are configs but no hitloop to start (see resolveProxyLauncher),
- * it offers nothing and tells `onProblem` why.
+ * hitloop is the proxy bundled with the extension, run by VS Code's own
+ * runtime, unless `hitloop.proxyLauncher` says otherwise (see proxyLaunch).
+ * When there are configs but no hitloop to start, it offers nothing and tells
+ * `onProblem` why.
  *
  * @example
- * const servers = proxiedServers((problem) => void vscode.window.showErrorMessage(problem));
+ * const servers = proxiedServers(bundled, (problem) => void vscode.window.showErrorMessage(problem));
  */
-export function proxiedServers(onProblem?: (problem: string) => void): ProxiedServer[] {
+export function proxiedServers(
+  bundled: BundledProxy,
+  onProblem?: (problem: string) => void,
+): ProxiedServer[] {
   const settings = readSettings();
-  const env: Record<string, string> = settings.home ? { HITLOOP_HOME: settings.home } : {};
   const found: Array<{ file: string; label: string; cwd?: string }> = [];
   const seen = new Set<string>();
   const add = (file: string, label: string, cwd?: string) => {
@@ -82,16 +86,21 @@ export function proxiedServers(onProblem?: (problem: string) => void): ProxiedSe
     add(path, `hitloop: ${basename(path)}`);
   }
   if (found.length === 0) return [];
-  const resolved = resolveProxyLauncher(settings.proxyLauncher);
+  const resolved = proxyLaunch(settings.proxyLauncher, bundled, 'definition');
   if ('problem' in resolved) {
     onProblem?.(resolved.problem);
     return [];
   }
-  const { launcher } = resolved;
+  if (resolved.note) onProblem?.(resolved.note);
+  const { launch } = resolved;
+  const env: Record<string, string> = {
+    ...launch.env,
+    ...(settings.home ? { HITLOOP_HOME: settings.home } : {}),
+  };
   return found.map(({ file, label, cwd }) => ({
     label,
-    command: launcher.command,
-    args: [...launcher.args, 'proxy', '--config', file],
+    command: launch.command,
+    args: [...launch.args, 'proxy', '--config', file],
     ...(cwd ? { cwd } : {}),
     env,
   }));
@@ -101,7 +110,10 @@ export function proxiedServers(onProblem?: (problem: string) => void): ProxiedSe
  * Registers the provider when this VS Code has the API (1.101+). Returns
  * whether it did; callers log the reason when not.
  */
-export function registerMcpProvider(context: vscode.ExtensionContext): boolean {
+export function registerMcpProvider(
+  context: vscode.ExtensionContext,
+  bundled: BundledProxy,
+): boolean {
   const lm = (vscode as unknown as { lm?: Partial<McpApi> }).lm;
   const Definition = (
     vscode as unknown as { McpStdioServerDefinition?: McpStdioServerDefinitionCtor }
@@ -139,7 +151,7 @@ export function registerMcpProvider(context: vscode.ExtensionContext): boolean {
       lm.registerMcpServerDefinitionProvider(MCP_PROVIDER_ID, {
         onDidChangeMcpServerDefinitions: changed.event,
         provideMcpServerDefinitions: () =>
-          proxiedServers(onProblem).map((server) => {
+          proxiedServers(bundled, onProblem).map((server) => {
             const definition = new Definition(
               server.label,
               server.command,

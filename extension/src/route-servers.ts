@@ -6,7 +6,7 @@ import {
   type WrapFileResult,
   wrapFile,
 } from '../../mcp-server/wrap/files.js';
-import { resolveProxyLauncher } from '../../mcp-server/wrap/launcher.js';
+import { type BundledProxy, proxyLaunch } from './bundled-proxy.js';
 import { readSettings } from './settings.js';
 
 // Routing a workspace's `.vscode/mcp.json` servers through `hitloop proxy`.
@@ -44,19 +44,32 @@ function problem(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** `hitloop.routeWorkspaceServers`: wrap every server of .vscode/mcp.json, after a confirmation. */
-export async function routeWorkspaceServers(output: vscode.OutputChannel): Promise<void> {
+/**
+ * `hitloop.routeWorkspaceServers`: wrap every server of .vscode/mcp.json,
+ * after a confirmation. Each entry starts the fixed-path launcher of the proxy
+ * bundled with the extension (see bundled-proxy.ts), unless
+ * `hitloop.proxyLauncher` is set.
+ */
+export async function routeWorkspaceServers(
+  output: vscode.OutputChannel,
+  bundled: BundledProxy,
+): Promise<void> {
   const file = await pickMcpJson('Route MCP servers through hitloop');
   if (!file) return;
   // Before anything is written: a launcher that cannot start would leave
   // every server of the workspace broken.
-  const resolved = resolveProxyLauncher(readSettings((m) => output.appendLine(m)).proxyLauncher);
+  const resolved = proxyLaunch(
+    readSettings((m) => output.appendLine(m)).proxyLauncher,
+    bundled,
+    'mcp.json',
+  );
   if ('problem' in resolved) {
     output.appendLine(resolved.problem);
     void showLauncherProblem(resolved.problem);
     return;
   }
-  const launcher = resolved.launcher;
+  if (resolved.note) output.appendLine(resolved.note);
+  const launcher = { command: resolved.launch.command, args: resolved.launch.args };
   try {
     const preview = wrapFile(file, { launcher, dryRun: true });
     // `relaunched`: routed by an older version through `npx -y hitloop`, which cannot start.

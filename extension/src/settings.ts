@@ -14,8 +14,8 @@ export interface Settings {
   discoveryScope: DiscoveryScope;
   /**
    * How routed servers start hitloop: the command and the arguments before
-   * `proxy`; empty (the default) means the `hitloop` found on PATH, resolved
-   * when routing (see resolveProxyLauncher).
+   * `proxy`; empty (the default) means the proxy bundled with the extension
+   * (see bundled-proxy.ts).
    */
   proxyLauncher: string[];
   mcpConfigFiles: string[];
@@ -40,14 +40,14 @@ export function readSettings(warn?: (message: string) => void): Settings {
   const launcher = c.get<unknown>('proxyLauncher');
   const configs = c.get<unknown>('mcpConfigFiles');
   const remote = c.get<unknown>('remoteHubs');
-  // Anything but a list of non-empty words means the default (find hitloop on PATH).
+  // Anything but a list of non-empty words means the default (the bundled proxy).
   const launcherWords =
     Array.isArray(launcher) && launcher.every((w) => typeof w === 'string' && w.trim() !== '')
       ? (launcher as string[])
       : [];
   if (launcherWords.length === 0 && Array.isArray(launcher) && launcher.length > 0)
     warn?.(
-      'hitloop.proxyLauncher holds something other than non-empty strings; looking for hitloop on PATH instead',
+      'hitloop.proxyLauncher holds something other than non-empty strings; using the proxy bundled with the extension instead',
     );
   return {
     home: typeof home === 'string' ? expandHome(home.trim()) : '',

@@ -1,7 +1,7 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter as hostDelimiter, isAbsolute, join } from 'node:path';
-import type { Launcher } from './wrap.js';
+import { isRegistryLauncher, type Launcher } from './wrap.js';
 
 // How the VS Code extension finds the hitloop it routes servers through. No
 // vscode import: the extension calls this with its settings, tests call it
@@ -80,29 +80,50 @@ function isExecutableFile(path: string, windows: boolean): boolean {
   }
 }
 
-/** A launcher, or why there is none. */
-export type LauncherResolution = { launcher: Launcher } | { problem: string };
+/** A launcher, or why there is none; `note` says why a setting was not used as given. */
+export type LauncherResolution = { launcher: Launcher; note?: string } | { problem: string };
+
+/** What {@link resolveProxyLauncher} may fall back on besides PATH. */
+export interface ResolveOptions extends FindOptions {
+  /**
+   * The proxy the extension carries (see mcp-server/wrap/embedded.ts), used
+   * when the setting is empty; absent when the extension's copy is missing
+   * (a development checkout not built yet).
+   */
+  bundled?: Launcher;
+}
 
 /**
- * The launcher for `hitloop.proxyLauncher`: the words given, or, when the
- * setting is empty (its default), the `hitloop` command found on PATH,
- * resolved to an absolute path now so that the client starting the server
- * does not depend on its own PATH. When nothing is found the problem says
- * how to install hitloop or set the launcher.
+ * The launcher for `hitloop.proxyLauncher`: the words given; when the setting
+ * is empty (its default), the proxy bundled in the extension (`bundled`);
+ * without one, the `hitloop` command found on PATH, resolved to an absolute
+ * path now so that the client starting the server does not depend on its own
+ * PATH. A setting that fetches hitloop from the npm registry (`npx -y
+ * hitloop`, an old default that cannot work: the name is not ours there) is
+ * treated as empty, with a `note`. When nothing is found the problem says how
+ * to install hitloop or set the launcher.
  *
  * @example
- * const r = resolveProxyLauncher([]);
+ * const r = resolveProxyLauncher([], { bundled: { command: '/usr/bin/node', args: ['/ext/dist/cli/main.js'] } });
  * if ('problem' in r) showError(r.problem); else wrapFile(file, { launcher: r.launcher });
  */
 export function resolveProxyLauncher(
   setting: readonly string[],
-  options: FindOptions = {},
+  options: ResolveOptions = {},
 ): LauncherResolution {
-  if (setting.length > 0) return { launcher: { command: setting[0]!, args: setting.slice(1) } };
+  let note: string | undefined;
+  if (setting.length > 0) {
+    const given = { command: setting[0]!, args: setting.slice(1) };
+    if (!isRegistryLauncher(given)) return { launcher: given };
+    note = `hitloop.proxyLauncher is ${JSON.stringify(setting)}, which fetches hitloop from the npm registry, where the name hitloop is not this project: using ${options.bundled ? 'the proxy bundled with the extension' : 'the hitloop found on PATH'} instead. Remove the setting to silence this.`;
+  }
+  const withNote = (launcher: Launcher): LauncherResolution =>
+    note ? { launcher, note } : { launcher };
+  if (options.bundled) return withNote(options.bundled);
   const found = findOnPath('hitloop', options);
-  if (found) return { launcher: { command: found, args: [] } };
+  if (found) return withNote({ command: found, args: [] });
   const env = options.env ?? process.env;
   return {
-    problem: `hitloop: the hitloop command was not found on the PATH VS Code has (${env.PATH ?? env.Path ?? 'not set'}) nor in the usual npm folders. Install it (npm install -g ./hitloop-X.tgz, or npm install -g . in a checkout of hitloop, after npm ci), or set the setting hitloop.proxyLauncher to how to start it, e.g. ["node", "/abs/path/hitloop/dist/cli/main.js"]. Nothing was changed.`,
+    problem: `hitloop: the proxy bundled with the extension is missing, and the hitloop command was not found on the PATH VS Code has (${env.PATH ?? env.Path ?? 'not set'}) nor in the usual npm folders. Reinstall the extension (or run npm run build in a checkout), or set the setting hitloop.proxyLauncher to how to start hitloop, e.g. ["node", "/abs/path/hitloop/dist/cli/main.js"]. Nothing was changed.`,
   };
 }

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
 import { ApprovalRecord, HubPresence, RememberedRule } from '../hub/protocol.js';
+import { openSqlite } from '../sqlite/open.js';
+import type { SqliteDatabase } from '../sqlite/types.js';
 import { ownerOnly } from '../util/owner-only.js';
 import { type SecretKeyTest, secretKeyTest } from '../util/redact.js';
 import { safeJson } from '../util/safe-json.js';
@@ -62,7 +63,7 @@ const CHANGE_RETENTION_MS = 10 * 60_000;
 export class SqliteApprovalStore implements ApprovalStore {
   readonly name = 'sqlite';
   readonly instanceId = randomUUID();
-  private readonly db: Database.Database;
+  private readonly db: SqliteDatabase;
   private readonly onInvalid: (message: string) => void;
   private readonly changes = new ChangeFanout();
   private watchTimer: NodeJS.Timeout | undefined;
@@ -86,7 +87,7 @@ export class SqliteApprovalStore implements ApprovalStore {
       // Created 0600 from the start; SQLite gives -wal and -shm the same mode.
       if (!existsSync(file)) closeSync(openSync(file, 'a', 0o600));
     }
-    this.db = new Database(file);
+    this.db = openSqlite(file);
     this.db.pragma('journal_mode = WAL');
     // Also a file (and -wal, -shm) that existed with a wider mode.
     if (file !== ':memory:') ownerOnly(file);
@@ -356,7 +357,7 @@ export class SqliteApprovalStore implements ApprovalStore {
 }
 
 /** Adds the columns later versions need to a store file an older hitloop created. */
-function migrate(db: Database.Database): void {
+function migrate(db: SqliteDatabase): void {
   const columns = new Set(
     (db.prepare('PRAGMA table_info(approvals)').all() as Array<{ name: string }>).map(
       (c) => c.name,

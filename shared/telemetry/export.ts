@@ -1,6 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
-import Database from 'better-sqlite3';
 import { ConfigError } from '../errors.js';
+import { openSqlite, SqliteUnavailableError } from '../sqlite/open.js';
+import type { SqliteDatabase } from '../sqlite/types.js';
 import { asConfigError, columnNames, requireTelemetryTables } from './schema.js';
 import { parseStoredJson, successFlag, textOrNull } from './stored-json.js';
 
@@ -110,7 +111,7 @@ export interface ExportSummary {
  * const db = openTelemetryForExport('results/telemetry.db');
  * try { process.stdout.write(exportEventsCsv(db)); } finally { db.close(); }
  */
-export function openTelemetryForExport(file: string): Database.Database {
+export function openTelemetryForExport(file: string): SqliteDatabase {
   if (!existsSync(file)) {
     throw new ConfigError({
       file,
@@ -125,10 +126,11 @@ export function openTelemetryForExport(file: string): Database.Database {
       fix: 'give the path of the .db file inside it',
     });
   }
-  let db: Database.Database;
+  let db: SqliteDatabase;
   try {
-    db = new Database(file, { readonly: true, fileMustExist: true });
+    db = openSqlite(file, { readonly: true, fileMustExist: true });
   } catch (err) {
+    if (err instanceof SqliteUnavailableError) throw err;
     throw asConfigError(err, file);
   }
   try {
@@ -173,7 +175,7 @@ interface RunRow {
   metadata: unknown;
 }
 
-function eventRows(db: Database.Database, filter: ExportFilter): IterableIterator<EventRow> {
+function eventRows(db: SqliteDatabase, filter: ExportFilter): IterableIterator<EventRow> {
   const where = whereClause(filter, 'r', 'e.run_id');
   return db
     .prepare(
@@ -184,7 +186,7 @@ function eventRows(db: Database.Database, filter: ExportFilter): IterableIterato
     .iterate(...where.params) as IterableIterator<EventRow>;
 }
 
-function runRows(db: Database.Database, filter: ExportFilter): IterableIterator<RunRow> {
+function runRows(db: SqliteDatabase, filter: ExportFilter): IterableIterator<RunRow> {
   const where = whereClause(filter, 'r', 'r.run_id');
   // Seed files (version 1) have no scenario column; export them as they are.
   const scenario = columnNames(db, 'runs').has('scenario') ? 'r.scenario' : 'NULL';
@@ -255,7 +257,7 @@ export function csvField(value: unknown): string {
  * for (let r = chunks.next(); !r.done; r = chunks.next()) out.write(r.value);
  */
 export function* exportTelemetry(
-  db: Database.Database,
+  db: SqliteDatabase,
   format: ExportFormat,
   filter: ExportFilter = {},
 ): Generator<string, ExportSummary, undefined> {
@@ -291,7 +293,7 @@ export function* exportTelemetry(
  * @example
  * writeFileSync('events.csv', exportEventsCsv(db, { runId }));
  */
-export function exportEventsCsv(db: Database.Database, filter: ExportFilter = {}): string {
+export function exportEventsCsv(db: SqliteDatabase, filter: ExportFilter = {}): string {
   let out = '';
   for (const chunk of exportTelemetry(db, 'csv', filter)) out += chunk;
   return out;
@@ -306,7 +308,7 @@ export function exportEventsCsv(db: Database.Database, filter: ExportFilter = {}
  * const { runs, events } = exportTelemetryJson(db, { condition: 'risk_based' });
  */
 export function exportTelemetryJson(
-  db: Database.Database,
+  db: SqliteDatabase,
   filter: ExportFilter = {},
 ): TelemetryExport {
   const runs: ExportedRun[] = [];

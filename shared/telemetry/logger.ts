@@ -1,9 +1,9 @@
-import type Database from 'better-sqlite3';
 import type { Action } from '../models/action.js';
 import type { ApprovalRequest } from '../models/approval-request.js';
 import type { Decision } from '../models/decision.js';
 import type { ToolResult } from '../models/tool-result.js';
 import { EventType } from '../models/trace-event.js';
+import type { SqliteDatabase, SqliteStatement } from '../sqlite/types.js';
 import { redactSecrets, type SecretKeyTest, secretKeyTest } from '../util/redact.js';
 import { uuidv7 } from '../util/uuidv7.js';
 import {
@@ -259,16 +259,16 @@ const MAX_BACKOFF_MS = 5000;
 export class TelemetryLogger {
   readonly dbPath: string;
   readonly required: boolean;
-  private readonly db: Database.Database;
+  private readonly db: SqliteDatabase;
   private readonly batchSize: number;
   private readonly flushIntervalMs: number;
   private readonly maxBuffered: number;
   private readonly onError: (error: TelemetryError) => void;
   private readonly isSecret: SecretKeyTest | undefined;
   private readonly writeBatch: (ops: readonly Op[]) => void;
-  private readonly selectRunEvents: Database.Statement<[string]>;
-  private readonly selectRunsByCondition: Database.Statement<[string]>;
-  private readonly selectRun: Database.Statement<[string]>;
+  private readonly selectRunEvents: SqliteStatement;
+  private readonly selectRunsByCondition: SqliteStatement;
+  private readonly selectRun: SqliteStatement;
   private readonly exitFlush = () => this.flushAtExit();
 
   private pending: Op[] = [];
@@ -370,13 +370,14 @@ export class TelemetryLogger {
   }
 
   /**
-   * The underlying better-sqlite3 connection, for queries this class does not
-   * offer. Writing through it bypasses the buffer's ordering.
+   * The underlying SQLite connection (better-sqlite3, or node:sqlite behind
+   * the same interface; see sqliteDriverName), for queries this class does
+   * not offer. Writing through it bypasses the buffer's ordering.
    *
    * @example
    * logger.database.prepare('SELECT event_type, count(*) AS n FROM trace_events GROUP BY 1').all();
    */
-  get database(): Database.Database {
+  get database(): SqliteDatabase {
     return this.db;
   }
 

@@ -1,7 +1,8 @@
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
 import { ConfigError } from '../errors.js';
+import { openSqlite, SqliteUnavailableError } from '../sqlite/open.js';
+import type { SqliteDatabase } from '../sqlite/types.js';
 import { ownerOnly } from '../util/owner-only.js';
 
 /**
@@ -55,7 +56,7 @@ CREATE TABLE IF NOT EXISTS trace_events (
 `;
 
 /** Index `i` upgrades a file from version `i` to `i + 1`, inside one transaction. */
-const MIGRATIONS: ReadonlyArray<(db: Database.Database, file: string) => void> = [
+const MIGRATIONS: ReadonlyArray<(db: SqliteDatabase, file: string) => void> = [
   (db, file) => {
     db.exec(SEED_DDL);
     // A file with unrelated tables of the same name must not be silently altered.
@@ -102,9 +103,9 @@ export interface OpenTelemetryOptions {
 export function openTelemetryDatabase(
   file: string,
   options: OpenTelemetryOptions = {},
-): Database.Database {
+): SqliteDatabase {
   const inMemory = file === ':memory:' || file === '';
-  let db: Database.Database;
+  let db: SqliteDatabase;
   try {
     if (!inMemory) {
       mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
@@ -112,8 +113,9 @@ export function openTelemetryDatabase(
       // SQLite gives its -wal and -shm files the same mode.
       if (!existsSync(file)) closeSync(openSync(file, 'a', 0o600));
     }
-    db = new Database(file);
+    db = openSqlite(file);
   } catch (err) {
+    if (err instanceof SqliteUnavailableError) throw err;
     throw new ConfigError({
       file,
       problem: `cannot open the telemetry database (${errorText(err)})`,
@@ -144,9 +146,9 @@ export function openTelemetryDatabase(
  * re-read under the write lock.
  *
  * @example
- * migrateTelemetrySchema(new Database('seed-results.db'), 'seed-results.db');
+ * migrateTelemetrySchema(openSqlite('seed-results.db'), 'seed-results.db');
  */
-export function migrateTelemetrySchema(db: Database.Database, file: string): void {
+export function migrateTelemetrySchema(db: SqliteDatabase, file: string): void {
   if (readVersion(db, file) === TELEMETRY_SCHEMA_VERSION) return;
   db.exec('BEGIN IMMEDIATE');
   try {
@@ -164,7 +166,7 @@ export function migrateTelemetrySchema(db: Database.Database, file: string): voi
   }
 }
 
-function readVersion(db: Database.Database, file: string): number {
+function readVersion(db: SqliteDatabase, file: string): number {
   const version = Number(db.pragma('user_version', { simple: true }));
   if (version > TELEMETRY_SCHEMA_VERSION) {
     throw new ConfigError({
@@ -182,9 +184,9 @@ function readVersion(db: Database.Database, file: string): number {
  * not migrate (they open read-only).
  *
  * @example
- * requireTelemetryTables(new Database('results.db', { readonly: true }), 'results.db');
+ * requireTelemetryTables(openSqlite('results.db', { readonly: true }), 'results.db');
  */
-export function requireTelemetryTables(db: Database.Database, file: string): void {
+export function requireTelemetryTables(db: SqliteDatabase, file: string): void {
   for (const [table, wanted] of Object.entries(TELEMETRY_COLUMNS)) {
     if (!hasTable(db, table)) {
       throw new ConfigError({
@@ -211,14 +213,14 @@ export function requireTelemetryTables(db: Database.Database, file: string): voi
  * @example
  * columnNames(db, 'runs').has('scenario') // false for a seed file
  */
-export function columnNames(db: Database.Database, table: string): Set<string> {
+export function columnNames(db: SqliteDatabase, table: string): Set<string> {
   const rows = db.prepare('SELECT name FROM pragma_table_info(?)').all(table) as Array<{
     name: string;
   }>;
   return new Set(rows.map((r) => r.name));
 }
 
-function hasTable(db: Database.Database, table: string): boolean {
+function hasTable(db: SqliteDatabase, table: string): boolean {
   return (
     db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) !==
     undefined

@@ -56,7 +56,17 @@ describe('findOnPath', () => {
 });
 
 describe('resolveProxyLauncher', () => {
-  it('with the default (empty) setting, uses the hitloop found on PATH', () => {
+  const bundled = { command: '/vscode/node', args: ['/ext/dist/cli/main.js'] };
+
+  it('with the default (empty) setting, uses the proxy bundled with the extension', () => {
+    const base = dir();
+    program(base); // a hitloop on PATH does not win over the bundled one
+    expect(
+      resolveProxyLauncher([], { bundled, env: { PATH: base }, platform: 'linux', extraDirs: [] }),
+    ).toEqual({ launcher: bundled });
+  });
+
+  it('without a bundled proxy (a checkout not built yet), uses the hitloop found on PATH', () => {
     const base = dir();
     const hitloop = program(base);
     expect(
@@ -64,7 +74,7 @@ describe('resolveProxyLauncher', () => {
     ).toEqual({ launcher: { command: hitloop, args: [] } });
   });
 
-  it('says how to install hitloop or set the launcher when none is found, instead of npx', () => {
+  it('says how to reinstall or set the launcher when nothing is found, instead of npx', () => {
     const r = resolveProxyLauncher([], {
       env: { PATH: '/nonexistent' },
       platform: 'linux',
@@ -72,17 +82,25 @@ describe('resolveProxyLauncher', () => {
     });
     expect('problem' in r).toBe(true);
     const problem = (r as { problem: string }).problem;
-    expect(problem).toContain('npm install -g');
+    expect(problem).toContain('bundled with the extension is missing');
     expect(problem).toContain('hitloop.proxyLauncher');
     expect(problem).toContain('["node", "/abs/path/hitloop/dist/cli/main.js"]');
     expect(problem).toContain('/nonexistent');
     expect(problem).toContain('Nothing was changed');
   });
 
-  it('uses an explicit setting as given', () => {
-    expect(resolveProxyLauncher(['node', '/opt/hitloop/dist/mcp-server/cli/main.js'])).toEqual({
+  it('uses an explicit setting as given, over the bundled proxy', () => {
+    expect(
+      resolveProxyLauncher(['node', '/opt/hitloop/dist/mcp-server/cli/main.js'], { bundled }),
+    ).toEqual({
       launcher: { command: 'node', args: ['/opt/hitloop/dist/mcp-server/cli/main.js'] },
     });
+  });
+
+  it('sets aside the old npx -y hitloop (the name is not ours on npm), with a note', () => {
+    const r = resolveProxyLauncher(['npx', '-y', 'hitloop'], { bundled });
+    expect(r).toMatchObject({ launcher: bundled });
+    expect((r as { note: string }).note).toContain('npm registry');
   });
 });
 
@@ -90,18 +108,25 @@ describe('the hitloop.proxyLauncher setting', () => {
   const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
   const setting = manifest.contributes.configuration.properties['hitloop.proxyLauncher'];
 
-  it('defaults to [] (find hitloop on PATH), never to npx -y hitloop', () => {
+  it('defaults to [] (the bundled proxy), never to npx -y hitloop', () => {
     expect(setting.default).toEqual([]);
-    expect(setting.markdownDescription).toContain('PATH');
-    expect(setting.markdownDescription).toContain('npm install -g');
+    expect(setting.markdownDescription).toContain('bundled');
     for (const file of [
       'extension/src/settings.ts',
       'extension/src/route-servers.ts',
       'extension/src/mcp-provider.ts',
+      'extension/src/bundled-proxy.ts',
     ]) {
       expect(readFileSync(join(root, file), 'utf8'), file).not.toMatch(
         /'npx',\s*'-y',\s*'hitloop'/,
       );
     }
+  });
+
+  it('is read from User settings in every window, and never from a workspace', () => {
+    // `machine` greys the User value out in remote windows and code-server;
+    // a workspace scope would let a repository (or an agent editing
+    // .vscode/settings.json) choose what starts in place of the gate.
+    expect(setting.scope).toBe('application');
   });
 });

@@ -1,8 +1,8 @@
 import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
+import { openSqlite } from '../../shared/sqlite/open.js';
 import { MemoryApprovalStore } from '../../shared/stores/memory-store.js';
 import { SqliteApprovalStore } from '../../shared/stores/sqlite-store.js';
 import { approvalStoreConformance, pendingRecord } from '../conformance/approval-store.spec.js';
@@ -41,7 +41,7 @@ describe('SqliteApprovalStore specifics', () => {
     const store = new SqliteApprovalStore(file, { onInvalid: (m) => warnings.push(m) });
     const good = pendingRecord();
     await store.put(good);
-    const raw = new Database(file);
+    const raw = openSqlite(file);
     raw
       .prepare(
         "INSERT INTO approvals (id, hub_id, status, server, tool, created_at, data) VALUES ('bad', 'h', 'pending', NULL, 't', '2030-01-01', '{not json')",
@@ -68,7 +68,7 @@ describe('SqliteApprovalStore specifics', () => {
 
   it('opens a store file written by an earlier version and adds the new columns', async () => {
     const file = join(dir, 'old-layout.db');
-    const raw = new Database(file);
+    const raw = openSqlite(file);
     raw.exec(`CREATE TABLE approvals (id TEXT PRIMARY KEY, hub_id TEXT NOT NULL, status TEXT NOT NULL,
       server TEXT, tool TEXT NOT NULL, created_at TEXT NOT NULL, data TEXT NOT NULL)`);
     const old = pendingRecord();

@@ -1,7 +1,6 @@
 import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import {
   AlwaysReviewPolicy,
@@ -19,6 +18,7 @@ import {
   type TrialRecord,
   toResultsCsv,
 } from '../../shared/index.js';
+import { openSqlite } from '../../shared/sqlite/open.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'hitloop-eval-'));
 
@@ -166,7 +166,7 @@ describe('runExperiment: outputs, reproducibility, resume', () => {
       readFileSync(join(cut, 'summary.json')).equals(readFileSync(join(whole, 'summary.json'))),
     ).toBe(true);
     // Telemetry holds each trial once, whichever process ran it.
-    const db = new Database(join(cut, 'telemetry.db'), { readonly: true });
+    const db = openSqlite(join(cut, 'telemetry.db'), { readonly: true });
     const runs = db.prepare('SELECT count(*) AS n FROM runs').get() as { n: number };
     const starts = db
       .prepare("SELECT count(*) AS n FROM trace_events WHERE event_type = 'run_start'")

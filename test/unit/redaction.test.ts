@@ -1,10 +1,10 @@
 import { chmodSync, existsSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { loadProxyConfig } from '../../mcp-server/proxy/config/load.js';
 import { createAction } from '../../shared/models/action.js';
+import { openSqlite } from '../../shared/sqlite/open.js';
 import { SqliteApprovalStore } from '../../shared/stores/sqlite-store.js';
 import { TelemetryLogger } from '../../shared/telemetry/logger.js';
 import { argsHash } from '../../shared/util/canonical-json.js';
@@ -77,7 +77,7 @@ describe('telemetry', () => {
     logger.close();
     expect(payloads[1]?.tool_args).toMatchObject({ api_key: hashed(SECRET), max_tokens: 100 });
     expect(payloads[2]?.tool_args).toMatchObject({ password: hashed('pw') });
-    const raw = new Database(file, { readonly: true });
+    const raw = openSqlite(file, { readonly: true });
     const text = JSON.stringify(raw.prepare('SELECT payload FROM trace_events').all());
     raw.close();
     expect(text).not.toContain(SECRET);
@@ -107,7 +107,7 @@ describe('telemetry', () => {
 
 describe('approvals.db', () => {
   function rawData(file: string, id: string): string {
-    const db = new Database(file, { readonly: true });
+    const db = openSqlite(file, { readonly: true });
     const row = db.prepare('SELECT data FROM approvals WHERE id = ?').get(id) as { data: string };
     db.close();
     return row.data;

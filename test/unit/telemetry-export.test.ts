@@ -1,9 +1,9 @@
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../shared/errors.js';
+import { openSqlite } from '../../shared/sqlite/open.js';
 import {
   CSV_COLUMNS,
   csvField,
@@ -208,7 +208,7 @@ describe('telemetry export', () => {
 
   it('keeps going past bad JSON in a row, keeping the raw text and saying why', () => {
     seed();
-    const raw = new Database(file);
+    const raw = openSqlite(file);
     raw
       .prepare('INSERT INTO trace_events VALUES (?, ?, ?, ?, ?)')
       .run('bad', 'run-2', 'llm_call', 'x', '{"unterminated": ');
@@ -231,7 +231,7 @@ describe('telemetry export', () => {
   });
 
   it('exports a seed file (schema version 1) read-only, without migrating it', () => {
-    const raw = new Database(file);
+    const raw = openSqlite(file);
     raw.exec(`
       CREATE TABLE runs (run_id TEXT PRIMARY KEY, condition TEXT, start_time TEXT, end_time TEXT, success INTEGER, metadata TEXT);
       CREATE TABLE trace_events (event_id TEXT PRIMARY KEY, run_id TEXT, event_type TEXT, timestamp TEXT, payload TEXT);
@@ -280,7 +280,7 @@ describe('telemetry export', () => {
     expect(() => openTelemetryForExport(text)).toThrow(/text\.db: not a SQLite database/);
 
     const empty = join(dir, 'empty.db');
-    new Database(empty).exec('CREATE TABLE other (x)').close();
+    openSqlite(empty).exec('CREATE TABLE other (x)').close();
     expect(() => openTelemetryForExport(empty)).toThrow(/table "runs" is missing/);
 
     expect(() => openTelemetryForExport(dir)).toThrow(/is a directory/);

@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { openSqlite } from '../../shared/sqlite/open.js';
 import { TelemetryError, TelemetryLogger } from '../../shared/telemetry/logger.js';
 
 // A real "disk full": SQLite refuses to grow the file past max_page_count,
@@ -35,7 +35,7 @@ function bigPayload(i: number) {
 }
 
 function storedIndexes(): number[] {
-  const db = new Database(file, { readonly: true });
+  const db = openSqlite(file, { readonly: true });
   try {
     return (
       db.prepare('SELECT payload FROM trace_events ORDER BY rowid').pluck().all() as string[]
@@ -174,7 +174,7 @@ describe('TelemetryLogger on a failing disk (required)', () => {
     accepted.push(log.logEvent({ runId: 'r', eventType: 'llm_call', payload: bigPayload(5) }));
     log.close();
     expect(storedIndexes()).toEqual([0, 1, 2, 3, 4, 5]);
-    const db = new Database(file, { readonly: true });
+    const db = openSqlite(file, { readonly: true });
     expect(new Set(db.prepare('SELECT event_id FROM trace_events').pluck().all())).toEqual(
       new Set(accepted),
     );

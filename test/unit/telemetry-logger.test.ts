@@ -1,13 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createAction } from '../../shared/models/action.js';
 import { ApprovalRequest } from '../../shared/models/approval-request.js';
 import { Decision } from '../../shared/models/decision.js';
 import { ToolResult } from '../../shared/models/tool-result.js';
 import type { EventType } from '../../shared/models/trace-event.js';
+import { openSqlite } from '../../shared/sqlite/open.js';
 import { TelemetryLogger } from '../../shared/telemetry/logger.js';
 
 let dir: string;
@@ -31,7 +31,7 @@ function logger(options: Partial<ConstructorParameters<typeof TelemetryLogger>[0
 
 /** A second connection, as another process would see the file. */
 function countEvents(): number {
-  const db = new Database(file, { readonly: true });
+  const db = openSqlite(file, { readonly: true });
   try {
     return (db.prepare('SELECT count(*) AS n FROM trace_events').get() as { n: number }).n;
   } finally {
@@ -49,7 +49,7 @@ describe('TelemetryLogger', () => {
     expect(log.stats.written).toBe(1000);
     log.close();
 
-    const db = new Database(file, { readonly: true });
+    const db = openSqlite(file, { readonly: true });
     const stored = db.prepare('SELECT event_id FROM trace_events').pluck().all() as string[];
     db.close();
     expect(stored).toHaveLength(1234);

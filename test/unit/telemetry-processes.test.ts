@@ -3,8 +3,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Database from 'better-sqlite3';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { openSqlite } from '../../shared/sqlite/open.js';
 
 // These run the built library in real child processes (`npm test` builds first).
 const built = fileURLToPath(new URL('../../dist/shared/telemetry/index.js', import.meta.url));
@@ -48,7 +48,7 @@ describe('telemetry across processes', () => {
     ]);
     for (const r of results) expect(r).toMatchObject({ code: 0, stderr: '' });
 
-    const db = new Database(file, { readonly: true });
+    const db = openSqlite(file, { readonly: true });
     const perWriter = (writer: string) =>
       (
         db
@@ -103,7 +103,7 @@ describe('telemetry across processes', () => {
       expect(result).toMatchObject({ code: 0, stderr: '' });
       // The timer is 10 minutes; an un-unref'd timer would hang far past this.
       expect(result.ms).toBeLessThan(15_000);
-      const db = new Database(file, { readonly: true });
+      const db = openSqlite(file, { readonly: true });
       const rows = db
         .prepare('SELECT payload FROM trace_events ORDER BY rowid')
         .pluck()

@@ -1,9 +1,10 @@
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../shared/errors.js';
+import { openSqlite } from '../../shared/sqlite/open.js';
+import type { SqliteDatabase } from '../../shared/sqlite/types.js';
 import { TelemetryLogger } from '../../shared/telemetry/logger.js';
 import { TELEMETRY_SCHEMA_VERSION } from '../../shared/telemetry/schema.js';
 
@@ -15,13 +16,13 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function columns(db: Database.Database, table: string): string[] {
+function columns(db: SqliteDatabase, table: string): string[] {
   return (db.prepare('SELECT name FROM pragma_table_info(?)').all(table) as { name: string }[]).map(
     (r) => r.name,
   );
 }
 
-function indexes(db: Database.Database): string[] {
+function indexes(db: SqliteDatabase): string[] {
   return (
     db
       .prepare(
@@ -33,7 +34,7 @@ function indexes(db: Database.Database): string[] {
 
 /** The seed's layout, created by hand the way the Python library did (user_version never set). */
 function createSeedFile(file: string, userVersion = 0): void {
-  const db = new Database(file);
+  const db = openSqlite(file);
   db.exec(`
     CREATE TABLE runs (run_id TEXT PRIMARY KEY, condition TEXT, start_time TEXT, end_time TEXT, success INTEGER, metadata TEXT);
     CREATE TABLE trace_events (event_id TEXT PRIMARY KEY, run_id TEXT, event_type TEXT, timestamp TEXT, payload TEXT);
@@ -72,7 +73,7 @@ describe('telemetry schema', () => {
   it('creates the seed tables plus scenario, both indexes, WAL and user_version 2', () => {
     const file = join(dir, 'new.db');
     new TelemetryLogger({ dbPath: file }).close();
-    const db = new Database(file, { readonly: true });
+    const db = openSqlite(file, { readonly: true });
     expect(columns(db, 'runs')).toEqual([
       'run_id',
       'condition',
@@ -101,7 +102,7 @@ describe('telemetry schema', () => {
     const logger = new TelemetryLogger({ dbPath: file });
     logger.logEvent({ runId: 'r', eventType: 'error' });
     logger.close();
-    const db = new Database(file, { readonly: true });
+    const db = openSqlite(file, { readonly: true });
     expect(db.prepare('SELECT count(*) AS n FROM trace_events').get()).toEqual({ n: 1 });
     db.close();
   });
@@ -142,7 +143,7 @@ describe('telemetry schema', () => {
     ]);
     logger.close();
 
-    const check = new Database(file, { readonly: true });
+    const check = openSqlite(file, { readonly: true });
     expect(check.prepare('SELECT count(*) AS n FROM runs').get()).toEqual({ n: 3 });
     expect(check.prepare('SELECT count(*) AS n FROM trace_events').get()).toEqual({ n: 4 });
     check.close();
@@ -172,7 +173,7 @@ describe('telemetry schema', () => {
     expect((error as Error).message).toMatch(
       /schema version 3 is newer than this hitloop understands \(2\)/,
     );
-    const db = new Database(file, { readonly: true });
+    const db = openSqlite(file, { readonly: true });
     expect(db.pragma('user_version', { simple: true })).toBe(3);
     expect(columns(db, 'runs')).not.toContain('scenario');
     db.close();
@@ -187,13 +188,13 @@ describe('telemetry schema', () => {
 
   it('refuses a database whose runs table is someone else', () => {
     const file = join(dir, 'other-app.db');
-    const db = new Database(file);
+    const db = openSqlite(file);
     db.exec('CREATE TABLE runs (id INTEGER PRIMARY KEY, name TEXT)');
     db.close();
     expect(() => new TelemetryLogger({ dbPath: file })).toThrow(
       /table "runs" lacks column\(s\) run_id, condition, start_time, end_time, success, metadata/,
     );
-    const after = new Database(file, { readonly: true });
+    const after = openSqlite(file, { readonly: true });
     expect(columns(after, 'runs')).toEqual(['id', 'name']);
     after.close();
   });

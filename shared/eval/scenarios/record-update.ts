@@ -1,7 +1,8 @@
-import Database from 'better-sqlite3';
 import { z } from 'zod';
 import { type Action, createAction } from '../../models/action.js';
 import type { RiskClass } from '../../models/risk.js';
+import { openSqlite } from '../../sqlite/open.js';
+import type { SqliteDatabase, SqliteStatement } from '../../sqlite/types.js';
 import { keyedUniform, pick } from '../random.js';
 import type {
   ErrorType,
@@ -236,16 +237,16 @@ export class RecordUpdateScenario implements Scenario<RecordTask> {
     anomalySignals: ['\\bcard\\b', 'delete'],
   };
   private readonly dbPath: string;
-  private db: Database.Database | undefined;
+  private db: SqliteDatabase | undefined;
   // Preparing a statement costs more than running it; a trial runs a handful.
-  private readonly statements = new Map<string, Database.Statement>();
+  private readonly statements = new Map<string, SqliteStatement>();
 
   constructor(options: RecordUpdateOptions = {}) {
     this.dbPath = options.dbPath ?? ':memory:';
   }
 
   /** The open CRM connection (after `setUp`), for inspection in tests. */
-  get database(): Database.Database {
+  get database(): SqliteDatabase {
     if (!this.db) throw new Error('RecordUpdateScenario: call setUp() first');
     return this.db;
   }
@@ -380,7 +381,7 @@ export class RecordUpdateScenario implements Scenario<RecordTask> {
 
   setUp(): void {
     if (this.db) return;
-    const db = new Database(this.dbPath);
+    const db = openSqlite(this.dbPath);
     db.pragma('journal_mode = MEMORY');
     db.exec('DROP TABLE IF EXISTS customers; DROP TABLE IF EXISTS audit_log;');
     db.exec(SCHEMA_SQL);
@@ -507,7 +508,7 @@ export class RecordUpdateScenario implements Scenario<RecordTask> {
     this.db = undefined;
   }
 
-  private sql(text: string): Database.Statement {
+  private sql(text: string): SqliteStatement {
     let statement = this.statements.get(text);
     if (!statement) {
       statement = this.database.prepare(text);
