@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { delimiter, join } from 'node:path';
 import type { Browser, Frame, Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { discoverHubs } from '../../shared/hub/index.js';
 import {
   ARTIFACTS,
   answerDialog,
@@ -48,7 +49,7 @@ import {
 //             with VS Code's own runtime (the issue's "VSIX alone").
 //   explicit  hitloop.proxyLauncher = [this machine's node, dist/cli/main.js]
 //             (a checkout's build): for a VSIX that does not carry the proxy.
-const LAUNCHER = process.env.HITLOOP_E2E_LAUNCHER ?? 'explicit';
+const LAUNCHER = process.env.HITLOOP_E2E_LAUNCHER ?? 'vsix';
 if (LAUNCHER !== 'vsix' && LAUNCHER !== 'explicit') {
   throw new Error(`HITLOOP_E2E_LAUNCHER=${LAUNCHER}: expected vsix or explicit`);
 }
@@ -179,6 +180,10 @@ async function setColorTheme(theme: string): Promise<void> {
     undefined,
     { timeout: 30_000 },
   );
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 /** Shows the hitloop sidebar and returns the card of the pending call for `path`. */
@@ -370,6 +375,23 @@ describe(`VS Code's own MCP client through hitloop (code-server, launcher: ${LAU
     log(`VS Code names the gated tools: ${mcpTools.join(', ')}`);
     await screenshot('server-started');
     expect(mcpTools).toContain(writeTool);
+
+    // Which hitloop VS Code started: the proxy announces its hub (with its pid)
+    // under HOME/.hitloop; its command line says what runs it.
+    const hubs = discoverHubs(hitloopHome);
+    expect(hubs, `hubs announced under ${hitloopHome}`).toHaveLength(1);
+    const argv = readFileSync(`/proc/${hubs[0]!.pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    log(`the proxy VS Code started: ${JSON.stringify(argv)}`);
+    if (LAUNCHER === 'vsix') {
+      // VS Code's own runtime, running the proxy the installed VSIX carries.
+      expect(argv[0]).toBe(codeServerNode());
+      expect(argv[1]).toMatch(
+        new RegExp(`^${escapeRegExp(codeServer!.extensionsDir)}/hitloop\\.hitloop-[^/]+/`),
+      );
+    } else {
+      expect(argv.slice(0, 2)).toEqual([process.execPath, join(ROOT, 'dist/cli/main.js')]);
+    }
+    expect(argv).toContain('proxy');
   });
 
   it("Approve: VS Code's call waits in the sidebar, then writes the file (light theme)", async () => {
