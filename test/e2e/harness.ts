@@ -204,7 +204,22 @@ export interface ExtensionManifest {
   contributes?: {
     viewsContainers?: { activitybar?: { id: string; title: string }[] };
     views?: Record<string, { id: string; name?: string; type?: string }[]>;
+    commands?: { command: string; title: string; category?: string }[];
   };
+}
+
+/**
+ * A command's title as the Command Palette shows it ("Category: Title"),
+ * from the installed manifest, so a spec follows a renamed command.
+ *
+ * @example
+ * paletteTitle(cs.manifest, 'hitloop.routeWorkspaceServers') // 'hitloop: Route Workspace MCP Servers Through hitloop'
+ */
+export function paletteTitle(manifest: ExtensionManifest, command: string): string {
+  const c = manifest.contributes?.commands?.find((x) => x.command === command);
+  if (!c)
+    throw new Error(`${manifest.publisher}.${manifest.name} contributes no command ${command}`);
+  return c.category ? `${c.category}: ${c.title}` : c.title;
 }
 
 /** The environment for a child: this process's, plus `extra`. */
