@@ -95,6 +95,10 @@ const host = {
   format: 'cjs',
   target: 'node20',
   external: ['vscode'],
+  // Current VS Code's extension host (seen in 1.139) logs a PendingMigrationError
+  // for every read of the global `navigator`; zod reads it once to detect
+  // Cloudflare Workers. The host bundle never runs in a browser: no navigator.
+  define: { navigator: 'undefined' },
   // mcp-server/wrap's launcherFor('node') reads import.meta.url; the extension
   // never calls it, and in CommonJS there is no import.meta.
   logOverride: { 'empty-import-meta': 'silent' },

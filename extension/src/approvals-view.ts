@@ -11,6 +11,8 @@ export interface ApprovalsViewHost {
   hubs: HubConnections;
   output: vscode.OutputChannel;
   showDiff(ref: ItemRef, editedArgs?: Record<string, unknown>): Promise<void>;
+  /** The checked items changed (the "Selected" commands' context key follows). */
+  onSelection?(items: readonly ItemRef[]): void;
 }
 
 /**
@@ -70,6 +72,7 @@ export class ApprovalsViewProvider implements vscode.WebviewViewProvider, vscode
       view.onDidDispose(() => {
         this.view = undefined;
         this.selection = [];
+        this.host.onSelection?.([]);
         this.viewing = undefined;
         this.visibilityEmitter.fire(false);
       }),
@@ -194,11 +197,7 @@ export class ApprovalsViewProvider implements vscode.WebviewViewProvider, vscode
         return;
       case 'selection':
         this.selection = message.items;
-        await vscode.commands.executeCommand(
-          'setContext',
-          'hitloop.hasSelection',
-          message.items.length > 0,
-        );
+        this.host.onSelection?.(message.items);
         return;
       case 'viewing':
         this.viewing = message.ref;

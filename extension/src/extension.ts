@@ -2,6 +2,8 @@ import * as vscode from 'vscode';
 import { decideAll, describeOutcome } from './actions.js';
 import { ApprovalsViewProvider } from './approvals-view.js';
 import { prepareBundledProxy } from './bundled-proxy.js';
+import { ClosableOutput } from './closable-output.js';
+import { ContextKeys } from './context-keys.js';
 import { PROPOSED_SCHEME, ProposedContentProvider, showProposedDiff } from './diff.js';
 import { HubConnections, type HubsSnapshot, type PendingItem } from './hub-connections.js';
 import { registerMcpProvider } from './mcp-provider.js';
@@ -9,6 +11,7 @@ import { RequestNotifier } from './notifications.js';
 import { ItemRef } from './protocol.js';
 import { RemoteHubs } from './remote-hub-commands.js';
 import { routeWorkspaceServers, undoRouteWorkspaceServers } from './route-servers.js';
+import { MCP_JSON, routingState } from './routing-state.js';
 import { readSettings } from './settings.js';
 import { PendingStatusBar } from './status-bar.js';
 import { argsPreview, hasDiff } from './views.js';
@@ -22,6 +25,9 @@ export interface HitloopExtensionApi {
   mcpProviderRegistered: boolean;
 }
 
+/** The walkthrough declared under `contributes.walkthroughs`. */
+export const WALKTHROUGH_ID = 'hitloop.gettingStarted';
+
 function workspaceFolders(): string[] {
   return (vscode.workspace.workspaceFolders ?? [])
     .filter((f) => f.uri.scheme === 'file')
@@ -29,7 +35,8 @@ function workspaceFolders(): string[] {
 }
 
 export function activate(context: vscode.ExtensionContext): HitloopExtensionApi {
-  const output = vscode.window.createOutputChannel('hitloop');
+  // Commands still running when the window reloads must not throw on a closed channel.
+  const output = new ClosableOutput(vscode.window.createOutputChannel('hitloop'));
   // Remote hubs (team mode) join the discovered ones once their tokens are read.
   const remoteHubs = new RemoteHubs(
     context.secrets,
@@ -46,15 +53,42 @@ export function activate(context: vscode.ExtensionContext): HitloopExtensionApi 
   const proposed = new ProposedContentProvider();
   const showDiff = (ref: ItemRef, editedArgs?: Record<string, unknown>) =>
     showProposedDiff(hubs, proposed, ref, editedArgs);
-  const view = new ApprovalsViewProvider(context.extensionUri, { hubs, output, showDiff });
+  // What the `when` clauses of the manifest's menus read.
+  const keys = new ContextKeys(
+    (key, value) => void vscode.commands.executeCommand('setContext', key, value),
+  );
+  const syncPending = () => {
+    const { pending } = hubs.snapshot();
+    const live = new Set(pending.map((i) => `${i.hub.hubId}\n${i.approval.id}`));
+    keys.update({
+      pending: pending.length,
+      pendingWrites: pending.filter((i) => hasDiff(i.hub, i.approval)).length,
+      selected: view.selection.filter((r) => live.has(`${r.hubId}\n${r.id}`)).length,
+    });
+  };
+  const syncRouting = () => keys.update(routingState(workspaceFolders()));
+  const syncRemoteHubs = () => keys.update({ remoteHubs: readSettings().remoteHubs.length });
+  const view: ApprovalsViewProvider = new ApprovalsViewProvider(context.extensionUri, {
+    hubs,
+    output,
+    showDiff,
+    onSelection: syncPending,
+  });
   const notifier = new RequestNotifier({
     hubs,
     viewVisible: () => view.visible,
     reveal: (ref, focus) => view.reveal(ref, focus),
   });
 
+  const offPending = hubs.onDidChange(syncPending);
+  const mcpJsonWatcher = vscode.workspace.createFileSystemWatcher(`**/${MCP_JSON}`);
   context.subscriptions.push(
     output,
+    { dispose: offPending },
+    mcpJsonWatcher,
+    mcpJsonWatcher.onDidCreate(syncRouting),
+    mcpJsonWatcher.onDidChange(syncRouting),
+    mcpJsonWatcher.onDidDelete(syncRouting),
     remoteHubs,
     { dispose: () => hubs.dispose() },
     proposed,
@@ -65,8 +99,12 @@ export function activate(context: vscode.ExtensionContext): HitloopExtensionApi 
     vscode.workspace.registerTextDocumentContentProvider(PROPOSED_SCHEME, proposed),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('hitloop')) hubs.reconfigure();
+      if (e.affectsConfiguration('hitloop.remoteHubs')) syncRemoteHubs();
     }),
-    vscode.workspace.onDidChangeWorkspaceFolders(() => hubs.reconfigure()),
+    vscode.workspace.onDidChangeWorkspaceFolders(() => {
+      hubs.reconfigure();
+      syncRouting();
+    }),
   );
 
   /** The request a command acts on: its argument, the one on screen, or one picked. */
@@ -165,10 +203,21 @@ export function activate(context: vscode.ExtensionContext): HitloopExtensionApi 
   });
   // The proxy carried in the VSIX, and its fixed-path launcher for mcp.json.
   const bundled = prepareBundledProxy(context, readSettings().home, (m) => output.appendLine(m));
-  register('hitloop.routeWorkspaceServers', () => routeWorkspaceServers(output, bundled));
-  register('hitloop.undoRouteWorkspaceServers', () => undoRouteWorkspaceServers(output));
+  register('hitloop.routeWorkspaceServers', () =>
+    routeWorkspaceServers(output, bundled).finally(syncRouting),
+  );
+  register('hitloop.undoRouteWorkspaceServers', () =>
+    undoRouteWorkspaceServers(output).finally(syncRouting),
+  );
   register('hitloop.connectRemoteHub', () => remoteHubs.connect());
   register('hitloop.disconnectRemoteHub', () => remoteHubs.disconnect());
+  register('hitloop.openWalkthrough', () =>
+    vscode.commands.executeCommand(
+      'workbench.action.openWalkthrough',
+      `${context.extension.id}#${WALKTHROUGH_ID}`,
+      false,
+    ),
+  );
 
   const mcpProviderRegistered = registerMcpProvider(context, bundled);
   if (!mcpProviderRegistered) {
@@ -179,6 +228,8 @@ export function activate(context: vscode.ExtensionContext): HitloopExtensionApi 
 
   hubs.start();
   void remoteHubs.load();
+  syncRouting();
+  syncRemoteHubs();
   return {
     snapshot: () => hubs.snapshot(),
     viewResolved: () => view.resolved,

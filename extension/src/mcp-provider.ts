@@ -5,39 +5,16 @@ import { type BundledProxy, proxyLaunch } from './bundled-proxy.js';
 import { showLauncherProblem } from './route-servers.js';
 import { readSettings } from './settings.js';
 
-// VS Code 1.101 made MCP server definition providers stable API. The types
-// this extension builds against are 1.100's (code-server 4.100.3 is VS Code
-// 1.100.3), so the few members used are declared here and looked up at run
-// time: where the API is absent, nothing is registered.
+// MCP server definition providers are stable API since VS Code 1.101, the
+// version `engines.vscode` asks for; the code uses @types/vscode 1.101's own
+// types. An editor that lacks the API (a fork, a build with it turned off)
+// gets no provider and a line in the output saying why.
 
 /** The provider id declared under `contributes.mcpServerDefinitionProviders`. */
 export const MCP_PROVIDER_ID = 'hitloop.proxiedServers';
 
 /** Where a workspace keeps the hitloop config whose servers the provider offers. */
 export const WORKSPACE_CONFIG = join('.vscode', 'hitloop.json');
-
-interface McpStdioServerDefinition {
-  cwd?: vscode.Uri;
-}
-type McpStdioServerDefinitionCtor = new (
-  label: string,
-  command: string,
-  args?: string[],
-  env?: Record<string, string | number | null>,
-  version?: string,
-) => McpStdioServerDefinition;
-
-interface McpServerDefinitionProvider {
-  onDidChangeMcpServerDefinitions?: vscode.Event<void>;
-  provideMcpServerDefinitions(token: vscode.CancellationToken): McpStdioServerDefinition[];
-}
-
-interface McpApi {
-  registerMcpServerDefinitionProvider(
-    id: string,
-    provider: McpServerDefinitionProvider,
-  ): vscode.Disposable;
-}
 
 /** One server definition VS Code's agent mode can start: `hitloop proxy --config FILE`. */
 export interface ProxiedServer {
@@ -114,11 +91,12 @@ export function registerMcpProvider(
   context: vscode.ExtensionContext,
   bundled: BundledProxy,
 ): boolean {
-  const lm = (vscode as unknown as { lm?: Partial<McpApi> }).lm;
-  const Definition = (
-    vscode as unknown as { McpStdioServerDefinition?: McpStdioServerDefinitionCtor }
-  ).McpStdioServerDefinition;
-  if (typeof lm?.registerMcpServerDefinitionProvider !== 'function' || !Definition) return false;
+  // Typed as always there (1.101+); checked, since a fork may still lack it.
+  if (
+    typeof vscode.lm?.registerMcpServerDefinitionProvider !== 'function' ||
+    typeof vscode.McpStdioServerDefinition !== 'function'
+  )
+    return false;
   const changed = new vscode.EventEmitter<void>();
   // VS Code asks for the definitions again and again; say the same problem once.
   let lastProblem: string | undefined;
@@ -148,11 +126,11 @@ export function registerMcpProvider(
   );
   try {
     context.subscriptions.push(
-      lm.registerMcpServerDefinitionProvider(MCP_PROVIDER_ID, {
+      vscode.lm.registerMcpServerDefinitionProvider(MCP_PROVIDER_ID, {
         onDidChangeMcpServerDefinitions: changed.event,
         provideMcpServerDefinitions: () =>
           proxiedServers(bundled, onProblem).map((server) => {
-            const definition = new Definition(
+            const definition = new vscode.McpStdioServerDefinition(
               server.label,
               server.command,
               server.args,
@@ -165,7 +143,7 @@ export function registerMcpProvider(
     );
     return true;
   } catch {
-    // Present but not enabled (a proposed API in some builds).
+    // Present but refused (turned off by policy in some builds).
     return false;
   }
 }

@@ -195,7 +195,11 @@ export const FromWebview = z.discriminatedUnion('type', [
   z
     .object({
       type: z.literal('runCommand'),
-      command: z.enum(['hitloop.routeWorkspaceServers', 'hitloop.refresh']),
+      command: z.enum([
+        'hitloop.routeWorkspaceServers',
+        'hitloop.refresh',
+        'hitloop.openWalkthrough',
+      ]),
     })
     .strict(),
 ]);

@@ -88,7 +88,7 @@ export async function routeWorkspaceServers(
       `Route ${toWrap.length} MCP server${toWrap.length === 1 ? '' : 's'} (${names}) through hitloop?`,
       {
         modal: true,
-        detail: `Each will start as "${[launcher.command, ...launcher.args].join(' ')} proxy … -- <the original command>", so its tool calls wait for approval here. A backup of .vscode/mcp.json is kept beside it; "hitloop: Undo Routing" restores it.`,
+        detail: `Each will start as "${[launcher.command, ...launcher.args].join(' ')} proxy … -- <the original command>", so its tool calls wait for approval here. A backup of .vscode/mcp.json is kept beside it; "hitloop: Undo Routing of Workspace MCP Servers" restores it.`,
       },
       'Route',
     );

@@ -571,28 +571,38 @@ export class ApprovalsApp {
         h(
           'p',
           {},
-          'Tool calls that need your approval appear here. Start hitloop in front of an MCP server, for example in a terminal:',
+          'Tool calls that need your approval appear here once your MCP servers run through hitloop. Route the servers in this workspace’s .vscode/mcp.json:',
         ),
+        h(
+          'div',
+          { class: 'actions' },
+          h(
+            'button',
+            {
+              class: 'primary',
+              testid: 'route-servers',
+              onClick: () =>
+                this.post({ type: 'runCommand', command: 'hitloop.routeWorkspaceServers' }),
+            },
+            icon('shield'),
+            ' Route workspace servers through hitloop',
+          ),
+          h(
+            'button',
+            {
+              class: 'secondary',
+              testid: 'open-walkthrough',
+              onClick: () => this.post({ type: 'runCommand', command: 'hitloop.openWalkthrough' }),
+            },
+            icon('book'),
+            ' Get started',
+          ),
+        ),
+        h('p', {}, 'or start hitloop in front of a server in a terminal:'),
         h(
           'pre',
           { class: 'command', testid: 'empty-command' },
-          'npx hitloop proxy --http 127.0.0.1:3333 -- npx -y @modelcontextprotocol/server-filesystem .',
-        ),
-        h(
-          'p',
-          {},
-          'or route the MCP servers in this workspace’s .vscode/mcp.json through hitloop:',
-        ),
-        h(
-          'button',
-          {
-            class: 'primary',
-            testid: 'route-servers',
-            onClick: () =>
-              this.post({ type: 'runCommand', command: 'hitloop.routeWorkspaceServers' }),
-          },
-          icon('shield'),
-          ' Route workspace servers through hitloop',
+          'hitloop proxy --http 127.0.0.1:3333 -- npx -y @modelcontextprotocol/server-filesystem .',
         ),
         h(
           'p',

@@ -54,7 +54,10 @@ export function bundledLaunch(cliPath: string, runtime: HostRuntime): LaunchComm
 }
 
 /**
- * The file name of the stable launcher on a platform.
+ * The file name of the stable launcher on a platform. On Windows a `.cmd`:
+ * VS Code looks a stdio server's command up and starts `.bat`/`.cmd` files
+ * through the shell (as read in VS Code 1.139's extension host), so a batch
+ * file works where a shell script could not.
  *
  * @example
  * stableLauncherName('win32') // 'hitloop.cmd'

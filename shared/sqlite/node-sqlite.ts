@@ -25,6 +25,7 @@ export interface NodeStatementSync {
   get(...params: unknown[]): unknown;
   all(...params: unknown[]): unknown[];
   iterate?(...params: unknown[]): IterableIterator<unknown>;
+  setAllowUnknownNamedParameters?(enabled: boolean): void;
 }
 
 /** The members of node:sqlite's DatabaseSync used here. */
@@ -71,7 +72,11 @@ function bindable(params: readonly SqliteParam[]): unknown[] {
 class NodeSqliteStatement implements SqliteStatement {
   private plucking = false;
 
-  constructor(private readonly statement: NodeStatementSync) {}
+  constructor(private readonly statement: NodeStatementSync) {
+    // As better-sqlite3: keys of a named-parameter object that the statement
+    // does not use are ignored (Node 22.15+; before, they are an error).
+    statement.setAllowUnknownNamedParameters?.(true);
+  }
 
   pluck(toggle = true): this {
     this.plucking = toggle;
@@ -148,6 +153,9 @@ export class NodeSqliteDatabase implements SqliteDatabase {
     }
     try {
       this.db = new sqlite.DatabaseSync(file, options.readonly ? { readOnly: true } : {});
+      // better-sqlite3 opens with a 5 s busy timeout; node:sqlite with none,
+      // which would fail at once where another process holds a lock.
+      this.db.exec('PRAGMA busy_timeout = 5000');
     } catch (err) {
       throw asSqliteError(err);
     }

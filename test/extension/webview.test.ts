@@ -97,7 +97,7 @@ describe('the Approvals webview', () => {
     snapshot([], { hubs: [] });
     const empty = $('empty-state')!;
     expect(empty.textContent).toContain('No hitloop proxy is running');
-    expect(empty.textContent).toContain('npx hitloop proxy');
+    expect(empty.textContent).toContain('hitloop proxy --http');
     expect(empty.textContent).toContain('/home/me/.hitloop/hubs');
     $('refresh-button', empty)!.click();
     expect(last('refresh')).toEqual({ type: 'refresh' });
@@ -106,6 +106,8 @@ describe('the Approvals webview', () => {
       type: 'runCommand',
       command: 'hitloop.routeWorkspaceServers',
     });
+    $('open-walkthrough', empty)!.click();
+    expect(last('runCommand')).toEqual({ type: 'runCommand', command: 'hitloop.openWalkthrough' });
   });
 
   it('says when other workspaces have requests, and offers to show them', () => {

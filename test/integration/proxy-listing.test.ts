@@ -117,7 +117,11 @@ describe('hitloop proxy: listing and namespacing', () => {
   });
 
   it('identifies itself and passes on the servers instructions', async () => {
-    expect(stdio.client.getServerVersion()?.name).toBe('hitloop-proxy');
+    // In front of several servers: the name the client knows it by (proxy.nameInClient).
+    expect(stdio.client.getServerVersion()).toMatchObject({
+      name: 'hitloop',
+      description: expect.stringContaining('everything, fs, gated by hitloop'),
+    });
     expect(stdio.client.getServerCapabilities()?.tools).toBeDefined();
     expect(stdio.client.getInstructions() ?? '').toContain('[everything]');
   });

@@ -147,6 +147,27 @@ describe.skipIf(!REQUIRED).each(RUNTIMES)(
       // The CLI's chunks are ES modules: the manifest beside them must say so.
       expect(JSON.parse(readFileSync(join(ext, 'package.json'), 'utf8')).type).toBe('module');
       expect(vsixKb).toBeLessThan(1024);
+      // A runtime with neither driver (this machine's Node 20: no node:sqlite,
+      // and the VSIX has no better-sqlite3) gets one line naming both and the fix.
+      if (Number(process.versions.node.split('.')[0]) < 22) {
+        writeFileSync(join(work, 'empty.db'), '');
+        const old = spawnSync(
+          process.execPath,
+          [
+            join(ext, 'dist', 'cli', 'main.js'),
+            'telemetry',
+            'export',
+            '--db',
+            join(work, 'empty.db'),
+            '--format',
+            'csv',
+          ],
+          { encoding: 'utf8', env: env() },
+        );
+        expect(old.status).toBe(1);
+        expect(old.stderr).toContain('hitloop needs SQLite, and no driver loads in this runtime');
+        expect(old.stderr).toContain('run hitloop with Node 22.13 or newer');
+      }
     });
 
     it('as the MCP provider starts it: lists, then calls a tool that waits for approval', async () => {

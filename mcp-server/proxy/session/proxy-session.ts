@@ -50,6 +50,7 @@ import {
   permissionResultText,
   permissionToolDefinition,
 } from './permission-prompt.js';
+import { proxyServerInfo } from './server-identity.js';
 import { toolCallAction } from './tool-call.js';
 import { loadValidators, ToolCatalog, validatorsLoaded } from './tool-catalog.js';
 
@@ -411,11 +412,11 @@ export class ProxySession implements UpstreamListener {
           completions: {},
           logging: {},
         },
-        serverInfo: {
-          name: 'hitloop-proxy',
-          title: 'hitloop approval proxy',
-          version: this.deps.version,
-        },
+        serverInfo: proxyServerInfo(
+          this.servers,
+          this.config.proxy.nameInClient,
+          this.deps.version,
+        ),
         ...(instructions ? { instructions } : {}),
       }),
     );
