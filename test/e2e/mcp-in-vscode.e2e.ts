@@ -127,7 +127,15 @@ describe(`VS Code's own MCP client through hitloop's provider (code-server, laun
     const { frame, scope, approval } = await s.pendingWrite(args.path, args.content);
     expect(existsSync(args.path)).toBe(false);
     await s.expectWebviewTheme(frame, 'vscode-light');
-    await s.logSidebarOverflow('light');
+    // At the width the issue measured (a 282 px view showed a horizontal
+    // scrollbar on 1.139), and at the default width.
+    await s.resizeSidebar(282);
+    const narrow = await s.sidebarOverflow();
+    log(`sidebar at ${narrow.view} px: ${JSON.stringify(narrow)}`);
+    await s.sidebarShot('sidebar-pending-light-282px');
+    expect(narrow.page, 'the view scrolls sideways').toBeLessThanOrEqual(narrow.view);
+    expect(narrow.scrolling).toEqual([]);
+    await s.resizeSidebar(300);
     await s.screenshot('pending-light');
     await s.sidebarShot('sidebar-pending-light');
 
@@ -152,7 +160,6 @@ describe(`VS Code's own MCP client through hitloop's provider (code-server, laun
 
     const { frame, scope, approval } = await s.pendingWrite(args.path, args.content);
     await s.expectWebviewTheme(frame, 'vscode-dark');
-    await s.logSidebarOverflow('dark');
     await s.screenshot('pending-dark');
     await s.sidebarShot('sidebar-pending-dark');
     await rejectCard(frame, scope, reason, () => s.screenshot('reject-reason-dark'));

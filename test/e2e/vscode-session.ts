@@ -357,26 +357,48 @@ export class VsCodeSession {
   }
 
   /**
-   * Logs what overflows sideways in the sidebar webview (the issue saw a
-   * horizontal scrollbar on 1.139: a 286 px tab row in a 282 px view).
+   * What scrolls sideways in the sidebar webview: the page itself, or an
+   * element that would show a horizontal scrollbar (overflow-x auto or
+   * scroll). Text cut with an ellipsis (overflow hidden) is by design and not
+   * counted. The issue saw a 286 px tab row in a 282 px view on 1.139.
    */
-  async logSidebarOverflow(label: string): Promise<void> {
-    const frame = await findWebviewFrame(this.page, SIDEBAR_READY, 10_000).catch(() => undefined);
-    if (!frame) return;
+  async sidebarOverflow(): Promise<{ view: number; page: number; scrolling: string[] }> {
+    const frame = await findWebviewFrame(this.page, SIDEBAR_READY, 10_000);
     // Browser code, as a string: this file is type-checked without the DOM library.
-    const report = await frame
-      .evaluate<string>(
-        `(() => {
-          const view = document.documentElement.clientWidth;
-          const wide = [...document.querySelectorAll('body *')]
-            .filter((e) => e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX !== 'visible')
-            .map((e) => (e.getAttribute('data-testid') || e.className || e.tagName) + ' ' + e.scrollWidth + '/' + e.clientWidth);
-          return 'view ' + view + ' px, page ' + document.documentElement.scrollWidth + ' px' +
-            (wide.length ? '; scrolling sideways: ' + wide.join(', ') : '; nothing scrolls sideways');
-        })()`,
-      )
-      .catch((err: Error) => `not measured: ${err.message}`);
-    log(`sidebar (${label}): ${report}`);
+    return frame.evaluate<{ view: number; page: number; scrolling: string[] }>(
+      `(() => ({
+        view: document.documentElement.clientWidth,
+        page: document.documentElement.scrollWidth,
+        scrolling: [...document.querySelectorAll('body *')]
+          .filter((e) => e.scrollWidth > e.clientWidth + 1 && /auto|scroll/.test(getComputedStyle(e).overflowX))
+          .map((e) => (e.getAttribute('data-testid') || e.className || e.tagName) + ' ' + e.scrollWidth + '/' + e.clientWidth),
+      }))()`,
+    );
+  }
+
+  /**
+   * Drags the sash on the side bar's right edge, as a user resizes it, until
+   * the hitloop webview is `viewWidth` px wide (give or take a pixel).
+   */
+  async resizeSidebar(viewWidth: number): Promise<void> {
+    const bar = this.page.locator('.part.sidebar');
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const box = await bar.boundingBox();
+      if (!box) throw new Error('the side bar is not shown');
+      const { view } = await this.sidebarOverflow();
+      if (Math.abs(view - viewWidth) <= 1) return;
+      const edge = box.x + box.width;
+      const y = box.y + box.height / 2;
+      await this.page.mouse.move(edge, y);
+      await this.page.mouse.down();
+      await this.page.mouse.move(edge + (viewWidth - view), y, { steps: 5 });
+      await this.page.mouse.up();
+      await this.page.waitForTimeout(300);
+    }
+    const { view } = await this.sidebarOverflow();
+    if (Math.abs(view - viewWidth) > 1) {
+      throw new Error(`could not resize the side bar: its view is ${view} px, wanted ${viewWidth}`);
+    }
   }
 }
 
