@@ -73,6 +73,8 @@ export interface SessionOptions {
 
 export class VsCodeSession {
   readonly pageErrors: string[] = [];
+  /** Errors and warnings of the workbench's console (the extension host's included). */
+  readonly consoleMessages: string[] = [];
   private shot = 0;
 
   private constructor(
@@ -141,6 +143,12 @@ export class VsCodeSession {
         page,
       );
       page.on('pageerror', (err) => session.pageErrors.push(err.message));
+      // The extension host's console reaches the workbench's console, tagged.
+      page.on('console', (m) => {
+        if (m.type() === 'error' || m.type() === 'warning') {
+          session.consoleMessages.push(`${m.type()}: ${m.text()}`);
+        }
+      });
       await openWorkbench(page, codeServer.url);
       const c = await session.caller(90_000);
       log(`the test extension runs in an extension host on ${c.execPath}`);
@@ -168,6 +176,9 @@ export class VsCodeSession {
     await this.screenshot(`FAILED-${testName.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)}`);
     log(`code-server output (tail):\n${this.codeServer.proc.output().slice(-6000)}`);
     if (this.pageErrors.length) log(`page errors:\n${this.pageErrors.slice(-20).join('\n')}`);
+    if (this.consoleMessages.length) {
+      log(`console errors and warnings (tail):\n${this.consoleMessages.slice(-20).join('\n')}`);
+    }
   }
 
   private nextShot(name: string): string {
