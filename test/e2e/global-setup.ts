@@ -1,6 +1,16 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import {
   ARTIFACTS,
@@ -8,6 +18,7 @@ import {
   CLI,
   CODE_SERVER_VERSION,
   codeServerDir,
+  codeServerNode,
   log,
   ROOT,
 } from './harness.js';
@@ -15,6 +26,8 @@ import {
 declare module 'vitest' {
   export interface ProvidedContext {
     vsix: string;
+    /** The test-only extension that calls tools with vscode.lm.invokeTool. */
+    callerVsix: string;
   }
 }
 
@@ -40,10 +53,50 @@ export default function setup(project: TestProject): void {
     );
   }
   if (!existsSync(CLI)) problems.push(`${CLI} is missing: run \`npm run build\``);
+  try {
+    codeServerNode();
+  } catch (err) {
+    problems.push((err as Error).message);
+  }
   if (problems.length > 0)
     throw new Error(`e2e prerequisites missing:\n- ${problems.join('\n- ')}`);
 
   project.provide('vsix', packageVsix());
+  project.provide('callerVsix', packageCaller());
+}
+
+/**
+ * Packs test/e2e/fixtures/lm-tool-caller (plain JS, no build) into a VSIX
+ * with the repository's vsce, in a staging copy so the fixture folder stays
+ * clean.
+ */
+function packageCaller(): string {
+  const source = join(ROOT, 'test/e2e/fixtures/lm-tool-caller');
+  const outDir = join(ROOT, 'dist/test-e2e');
+  const out = join(outDir, 'lm-tool-caller.vsix');
+  mkdirSync(outDir, { recursive: true });
+  const stage = mkdtempSync(join(tmpdir(), 'hitloop-e2e-caller-'));
+  try {
+    cpSync(source, stage, { recursive: true });
+    const vsce = join(
+      dirname(createRequire(import.meta.url).resolve('@vscode/vsce/package.json')),
+      'vsce',
+    );
+    const result = spawnSync(
+      process.execPath,
+      [vsce, 'package', '--no-dependencies', '--skip-license', '--out', out],
+      { cwd: stage, encoding: 'utf8' },
+    );
+    if (result.status !== 0) {
+      throw new Error(
+        `packing the test extension ${source} failed (exit ${result.status ?? result.signal}):\n${result.stdout}${result.stderr}`,
+      );
+    }
+  } finally {
+    rmSync(stage, { recursive: true, force: true });
+  }
+  log(`packed the test extension: ${out}`);
+  return out;
 }
 
 function packageVsix(): string {

@@ -6,6 +6,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
@@ -28,7 +29,8 @@ export const FILESYSTEM = join(
   'node_modules/@modelcontextprotocol/server-filesystem/dist/index.js',
 );
 export const CHROMIUM = process.env.HITLOOP_E2E_CHROMIUM ?? '/usr/bin/chromium';
-export const CODE_SERVER_VERSION = '4.100.3';
+/** The code-server that scripts/install-code-server.sh installs (VS Code 1.139.1). */
+export const CODE_SERVER_VERSION = process.env.CODE_SERVER_VERSION ?? '4.139.1';
 
 const execFileP = promisify(execFile);
 
@@ -37,6 +39,32 @@ export function codeServerDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.CODE_SERVER_DIR) return env.CODE_SERVER_DIR;
   const cache = env.XDG_CACHE_HOME || join(homedir(), '.cache');
   return join(cache, 'hitloop', `code-server-${CODE_SERVER_VERSION}`);
+}
+
+/**
+ * The Node that runs code-server: current code-server needs Node 24, while
+ * the tests run on the system's Node (20). The install script records the
+ * Node it built the native modules for in `.hitloop-node`; CODE_SERVER_NODE
+ * overrides it.
+ *
+ * @example
+ * codeServerNode() // '/root/.cache/hitloop/node-24.22.3/bin/node'
+ */
+export function codeServerNode(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.CODE_SERVER_NODE) return env.CODE_SERVER_NODE;
+  const recorded = join(codeServerDir(env), '.hitloop-node');
+  if (!existsSync(recorded)) {
+    throw new Error(
+      `${recorded} is missing: run \`bash scripts/install-code-server.sh\` (it installs code-server ${CODE_SERVER_VERSION} and the Node it runs on), or set CODE_SERVER_NODE`,
+    );
+  }
+  const node = readFileSync(recorded, 'utf8').trim();
+  if (!existsSync(node)) {
+    throw new Error(
+      `the Node recorded in ${recorded} (${node}) is gone: run \`bash scripts/install-code-server.sh\` again`,
+    );
+  }
+  return node;
 }
 
 export function log(message: string): void {
@@ -162,6 +190,8 @@ export interface CodeServer {
   url: string;
   workspace: string;
   extensionsDir: string;
+  /** The user settings.json (see updateSettings). */
+  settingsFile: string;
   proc: Managed;
   /** The installed extension's manifest (package.json). */
   manifest: ExtensionManifest;
@@ -174,7 +204,22 @@ export interface ExtensionManifest {
   contributes?: {
     viewsContainers?: { activitybar?: { id: string; title: string }[] };
     views?: Record<string, { id: string; name?: string; type?: string }[]>;
+    commands?: { command: string; title: string; category?: string }[];
   };
+}
+
+/**
+ * A command's title as the Command Palette shows it ("Category: Title"),
+ * from the installed manifest, so a spec follows a renamed command.
+ *
+ * @example
+ * paletteTitle(cs.manifest, 'hitloop.routeWorkspaceServers') // 'hitloop: Route Workspace MCP Servers Through hitloop'
+ */
+export function paletteTitle(manifest: ExtensionManifest, command: string): string {
+  const c = manifest.contributes?.commands?.find((x) => x.command === command);
+  if (!c)
+    throw new Error(`${manifest.publisher}.${manifest.name} contributes no command ${command}`);
+  return c.category ? `${c.category}: ${c.title}` : c.title;
 }
 
 /** The environment for a child: this process's, plus `extra`. */
@@ -182,15 +227,41 @@ export function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { ...process.env, ...extra };
 }
 
+/** hitloop's extension id (`publisher.name` in package.json). */
+export const HITLOOP_ID = 'hitloop.hitloop';
+
+/** User settings every e2e window starts with: no tours, trust prompts or update checks. */
+export const BASE_SETTINGS: Record<string, unknown> = {
+  'security.workspace.trust.enabled': false,
+  'workbench.startupEditor': 'none',
+  'workbench.welcomePage.walkthroughs.openOnInstall': false,
+  'workbench.tips.enabled': false,
+  'workbench.enableExperiments': false,
+  'telemetry.telemetryLevel': 'off',
+  'update.mode': 'none',
+  'extensions.autoCheckUpdates': false,
+  'extensions.autoUpdate': false,
+  'extensions.ignoreRecommendations': true,
+  'git.enabled': false,
+  'chat.commandCenter.enabled': false,
+};
+
 /**
- * Installs the VSIX into a fresh extensions folder, writes user settings and
- * starts code-server on a free loopback port with `workspace` open.
+ * Installs the VSIXs into a fresh extensions folder, writes user settings and
+ * starts code-server (on the Node it needs, by absolute path) on a free
+ * loopback port with `workspace` open. `env` is the whole environment of
+ * code-server when `isolated` (nothing inherited: the "VSIX alone" case),
+ * else added to this process's.
  */
 export async function startCodeServer(options: {
-  vsix: string;
+  vsix: string | string[];
   root: string;
   workspace: string;
   env: Record<string, string>;
+  isolated?: boolean;
+  settings?: Record<string, unknown>;
+  /** The extension under test, `publisher.name`; default hitloop's. */
+  extensionId?: string;
 }): Promise<CodeServer> {
   const dir = codeServerDir();
   const entry = join(dir, 'out/node/entry.js');
@@ -199,42 +270,30 @@ export async function startCodeServer(options: {
       `code-server ${CODE_SERVER_VERSION} is not installed at ${dir}: run \`bash scripts/install-code-server.sh\` (or set CODE_SERVER_DIR)`,
     );
   }
+  const node = codeServerNode();
   const extensionsDir = join(options.root, 'extensions');
   const userDataDir = join(options.root, 'user-data');
   const config = join(options.root, 'code-server.yaml');
+  const settingsFile = join(userDataDir, 'User', 'settings.json');
   mkdirSync(join(userDataDir, 'User'), { recursive: true });
   // Flags win over the config file; giving our own keeps ~/.config untouched.
   writeFileSync(config, 'auth: none\ncert: false\n');
-  writeFileSync(
-    join(userDataDir, 'User', 'settings.json'),
-    JSON.stringify(
-      {
-        'security.workspace.trust.enabled': false,
-        'workbench.startupEditor': 'none',
-        'workbench.tips.enabled': false,
-        'workbench.enableExperiments': false,
-        'telemetry.telemetryLevel': 'off',
-        'update.mode': 'none',
-        'extensions.autoCheckUpdates': false,
-        'extensions.autoUpdate': false,
-        'extensions.ignoreRecommendations': true,
-        'git.enabled': false,
-        'chat.commandCenter.enabled': false,
-      },
-      null,
-      2,
-    ),
-  );
-  const env = childEnv(options.env);
+  const settings = JSON.stringify({ ...BASE_SETTINGS, ...(options.settings ?? {}) }, null, 2);
+  writeFileSync(settingsFile, settings);
+  // code-server's window is a remote window: settings of machine scope are
+  // read from the remote (Machine) settings and ignored in the User ones.
+  mkdirSync(join(userDataDir, 'Machine'), { recursive: true });
+  writeFileSync(join(userDataDir, 'Machine', 'settings.json'), settings);
+  const env = options.isolated ? { ...options.env } : childEnv(options.env);
 
   const t0 = Date.now();
+  const vsixes = Array.isArray(options.vsix) ? options.vsix : [options.vsix];
   try {
     await execFileP(
-      process.execPath,
+      node,
       [
         entry,
-        '--install-extension',
-        options.vsix,
+        ...vsixes.flatMap((v) => ['--install-extension', v]),
         '--extensions-dir',
         extensionsDir,
         '--user-data-dir',
@@ -247,15 +306,17 @@ export async function startCodeServer(options: {
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string; message: string };
     throw new Error(
-      `installing ${options.vsix} into code-server failed: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`,
+      `installing ${vsixes.join(', ')} into code-server failed: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`,
     );
   }
-  const manifest = installedManifest(extensionsDir);
-  log(`installed ${manifest.publisher}.${manifest.name} in ${Date.now() - t0} ms`);
+  const manifest = installedManifest(extensionsDir, options.extensionId ?? HITLOOP_ID);
+  log(
+    `installed ${vsixes.length} extension(s) in ${Date.now() - t0} ms; ${manifest.publisher}.${manifest.name} first`,
+  );
 
   const proc = startManaged(
     'code-server',
-    process.execPath,
+    node,
     [
       entry,
       '--auth',
@@ -283,12 +344,14 @@ export async function startCodeServer(options: {
     /HTTP server listening on (http:\/\/127\.0\.0\.1:\d+)/,
   );
   const url = `${m[1]}/?folder=${encodeURIComponent(options.workspace)}`;
-  log(`code-server at ${url}`);
-  return { url, workspace: options.workspace, extensionsDir, proc, manifest };
+  log(`code-server ${CODE_SERVER_VERSION} (on ${node}) at ${url}`);
+  return { url, workspace: options.workspace, extensionsDir, settingsFile, proc, manifest };
 }
 
-function installedManifest(extensionsDir: string): ExtensionManifest {
+/** The manifest of the installed extension `id` (`publisher.name`). */
+function installedManifest(extensionsDir: string, id: string): ExtensionManifest {
   const dirs = readdirSync(extensionsDir, { withFileTypes: true }).filter((d) => d.isDirectory());
+  const seen: string[] = [];
   for (const d of dirs) {
     const file = join(extensionsDir, d.name, 'package.json');
     if (!existsSync(file)) continue;
@@ -301,9 +364,14 @@ function installedManifest(extensionsDir: string): ExtensionManifest {
         typeof nls[key] === 'string' ? JSON.stringify(nls[key]) : whole,
       );
     }
-    return JSON.parse(text) as ExtensionManifest;
+    const manifest = JSON.parse(text) as ExtensionManifest;
+    const found = `${manifest.publisher}.${manifest.name}`;
+    seen.push(found);
+    if (found.toLowerCase() === id.toLowerCase()) return manifest;
   }
-  throw new Error(`no extension found in ${extensionsDir} after --install-extension`);
+  throw new Error(
+    `extension ${id} is not in ${extensionsDir} after --install-extension (found: ${seen.join(', ') || 'none'})`,
+  );
 }
 
 // ---------------------------------------------------------------------------
@@ -441,4 +509,191 @@ export async function findWebviewFrame(
 export function tempRoot(): { dir: string; remove: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'hitloop-e2e-'));
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Commands a machine without Node (and without hitloop) does not have. */
+const NODE_COMMANDS = new Set([
+  'node',
+  'nodejs',
+  'npm',
+  'npx',
+  'corepack',
+  'hitloop',
+  'yarn',
+  'pnpm',
+]);
+
+/**
+ * A PATH for a machine without Node: one folder of symlinks to every command
+ * in `from` (default: this machine's system folders) except node, npm, npx,
+ * hitloop and the like. What an editor-only user's PATH looks like, with the
+ * usual Unix tools still there.
+ *
+ * @example
+ * const path = pathWithoutNode(join(root, 'bin')); // '/tmp/…/bin'
+ */
+export function pathWithoutNode(
+  dir: string,
+  from: string[] = ['/usr/local/bin', '/usr/bin', '/bin', '/usr/sbin', '/sbin'],
+): string {
+  mkdirSync(dir, { recursive: true });
+  for (const folder of from) {
+    if (!existsSync(folder)) continue;
+    for (const name of readdirSync(folder)) {
+      if (NODE_COMMANDS.has(name) || existsSync(join(dir, name))) continue;
+      try {
+        symlinkSync(join(folder, name), join(dir, name));
+      } catch {
+        // a name that appeared twice; the first folder wins, as on PATH
+      }
+    }
+  }
+  return dir;
+}
+
+/**
+ * An environment that inherits nothing from the test runner: an empty HOME
+ * (and XDG folders inside it), a PATH without Node, and `extra`. npm's own
+ * variables (npm_node_execpath, …) would otherwise tell a child where Node is.
+ */
+export function isolatedEnv(
+  root: string,
+  extra: Record<string, string> = {},
+): {
+  env: Record<string, string>;
+  home: string;
+} {
+  const home = join(root, 'home');
+  mkdirSync(home, { recursive: true });
+  // VS Code's server gives the extension host the environment of the user's
+  // login shell (`$SHELL -i -l -c …`), and on this machine every login shell
+  // puts /usr/bin, with its node, on PATH. This stand-in is a login shell
+  // that keeps the PATH it was given, as on a machine without Node.
+  const shell = join(root, 'login-shell-without-node');
+  writeFileSync(
+    shell,
+    '#!/bin/sh\n# Runs the command after -c without reading any profile.\nfor last; do :; done\nexec /bin/sh -c "$last"\n',
+    { mode: 0o755 },
+  );
+  const env: Record<string, string> = {
+    HOME: home,
+    SHELL: shell,
+    PATH: pathWithoutNode(join(root, 'bin-without-node')),
+    XDG_CONFIG_HOME: join(home, '.config'),
+    XDG_DATA_HOME: join(home, '.local', 'share'),
+    XDG_CACHE_HOME: join(home, '.cache'),
+    TMPDIR: tmpdir(),
+    LANG: 'C.UTF-8',
+    ...extra,
+  };
+  return { env, home };
+}
+
+// ---------------------------------------------------------------------------
+// workbench
+
+const QUICK_INPUT = '.quick-input-widget';
+const QUICK_ROW = `${QUICK_INPUT} .monaco-list-row`;
+
+/** The rows the open quick pick shows (their accessible labels), once it shows any. */
+export async function quickPickRows(page: Page, timeoutMs = 30_000): Promise<string[]> {
+  await page.locator(QUICK_ROW).first().waitFor({ state: 'visible', timeout: timeoutMs });
+  return page
+    .locator(QUICK_ROW)
+    .evaluateAll((rows) => rows.map((r) => r.getAttribute('aria-label') ?? r.textContent ?? ''));
+}
+
+/** Picks the quick-pick row whose label matches, waiting until one does. */
+export async function pickQuickRow(page: Page, label: RegExp, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const rows = await quickPickRows(page, Math.max(1, deadline - Date.now())).catch(
+      () => [] as string[],
+    );
+    const index = rows.findIndex((r) => label.test(r));
+    if (index >= 0) {
+      await page.locator(QUICK_ROW).nth(index).click();
+      return;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`no quick-pick row matches ${label}; rows: ${JSON.stringify(rows)}`);
+    }
+    await page.waitForTimeout(300);
+  }
+}
+
+/** Runs a command from the Command Palette by its title, as a user would (F1, type, Enter). */
+export async function runCommand(page: Page, title: string): Promise<void> {
+  await closeQuickInput(page);
+  await page.keyboard.press('F1');
+  const input = page.locator(`${QUICK_INPUT} input`);
+  await input.waitFor({ state: 'visible', timeout: 15_000 });
+  await input.fill(`>${title}`);
+  await pickQuickRow(
+    page,
+    new RegExp(`^${title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(,|$|\\s)`, 'i'),
+    15_000,
+  );
+}
+
+/** Closes an open quick pick (Escape), if any. */
+export async function closeQuickInput(page: Page): Promise<void> {
+  if (await page.locator(QUICK_INPUT).isVisible()) {
+    await page.keyboard.press('Escape');
+    await page.locator(QUICK_INPUT).waitFor({ state: 'hidden', timeout: 5_000 });
+  }
+}
+
+/** A modal dialog of the workbench (VS Code's own, not the browser's). */
+export interface WorkbenchDialog {
+  message: string;
+  buttons: string[];
+}
+
+/** The workbench's modal dialog, if one is open. */
+export async function openDialog(page: Page): Promise<WorkbenchDialog | undefined> {
+  const box = page.locator('.monaco-dialog-box');
+  if (!(await box.isVisible().catch(() => false))) return undefined;
+  const message = (
+    await box
+      .locator('.dialog-message')
+      .innerText()
+      .catch(() => '')
+  ).trim();
+  const detail = (
+    await box
+      .locator('.dialog-message-detail')
+      .innerText()
+      .catch(() => '')
+  ).trim();
+  const buttons = await box
+    .locator('.dialog-buttons .monaco-button')
+    .evaluateAll((els) => els.map((e) => (e.textContent ?? '').trim()));
+  return { message: detail ? `${message}\n${detail}` : message, buttons };
+}
+
+/**
+ * Waits for the workbench's modal dialog, then clicks the button whose label
+ * matches. Returns what the dialog said.
+ */
+export async function answerDialog(
+  page: Page,
+  button: RegExp,
+  timeoutMs = 30_000,
+  beforeClick?: (dialog: WorkbenchDialog) => Promise<void>,
+): Promise<WorkbenchDialog> {
+  const box = page.locator('.monaco-dialog-box');
+  await box.waitFor({ state: 'visible', timeout: timeoutMs });
+  const dialog = await openDialog(page);
+  if (!dialog) throw new Error('the dialog closed before it could be read');
+  const index = dialog.buttons.findIndex((b) => button.test(b));
+  if (index < 0) {
+    throw new Error(
+      `the dialog "${dialog.message}" has no button matching ${button}: ${JSON.stringify(dialog.buttons)}`,
+    );
+  }
+  await beforeClick?.(dialog);
+  await box.locator('.dialog-buttons .monaco-button').nth(index).click();
+  await box.waitFor({ state: 'hidden', timeout: 10_000 });
+  return dialog;
 }

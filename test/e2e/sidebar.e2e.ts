@@ -4,8 +4,6 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Browser, Frame, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
-import { discoverHubs, HubClient } from '../../shared/hub/index.js';
-import type { ApprovalRecord } from '../../shared/hub/protocol.js';
 import {
   ARTIFACTS,
   type CodeServer,
@@ -19,14 +17,21 @@ import {
   startProxy,
   tempRoot,
 } from './harness.js';
+import {
+  argsText,
+  card as cardIn,
+  control,
+  openCard,
+  pendingApproval,
+  rejectCard,
+  SIDEBAR_READY,
+  waitGone,
+} from './sidebar-driver.js';
 
 // A person approves, rejects and edits an agent's write_file in the real
 // sidebar: code-server runs the packaged VSIX, Chromium drives the webview,
 // the MCP SDK's client is the agent and `hitloop proxy` (approval backend: the
 // hub) stands in front of the real server-filesystem.
-
-const ITEM = '[data-testid=approval-item]';
-const SIDEBAR_READY = `${ITEM}, [data-testid=empty-state]`;
 
 interface CallResult {
   isError?: boolean;
@@ -103,86 +108,12 @@ function resultText(result: CallResult): string {
   return (result.content ?? []).map((c) => c.text ?? '').join('\n');
 }
 
-/** The pending approval whose arguments match, read from the hub's own API. */
-async function pendingApproval(
-  match: (a: ApprovalRecord) => boolean,
-  timeoutMs = 30_000,
-): Promise<ApprovalRecord> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    for (const hub of discoverHubs(home)) {
-      const found = (await new HubClient(hub).listPending().catch(() => [])).find(match);
-      if (found) return found;
-    }
-    if (Date.now() > deadline) throw new Error('the proxy never published the approval to its hub');
-    await new Promise((r) => setTimeout(r, 100));
-  }
+function card(id: string) {
+  return cardIn(page, id);
 }
 
-/** The card of approval `id` in the sidebar webview's list, once it shows. */
-async function card(id: string): Promise<{ frame: Frame; item: Locator }> {
-  const selector = `${ITEM}[data-approval-id="${id}"]`;
-  const frame = await findWebviewFrame(page, selector, 30_000);
-  const item = frame.locator(selector);
-  await item.waitFor({ state: 'visible', timeout: 30_000 });
-  return { frame, item };
-}
-
-/**
- * Where the card's arguments and controls are: in the card itself, or (a list
- * with a detail pane, as the hitloop sidebar has) in the detail that clicking
- * the card opens.
- */
-async function openCard(frame: Frame, item: Locator, id: string): Promise<Locator> {
-  if ((await item.locator('[data-testid=approve-button]').count()) > 0) return item;
-  const detail = frame.locator(`[data-testid=approval-detail][data-approval-id="${id}"]`);
-  if (!(await detail.isVisible())) {
-    // Click the title, not the card's corner: that holds the selection checkbox.
-    const title = item.locator('[data-testid=item-tool]');
-    await ((await title.count()) > 0 ? title.first() : item).click();
-  }
-  await detail.waitFor({ state: 'visible', timeout: 15_000 });
-  return detail;
-}
-
-/** A control of the opened card (falls back to the whole webview). */
-async function control(frame: Frame, scope: Locator, testid: string): Promise<Locator> {
-  const inside = scope.locator(`[data-testid=${testid}]`);
-  if ((await inside.count()) > 0) return inside.first();
-  return frame.locator(`[data-testid=${testid}]`).first();
-}
-
-/** The arguments as the opened card shows them, once they include `expected`. */
-async function argsText(frame: Frame, scope: Locator, expected: string): Promise<string> {
-  const view = await control(frame, scope, 'args-view');
-  await view.waitFor({ state: 'visible', timeout: 15_000 });
-  const deadline = Date.now() + 15_000;
-  let text = await view.innerText();
-  while (!text.includes(expected) && Date.now() < deadline) {
-    await page.waitForTimeout(200);
-    text = await view.innerText();
-  }
-  return text;
-}
-
-/** Rejects the opened card with a reason. */
 async function reject(frame: Frame, scope: Locator, reason: string, shotName?: string) {
-  let reasonBox = await control(frame, scope, 'reject-reason');
-  if (!(await reasonBox.isVisible())) {
-    // A reason field that opens on the first Reject; the second confirms.
-    await (await control(frame, scope, 'reject-button')).click();
-    reasonBox = await control(frame, scope, 'reject-reason');
-    await reasonBox.waitFor({ state: 'visible', timeout: 10_000 });
-  }
-  await reasonBox.fill(reason);
-  if (shotName) await screenshot(shotName);
-  await (await control(frame, scope, 'reject-button')).click();
-}
-
-async function waitGone(frame: Frame, id: string): Promise<void> {
-  await frame
-    .locator(`${ITEM}[data-approval-id="${id}"]`)
-    .waitFor({ state: 'detached', timeout: 30_000 });
+  await rejectCard(frame, scope, reason, shotName ? () => screenshot(shotName) : undefined);
 }
 
 /** The pending approval for this write, after the agent asked. */
@@ -191,6 +122,7 @@ async function proposed(args: { path: string; content: string }) {
   // Surface a rejected call at once instead of as an unhandled rejection later.
   call.catch(() => undefined);
   const approval = await pendingApproval(
+    home,
     (a) => a.args.path === args.path && a.args.content === args.content,
   );
   return { call, approval };
