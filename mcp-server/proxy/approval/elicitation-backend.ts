@@ -1,7 +1,7 @@
 import type { ApprovalBackend, ApprovalOptions } from '../../../shared/backends/backend.js';
 import { abortError } from '../../../shared/backends/backend.js';
 import type { ApprovalRequest } from '../../../shared/models/approval-request.js';
-import type { Decision } from '../../../shared/models/decision.js';
+import type { Decision, DecisionChannel } from '../../../shared/models/decision.js';
 import { argsHash } from '../../../shared/util/canonical-json.js';
 import { formatArgsForDisplay, makeVisible } from '../../../shared/util/visible-text.js';
 import type { JsonRpcId } from '../jsonrpc/messages.js';
@@ -39,31 +39,13 @@ export class ElicitationBackend implements ApprovalBackend {
     // A listener added to an already aborted signal never fires: a call the
     // client withdrew before this point would get a form nobody withdraws.
     if (options.signal?.aborted) throw abortError(options.signal);
-    const started = performance.now();
     const action = request.action;
     const timeoutMs = options.timeoutMs ?? this.defaultTimeoutMs;
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(new Error('timeout')), timeoutMs);
     const onAbort = () => controller.abort(options.signal?.reason);
     options.signal?.addEventListener('abort', onAbort, { once: true });
-    const decide = (
-      approved: boolean,
-      reason: string,
-      decidedBy: string,
-      editedArgs?: Record<string, unknown>,
-    ): Decision => ({
-      actionId: action.id,
-      approved,
-      reason,
-      decidedBy,
-      latencyMs: performance.now() - started,
-      tags: ['elicitation'],
-      // Only the user's own answer came through the client; timeouts did not.
-      ...(decidedBy.endsWith(':user') ? { decidedVia: 'mcp-elicitation' } : {}),
-      argsHash: argsHash(editedArgs ?? action.toolArgs),
-      decidedAt: new Date().toISOString(),
-      ...(editedArgs ? { editedArgs } : {}),
-    });
+    const decide = formDecider(action, 'elicitation', 'mcp-elicitation');
     try {
       const result = await this.channel.requestClient(
         'elicitation/create',
@@ -203,4 +185,39 @@ function approvalMessage(request: ApprovalRequest): string {
     `Arguments hash: ${argsHash(a.toolArgs)}`,
   );
   return lines.join('\n');
+}
+
+/**
+ * Makes the decisions of one approval asked through the client's form (the
+ * elicitation and MRTR channels): latency from now, the channel's tag, and
+ * `decidedVia` only for the user's own answer (a timeout came through no
+ * client), bound to the arguments that will run.
+ *
+ * @example
+ * const decide = formDecider(action, 'elicitation', 'mcp-elicitation');
+ * decide(true, '', 'elicitation:user', { path: 'b.txt' }).editedArgs // { path: 'b.txt' }
+ */
+export function formDecider(
+  action: ApprovalRequest['action'],
+  tag: string,
+  via: DecisionChannel,
+): (
+  approved: boolean,
+  reason: string,
+  decidedBy: string,
+  editedArgs?: Record<string, unknown>,
+) => Decision {
+  const started = performance.now();
+  return (approved, reason, decidedBy, editedArgs) => ({
+    actionId: action.id,
+    approved,
+    reason,
+    decidedBy,
+    latencyMs: performance.now() - started,
+    tags: [tag],
+    ...(decidedBy.endsWith(':user') ? { decidedVia: via } : {}),
+    argsHash: argsHash(editedArgs ?? action.toolArgs),
+    decidedAt: new Date().toISOString(),
+    ...(editedArgs ? { editedArgs } : {}),
+  });
 }

@@ -2,9 +2,8 @@ import type { ApprovalBackend, ApprovalOptions } from '../../../shared/backends/
 import { abortError } from '../../../shared/backends/backend.js';
 import type { ApprovalRequest } from '../../../shared/models/approval-request.js';
 import type { Decision } from '../../../shared/models/decision.js';
-import { argsHash } from '../../../shared/util/canonical-json.js';
 import type { JsonRpcId } from '../jsonrpc/messages.js';
-import { approvalFormParams, readApprovalForm } from './elicitation-backend.js';
+import { approvalFormParams, formDecider, readApprovalForm } from './elicitation-backend.js';
 
 /** The key of the approval form among a round's `inputRequests`. */
 export const APPROVAL_INPUT_KEY = 'hitloop_approval';
@@ -59,26 +58,9 @@ export class MrtrBackend implements ApprovalBackend {
       return this.fallback.requestApproval(request, options);
     }
     if (options.signal?.aborted) return Promise.reject(abortError(options.signal));
-    const started = performance.now();
     const action = request.action;
     const timeoutMs = options.timeoutMs ?? this.defaultTimeoutMs;
-    const decide = (
-      approved: boolean,
-      reason: string,
-      decidedBy: string,
-      editedArgs?: Record<string, unknown>,
-    ): Decision => ({
-      actionId: action.id,
-      approved,
-      reason,
-      decidedBy,
-      latencyMs: performance.now() - started,
-      tags: ['mrtr'],
-      ...(decidedBy.endsWith(':user') ? { decidedVia: 'mcp-mrtr' } : {}),
-      argsHash: argsHash(editedArgs ?? action.toolArgs),
-      decidedAt: new Date().toISOString(),
-      ...(editedArgs ? { editedArgs } : {}),
-    });
+    const decide = formDecider(action, 'mrtr', 'mcp-mrtr');
     const form = { method: 'elicitation/create', params: approvalFormParams(request) };
     return new Promise<Decision>((resolve, reject) => {
       let state = '';
