@@ -16,6 +16,9 @@ import {
   ElicitRequestSchema,
   type ElicitResult,
 } from '@modelcontextprotocol/sdk/types.js';
+import { discoverHubs } from '../../shared/hub/discovery.js';
+import { HubClient } from '../../shared/hub/hub-client.js';
+import type { ApprovalRecord } from '../../shared/hub/protocol.js';
 import { CLI } from './run-cli.js';
 
 // Drives the real `hitloop proxy` (the built CLI) in front of real MCP servers
@@ -441,4 +444,23 @@ export function resultText(result: unknown): string {
     .filter((c) => c.type === 'text')
     .map((c) => c.text)
     .join('\n');
+}
+
+/**
+ * The approval hub a proxy with HITLOOP_HOME `home` announced, once it has
+ * a pending request, and that request.
+ */
+export async function pendingOnHub(
+  home: string,
+): Promise<{ hub: HubClient; pending: ApprovalRecord }> {
+  const hubs = await waitUntil(
+    () => (discoverHubs(home).length ? discoverHubs(home) : undefined),
+    'the hub to announce itself',
+  );
+  const hub = new HubClient(hubs[0]!);
+  const [pending] = await waitUntil(async () => {
+    const list = await hub.listPending();
+    return list.length ? list : undefined;
+  }, 'a pending request on the hub');
+  return { hub, pending: pending! };
 }

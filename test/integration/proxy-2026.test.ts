@@ -4,11 +4,10 @@ import { fileURLToPath } from 'node:url';
 import { Client as ClientV2, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { afterAll, describe, expect, it } from 'vitest';
-import { discoverHubs } from '../../shared/hub/discovery.js';
-import { HubClient } from '../../shared/hub/hub-client.js';
 import {
   filesystemServer,
   PROXY_ENTRY,
+  pendingOnHub,
   resultText,
   startHttpProxy,
   startRawProxy,
@@ -248,17 +247,9 @@ describe('a 2026-07-28 client through hitloop', () => {
         name: 'write_file',
         arguments: { path: target, content: 'hub' },
       });
-      const hubs = await waitUntil(
-        () => (discoverHubs(s.home).length ? discoverHubs(s.home) : undefined),
-        'the hub to announce itself',
-      );
-      const hub = new HubClient(hubs[0]!);
-      const [pending] = await waitUntil(async () => {
-        const list = await hub.listPending();
-        return list.length ? list : undefined;
-      }, 'the pending write');
+      const { hub, pending } = await pendingOnHub(s.home);
       expect(pending).toMatchObject({ tool: 'write_file', args: { path: target, content: 'hub' } });
-      await hub.decide(pending!.id, { approve: true, argsHash: pending!.argsHash });
+      await hub.decide(pending.id, { approve: true, argsHash: pending.argsHash });
       expect(resultText((await call) as never)).toContain('Successfully wrote');
       expect(readFileSync(target, 'utf8')).toBe('hub');
       await client.close();
@@ -281,18 +272,10 @@ describe('a 2026-07-28 client that cannot show the form', () => {
         { name: 'write_file', arguments: { path: target, content: 'via hub' } },
         { onprogress: (p) => progress.push(String(p.message)) },
       );
-      const hubs = await waitUntil(
-        () => (discoverHubs(s.home).length ? discoverHubs(s.home) : undefined),
-        'the hub to announce itself',
-      );
-      const hub = new HubClient(hubs[0]!);
-      const [pending] = await waitUntil(async () => {
-        const list = await hub.listPending();
-        return list.length ? list : undefined;
-      }, 'the pending write');
+      const { hub, pending } = await pendingOnHub(s.home);
       await waitUntil(() => (progress.length >= 2 ? true : undefined), 'two keep-alives');
       expect(progress[0]).toMatch(/Waiting for human approval of write_file/);
-      await hub.decide(pending!.id, { approve: true, argsHash: pending!.argsHash });
+      await hub.decide(pending.id, { approve: true, argsHash: pending.argsHash });
       expect(resultText((await call) as never)).toContain('Successfully wrote');
       expect(readFileSync(target, 'utf8')).toBe('via hub');
       await client.close();
