@@ -446,6 +446,24 @@ export function resultText(result: unknown): string {
     .join('\n');
 }
 
+/** The approval hub a proxy with HITLOOP_HOME `home` announced, once it has. */
+export async function announcedHub(home: string): Promise<HubClient> {
+  const hubs = await waitUntil(
+    () => (discoverHubs(home).length ? discoverHubs(home) : undefined),
+    'the hub to announce itself',
+  );
+  return new HubClient(hubs[0]!);
+}
+
+/** The oldest request pending on `hub`, once there is one. */
+export async function nextPending(hub: HubClient): Promise<ApprovalRecord> {
+  const [pending] = await waitUntil(async () => {
+    const list = await hub.listPending();
+    return list.length ? list : undefined;
+  }, 'a pending request on the hub');
+  return pending!;
+}
+
 /**
  * The approval hub a proxy with HITLOOP_HOME `home` announced, once it has
  * a pending request, and that request.
@@ -453,14 +471,6 @@ export function resultText(result: unknown): string {
 export async function pendingOnHub(
   home: string,
 ): Promise<{ hub: HubClient; pending: ApprovalRecord }> {
-  const hubs = await waitUntil(
-    () => (discoverHubs(home).length ? discoverHubs(home) : undefined),
-    'the hub to announce itself',
-  );
-  const hub = new HubClient(hubs[0]!);
-  const [pending] = await waitUntil(async () => {
-    const list = await hub.listPending();
-    return list.length ? list : undefined;
-  }, 'a pending request on the hub');
-  return { hub, pending: pending! };
+  const hub = await announcedHub(home);
+  return { hub, pending: await nextPending(hub) };
 }

@@ -7,6 +7,7 @@ import { discoverHubs } from '../../shared/hub/discovery.js';
 import { HubClient } from '../../shared/hub/hub-client.js';
 import {
   filesystemServer,
+  pendingOnHub,
   startHttpProxy,
   tempDir,
   waitUntil,
@@ -204,14 +205,8 @@ describe('a late decision on a request the client cancelled', () => {
           { signal: cancel.signal },
         )
         .catch(() => undefined);
-      const hub = new HubClient(
-        (await waitUntil(() => discoverHubs(home)[0], 'the hub to announce itself'))!,
-      );
-      const [pending] = await waitUntil(async () => {
-        const list = await hub.listPending();
-        return list.length ? list : undefined;
-      }, 'the pending approval');
-      id = pending!.id;
+      const { hub, pending } = await pendingOnHub(home);
+      id = pending.id;
       cancel.abort('the user pressed Esc');
       await call;
       await waitUntil(

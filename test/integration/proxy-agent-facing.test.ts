@@ -1,12 +1,12 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { discoverHubs } from '../../shared/hub/discovery.js';
-import { HubClient } from '../../shared/hub/hub-client.js';
 import { argsHash } from '../../shared/util/canonical-json.js';
 import {
+  announcedHub,
   filesystemServer,
   initializeRequest,
+  nextPending,
   type RawProxy,
   resultText,
   type StdioProxy,
@@ -45,28 +45,12 @@ function setup(extra: Record<string, unknown> = {}) {
   return { dir, files, home, config };
 }
 
-async function hubOf(home: string): Promise<HubClient> {
-  const hubs = await waitUntil(
-    () => (discoverHubs(home).length ? discoverHubs(home) : undefined),
-    'the hub to announce itself',
-  );
-  return new HubClient(hubs[0]!);
-}
-
-async function nextPending(hub: HubClient) {
-  const [pending] = await waitUntil(async () => {
-    const list = await hub.listPending();
-    return list.length ? list : undefined;
-  }, 'a pending approval');
-  return pending!;
-}
-
 describe('an edited call tells the model what ran', () => {
   it('the result carries a note with the edited arguments, after the server own text', async () => {
     const { files, home, config } = setup();
     const proxy: StdioProxy = await startStdioProxy(config, home);
     open.push(proxy);
-    const hub = await hubOf(home);
+    const hub = await announcedHub(home);
     const target = join(files, 'note.txt');
     const call = proxy.client.callTool({
       name: 'write_file',
@@ -103,7 +87,7 @@ describe('an edited call tells the model what ran', () => {
     const { files, home, config } = setup();
     const proxy = await startStdioProxy(config, home);
     open.push(proxy);
-    const hub = await hubOf(home);
+    const hub = await announcedHub(home);
     const target = join(files, 'plain.txt');
     const call = proxy.client.callTool({
       name: 'write_file',
@@ -122,7 +106,7 @@ describe('a remembered rule is not "waiting for human approval"', () => {
     const { files, home, config } = setup({ approval: { keepAliveMs: 200 } });
     const proxy = await startStdioProxy(config, home);
     open.push(proxy);
-    const hub = await hubOf(home);
+    const hub = await announcedHub(home);
     const progressFirst: Array<{ message?: string }> = [];
     const first = proxy.client.callTool(
       { name: 'write_file', arguments: { path: join(files, 'a.txt'), content: 'a' } },
@@ -163,7 +147,7 @@ describe('Claude Code permission prompts for the proxy own tools', () => {
     });
     const proxy = await startStdioProxy(config, home, { extraArgs: ['--permission-prompt'] });
     open.push(proxy);
-    const hub = await hubOf(home);
+    const hub = await announcedHub(home);
     const target = join(files, 'own.txt');
     const input = { path: target, content: 'x' };
     const prompt = await proxy.client.callTool({

@@ -2,9 +2,10 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { discoverHubs } from '../../shared/hub/discovery.js';
-import { HubClient } from '../../shared/hub/hub-client.js';
 import {
+  announcedHub,
   filesystemServer,
+  pendingOnHub,
   resultText,
   startHttpProxy,
   tempDir,
@@ -38,15 +39,7 @@ describe('hitloop proxy with the approval hub, decided from the CLI', () => {
         name: 'write_file',
         arguments: { path: target, content: 'proposed' },
       });
-      const hubs = await waitUntil(
-        () => (discoverHubs(home).length ? discoverHubs(home) : undefined),
-        'the hub to announce itself',
-      );
-      const hub = new HubClient(hubs[0]!);
-      const [pending] = await waitUntil(async () => {
-        const list = await hub.listPending();
-        return list.length ? list : undefined;
-      }, 'the first approval');
+      const { hub, pending } = await pendingOnHub(home);
       expect(pending).toMatchObject({
         tool: 'write_file',
         server: 'fs',
@@ -55,13 +48,13 @@ describe('hitloop proxy with the approval hub, decided from the CLI', () => {
 
       const listed = runHitloop(['approvals'], { env });
       expect(listed.code).toBe(0);
-      expect(listed.stdout).toContain(pending!.id);
+      expect(listed.stdout).toContain(pending.id);
       expect(listed.stdout).toContain('"content": "proposed"');
 
       const approved = runHitloop(
         [
           'approve',
-          pending!.id.slice(0, 8),
+          pending.id.slice(0, 8),
           '--args',
           JSON.stringify({ path: target, content: 'edited' }),
         ],
@@ -71,7 +64,7 @@ describe('hitloop proxy with the approval hub, decided from the CLI', () => {
       expect(resultText(await first)).toContain('Successfully wrote');
       expect(readFileSync(target, 'utf8')).toBe('edited');
 
-      const again = runHitloop(['approve', pending!.id], { env });
+      const again = runHitloop(['approve', pending.id], { env });
       expect(again.code).toBe(2);
       expect(again.stderr).toMatch(/already approved by cli:\S+/);
 
@@ -118,11 +111,7 @@ describe('hitloop proxy with the approval hub, decided from the CLI', () => {
           arguments: { path: join(work, name), content: name },
         }),
       );
-      const hubs = await waitUntil(
-        () => (discoverHubs(home).length ? discoverHubs(home) : undefined),
-        'the hub to announce itself',
-      );
-      const hub = new HubClient(hubs[0]!);
+      const hub = await announcedHub(home);
       await waitUntil(
         async () => ((await hub.listPending()).length === 2 ? true : undefined),
         'both approvals',

@@ -1,9 +1,8 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { discoverHubs } from '../../shared/hub/discovery.js';
-import { HubClient } from '../../shared/hub/hub-client.js';
 import {
+  announcedHub,
   filesystemServer,
   type HttpProxy,
   initializeRequest,
@@ -12,7 +11,6 @@ import {
   startHttpProxy,
   startRawProxy,
   tempDir,
-  waitUntil,
   writeConfig,
 } from '../helpers/proxy-harness.js';
 
@@ -174,10 +172,7 @@ describe('hitloop proxy: a call that needs a person never reaches the hub with h
       asked.send(initializeRequest(1));
       await asked.next((m) => m.id === 1);
       asked.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
-      const hubs = await waitUntil(
-        () => (discoverHubs(hubHome).length ? discoverHubs(hubHome) : undefined),
-        'the hub to announce itself',
-      );
+      const hub = await announcedHub(hubHome);
       const file = join(root, 'asked.txt');
       asked.write(
         callLine(20, `{"path":${JSON.stringify(file)},"content":"x","__proto__":{"content":"y"}}`),
@@ -186,7 +181,7 @@ describe('hitloop proxy: a call that needs a person never reaches the hub with h
       // arguments lacked the key and whose hash did not match them.
       const answer = await asked.next((m) => m.id === 20, 5000);
       expect(resultText(answer.result)).toMatch(/^Tool 'fs\/write_file' was NOT executed: /);
-      expect(await new HubClient(hubs[0]!).listPending()).toEqual([]);
+      expect(await hub.listPending()).toEqual([]);
       expect(existsSync(file)).toBe(false);
     } finally {
       await asked.close();

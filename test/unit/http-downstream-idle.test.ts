@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type HttpDownstream,
+  type OpenedSession,
   startHttpDownstream,
 } from '../../mcp-server/proxy/http-downstream.js';
 import type { Logger } from '../../mcp-server/proxy/log.js';
@@ -17,9 +18,35 @@ afterEach(async () => {
 });
 
 /**
- * The session behind the endpoint is a stand-in that answers initialize (the
- * sweeper under test only asks it whether it is busy, and closes it).
+ * A stand-in session that answers initialize: the downstream under test only
+ * asks it whether it is busy (`state.busy`), and closes it (`state.closed`).
  */
+async function openStandIn(
+  transport: JsonRpcTransport,
+  state: { busy: boolean; closed: boolean },
+): Promise<OpenedSession> {
+  transport.onmessage = (msg) => {
+    if ('method' in msg && msg.method === 'initialize' && 'id' in msg)
+      void transport.send({
+        jsonrpc: '2.0',
+        id: msg.id,
+        result: {
+          protocolVersion: '2025-06-18',
+          capabilities: {},
+          serverInfo: { name: 'stand-in', version: '1' },
+        },
+      });
+  };
+  await transport.start();
+  return {
+    busy: () => state.busy,
+    close: async () => {
+      state.closed = true;
+    },
+  };
+}
+
+/** A downstream with one stand-in session open; returns the session id. */
 async function open(idleSessionMs: number, state: { busy: boolean; closed: boolean }) {
   downstream = await startHttpDownstream({
     host: '127.0.0.1',
@@ -27,27 +54,7 @@ async function open(idleSessionMs: number, state: { busy: boolean; closed: boole
     maxBodyBytes: 1 << 20,
     idleSessionMs,
     log: quiet,
-    openSession: async (transport: JsonRpcTransport) => {
-      transport.onmessage = (msg) => {
-        if ('method' in msg && msg.method === 'initialize' && 'id' in msg)
-          void transport.send({
-            jsonrpc: '2.0',
-            id: msg.id,
-            result: {
-              protocolVersion: '2025-06-18',
-              capabilities: {},
-              serverInfo: { name: 'stand-in', version: '1' },
-            },
-          });
-      };
-      await transport.start();
-      return {
-        busy: () => state.busy,
-        close: async () => {
-          state.closed = true;
-        },
-      };
-    },
+    openSession: (transport) => openStandIn(transport, state),
   });
   const res = await fetch(downstream.url, {
     method: 'POST',
@@ -98,28 +105,10 @@ describe('HTTP downstream at its session cap', () => {
       maxSessions: 2,
       evictQuietMs,
       log: quiet,
-      openSession: async (transport: JsonRpcTransport) => {
+      openSession: (transport) => {
         const state = { busy: false, closed: false };
         states.push(state);
-        transport.onmessage = (msg) => {
-          if ('method' in msg && msg.method === 'initialize' && 'id' in msg)
-            void transport.send({
-              jsonrpc: '2.0',
-              id: msg.id,
-              result: {
-                protocolVersion: '2025-06-18',
-                capabilities: {},
-                serverInfo: { name: 'stand-in', version: '1' },
-              },
-            });
-        };
-        await transport.start();
-        return {
-          busy: () => state.busy,
-          close: async () => {
-            state.closed = true;
-          },
-        };
+        return openStandIn(transport, state);
       },
     });
     const initialize = async () => {

@@ -28,6 +28,44 @@ function importGraph(entry: string): Map<string, string[]> {
   return graph;
 }
 
+/**
+ * Runs `body` (module code) in a fresh Node process that logs every module it
+ * resolves; returns the process result and the resolved URLs.
+ */
+function resolvedUrls(body: string): {
+  stderr: string;
+  status: number | null;
+  urls: string[];
+} {
+  const dir = mkdtempSync(join(tmpdir(), 'hitloop-iso-'));
+  try {
+    const log = join(dir, 'resolved.log');
+    const hooks = join(dir, 'hooks.mjs');
+    writeFileSync(
+      hooks,
+      `import { appendFileSync } from 'node:fs';
+export async function resolve(specifier, context, next) {
+  const r = await next(specifier, context);
+  appendFileSync(${JSON.stringify(log)}, r.url + '\\n');
+  return r;
+}
+`,
+    );
+    const script = `
+import { register } from 'node:module';
+register(${JSON.stringify(pathToFileURL(hooks).href)});
+${body}`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: root,
+      encoding: 'utf8',
+    });
+    const urls = existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean) : [];
+    return { stderr: r.stderr, status: r.status, urls };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe('importing hitloop does not load @langchain', () => {
   it('no module reachable from shared/index.ts imports @langchain or shared/langgraph', () => {
     const graph = importGraph(join(root, 'shared/index.ts'));
@@ -59,46 +97,26 @@ describe('importing hitloop does not load @langchain', () => {
   it.skipIf(!existsSync(builtLangchain))(
     'dist: hitloop/langgraph resolves no `langchain` module; hitloop/langchain loads the middleware',
     () => {
-      const dir = mkdtempSync(join(tmpdir(), 'hitloop-iso-lc-'));
-      try {
-        const log = join(dir, 'resolved.log');
-        const hooks = join(dir, 'hooks.mjs');
-        writeFileSync(
-          hooks,
-          `import { appendFileSync } from 'node:fs';
-export async function resolve(specifier, context, next) {
-  const r = await next(specifier, context);
-  appendFileSync(${JSON.stringify(log)}, r.url + '\\n');
-  return r;
-}
-`,
-        );
-        const lg = pathToFileURL(join(root, 'dist/shared/langgraph/index.js')).href;
-        const script = `
-import { register } from 'node:module';
-register(${JSON.stringify(pathToFileURL(hooks).href)});
+      const lg = pathToFileURL(join(root, 'dist/shared/langgraph/index.js')).href;
+      const r = resolvedUrls(`
 const m = await import(${JSON.stringify(lg)});
 if (typeof m.withApproval !== 'function') throw new Error('hitloop/langgraph did not load');
-`;
-        const run = (code: string) =>
-          spawnSync(process.execPath, ['--input-type=module', '-e', code], {
-            cwd: root,
-            encoding: 'utf8',
-          });
-        const r = run(script);
-        expect(r.stderr).toBe('');
-        expect(r.status).toBe(0);
-        const urls = readFileSync(log, 'utf8').split('\n').filter(Boolean);
-        expect(urls.some((u) => u.includes('/node_modules/@langchain/langgraph/'))).toBe(true);
-        expect(urls.filter((u) => u.includes('/node_modules/langchain/'))).toEqual([]);
-        const lc = run(
+`);
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      expect(r.urls.some((u) => u.includes('/node_modules/@langchain/langgraph/'))).toBe(true);
+      expect(r.urls.filter((u) => u.includes('/node_modules/langchain/'))).toEqual([]);
+      const lc = spawnSync(
+        process.execPath,
+        [
+          '--input-type=module',
+          '-e',
           `const m = await import(${JSON.stringify(pathToFileURL(builtLangchain).href)}); console.log(typeof m.hitloopMiddleware);`,
-        );
-        expect(lc.stderr).toBe('');
-        expect(lc.stdout.trim()).toBe('function');
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
+        ],
+        { cwd: root, encoding: 'utf8' },
+      );
+      expect(lc.stderr).toBe('');
+      expect(lc.stdout.trim()).toBe('function');
     },
   );
 
@@ -106,42 +124,18 @@ if (typeof m.withApproval !== 'function') throw new Error('hitloop/langgraph did
   it.skipIf(!existsSync(built))(
     'a node process importing dist/shared/index.js resolves no @langchain module',
     () => {
-      const dir = mkdtempSync(join(tmpdir(), 'hitloop-iso-'));
-      try {
-        const log = join(dir, 'resolved.log');
-        const hooks = join(dir, 'hooks.mjs');
-        writeFileSync(
-          hooks,
-          `import { appendFileSync } from 'node:fs';
-export async function resolve(specifier, context, next) {
-  const r = await next(specifier, context);
-  appendFileSync(${JSON.stringify(log)}, r.url + '\\n');
-  return r;
-}
-`,
-        );
-        const script = `
-import { register } from 'node:module';
-register(${JSON.stringify(pathToFileURL(hooks).href)});
+      const r = resolvedUrls(`
 const m = await import(${JSON.stringify(pathToFileURL(built).href)});
 if (typeof m.gateAction !== 'function') throw new Error('hitloop did not load');
 // HITLOOP_ISOLATION_SELFTEST=1 makes the child load @langchain, to see this test fail.
 ${process.env.HITLOOP_ISOLATION_SELFTEST ? `await import('@langchain/langgraph');` : ''}
-`;
-        const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
-          cwd: root,
-          encoding: 'utf8',
-        });
-        expect(r.stderr).toBe('');
-        expect(r.status).toBe(0);
-        const urls = readFileSync(log, 'utf8').split('\n').filter(Boolean);
-        expect(urls.some((u) => u.endsWith('/dist/shared/index.js'))).toBe(true);
-        expect(urls.filter((u) => u.includes('@langchain') || u.includes('/langgraph/'))).toEqual(
-          [],
-        );
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
+`);
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      expect(r.urls.some((u) => u.endsWith('/dist/shared/index.js'))).toBe(true);
+      expect(r.urls.filter((u) => u.includes('@langchain') || u.includes('/langgraph/'))).toEqual(
+        [],
+      );
     },
   );
 });
