@@ -4,10 +4,9 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalHubRef } from '../../extension/src/hub-connections.js';
 import type { ToWebview } from '../../extension/src/protocol.js';
-import { toDetail, toSummary } from '../../extension/src/views.js';
-import { record } from './helpers.js';
+import { toDetail } from '../../extension/src/views.js';
+import { localHub, record, snapshotMessage } from './helpers.js';
 
 // The Approvals view's layout in a real browser (Debian's Chromium), at the
 // widths a sidebar has: nothing may scroll sideways. VS Code 1.139 showed a
@@ -24,14 +23,7 @@ const missing = !existsSync(CHROMIUM)
     : undefined;
 if (missing) console.log(`webview layout tests skipped: ${missing}`);
 
-const hub: LocalHubRef = {
-  hubId: 'hub-1',
-  name: 'hitloop proxy',
-  cwd: '/work/project',
-  pid: 7,
-  url: 'http://127.0.0.1:1',
-  remote: false,
-};
+const hub = localHub;
 
 // VS Code's own defaults for the variables the CSS reads (Linux, Dark Modern).
 const VSCODE_VARS = `:root {
@@ -134,27 +126,7 @@ describe.skipIf(missing !== undefined)(
     for (const width of [170, 240, 282, 320, 400]) {
       it(`at ${width} px: the tab row wraps or fits, and the page never scrolls sideways`, async () => {
         await page.setViewportSize({ width, height: 700 });
-        await send({
-          type: 'snapshot',
-          pending: pending.map((approval) => toSummary({ hub, approval })),
-          hubs: [
-            {
-              hubId: hub.hubId,
-              name: hub.name,
-              remote: false,
-              cwd: hub.cwd,
-              pid: 7,
-              state: 'live',
-              inScope: true,
-              pendingCount: pending.length,
-            },
-          ],
-          hiddenByScope: 0,
-          scope: 'workspace',
-          home: '/home/me/.hitloop',
-          defaultRemember: 'none',
-          now: new Date().toISOString(),
-        });
+        await send(snapshotMessage(hub, pending, new Date()));
         expect(await page.locator('[data-testid="approval-item"]').count()).toBe(2);
         if (process.env.HITLOOP_LAYOUT_SHOTS)
           await page.screenshot({

@@ -1,6 +1,6 @@
 // @vitest-environment happy-dom
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { LocalHubRef, RemoteHubRef } from '../../extension/src/hub-connections.js';
+import type { RemoteHubRef } from '../../extension/src/hub-connections.js';
 import type { FromWebview, ToWebview } from '../../extension/src/protocol.js';
 import { toDetail, toSummary } from '../../extension/src/views.js';
 import {
@@ -11,16 +11,9 @@ import {
 } from '../../extension/webview/app.js';
 import { JsonPager, jsonTokens, utf8Length } from '../../extension/webview/json-view.js';
 import type { ApprovalRecord } from '../../shared/hub/protocol.js';
-import { record } from './helpers.js';
+import { localHub, record, snapshotMessage } from './helpers.js';
 
-const hub: LocalHubRef = {
-  hubId: 'hub-1',
-  name: 'hitloop proxy',
-  cwd: '/work/project',
-  pid: 7,
-  url: 'http://127.0.0.1:1',
-  remote: false,
-};
+const hub = localHub;
 const NOW = Date.parse('2026-01-01T00:10:00.000Z');
 
 let root: HTMLElement;
@@ -39,28 +32,7 @@ function snapshot(
   pending: ApprovalRecord[],
   extra: Partial<Extract<ToWebview, { type: 'snapshot' }>> = {},
 ) {
-  app.receive({
-    type: 'snapshot',
-    pending: pending.map((approval) => toSummary({ hub, approval })),
-    hubs: [
-      {
-        hubId: hub.hubId,
-        name: hub.name,
-        remote: false,
-        cwd: hub.cwd,
-        pid: 7,
-        state: 'live',
-        inScope: true,
-        pendingCount: pending.length,
-      },
-    ],
-    hiddenByScope: 0,
-    scope: 'workspace',
-    home: '/home/me/.hitloop',
-    defaultRemember: 'none',
-    now: new Date(NOW).toISOString(),
-    ...extra,
-  });
+  app.receive(snapshotMessage(hub, pending, new Date(NOW), extra));
 }
 
 function detail(approval: ApprovalRecord, actionable = true) {
