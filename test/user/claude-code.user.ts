@@ -16,6 +16,7 @@ import {
   type Pending,
   type ProcessResult,
   pendingApprovals,
+  progressUntilCancel,
   type Running,
   readRecording,
   ScriptedMessagesModel,
@@ -259,18 +260,7 @@ describe.skipIf(!enabled)('Claude Code 2.1 with hitloop from the tarball', () =>
     await onePending(s);
     await claudeFinished(s);
     const messages = readRecording(s.recording);
-    const call = only(messages.filter((m) => m.message.method === 'tools/call'));
-    const token = (call.message.params?._meta as { progressToken?: unknown } | undefined)
-      ?.progressToken;
-    const cancel = only(messages.filter((m) => m.message.method === 'notifications/cancelled'));
-    expect(cancel.message.params?.requestId).toBe(call.message.id);
-    const progress = messages.filter(
-      (m) =>
-        m.message.method === 'notifications/progress' &&
-        m.message.params?.progressToken === token &&
-        m.at < cancel.at,
-    );
-    const cutAfter = (cancel.at - call.at) / 1000;
+    const { progress, cutAfter } = progressUntilCancel(messages);
     log(
       `Claude Code: ${progress.length} progress notifications, cancelled after ${cutAfter.toFixed(1)} s (MCP_TOOL_TIMEOUT=8000)`,
     );

@@ -21,6 +21,7 @@ import {
   type Pending,
   type ProcessResult,
   pendingApprovals,
+  progressUntilCancel,
   type Running,
   readRecording,
   ScriptedResponsesModel,
@@ -313,19 +314,8 @@ describe(`Codex ${CODEX_VERSION}: protocol and timeouts, as seen on the wire`, (
     expect(init.message.params?.protocolVersion).toBe('2025-06-18');
     expect(initResult.message.result?.protocolVersion).toBe('2025-06-18');
 
-    const call = only(messages.filter((m) => m.message.method === 'tools/call'));
-    const token = (call.message.params?._meta as { progressToken?: unknown } | undefined)
-      ?.progressToken;
+    const { token, progress, cutAfter } = progressUntilCancel(messages);
     expect(token).toBeDefined();
-    const cancel = only(messages.filter((m) => m.message.method === 'notifications/cancelled'));
-    expect(cancel.message.params?.requestId).toBe(call.message.id);
-    const progress = messages.filter(
-      (m) =>
-        m.message.method === 'notifications/progress' &&
-        m.message.params?.progressToken === token &&
-        m.at < cancel.at,
-    );
-    const cutAfter = (cancel.at - call.at) / 1000;
     log(
       `Codex tools/call _meta.progressToken=${JSON.stringify(token)}; ${progress.length} progress notifications, cancelled after ${cutAfter.toFixed(1)} s (tool_timeout_sec = 6)`,
     );

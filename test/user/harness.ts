@@ -329,19 +329,18 @@ function recordRequest(
 }
 
 /**
- * A model that follows a script, served as the OpenAI Responses API streamed
- * over SSE (`POST /v1/responses`), enough for Codex. Each request gets the
- * next turn; once the script is used up it answers "done". Every request body
- * is recorded, so a test can read the exact tool output the model received.
+ * An HTTP server on a free loopback port for a scripted model; subclasses
+ * answer requests in `handle` and say where the client points in `baseUrl`.
  */
-export class ScriptedResponsesModel {
+abstract class LoopbackModelServer {
   readonly requests: RecordedRequest[] = [];
   /** Protocol surprises (a tool the script calls was not offered, ...), for the test to assert empty. */
   readonly problems: string[] = [];
   private server: Server | undefined;
-  private port = 0;
+  protected port = 0;
 
-  constructor(private readonly turns: ModelTurn[]) {}
+  abstract get baseUrl(): string;
+  protected abstract handle(req: IncomingMessage, res: ServerResponse): void;
 
   async listen(): Promise<string> {
     this.server = createServer((req, res) => this.handle(req, res));
@@ -350,13 +349,25 @@ export class ScriptedResponsesModel {
     return this.baseUrl;
   }
 
-  get baseUrl(): string {
-    return `http://127.0.0.1:${this.port}/v1`;
-  }
-
   async close(): Promise<void> {
     this.server?.closeAllConnections();
     await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
+  }
+}
+
+/**
+ * A model that follows a script, served as the OpenAI Responses API streamed
+ * over SSE (`POST /v1/responses`), enough for Codex. Each request gets the
+ * next turn; once the script is used up it answers "done". Every request body
+ * is recorded, so a test can read the exact tool output the model received.
+ */
+export class ScriptedResponsesModel extends LoopbackModelServer {
+  constructor(private readonly turns: ModelTurn[]) {
+    super();
+  }
+
+  get baseUrl(): string {
+    return `http://127.0.0.1:${this.port}/v1`;
   }
 
   /** Requests to /responses (the model turns Codex asked for). */
@@ -390,7 +401,7 @@ export class ScriptedResponsesModel {
     );
   }
 
-  private handle(req: IncomingMessage, res: ServerResponse): void {
+  protected handle(req: IncomingMessage, res: ServerResponse): void {
     void recordRequest(req, this.requests, this.problems).then((recorded) => {
       if (req.method !== 'POST' || !req.url?.endsWith('/responses')) {
         res.writeHead(404, { 'content-type': 'application/json' });
@@ -576,6 +587,30 @@ export function readRecording(file: string): RecordedMessage[] {
     .map((line) => JSON.parse(line) as RecordedMessage);
 }
 
+/**
+ * The one `tools/call` a client made and cancelled, as the recorder saw it:
+ * its progress token, the progress notifications sent for it before the
+ * cancel, and how many seconds after the call the client cancelled.
+ */
+export function progressUntilCancel(messages: RecordedMessage[]): {
+  token: unknown;
+  progress: RecordedMessage[];
+  cutAfter: number;
+} {
+  const call = only(messages.filter((m) => m.message.method === 'tools/call'));
+  const token = (call.message.params?._meta as { progressToken?: unknown } | undefined)
+    ?.progressToken;
+  const cancel = only(messages.filter((m) => m.message.method === 'notifications/cancelled'));
+  expect(cancel.message.params?.requestId).toBe(call.message.id);
+  const progress = messages.filter(
+    (m) =>
+      m.message.method === 'notifications/progress' &&
+      m.message.params?.progressToken === token &&
+      m.at < cancel.at,
+  );
+  return { token, progress, cutAfter: (cancel.at - call.at) / 1000 };
+}
+
 // --- the scripted model: Anthropic Messages API over SSE ---------------------
 
 interface MessagesContentBlock {
@@ -605,32 +640,17 @@ export interface ToolResult {
  * that offer no `mcp__<server>__*` tool (side calls such as titles) get a
  * short text and do not use up the script.
  */
-export class ScriptedMessagesModel {
-  readonly requests: RecordedRequest[] = [];
-  readonly problems: string[] = [];
-  private server: Server | undefined;
-  private port = 0;
-
+export class ScriptedMessagesModel extends LoopbackModelServer {
   constructor(
     private readonly serverName: string,
     private readonly turns: MessagesTurn[],
-  ) {}
-
-  async listen(): Promise<string> {
-    this.server = createServer((req, res) => this.handle(req, res));
-    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as AddressInfo).port;
-    return this.baseUrl;
+  ) {
+    super();
   }
 
   /** ANTHROPIC_BASE_URL (without /v1). */
   get baseUrl(): string {
     return `http://127.0.0.1:${this.port}`;
-  }
-
-  async close(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
   }
 
   private isMainTurn(request: RecordedRequest): boolean {
@@ -655,7 +675,7 @@ export class ScriptedMessagesModel {
     );
   }
 
-  private handle(req: IncomingMessage, res: ServerResponse): void {
+  protected handle(req: IncomingMessage, res: ServerResponse): void {
     void recordRequest(req, this.requests, this.problems).then((recorded) => {
       const path = (req.url ?? '').split('?')[0];
       if (req.method === 'POST' && path === '/v1/messages/count_tokens') {
