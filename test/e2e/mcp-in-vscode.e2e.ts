@@ -10,7 +10,7 @@ import {
   ROOT,
   runCommand,
 } from './harness.js';
-import { control, rejectCard, waitGone } from './sidebar-driver.js';
+import { rejectCard, waitGone } from './sidebar-driver.js';
 import { DARK_THEME, escapeRegExp, LAUNCHER, VsCodeSession } from './vscode-session.js';
 
 // hitloop as a VS Code user gets it: the VSIX installed into a current VS Code
@@ -139,12 +139,7 @@ describe(`VS Code's own MCP client through hitloop's provider (code-server, laun
     await s.screenshot('pending-light');
     await s.sidebarShot('sidebar-pending-light');
 
-    await (await control(frame, scope, 'approve-button')).click();
-    const outcome = await result;
-    log(`invokeTool after Approve: ${JSON.stringify(outcome)}`);
-    expect(outcome.ok, JSON.stringify(outcome)).toBe(true);
-    expect(readFileSync(args.path, 'utf8')).toBe(args.content);
-    await waitGone(frame, approval.id);
+    await s.approveWrite({ approval, frame, scope }, result, args);
     await s.screenshot('approved-light');
   });
 

@@ -12,7 +12,6 @@ import {
   ROOT,
   runCommand,
 } from './harness.js';
-import { control, waitGone } from './sidebar-driver.js';
 import { escapeRegExp, LAUNCHER, type ToolInfo, VsCodeSession } from './vscode-session.js';
 
 // The Route command from the VSIX alone: a workspace's own .vscode/mcp.json
@@ -154,12 +153,7 @@ describe(`Route in VS Code: a workspace's mcp.json server through the VSIX's pro
     expect(approval.server).toBe('files');
     expect(existsSync(args.path)).toBe(false);
     await s.screenshot('routed-pending');
-    await (await control(frame, scope, 'approve-button')).click();
-    const outcome = await result;
-    log(`invokeTool after Approve: ${JSON.stringify(outcome)}`);
-    expect(outcome.ok, JSON.stringify(outcome)).toBe(true);
-    expect(readFileSync(args.path, 'utf8')).toBe(args.content);
-    await waitGone(frame, approval.id);
+    await s.approveWrite({ approval, frame, scope }, result, args);
     // The call went through the routed server, so the list is its own now.
     expect(writeTools(await s.lmTools())).toEqual([directTool]);
   });

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Frame, Page } from 'playwright-core';
+import type { Browser, Frame, Locator, Page } from 'playwright-core';
 import { expect } from 'vitest';
 import { discoverHubs } from '../../shared/hub/index.js';
 import {
@@ -20,7 +20,15 @@ import {
   startCodeServer,
   tempRoot,
 } from './harness.js';
-import { argsText, card, openCard, pendingApproval, SIDEBAR_READY } from './sidebar-driver.js';
+import {
+  argsText,
+  card,
+  control,
+  openCard,
+  pendingApproval,
+  SIDEBAR_READY,
+  waitGone,
+} from './sidebar-driver.js';
 
 // One VS Code window as a user of the VSIX alone has it: code-server 4.139.1
 // with an empty HOME and no node on PATH, the hitloop VSIX and the test-only
@@ -358,6 +366,24 @@ export class VsCodeSession {
     expect(shown).toContain(path);
     expect(shown).toContain(content);
     return { approval, frame, scope };
+  }
+
+  /**
+   * Approves the write `pendingWrite` opened; VS Code's call (`result`, from
+   * `invoke`) then succeeds, the file holds what it asked to write, and the
+   * card leaves the list.
+   */
+  async approveWrite(
+    pending: { approval: { id: string }; frame: Frame; scope: Locator },
+    result: Promise<InvokeResult>,
+    args: { path: string; content: string },
+  ): Promise<void> {
+    await (await control(pending.frame, pending.scope, 'approve-button')).click();
+    const outcome = await result;
+    log(`invokeTool after Approve: ${JSON.stringify(outcome)}`);
+    expect(outcome.ok, JSON.stringify(outcome)).toBe(true);
+    expect(readFileSync(args.path, 'utf8')).toBe(args.content);
+    await waitGone(pending.frame, pending.approval.id);
   }
 
   /** Waits until the sidebar webview's body carries VS Code's theme-kind class. */
