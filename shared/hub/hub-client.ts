@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { safeJson } from '../util/safe-json.js';
+import { readEventStream } from '../util/sse.js';
 import {
   ApprovalList,
   ApprovalRecord,
@@ -121,27 +122,11 @@ export class HubClient {
     );
     if (!res.ok || !res.body) throw await this.errorFrom(res);
     onOpen?.();
-    const decoder = new TextDecoder();
-    let buffer = '';
     try {
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        buffer += decoder.decode(chunk, { stream: true });
-        let end = buffer.indexOf('\n\n');
-        while (end !== -1) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const data = block
-            .split('\n')
-            .filter((l) => l.startsWith('data: '))
-            .map((l) => l.slice(6))
-            .join('\n');
-          if (data) {
-            const parsed = HubEvent.safeParse(safeJson(data));
-            if (parsed.success) onEvent(parsed.data);
-          }
-          end = buffer.indexOf('\n\n');
-        }
-      }
+      await readEventStream(res.body, (message) => {
+        const parsed = HubEvent.safeParse(safeJson(message.data));
+        if (parsed.success) onEvent(parsed.data);
+      });
     } catch (err) {
       if (!signal?.aborted) throw err;
     }

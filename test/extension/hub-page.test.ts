@@ -10,7 +10,6 @@ import {
   fragmentWithoutToken,
   NAME_KEY,
   newestFirst,
-  SseParser,
   TOKEN_KEY,
   tokenFromFragment,
 } from '../../extension/webview/hub-page/core.js';
@@ -38,36 +37,6 @@ describe('the approval page: token from the link', () => {
     expect(fragmentWithoutToken('#token=abc')).toBe('');
     expect(fragmentWithoutToken('#token=abc&x=1')).toBe('#x=1');
     expect(fragmentWithoutToken('')).toBe('');
-  });
-});
-
-describe('the approval page: event stream parser', () => {
-  it('completes events split anywhere across chunks', () => {
-    const text =
-      'retry: 1000\n\nevent: requested\ndata: {"type":"requested"}\n\n: keep-alive\n\nevent: decided\ndata: {"a":1}\n\n';
-    for (let cut = 0; cut <= text.length; cut++) {
-      const parser = new SseParser();
-      const events = [...parser.push(text.slice(0, cut)), ...parser.push(text.slice(cut))];
-      expect(events, `cut at ${cut}`).toEqual([
-        { event: 'requested', data: '{"type":"requested"}' },
-        { event: 'decided', data: '{"a":1}' },
-      ]);
-    }
-  });
-
-  it('handles CRLF and CR line ends, multi-line data, fields without a space, one byte at a time', () => {
-    const text = 'event:x\r\ndata:line 1\r\ndata: line 2\r\n\r\ndata: y\r\rid: 3\n\n';
-    const parser = new SseParser();
-    const events = [...text].flatMap((c) => parser.push(c));
-    expect(events).toEqual([
-      { event: 'x', data: 'line 1\nline 2' },
-      { event: 'message', data: 'y' },
-    ]);
-  });
-
-  it('ignores comments and events without data', () => {
-    const parser = new SseParser();
-    expect(parser.push(': hello\n\nevent: nothing\n\n')).toEqual([]);
   });
 });
 

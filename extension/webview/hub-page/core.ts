@@ -1,6 +1,7 @@
 // The approval page's logic that needs no DOM: reading the token from the
-// link, parsing the event stream, building decisions and wording errors.
-// Kept apart so it is tested without a browser.
+// link, building decisions and wording errors. Kept apart so it is tested
+// without a browser. The event stream is read by shared/util/sse.ts, the
+// parser the hub client uses too.
 
 /** Where the page keeps the token for this tab (sessionStorage: gone when the tab closes). */
 export const TOKEN_KEY = 'hitloop.hubToken';
@@ -36,63 +37,6 @@ export function fragmentWithoutToken(hash: string): string {
   params.delete('token');
   const rest = params.toString();
   return rest ? `#${rest}` : '';
-}
-
-/** One server-sent event. */
-export interface SseMessage {
-  event: string;
-  data: string;
-}
-
-/**
- * An incremental parser for `text/event-stream` (the WHATWG rules the page
- * needs: `event:` and `data:` fields, comments, CRLF or LF line ends, events
- * split across network chunks). EventSource would do this, but it cannot
- * send the Authorization header.
- *
- * @example
- * const parser = new SseParser();
- * parser.push('event: requested\ndata: {"a"') // []
- * parser.push(':1}\n\n') // [{ event: 'requested', data: '{"a":1}' }]
- */
-export class SseParser {
-  private buffer = '';
-  private event = '';
-  private data: string[] = [];
-
-  /** Feeds decoded text; returns the events it completed. */
-  push(chunk: string): SseMessage[] {
-    this.buffer += chunk;
-    const out: SseMessage[] = [];
-    for (;;) {
-      const match = /\r\n|\r|\n/.exec(this.buffer);
-      if (!match) break;
-      // A lone \r at the very end may be the first half of \r\n: wait for more.
-      if (match[0] === '\r' && match.index === this.buffer.length - 1) break;
-      const line = this.buffer.slice(0, match.index);
-      this.buffer = this.buffer.slice(match.index + match[0].length);
-      this.line(line, out);
-    }
-    return out;
-  }
-
-  private line(line: string, out: SseMessage[]): void {
-    if (line === '') {
-      if (this.data.length > 0)
-        out.push({ event: this.event || 'message', data: this.data.join('\n') });
-      this.event = '';
-      this.data = [];
-      return;
-    }
-    if (line.startsWith(':')) return;
-    const colon = line.indexOf(':');
-    const field = colon === -1 ? line : line.slice(0, colon);
-    let value = colon === -1 ? '' : line.slice(colon + 1);
-    if (value.startsWith(' ')) value = value.slice(1);
-    if (field === 'event') this.event = value;
-    else if (field === 'data') this.data.push(value);
-    // id and retry: the page re-lists on every reconnect, so neither is needed.
-  }
 }
 
 /** The body of `POST /v1/approvals/:id/decision` as the page sends it. */

@@ -1,3 +1,5 @@
+import { safeJson } from '../../../shared/util/safe-json.js';
+import { readEventStream } from '../../../shared/util/sse.js';
 import { makeVisible } from '../../../shared/util/visible-text.js';
 import {
   argumentsSection,
@@ -16,7 +18,6 @@ import {
   NAME_KEY,
   NO_TOKEN_MESSAGE,
   newestFirst,
-  SseParser,
   TOKEN_KEY,
   TOKEN_REJECTED_MESSAGE,
   tokenFromFragment,
@@ -265,23 +266,10 @@ export class HubPage {
   }
 
   private async follow(body: ReadableStream<Uint8Array>): Promise<void> {
-    const reader = body.getReader();
-    const decoder = new TextDecoder();
-    const parser = new SseParser();
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      for (const message of parser.push(decoder.decode(value, { stream: true }))) {
-        let json: unknown;
-        try {
-          json = JSON.parse(message.data);
-        } catch {
-          continue;
-        }
-        const event = PageHubEvent.safeParse(json);
-        if (event.success) this.apply(event.data);
-      }
-    }
+    await readEventStream(body, (message) => {
+      const event = PageHubEvent.safeParse(safeJson(message.data));
+      if (event.success) this.apply(event.data);
+    });
   }
 
   private apply(event: PageHubEvent): void {
