@@ -17,6 +17,7 @@ export * from './sqlite/index.js';
 export * from './stores/index.js';
 export * from './telemetry/index.js';
 export { argsHash, canonicalJson } from './util/canonical-json.js';
+export { escapeHtml } from './util/escape-html.js';
 export { findDuplicateKeys, findUnshowable, unshowableReason } from './util/faithful-args.js';
 export {
   DEFAULT_SECRET_KEY_WORDS,

@@ -1,22 +1,9 @@
+import { escapeHtml } from '../util/escape-html.js';
 import type { ConditionSummary, ExperimentSummary, SummaryInterval } from './export.js';
 import { RATE_METRICS, type RateMetric } from './metrics.js';
 
-/**
- * Escapes text for HTML and SVG (element content and quoted attributes).
- * Every piece of text that reaches the report goes through it: condition
- * names and descriptions come from a file a person may have edited.
- *
- * @example
- * escapeHtml('<b>"x" & y</b>') // '&lt;b&gt;&quot;x&quot; &amp; y&lt;/b&gt;'
- */
-export function escapeHtml(text: unknown): string {
-  return String(text)
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&#39;');
-}
+// Every piece of text that reaches the report goes through escapeHtml:
+// condition names and descriptions come from a file a person may have edited.
 
 /**
  * One chart of the report: an inline SVG document and its size.

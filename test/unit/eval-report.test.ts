@@ -2,7 +2,6 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { escapeHtml } from '../../shared/eval/report.js';
 import {
   ConfigError,
   type ExperimentSummary,
@@ -11,6 +10,7 @@ import {
   renderReportHtml,
   runExperiment,
 } from '../../shared/index.js';
+import { escapeHtml } from '../../shared/util/escape-html.js';
 
 const EVIL = '<script>alert("x")</script>&<img src=x onerror=alert(1)>';
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createAction } from '../../shared/models/action.js';
 import type { ApprovalRequest } from '../../shared/models/approval-request.js';
 import { argsHash } from '../../shared/util/canonical-json.js';
+import { escapeHtml } from '../../shared/util/escape-html.js';
 import {
   buildSlackMessage,
   escapeMrkdwn,
@@ -10,7 +11,6 @@ import {
 } from '../../shared/webhooks/payloads/slack.js';
 import {
   buildTelegramMessage,
-  escapeHtml,
   parseTelegramCallbackData,
   TELEGRAM_CALLBACK_DATA_MAX_BYTES,
   telegramCallbackRef,

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { escapeHtml } from '../../util/escape-html.js';
 import type { WebhookApprovalRequest } from '../webhook-protocol.js';
 import { argsForDisplay, clip, hiddenWarning, policyLine, riskLabel } from './display.js';
 
@@ -27,7 +28,7 @@ const FIELD_MAX = 400;
 
 /**
  * A Telegram `sendMessage` body for one approval request, in HTML parse mode
- * with every value escaped (`&`, `<`, `>`), so markup in arguments stays text;
+ * with every value escaped ({@link escapeHtml}), so markup in arguments stays text;
  * the arguments sit in a `<pre>` block with hidden characters shown as
  * markers and are cut (with a note) to keep the message within Telegram's
  * 4096 characters. The inline keyboard's `callback_data` is `a:<ref>` or
@@ -102,22 +103,7 @@ export function parseTelegramCallbackData(
   return m ? { approved: m[1] === 'a', ref: m[2]! } : undefined;
 }
 
-/**
- * Escapes text for Telegram's HTML parse mode (the three characters it
- * requires, plus `"` for attribute safety).
- *
- * @example
- * escapeHtml('<b>&</b>') // '&lt;b&gt;&amp;&lt;/b&gt;'
- */
-export function escapeHtml(text: string): string {
-  return text
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;');
-}
-
 /** Length of HTML text as displayed: tags dropped, each entity one character. */
 function plainLength(html: string): number {
-  return html.replace(/<[^>]*>/g, '').replace(/&[a-z]+;/g, '_').length;
+  return html.replace(/<[^>]*>/g, '').replace(/&(?:[a-z]+|#\d+);/g, '_').length;
 }
