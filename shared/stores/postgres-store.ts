@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { z } from 'zod';
 import { ApprovalRecord, HubPresence, RememberedRule } from '../hub/protocol.js';
+import { backoffDelay } from '../util/backoff.js';
 import { safeJson } from '../util/safe-json.js';
 import {
   type ApprovalFilter,
@@ -475,10 +476,10 @@ export class PostgresApprovalStore implements ApprovalStore {
       );
     }
     if (this.reconnectTimer) return;
-    const delay = Math.min(
-      this.reconnectDelayMs * 2 ** this.reconnectAttempts,
-      MAX_RECONNECT_DELAY_MS,
-    );
+    const delay = backoffDelay(this.reconnectAttempts, {
+      initialMs: this.reconnectDelayMs,
+      maxMs: MAX_RECONNECT_DELAY_MS,
+    });
     this.reconnectAttempts++;
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;

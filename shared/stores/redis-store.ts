@@ -4,6 +4,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { RedisClientOptions, RedisClientType } from 'redis';
 import { z } from 'zod';
 import { ApprovalRecord, ApprovalStatus, HubPresence, RememberedRule } from '../hub/protocol.js';
+import { backoffDelay } from '../util/backoff.js';
 import { safeJson } from '../util/safe-json.js';
 import {
   type ApprovalFilter,
@@ -186,7 +187,8 @@ export class RedisApprovalStore implements ApprovalStore {
         connectTimeout: options.connectTimeoutMs ?? 5000,
         // Before the first connection a failure is final (the caller learns
         // the URL is wrong); afterwards, back off and keep trying.
-        reconnectStrategy: (retries, cause) => (ready ? Math.min(50 * 2 ** retries, 5000) : cause),
+        reconnectStrategy: (retries, cause) =>
+          ready ? backoffDelay(retries, { initialMs: 50, maxMs: 5000 }) : cause,
       },
     };
     const client = createClient(clientOptions) as unknown as Client;

@@ -4,6 +4,7 @@ import type { Decision } from '../models/decision.js';
 import type { ToolResult } from '../models/tool-result.js';
 import { EventType } from '../models/trace-event.js';
 import type { SqliteDatabase, SqliteStatement } from '../sqlite/types.js';
+import { backoffDelay } from '../util/backoff.js';
 import { redactSecrets, type SecretKeyTest, secretKeyTest } from '../util/redact.js';
 import { uuidv7 } from '../util/uuidv7.js';
 import {
@@ -299,7 +300,7 @@ export class TelemetryLogger {
   /** The failure of the last flush, cleared by the next successful one. */
   private failure: TelemetryError | undefined;
   private retryAt = 0;
-  private backoffMs = 0;
+  private failedFlushes = 0;
   private written = 0;
   private droppedTotal = 0;
   private droppedUnreported = 0;
@@ -852,7 +853,7 @@ export class TelemetryLogger {
       this.writeBatch(batch);
       this.written += batch.length;
       this.failure = undefined;
-      this.backoffMs = 0;
+      this.failedFlushes = 0;
       if (this.droppedUnreported > 0) this.reportDropped();
       return true;
     } catch (cause) {
@@ -864,12 +865,12 @@ export class TelemetryLogger {
           `${this.pending.length} row(s) kept in memory${this.required ? '' : ' and retried'}`,
         { dbPath: this.dbPath, buffered: this.pending.length, dropped: 0, cause },
       );
-      this.backoffMs = Math.min(
-        MAX_BACKOFF_MS,
-        Math.max(this.backoffMs * 2, this.flushIntervalMs, 50),
-      );
-      this.retryAt = Date.now() + this.backoffMs;
-      if (!this.closed) this.schedule(this.backoffMs);
+      const backoffMs = backoffDelay(this.failedFlushes++, {
+        initialMs: Math.max(this.flushIntervalMs, 50),
+        maxMs: MAX_BACKOFF_MS,
+      });
+      this.retryAt = Date.now() + backoffMs;
+      if (!this.closed) this.schedule(backoffMs);
       if (this.droppedUnreported > 0) this.reportDropped();
       if (this.required && fromCaller) throw this.failure;
       if (firstFailure) this.report(this.failure);

@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { openSqlite, SqliteUnavailableError } from '../sqlite/open.js';
 import type { SqliteDatabase } from '../sqlite/types.js';
+import { backoffDelay } from '../util/backoff.js';
 import { ownerOnly } from '../util/owner-only.js';
 
 /**
@@ -473,7 +474,7 @@ const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
 function retryWhileBusy<T>(fn: () => T, budgetMs: number): T {
   const deadline = Date.now() + budgetMs;
-  for (let wait = 5; ; wait = Math.min(wait * 2, 100)) {
+  for (let attempt = 0; ; attempt++) {
     try {
       return fn();
     } catch (err) {
@@ -482,7 +483,7 @@ function retryWhileBusy<T>(fn: () => T, budgetMs: number): T {
       if (!busy || Date.now() >= deadline) throw err;
       // Opening is synchronous (the constructor of a synchronous logger), so
       // block briefly rather than spin.
-      Atomics.wait(sleeper, 0, 0, wait);
+      Atomics.wait(sleeper, 0, 0, backoffDelay(attempt, { initialMs: 5, maxMs: 100 }));
     }
   }
 }

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
+import { type BackoffOptions, backoffBounds, backoffDelay } from '../util/backoff.js';
 
 /**
  * How failed deliveries are retried: up to `maxAttempts` tries in all, the
@@ -42,10 +43,7 @@ export function retryDelayBounds(
   attempt: number,
   config: RetryConfig,
 ): { min: number; max: number } {
-  const exponent = Math.max(0, Math.floor(attempt) - 1);
-  // 2 ** 1024 is Infinity; min() then caps it, so no overflow check is needed.
-  const max = Math.min(config.maxDelayMs, config.baseDelayMs * 2 ** exponent);
-  return { min: max * (1 - config.jitter), max };
+  return backoffBounds(attempt - 1, backoffOf(config));
 }
 
 /**
@@ -61,9 +59,11 @@ export function retryDelay(
   config: RetryConfig,
   random: () => number = Math.random,
 ): number {
-  const { min, max } = retryDelayBounds(attempt, config);
-  const r = Math.min(1, Math.max(0, random()));
-  return max - (max - min) * r;
+  return backoffDelay(attempt - 1, { ...backoffOf(config), random });
+}
+
+function backoffOf(config: RetryConfig): BackoffOptions {
+  return { initialMs: config.baseDelayMs, maxMs: config.maxDelayMs, jitter: config.jitter };
 }
 
 /** Options for {@link withRetry}. */

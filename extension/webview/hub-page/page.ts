@@ -1,3 +1,4 @@
+import { backoffDelay } from '../../../shared/util/backoff.js';
 import { safeJson } from '../../../shared/util/safe-json.js';
 import { readEventStream } from '../../../shared/util/sse.js';
 import { makeVisible } from '../../../shared/util/visible-text.js';
@@ -259,7 +260,9 @@ export class HubPage {
         if (this.stopped || err instanceof SignedOut) return;
         this.setState('polling');
         this.startPolling();
-        await this.sleep(this.env.retryMs?.(attempt) ?? Math.min(30_000, 3000 * 2 ** attempt));
+        await this.sleep(
+          this.env.retryMs?.(attempt) ?? backoffDelay(attempt, { initialMs: 3000, maxMs: 30_000 }),
+        );
         attempt++;
       }
     }

@@ -1,3 +1,4 @@
+import { backoffDelay } from '../../../shared/util/backoff.js';
 import type { UpstreamSpec } from '../config/types.js';
 import {
   ErrorCode,
@@ -357,7 +358,7 @@ export class UpstreamServer {
 
   private scheduleRestart(): void {
     if (this.state === 'closed' || this.restartTimer) return;
-    const delay = Math.min(MAX_BACKOFF_MS, 500 * 2 ** this.attempts);
+    const delay = backoffDelay(this.attempts, { initialMs: 500, maxMs: MAX_BACKOFF_MS });
     this.attempts++;
     this.log.info(
       `restarting server '${this.name}' in ${(delay / 1000).toFixed(1)} s (attempt ${this.attempts})`,
