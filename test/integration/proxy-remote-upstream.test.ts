@@ -1,9 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer } from 'node:net';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  connectDirect,
   EVERYTHING,
+  everythingServer,
   resultText,
   startStdioProxy,
   tempDir,
@@ -93,6 +95,22 @@ describe.each([
 });
 
 describe('an SSE upstream that never sends its endpoint', () => {
+  // One start-up timeout covers every server, so it must be long enough for
+  // server-everything's own start, which on a busy 2-core machine is far
+  // slower than on an idle one (a fixed 1.5 s was not, and it was restarted
+  // over and over). So it is set from how long server-everything takes to
+  // answer initialize here and now, three times over, from 1.5 s to 8 s;
+  // every wait below is a multiple of it, 20 in all: within the test's
+  // timeout of 180 s (20 x 8 s = 160 s).
+  let startupMs = 1500;
+  beforeAll(async () => {
+    const started = performance.now();
+    const direct = await connectDirect(everythingServer());
+    const took = performance.now() - started;
+    await direct.close();
+    startupMs = Math.min(8000, Math.max(1500, Math.ceil((3 * took) / 100) * 100));
+  }, 60_000);
+
   it('is reported after the start-up timeout and retried, instead of starting forever', async () => {
     // A stand-in for a broken server: it opens the event stream and stays silent.
     const streams: Array<{ end(): void }> = [];
@@ -113,24 +131,25 @@ describe('an SSE upstream that never sends its endpoint', () => {
         policy: { type: 'always_approve' },
         approval: { backend: 'auto-reject' },
         telemetry: { db: false },
-        // 1.5 s: long enough for server-everything's own start on a loaded
-        // 2-core machine (0.5 s was not, and it was restarted over and over).
-        proxy: { prefixNames: true, startupTimeoutMs: 1500, logLevel: 'info' },
+        proxy: { prefixNames: true, startupTimeoutMs: startupMs, logLevel: 'info' },
       },
       'stalled-sse.json',
     );
     const proxy = await startStdioProxy(config, tmp.dir);
     try {
+      const seconds = String(startupMs / 1000).replace('.', '\\.');
       await proxy.stderr.waitFor(
-        /upstream server 'stalled' did not open its connection within 1.5 s/,
+        new RegExp(`upstream server 'stalled' did not open its connection within ${seconds} s`),
+        startupMs * 5,
       );
-      await proxy.stderr.waitFor(/restarting server 'stalled'/);
-      // The client's initialize was answered after 1.5 s, maybe before
-      // server-everything was up on a loaded machine: wait for its tools.
+      await proxy.stderr.waitFor(/restarting server 'stalled'/, startupMs * 5);
+      // The client's initialize was answered after the start-up timeout,
+      // maybe before server-everything was up: wait for its tools.
       await waitUntil(
         async () =>
           (await proxy.client.listTools()).tools.some((t) => t.name === 'everything__echo'),
         'the everything server to be listed',
+        startupMs * 10,
       );
       const echo = await proxy.client.callTool({
         name: 'everything__echo',
@@ -143,5 +162,5 @@ describe('an SSE upstream that never sends its endpoint', () => {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
     }
-  });
+  }, 180_000);
 });
