@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -66,6 +66,7 @@ async function roundTrip(calls: number): Promise<{ p50: number; p99: number; dir
   }
   controller.abort();
   await client.close();
+  rmSync(home, { recursive: true, force: true });
 
   // For scale: the same call straight to the server, no proxy, no approval.
   const direct = new Client({ name: 'bench-direct', version: '1' });
@@ -123,6 +124,7 @@ async function listThousand(): Promise<number> {
     if (list.length !== 1000) throw new Error(`expected 1000 pending, got ${list.length}`);
   }
   await hub.stop();
+  rmSync(home, { recursive: true, force: true });
   return median(times.slice(1));
 }
 

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -123,8 +123,9 @@ async function teamRun(
 
 /** PostgreSQL beside a shared SQLite file (one machine), same workload. */
 export async function benchTeam(postgresUrl: string): Promise<BenchRow[]> {
-  const sqlite = join(mkdtempSync(join(tmpdir(), 'hitloop-bench-team-')), 'approvals.db');
-  const base = await teamRun(sqlite);
+  const dir = mkdtempSync(join(tmpdir(), 'hitloop-bench-team-'));
+  const base = await teamRun(join(dir, 'approvals.db'));
+  rmSync(dir, { recursive: true, force: true });
   let pg: TeamRun;
   const schema = `hitloop_bench_${Date.now().toString(36)}`;
   const url = new URL(postgresUrl);

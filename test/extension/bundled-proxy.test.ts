@@ -1,15 +1,15 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { prepareBundledProxy, proxyLaunch } from '../../extension/src/bundled-proxy.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 
 // What the extension does at activation with the proxy its VSIX carries, and
 // which command each consumer (an MCP server definition, an mcp.json entry)
 // gets. bundled-proxy.ts imports vscode for types only, so it runs here.
 
 function extensionFolder(withCli: boolean): string {
-  const ext = mkdtempSync(join(tmpdir(), 'hitloop-ext-'));
+  const ext = makeTempDir('hitloop-ext-');
   if (withCli) {
     mkdirSync(join(ext, 'dist', 'cli'), { recursive: true });
     writeFileSync(join(ext, 'dist', 'cli', 'main.js'), '');
@@ -20,7 +20,7 @@ function extensionFolder(withCli: boolean): string {
 describe('prepareBundledProxy', () => {
   it('finds the bundled CLI and writes the fixed-path launcher under the hitloop home', () => {
     const ext = extensionFolder(true);
-    const home = mkdtempSync(join(tmpdir(), 'hitloop-home-'));
+    const home = makeTempDir('hitloop-home-');
     const log: string[] = [];
     const bundled = prepareBundledProxy(
       { extensionPath: ext, extension: { packageJSON: { version: '9.9.9' } } },
@@ -40,7 +40,7 @@ describe('prepareBundledProxy', () => {
   });
 
   it('without dist/cli (a checkout not built), offers nothing and says so', () => {
-    const home = mkdtempSync(join(tmpdir(), 'hitloop-home-'));
+    const home = makeTempDir('hitloop-home-');
     const log: string[] = [];
     expect(
       prepareBundledProxy({ extensionPath: extensionFolder(false) }, home, (m) => log.push(m)),
@@ -51,7 +51,7 @@ describe('prepareBundledProxy', () => {
 
   it('keeps the direct launch when the launcher cannot be written, and says why', () => {
     const ext = extensionFolder(true);
-    const blocked = join(mkdtempSync(join(tmpdir(), 'hitloop-home-')), 'file');
+    const blocked = join(makeTempDir('hitloop-home-'), 'file');
     writeFileSync(blocked, 'not a folder');
     const log: string[] = [];
     const bundled = prepareBundledProxy({ extensionPath: ext }, blocked, (m) => log.push(m));

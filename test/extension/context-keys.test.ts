@@ -1,5 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type * as vscode from 'vscode';
@@ -13,6 +12,7 @@ import {
 import { routingState } from '../../extension/src/routing-state.js';
 import { wrapFile } from '../../mcp-server/wrap/files.js';
 import { launcherFor } from '../../mcp-server/wrap/wrap.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 
 const none = {
   pending: 0,
@@ -83,7 +83,7 @@ describe('routing state: whether Route and Undo can act', () => {
     for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
   });
   const folder = (mcpJson?: string) => {
-    const dir = mkdtempSync(join(tmpdir(), 'hitloop-routing-'));
+    const dir = makeTempDir('hitloop-routing-');
     dirs.push(dir);
     if (mcpJson !== undefined) {
       mkdirSync(join(dir, '.vscode'));

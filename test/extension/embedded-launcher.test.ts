@@ -1,6 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
@@ -8,12 +7,13 @@ import {
   stableLauncherScript,
   writeStableLauncher,
 } from '../../mcp-server/wrap/embedded.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 
 // The fixed-path launcher Route writes into .vscode/mcp.json: a real sh
 // script, run here as VS Code's MCP client would run it. A stand-in "CLI"
 // prints what it received, since what it does is the proxy's business.
 
-const dir = () => mkdtempSync(join(tmpdir(), "hitloop embedded 'q' "));
+const dir = () => makeTempDir("hitloop embedded 'q' ");
 
 function fakeCli(folder: string): string {
   const cli = join(folder, 'ext dir', 'dist', 'cli', 'main.js');

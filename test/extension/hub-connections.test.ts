@@ -1,5 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decideAll } from '../../extension/src/actions.js';
@@ -14,6 +13,7 @@ import { inWorkspace, isInside, isLoopbackUrl } from '../../extension/src/worksp
 import { ApprovalHub } from '../../shared/hub/approval-hub.js';
 import type { ApprovalRecord, DiscoveryFile, HubEvent } from '../../shared/hub/protocol.js';
 import { MemoryApprovalStore } from '../../shared/stores/memory-store.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 import { record, until } from './helpers.js';
 
 const hubRef = (hubId: string, cwd = '/work/project'): HubRef => ({
@@ -131,7 +131,7 @@ describe('HubConnections against real hubs', () => {
   }
 
   beforeEach(() => {
-    home = mkdtempSync(join(tmpdir(), 'hitloop-ext-'));
+    home = makeTempDir('hitloop-ext-');
     hubs = [];
     logs.length = 0;
   });

@@ -1,6 +1,3 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Window } from 'happy-dom';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -20,6 +17,7 @@ import { HubClient } from '../../shared/hub/hub-client.js';
 import { ApprovalRecord, HubErrorBody, HubEvent } from '../../shared/hub/protocol.js';
 import { MemoryApprovalStore } from '../../shared/stores/memory-store.js';
 import { argsHash } from '../../shared/util/canonical-json.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 import { record, until } from './helpers.js';
 
 const HASH = 'a'.repeat(64);
@@ -186,7 +184,7 @@ describe('the approval page against a real hub', () => {
       store: new MemoryApprovalStore(),
       name: 'team hub',
       announce: false,
-      home: mkdtempSync(join(tmpdir(), 'hitloop-page-')),
+      home: makeTempDir('hitloop-page-'),
     });
     await hub.start();
     win = new Window({ url: 'http://127.0.0.1/' });

@@ -3,17 +3,16 @@ import {
   copyFileSync,
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readdirSync,
   readFileSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
 import { builtinModules } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CONTEXT_KEYS } from '../../extension/src/context-keys.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const read = (path: string) => readFileSync(join(root, path), 'utf8');
@@ -248,7 +247,7 @@ describe.skipIf(!built)('the extension bundles (built by npm run build)', () => 
   it('the host bundle never reads the global navigator (VS Code logs a PendingMigrationError for each read)', () => {
     // Loaded in a Node whose navigator counts its readers, with a stand-in vscode
     // module: loading creates every zod schema, which is when zod looked.
-    const dir = mkdtempSync(join(tmpdir(), 'hitloop-navigator-'));
+    const dir = makeTempDir('hitloop-navigator-');
     try {
       mkdirSync(join(dir, 'node_modules', 'vscode'), { recursive: true });
       writeFileSync(join(dir, 'node_modules', 'vscode', 'index.js'), 'module.exports = {};');

@@ -1,11 +1,11 @@
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { findOnPath, resolveProxyLauncher } from '../../mcp-server/wrap/launcher.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 
 const root = join(import.meta.dirname, '..', '..');
-const dir = () => mkdtempSync(join(tmpdir(), 'hitloop-launcher-'));
+const dir = () => makeTempDir('hitloop-launcher-');
 
 function program(folder: string, name = 'hitloop', mode = 0o755): string {
   mkdirSync(folder, { recursive: true });

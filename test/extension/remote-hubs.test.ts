@@ -1,6 +1,3 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   describeFailure,
@@ -20,6 +17,7 @@ import {
 import { ApprovalHub } from '../../shared/hub/approval-hub.js';
 import { HubRequestError } from '../../shared/hub/hub-client.js';
 import { MemoryApprovalStore } from '../../shared/stores/memory-store.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 import { record, until } from './helpers.js';
 
 describe('hitloop.remoteHubs: reading the setting', () => {
@@ -180,7 +178,7 @@ describe('HubConnections with a remote hub (a real hub over HTTP)', () => {
   }
 
   beforeEach(async () => {
-    home = mkdtempSync(join(tmpdir(), 'hitloop-remote-'));
+    home = makeTempDir('hitloop-remote-');
     const store = new MemoryApprovalStore();
     await otherMachine(store, 'laptop-of-bob');
     await otherMachine(store, 'desktop-of-carol');
@@ -188,7 +186,7 @@ describe('HubConnections with a remote hub (a real hub over HTTP)', () => {
       store,
       name: 'team hub',
       announce: false,
-      home: mkdtempSync(join(tmpdir(), 'hitloop-central-')),
+      home: makeTempDir('hitloop-central-'),
     });
     await central.start();
     logs.length = 0;

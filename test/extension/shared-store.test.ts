@@ -1,6 +1,3 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decideAll } from '../../extension/src/actions.js';
 import {
@@ -14,6 +11,7 @@ import { toSnapshotMessage } from '../../extension/src/views.js';
 import { ApprovalHub } from '../../shared/hub/approval-hub.js';
 import { HubClient } from '../../shared/hub/hub-client.js';
 import { MemoryApprovalStore } from '../../shared/stores/memory-store.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 import { record, until } from './helpers.js';
 
 // Team mode: several hubs on one approval store, each listing all of it.
@@ -116,7 +114,7 @@ describe('a local hub and the team hub on one store (two real hubs)', () => {
   const decisions: string[] = [];
 
   beforeEach(async () => {
-    home = mkdtempSync(join(tmpdir(), 'hitloop-shared-'));
+    home = makeTempDir('hitloop-shared-');
     store = new MemoryApprovalStore();
     // A teammate's proxy, alive as far as the store can tell.
     const now = new Date().toISOString();
@@ -135,7 +133,7 @@ describe('a local hub and the team hub on one store (two real hubs)', () => {
       name: 'team hub',
       announce: false,
       relayStoreEvents: true,
-      home: mkdtempSync(join(tmpdir(), 'hitloop-shared-central-')),
+      home: makeTempDir('hitloop-shared-central-'),
     });
     await localHub.start();
     await central.start();

@@ -1,11 +1,11 @@
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ToWebview } from '../../extension/src/protocol.js';
 import { toDetail } from '../../extension/src/views.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 import { localHub, record, snapshotMessage } from './helpers.js';
 
 // The Approvals view's layout in a real browser (Debian's Chromium), at the
@@ -45,7 +45,7 @@ let page: Page;
 
 beforeAll(async () => {
   if (missing) return;
-  dir = mkdtempSync(join(tmpdir(), 'hitloop-layout-'));
+  dir = makeTempDir('hitloop-layout-');
   mkdirSync(join(dir, 'codicons'));
   for (const f of ['webview.js', 'webview.css', 'codicons/codicon.css', 'codicons/codicon.ttf'])
     copyFileSync(join(dist, f), join(dir, f));

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -20,6 +20,7 @@ import { discoverHubs } from '../../shared/hub/discovery.js';
 import { HubClient } from '../../shared/hub/hub-client.js';
 import type { ApprovalRecord } from '../../shared/hub/protocol.js';
 import { CLI } from './run-cli.js';
+import { makeTempDir } from './temp-dir.js';
 
 // Drives the real `hitloop proxy` (the built CLI) in front of real MCP servers
 // from npm, with the MCP SDK's own Client, over stdio and Streamable HTTP.
@@ -55,9 +56,12 @@ export function filesystemServer(dir: string): StdioServerEntry {
   return { command: process.execPath, args: [FILESYSTEM, dir] };
 }
 
-/** A temporary directory removed by the returned function. */
+/**
+ * A temporary directory, removed by the returned function or else at the end
+ * of its test or file ({@link makeTempDir}).
+ */
 export function tempDir(prefix = 'hitloop-proxy-'): { dir: string; remove: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const dir = makeTempDir(prefix);
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 

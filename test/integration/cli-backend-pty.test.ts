@@ -1,14 +1,14 @@
 // Drives CLIBackend through a real pseudo-terminal: readline in terminal mode,
 // raw mode, echo and Enter as `\r`, exactly as a person at a terminal would.
 // The driver imports the built library from dist (`npm test` builds first).
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pty from '@lydell/node-pty';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Decision } from '../../shared/models/decision.js';
 import { argsHash } from '../../shared/util/canonical-json.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const driver = join(root, 'test/fixtures/cli-backend-driver.mjs');
@@ -32,7 +32,7 @@ afterEach(() => {
 });
 
 function start(): Session {
-  const dir = mkdtempSync(join(tmpdir(), 'hitloop-pty-'));
+  const dir = makeTempDir('hitloop-pty-');
   const decisionFile = join(dir, 'decision.json');
   const term = pty.spawn(process.execPath, [driver, decisionFile], {
     name: 'xterm-256color',

@@ -2,14 +2,12 @@ import { spawnSync } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readFileSync,
   realpathSync,
   statSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -17,6 +15,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { parse } from 'smol-toml';
 import { describe, expect, it } from 'vitest';
 import { CLI, runHitloop } from '../helpers/run-cli.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 
 const EVERYTHING = fileURLToPath(
   new URL(
@@ -25,7 +24,7 @@ const EVERYTHING = fileURLToPath(
   ),
 );
 
-const newDir = () => mkdtempSync(join(tmpdir(), 'hitloop-cli-wrap-'));
+const newDir = () => makeTempDir('hitloop-cli-wrap-');
 const noStack = (text: string) => expect(text).not.toMatch(/\n\s+at .+:\d+:\d+/);
 
 /** A Claude Desktop config with one real server (this Node runs it, nothing is downloaded). */

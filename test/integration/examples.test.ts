@@ -1,16 +1,15 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
+import { makeTempDir } from '../helpers/temp-dir.js';
 
 const quickstart = fileURLToPath(new URL('../../dist/examples/quickstart.js', import.meta.url));
 
 describe('examples/quickstart', () => {
   it('runs the loop with an auto-approver and records every step', () => {
-    const db = join(mkdtempSync(join(tmpdir(), 'hitloop-qs-')), 'q.db');
+    const db = join(makeTempDir('hitloop-qs-'), 'q.db');
     const r = spawnSync(process.execPath, [quickstart, '--auto', '--db', db], { encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain('3/3 actions ran');
@@ -22,7 +21,7 @@ describe('examples/quickstart', () => {
   });
 
   it('takes answers at the terminal prompt: approve, then reject with a reason', () => {
-    const db = join(mkdtempSync(join(tmpdir(), 'hitloop-qs-')), 'q.db');
+    const db = join(makeTempDir('hitloop-qs-'), 'q.db');
     const r = spawnSync(process.execPath, [quickstart, '--db', db], {
       encoding: 'utf8',
       input: 'a\nr\nnot today\n',

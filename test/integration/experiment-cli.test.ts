@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLI, runHitloop } from '../helpers/run-cli.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 
-const tmp = () => mkdtempSync(join(tmpdir(), 'hitloop-exp-cli-'));
+const tmp = () => makeTempDir('hitloop-exp-cli-');
 const noStack = (text: string) => expect(text).not.toMatch(/\n\s+at .+:\d+:\d+/);
 
 /** Runs the built CLI asynchronously, so two runs can overlap as separate processes. */

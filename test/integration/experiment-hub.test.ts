@@ -1,18 +1,18 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { discoverHubs } from '../../shared/hub/discovery.js';
 import { HubClient } from '../../shared/hub/hub-client.js';
 import { CLI } from '../helpers/run-cli.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 
 // The live condition: an experiment whose reviewer is whoever decides through
 // the approval hub (here a scripted "person" posting to the hub API).
 
 describe('hitloop experiment --reviewer hub', () => {
   it('sends every review to the hub and records the people’s decisions', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'hitloop-exp-hub-'));
+    const dir = makeTempDir('hitloop-exp-hub-');
     const home = join(dir, 'home');
     const out = join(dir, 'out');
     const child = spawn(

@@ -1,20 +1,21 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM_ARGS, findChromium } from '../../shared/index.js';
 import { runHitloop } from '../helpers/run-cli.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 
 const chromiumPath = findChromium();
 const artifacts = join(process.cwd(), 'test-artifacts');
 const PNG_MAGIC = Buffer.from([0x89, 0x50, 0x4e, 0x47]);
 
 describe('hitloop report (built CLI)', () => {
-  let out: string;
+  // Made where the tests are declared, so it is removed after them (a
+  // folder made in beforeAll would outlive them).
+  const out = makeTempDir('hitloop-exp-report-');
   beforeAll(() => {
-    out = mkdtempSync(join(tmpdir(), 'hitloop-exp-report-'));
     const r = runHitloop([
       'experiment',
       '--scenario',
@@ -32,7 +33,7 @@ describe('hitloop report (built CLI)', () => {
   });
 
   it('writes the HTML report even when Chromium is missing, and says the PNGs were skipped', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'hitloop-exp-report-out-'));
+    const dir = makeTempDir('hitloop-exp-report-out-');
     const html = join(dir, 'r.html');
     const r = runHitloop(['report', out, '--out', html], {
       env: { HITLOOP_CHROMIUM: '/nonexistent/chromium' },
@@ -44,7 +45,7 @@ describe('hitloop report (built CLI)', () => {
   });
 
   it('a directory without a finished experiment exits 2', () => {
-    const r = runHitloop(['report', mkdtempSync(join(tmpdir(), 'hitloop-empty-'))]);
+    const r = runHitloop(['report', makeTempDir('hitloop-empty-')]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/summary\.json: not found/);
   });

@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { CLI, runHitloop } from '../helpers/run-cli.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 
-const tmp = () => mkdtempSync(join(tmpdir(), 'hitloop-exp-resume-'));
+const tmp = () => makeTempDir('hitloop-exp-resume-');
 
 // Both runs use the same (short) simulated latency, so their configs, and so
 // their results, are the same; only the killed one sleeps (--realtime, which

@@ -1,6 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -15,6 +14,7 @@ import {
   writeConfig,
 } from '../helpers/proxy-harness.js';
 import { runHitloop } from '../helpers/run-cli.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 
 // A researcher's script written for the Python hitloop's documented outputs
 // and tables (standard library only), run unchanged on what we write.
@@ -23,7 +23,7 @@ const PYTHON = process.env.HITLOOP_PYTHON ?? 'python3';
 
 const dirs: string[] = [];
 const tmp = () => {
-  const dir = mkdtempSync(join(tmpdir(), 'hitloop-seed-analysis-'));
+  const dir = makeTempDir('hitloop-seed-analysis-');
   dirs.push(dir);
   return dir;
 };

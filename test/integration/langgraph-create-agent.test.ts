@@ -1,5 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { AIMessage, HumanMessage, ToolMessage } from '@langchain/core/messages';
 import { Command, type Interrupt, MemorySaver } from '@langchain/langgraph';
@@ -18,6 +17,7 @@ import {
 } from '../../shared/langgraph/langchain/index.js';
 import { RulesPolicy } from '../../shared/policies/rules.js';
 import { TelemetryLogger } from '../../shared/telemetry/logger.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 import { type ScriptedCall, spyTool, turnsModel } from './langgraph-helpers.js';
 
 const TWO_CALLS: ScriptedCall[][] = [
@@ -32,7 +32,7 @@ let current: TelemetryLogger | undefined;
 let outbox: Array<Record<string, unknown>>;
 
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'hitloop-lc-'));
+  dir = makeTempDir('hitloop-lc-');
   outbox = [];
 });
 afterEach(() => {

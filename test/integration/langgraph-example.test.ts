@@ -1,12 +1,12 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { discoverHubs } from '../../shared/hub/discovery.js';
 import { HubClient } from '../../shared/hub/hub-client.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 
 const example = fileURLToPath(new URL('../../dist/examples/langgraph-agent.js', import.meta.url));
 
@@ -23,7 +23,7 @@ function eventTypes(db: string): string[] {
 describe('examples/langgraph-agent --simulate', () => {
   let dir: string;
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'hitloop-lgex-'));
+    dir = makeTempDir('hitloop-lgex-');
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -101,7 +101,7 @@ const lcExample = fileURLToPath(new URL('../../dist/examples/langchain-agent.js'
 describe('examples/langchain-agent --simulate (createAgent + hitloopMiddleware)', () => {
   let dir: string;
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'hitloop-lcex-'));
+    dir = makeTempDir('hitloop-lcex-');
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 

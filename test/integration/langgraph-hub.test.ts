@@ -1,6 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { HumanMessage, ToolMessage } from '@langchain/core/messages';
 import { MemorySaver } from '@langchain/langgraph';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -10,6 +8,7 @@ import { actionIdFor, callKeyFor } from '../../shared/langgraph/index.js';
 import { RiskBasedPolicy } from '../../shared/policies/risk-based.js';
 import { MemoryApprovalStore } from '../../shared/stores/memory-store.js';
 import { TelemetryLogger } from '../../shared/telemetry/logger.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 import { buildGraph } from './langgraph-helpers.js';
 
 const policy = new RiskBasedPolicy({ highRiskTools: ['send_email'] });
@@ -29,7 +28,7 @@ describe('backend mode through the approval hub', () => {
   let client: HubClient;
   let logger: TelemetryLogger;
   beforeEach(async () => {
-    home = mkdtempSync(join(tmpdir(), 'hitloop-lg-hub-'));
+    home = makeTempDir('hitloop-lg-hub-');
     hub = new ApprovalHub({ store: new MemoryApprovalStore(), home, announce: false });
     await hub.start();
     client = new HubClient({ url: hub.url, token: hub.token });

@@ -1,5 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { HumanMessage, ToolMessage } from '@langchain/core/messages';
 import {
@@ -19,6 +18,7 @@ import {
 } from '../../shared/langgraph/index.js';
 import { RiskBasedPolicy } from '../../shared/policies/risk-based.js';
 import { TelemetryLogger } from '../../shared/telemetry/logger.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 import { buildGraph, spyTool } from './langgraph-helpers.js';
 
 type Saver = { name: string; open: (dir: string) => BaseCheckpointSaver };
@@ -46,7 +46,7 @@ describe.each(savers)('interrupt mode with $name', (saver) => {
   let dir: string;
   let logger: TelemetryLogger;
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'hitloop-lg-'));
+    dir = makeTempDir('hitloop-lg-');
     logger = new TelemetryLogger({ dbPath: join(dir, 'telemetry.db') });
   });
   afterEach(() => {

@@ -1,5 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { AIMessage, HumanMessage, ToolMessage } from '@langchain/core/messages';
 import type { StructuredToolInterface } from '@langchain/core/tools';
@@ -12,6 +11,7 @@ import { validateArgsWith, withApproval } from '../../shared/langgraph/index.js'
 import type { HITLPolicy } from '../../shared/policies/policy.js';
 import { RiskBasedPolicy } from '../../shared/policies/risk-based.js';
 import { TelemetryLogger } from '../../shared/telemetry/logger.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 import { buildGraph, type ScriptedCall, spyTool, turnsModel } from './langgraph-helpers.js';
 
 const policy = new RiskBasedPolicy({ highRiskTools: ['send_email'] });
@@ -38,7 +38,7 @@ let current: TelemetryLogger | undefined;
 let outbox: Array<Record<string, unknown>>;
 
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'hitloop-lg-par-'));
+  dir = makeTempDir('hitloop-lg-par-');
   outbox = [];
 });
 afterEach(() => {

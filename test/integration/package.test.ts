@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { makeTempDir } from '../helpers/temp-dir.js';
 
 // What `npm pack` ships: the package a user installs from a tarball. Reads
 // npm's own file list (`npm pack --dry-run --json`), so it checks the
@@ -115,8 +115,7 @@ describe('the npm package (npm pack)', () => {
 });
 
 describe('npx hitloop inside the checkout', () => {
-  const cache = mkdtempSync(join(tmpdir(), 'hitloop-npx-cache-'));
-  afterAll(() => rmSync(cache, { recursive: true, force: true }));
+  const cache = makeTempDir('hitloop-npx-cache-');
 
   it('runs the built CLI without rebuilding the package first (npx runs its prepare)', () => {
     const bundle = join(root, 'dist', 'cli', 'main.js');

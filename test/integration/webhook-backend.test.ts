@@ -1,8 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { hostname, tmpdir } from 'node:os';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +24,7 @@ import { PersistentWebhookBackend } from '../../shared/webhooks/persistent-webho
 import { callbackCapability, verifyBodySignature } from '../../shared/webhooks/signature.js';
 import { WebhookBackend } from '../../shared/webhooks/webhook-backend.js';
 import { WebhookApprovalRequest } from '../../shared/webhooks/webhook-protocol.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 
 const SECRET = 'integration-secret-0123456789abcdef';
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
@@ -364,7 +364,7 @@ describe('WebhookBackend', () => {
   });
 });
 
-const dir = mkdtempSync(join(tmpdir(), 'hitloop-webhook-'));
+const dir = makeTempDir('hitloop-webhook-');
 let files = 0;
 const stores: Array<{
   name: string;

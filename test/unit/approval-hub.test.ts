@@ -1,7 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ApprovalHub } from '../../shared/hub/approval-hub.js';
@@ -14,6 +13,7 @@ import type { ApprovalRequest } from '../../shared/models/approval-request.js';
 import { MemoryApprovalStore } from '../../shared/stores/memory-store.js';
 import { argsHash } from '../../shared/util/canonical-json.js';
 import { pendingRecord } from '../conformance/approval-store.spec.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 
 function requestFor(
   args: Record<string, unknown> = { path: '/tmp/x', content: 'hi' },
@@ -57,8 +57,11 @@ async function nextEvent(
   const controller = new AbortController();
   let resolve!: (e: HubEvent) => void;
   const event = new Promise<HubEvent>((r) => (resolve = r));
-  void client.events((e) => match(e) && resolve(e), controller.signal).catch(() => undefined);
-  await new Promise((r) => setTimeout(r, 50)); // the stream is open once the headers arrive
+  // Waits for the hub to accept the stream (not a fixed sleep: on a loaded
+  // machine an event published after 50 ms could still be missed).
+  await new Promise<void>((opened, failed) => {
+    client.events((e) => match(e) && resolve(e), controller.signal, opened).catch(failed);
+  });
   return { event, stop: () => controller.abort() };
 }
 
@@ -68,7 +71,7 @@ describe('the approval hub', () => {
   let client: HubClient;
 
   beforeEach(async () => {
-    home = mkdtempSync(join(tmpdir(), 'hitloop-hub-'));
+    home = makeTempDir('hitloop-hub-');
     hub = new ApprovalHub({
       store: new MemoryApprovalStore(),
       home,

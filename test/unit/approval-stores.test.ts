@@ -1,13 +1,13 @@
-import { mkdtempSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openSqlite } from '../../shared/sqlite/open.js';
 import { MemoryApprovalStore } from '../../shared/stores/memory-store.js';
 import { SqliteApprovalStore } from '../../shared/stores/sqlite-store.js';
 import { approvalStoreConformance, pendingRecord } from '../conformance/approval-store.spec.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'hitloop-store-'));
+const dir = makeTempDir('hitloop-store-');
 let n = 0;
 
 approvalStoreConformance('memory', {

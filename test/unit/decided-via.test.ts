@@ -1,6 +1,3 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ApprovalHub } from '../../shared/hub/approval-hub.js';
 import { HubClient } from '../../shared/hub/hub-client.js';
@@ -9,6 +6,7 @@ import { TelemetryLogger } from '../../shared/telemetry/logger.js';
 import { approvalDecidedPayload } from '../../shared/telemetry/payloads.js';
 import { decisionFromCallback } from '../../shared/webhooks/callback-handler.js';
 import { pendingRecord } from '../conformance/approval-store.spec.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 
 // `decidedBy` is whatever the decider claims; `decidedVia` is how hitloop
 // authenticated them, set by hitloop and never taken from the decider.
@@ -18,7 +16,7 @@ describe('decidedVia', () => {
   beforeEach(async () => {
     hub = new ApprovalHub({
       store: new MemoryApprovalStore(),
-      home: mkdtempSync(join(tmpdir(), 'hitloop-hub-')),
+      home: makeTempDir('hitloop-hub-'),
     });
     await hub.start();
   });

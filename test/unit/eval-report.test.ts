@@ -1,5 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
@@ -11,6 +10,7 @@ import {
   runExperiment,
 } from '../../shared/index.js';
 import { escapeHtml } from '../../shared/util/escape-html.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 
 const EVIL = '<script>alert("x")</script>&<img src=x onerror=alert(1)>';
 
@@ -74,7 +74,7 @@ describe('report', () => {
   });
 
   it('readSummary reports a missing or malformed file as a ConfigError naming it', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'hitloop-report-'));
+    const dir = makeTempDir('hitloop-report-');
     expect(() => readSummary(dir)).toThrow(ConfigError);
     expect(() => readSummary(dir)).toThrow(/summary\.json: not found/);
     writeFileSync(join(dir, 'summary.json'), '{"format": "hitloop-experiment-summary/1"}');

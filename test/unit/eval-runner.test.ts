@@ -1,5 +1,4 @@
-import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
@@ -19,8 +18,9 @@ import {
   toResultsCsv,
 } from '../../shared/index.js';
 import { openSqlite } from '../../shared/sqlite/open.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 
-const tmp = () => mkdtempSync(join(tmpdir(), 'hitloop-eval-'));
+const tmp = () => makeTempDir('hitloop-eval-');
 
 describe('createStandardConditions', () => {
   it("builds the seed's four conditions, from no oversight to review of every action", () => {

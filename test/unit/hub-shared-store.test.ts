@@ -1,6 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ApprovalHub } from '../../shared/hub/approval-hub.js';
@@ -15,9 +14,10 @@ import { SqliteApprovalStore } from '../../shared/stores/sqlite-store.js';
 import { argsHash } from '../../shared/util/canonical-json.js';
 import { pendingRecord } from '../conformance/approval-store.spec.js';
 import { waitUntil } from '../helpers/proxy-harness.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 
-const home = mkdtempSync(join(tmpdir(), 'hitloop-shared-home-'));
-const dir = mkdtempSync(join(tmpdir(), 'hitloop-shared-'));
+const home = makeTempDir('hitloop-shared-home-');
+const dir = makeTempDir('hitloop-shared-');
 let n = 0;
 const cleanup: Array<() => Promise<unknown>> = [];
 afterEach(async () => {

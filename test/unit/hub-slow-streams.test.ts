@@ -1,7 +1,4 @@
-import { mkdtempSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ApprovalHub } from '../../shared/hub/approval-hub.js';
 import { HubClient } from '../../shared/hub/hub-client.js';
@@ -10,6 +7,7 @@ import { MemoryApprovalStore } from '../../shared/stores/memory-store.js';
 import { argsHash } from '../../shared/util/canonical-json.js';
 import { pendingRecord } from '../conformance/approval-store.spec.js';
 import { waitUntil } from '../helpers/proxy-harness.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 
 // Event-stream clients that connect and never read used to make the hub
 // buffer every event for each of them, without bound (100 such clients took
@@ -44,7 +42,7 @@ describe('the hub with event-stream clients that do not read', () => {
   beforeEach(async () => {
     hub = new ApprovalHub({
       store: new MemoryApprovalStore(),
-      home: mkdtempSync(join(tmpdir(), 'hitloop-hub-')),
+      home: makeTempDir('hitloop-hub-'),
       maxStreamBufferBytes: LIMIT,
       log: (m) => logged.push(m),
     });

@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { makeTempDir } from '../helpers/temp-dir.js';
 
 const root = resolve(import.meta.dirname, '../..');
 
@@ -37,7 +37,7 @@ function resolvedUrls(body: string): {
   status: number | null;
   urls: string[];
 } {
-  const dir = mkdtempSync(join(tmpdir(), 'hitloop-iso-'));
+  const dir = makeTempDir('hitloop-iso-');
   try {
     const log = join(dir, 'resolved.log');
     const hooks = join(dir, 'hooks.mjs');

@@ -1,5 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { AIMessage, HumanMessage, ToolMessage } from '@langchain/core/messages';
 import { tool } from '@langchain/core/tools';
@@ -14,6 +13,7 @@ import {
 } from '../../shared/langgraph/index.js';
 import { AlwaysApprovePolicy } from '../../shared/policies/always-approve.js';
 import { TelemetryLogger } from '../../shared/telemetry/logger.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 
 const call = {
   runId: 'langgraph:t1',
@@ -25,7 +25,7 @@ const call = {
 describe('ExecutionLedger', () => {
   let dir: string;
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'hitloop-ledger-'));
+    dir = makeTempDir('hitloop-ledger-');
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
   const open = () => new TelemetryLogger({ dbPath: join(dir, 't.db') });
@@ -168,7 +168,7 @@ describe('withApproval without a logger', () => {
         description: 'Sends an email',
         schema: z.object({ to: z.string() }),
       });
-      const dir = mkdtempSync(join(tmpdir(), 'hitloop-ledger-'));
+      const dir = makeTempDir('hitloop-ledger-');
       const logger = new TelemetryLogger({ dbPath: join(dir, 't.db') });
       withApproval(send, { policy: new AlwaysApprovePolicy(), logger });
       withApproval(send, { policy: new AlwaysApprovePolicy() });

@@ -1,6 +1,5 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: config files use ${VAR} syntax, and these strings are config text
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
@@ -20,8 +19,9 @@ import {
 } from '../../mcp-server/proxy/config/load.js';
 import { createAction } from '../../shared/models/action.js';
 import { configError } from '../helpers/config-error.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 
-const root = mkdtempSync(join(tmpdir(), 'hitloop-config-'));
+const root = makeTempDir('hitloop-config-');
 let counter = 0;
 /** Writes a config file in a fresh folder and returns its path. */
 const write = (value: unknown, name = 'config.json', sub?: string): string => {

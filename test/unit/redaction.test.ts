@@ -1,5 +1,4 @@
-import { chmodSync, existsSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadProxyConfig } from '../../mcp-server/proxy/config/load.js';
@@ -11,6 +10,7 @@ import { argsHash } from '../../shared/util/canonical-json.js';
 import { isDefaultSecretKey, redactSecrets, secretKeyTest } from '../../shared/util/redact.js';
 import { pendingRecord } from '../conformance/approval-store.spec.js';
 import { configError } from '../helpers/config-error.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 
 // Secrets in tool arguments are stored at rest as sha256:<hex> of their value
 // (telemetry, settled records in approvals.db), by default for keys such as
@@ -25,7 +25,7 @@ const ARGS = {
   max_tokens: 100,
 };
 const hashed = (v: unknown) => `sha256:${argsHash(v)}`;
-const dir = () => mkdtempSync(join(tmpdir(), 'hitloop-redact-'));
+const dir = () => makeTempDir('hitloop-redact-');
 const mode = (file: string) => statSync(file).mode & 0o777;
 
 describe('which keys are secrets', () => {

@@ -1,5 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type ActionInput, createAction } from '../../shared/models/action.js';
@@ -7,6 +6,7 @@ import { loadPolicyFile, policyFromJson } from '../../shared/policies/config.js'
 import { RulesPolicy, toolGlobToRegExp } from '../../shared/policies/rules.js';
 import type { RulesDocument } from '../../shared/policies/rules-schema.js';
 import { configError } from '../helpers/config-error.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 
 const act = (input: Partial<ActionInput> = {}) =>
   createAction({ toolName: 'noop', toolArgs: {}, ...input });
@@ -198,7 +198,7 @@ describe('RulesPolicy risk and MCP annotations', () => {
 });
 
 describe('policy config files', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'hitloop-policy-'));
+  const dir = makeTempDir('hitloop-policy-');
   const write = (name: string, body: string) => {
     const file = join(dir, name);
     writeFileSync(file, body);

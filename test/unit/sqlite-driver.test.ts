@@ -1,17 +1,17 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { openSqlite, sqliteDriverName } from '../../shared/sqlite/open.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 
 // The driver layer's contract, as better-sqlite3 behaves. The same file runs
 // under the system Node (better-sqlite3) and, through
 // scripts/test-sqlite-runtimes.sh, under Node 22.13, 22.23 and 24 (node:sqlite),
 // so both drivers are held to the same expectations.
 
-const dir = () => mkdtempSync(join(tmpdir(), 'hitloop-sqlite-driver-'));
+const dir = () => makeTempDir('hitloop-sqlite-driver-');
 const errorCode = (fn: () => unknown): unknown => {
   try {
     fn();

@@ -1,10 +1,10 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { TelemetryLogger } from '../../shared/telemetry/logger.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 
 // The real CLI in a child process (`npm test` builds first), so exit codes and
 // what reaches the terminal are what a user gets.
@@ -18,7 +18,7 @@ beforeAll(() => {
     throw new Error(`${cli} is missing: run "npm run build" (npm test does) first`);
 });
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'hitloop-telemetry-cli-'));
+  dir = makeTempDir('hitloop-telemetry-cli-');
   db = join(dir, 'telemetry.db');
   const log = new TelemetryLogger({ dbPath: db });
   const r1 = log.startRun({ runId: 'run-1', condition: 'risk_based' });

@@ -1,5 +1,4 @@
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../shared/errors.js';
@@ -14,12 +13,13 @@ import {
   openTelemetryForExport,
 } from '../../shared/telemetry/export.js';
 import { TelemetryLogger } from '../../shared/telemetry/logger.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 
 let dir: string;
 let file: string;
 
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'hitloop-telemetry-export-'));
+  dir = makeTempDir('hitloop-telemetry-export-');
   file = join(dir, 'telemetry.db');
 });
 afterEach(() => {

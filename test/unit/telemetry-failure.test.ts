@@ -1,9 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { openSqlite } from '../../shared/sqlite/open.js';
 import { TelemetryError, TelemetryLogger } from '../../shared/telemetry/logger.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 
 // A real "disk full": SQLite refuses to grow the file past max_page_count,
 // failing inserts with SQLITE_FULL exactly as a full disk would.
@@ -12,7 +12,7 @@ let dir: string;
 let file: string;
 
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'hitloop-telemetry-failure-'));
+  dir = makeTempDir('hitloop-telemetry-failure-');
   file = join(dir, 'telemetry.db');
 });
 afterEach(() => {

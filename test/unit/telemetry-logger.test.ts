@@ -1,5 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createAction } from '../../shared/models/action.js';
@@ -10,13 +9,14 @@ import type { EventType } from '../../shared/models/trace-event.js';
 import { openSqlite } from '../../shared/sqlite/open.js';
 import { TelemetryLogger } from '../../shared/telemetry/logger.js';
 import { argsHash } from '../../shared/util/canonical-json.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 
 let dir: string;
 let file: string;
 const open: TelemetryLogger[] = [];
 
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'hitloop-telemetry-logger-'));
+  dir = makeTempDir('hitloop-telemetry-logger-');
   file = join(dir, 'telemetry.db');
 });
 afterEach(() => {

@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { openSqlite } from '../../shared/sqlite/open.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 
 // These run the built library in real child processes (`npm test` builds first).
 const built = fileURLToPath(new URL('../../dist/shared/telemetry/index.js', import.meta.url));
@@ -17,10 +17,7 @@ beforeAll(() => {
     throw new Error(`${built} is missing: run "npm run build" (npm test does) first`);
 });
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'hitloop-telemetry-proc-'));
-});
-afterEach(() => {
-  rmSync(dir, { recursive: true, force: true });
+  dir = makeTempDir('hitloop-telemetry-proc-');
 });
 
 function run(args: string[]): Promise<{ code: number | null; stderr: string; ms: number }> {

@@ -1,5 +1,4 @@
-import { copyFileSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -8,10 +7,11 @@ import { openSqlite } from '../../shared/sqlite/open.js';
 import type { SqliteDatabase } from '../../shared/sqlite/types.js';
 import { TelemetryLogger } from '../../shared/telemetry/logger.js';
 import { TELEMETRY_SCHEMA_VERSION } from '../../shared/telemetry/schema.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 
 let dir: string;
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'hitloop-telemetry-schema-'));
+  dir = makeTempDir('hitloop-telemetry-schema-');
 });
 afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
@@ -449,7 +449,7 @@ describe('telemetry schema', () => {
 
 describe('telemetry file permissions', () => {
   it('creates a new database readable only by the user', () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'hitloop-perm-')), 'sub', 't.db');
+    const file = join(makeTempDir('hitloop-perm-'), 'sub', 't.db');
     const logger = new TelemetryLogger({ dbPath: file });
     logger.startRun({});
     logger.flush();

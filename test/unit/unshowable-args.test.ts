@@ -1,6 +1,3 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ScriptedBackend } from '../../shared/backends/scripted.js';
 import {
@@ -20,6 +17,7 @@ import {
 } from '../../shared/util/faithful-args.js';
 import { parseCallbackBody } from '../../shared/webhooks/callback-handler.js';
 import { pendingRecord } from '../conformance/approval-store.spec.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 
 // What a reviewer sees, what the hash covers and what runs must be the same
 // value. Arguments that would be shown (or hashed, or forwarded) differently
@@ -131,7 +129,7 @@ describe('the hub refuses what it cannot show faithfully', () => {
   beforeEach(async () => {
     hub = new ApprovalHub({
       store: new MemoryApprovalStore(),
-      home: mkdtempSync(join(tmpdir(), 'hitloop-hub-')),
+      home: makeTempDir('hitloop-hub-'),
     });
     await hub.start();
   });

@@ -1,5 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'smol-toml';
 import { describe, expect, it } from 'vitest';
@@ -8,6 +7,7 @@ import { configFormat, unwrapFile, wrapFile } from '../../mcp-server/wrap/files.
 import { scanToml } from '../../mcp-server/wrap/toml-text.js';
 import { type Launcher, parseWrapped } from '../../mcp-server/wrap/wrap.js';
 import { configError } from '../helpers/config-error.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 
 const launcher: Launcher = {
   command: '/usr/local/bin/node',
@@ -15,7 +15,7 @@ const launcher: Launcher = {
 };
 const MAIN = launcher.args[0]!;
 
-const root = mkdtempSync(join(tmpdir(), 'hitloop-wrap-codex-'));
+const root = makeTempDir('hitloop-wrap-codex-');
 let counter = 0;
 const write = (text: string, name = 'config.toml'): string => {
   const dir = join(root, `c${counter++}`);

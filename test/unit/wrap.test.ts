@@ -3,7 +3,6 @@ import {
   chmodSync,
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readdirSync,
   readFileSync,
   realpathSync,
@@ -11,7 +10,6 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { configFromCommand } from '../../mcp-server/proxy/config/load.js';
@@ -25,9 +23,10 @@ import {
   wrapConfigText,
 } from '../../mcp-server/wrap/wrap.js';
 import { configError } from '../helpers/config-error.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 
 const onPath = launcherFor('hitloop');
-const root = mkdtempSync(join(tmpdir(), 'hitloop-wrap-'));
+const root = makeTempDir('hitloop-wrap-');
 let counter = 0;
 const write = (text: string, name = 'mcp.json', mode = 0o644): string => {
   const dir = join(root, `w${counter++}`);
