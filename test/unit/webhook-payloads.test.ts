@@ -192,6 +192,16 @@ describe('Telegram message', () => {
     expect(reject!.text).toContain('Reject');
   });
 
+  it("escapes ' in the rationale and the arguments (it once let them through)", () => {
+    const m = buildTelegramMessage(
+      payloadFor({ body: "it's <b>bold</b>" }, { rationale: "the user's request" }),
+      { chatId: 1 },
+    );
+    expect(m.text).not.toContain("'");
+    expect(m.text).toContain('Rationale: the user&#39;s request');
+    expect(m.text).toContain('it&#39;s &lt;b&gt;bold&lt;/b&gt;');
+  });
+
   it('callback_data fits 64 bytes even for a very long id, and maps back to id + args hash', () => {
     const long = payloadFor(args, { id: `run/${'é'.repeat(300)}/call-7` });
     const m = buildTelegramMessage(long, { chatId: 1 });
