@@ -8,7 +8,7 @@
 // Without either it prints one line and exits 0: machines without VS Code
 // (CI here cannot download it) skip these; the end-to-end tests run the
 // packaged extension in code-server instead.
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -65,5 +65,7 @@ try {
   });
 } catch (err) {
   console.error(`vscode extension-host tests failed: ${err instanceof Error ? err.message : err}`);
-  process.exit(1);
+  process.exitCode = 1;
+} finally {
+  for (const dir of [workspace, home]) rmSync(dir, { recursive: true, force: true });
 }
