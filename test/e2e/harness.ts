@@ -13,7 +13,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { type Browser, chromium, type Frame, type Page } from 'playwright-core';
+import { type Browser, chromium, type Frame, type Locator, type Page } from 'playwright-core';
 
 // The pieces of the end-to-end run: code-server (a real VS Code, installed by
 // scripts/install-code-server.sh) with the packaged VSIX, `hitloop proxy` in
@@ -260,6 +260,12 @@ export async function startCodeServer(options: {
   env: Record<string, string>;
   isolated?: boolean;
   settings?: Record<string, unknown>;
+  /**
+   * Settings written to the User settings only, not to the remote (Machine)
+   * ones: what a user of code-server or a remote window sets in the
+   * Settings editor, where machine-scoped settings are greyed out.
+   */
+  userOnlySettings?: Record<string, unknown>;
   /** The extension under test, `publisher.name`; default hitloop's. */
   extensionId?: string;
 }): Promise<CodeServer> {
@@ -279,7 +285,14 @@ export async function startCodeServer(options: {
   // Flags win over the config file; giving our own keeps ~/.config untouched.
   writeFileSync(config, 'auth: none\ncert: false\n');
   const settings = JSON.stringify({ ...BASE_SETTINGS, ...(options.settings ?? {}) }, null, 2);
-  writeFileSync(settingsFile, settings);
+  writeFileSync(
+    settingsFile,
+    JSON.stringify(
+      { ...BASE_SETTINGS, ...(options.settings ?? {}), ...(options.userOnlySettings ?? {}) },
+      null,
+      2,
+    ),
+  );
   // code-server's window is a remote window: settings of machine scope are
   // read from the remote (Machine) settings and ignored in the User ones.
   mkdirSync(join(userDataDir, 'Machine'), { recursive: true });
@@ -696,4 +709,30 @@ export async function answerDialog(
   await box.locator('.dialog-buttons .monaco-button').nth(index).click();
   await box.waitFor({ state: 'hidden', timeout: 10_000 });
   return dialog;
+}
+
+// ---------------------------------------------------------------------------
+// notifications
+
+const TOAST = '.notifications-toasts .notification-list-item';
+
+/**
+ * The notification toast whose message matches, once it shows. Toasts hide
+ * themselves after a while; a test looks for one right after causing it.
+ */
+export async function notificationToast(
+  page: Page,
+  message: RegExp,
+  timeoutMs = 30_000,
+): Promise<Locator> {
+  const toast = page.locator(TOAST).filter({ hasText: message }).first();
+  await toast.waitFor({ state: 'visible', timeout: timeoutMs });
+  return toast;
+}
+
+/** The text of every notification toast on screen. */
+export async function notificationTexts(page: Page): Promise<string[]> {
+  return page
+    .locator(`${TOAST} .notification-list-item-message`)
+    .evaluateAll((els) => els.map((e) => (e.textContent ?? '').trim()));
 }
