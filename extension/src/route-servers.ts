@@ -133,7 +133,7 @@ export async function routeFiles(
       done.push(p.file);
     }
     const action = await vscode.window.showInformationMessage(
-      `hitloop: routed ${count} server${count === 1 ? '' : 's'} (${servers}) in ${where}. VS Code restarts them through hitloop; if one keeps running, restart it (MCP: List Servers).`,
+      `hitloop: routed ${count} server${count === 1 ? '' : 's'} (${servers}) in ${where}. Restart the running ones (MCP: List Servers) for the change to apply.`,
       'Open mcp.json',
       'Undo',
     );

@@ -715,24 +715,50 @@ export async function answerDialog(
 // notifications
 
 const TOAST = '.notifications-toasts .notification-list-item';
+const CENTER_ITEM = '.notifications-center .notification-list-item';
 
 /**
- * The notification toast whose message matches, once it shows. Toasts hide
- * themselves after a while; a test looks for one right after causing it.
+ * The notification whose message matches: its toast, or, once toasts have
+ * hidden themselves (after 15-20 s), its entry in the notification center,
+ * opened as a user would (Notifications: Show Notifications).
  */
-export async function notificationToast(
+export async function notificationItem(
   page: Page,
   message: RegExp,
   timeoutMs = 30_000,
 ): Promise<Locator> {
-  const toast = page.locator(TOAST).filter({ hasText: message }).first();
-  await toast.waitFor({ state: 'visible', timeout: timeoutMs });
-  return toast;
+  const deadline = Date.now() + timeoutMs;
+  let centerOpened = false;
+  for (;;) {
+    for (const where of [TOAST, CENTER_ITEM]) {
+      const item = page.locator(where).filter({ hasText: message }).first();
+      if (await item.isVisible().catch(() => false)) return item;
+    }
+    if (!centerOpened && Date.now() > deadline - timeoutMs / 2) {
+      await runCommand(page, 'Notifications: Show Notifications');
+      centerOpened = true;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `no notification matches ${message}; shown: ${JSON.stringify(await notificationTexts(page))}`,
+      );
+    }
+    await page.waitForTimeout(300);
+  }
 }
 
-/** The text of every notification toast on screen. */
+/** Clicks a notification's button (expanding the notification first when its buttons are folded away). */
+export async function clickNotificationButton(item: Locator, label: RegExp): Promise<void> {
+  const button = item.locator('.monaco-button').filter({ hasText: label }).first();
+  if (!(await button.isVisible().catch(() => false))) {
+    await item.locator('.codicon-notifications-expand').first().click().catch(() => undefined);
+  }
+  await button.click({ timeout: 10_000 });
+}
+
+/** The text of every notification on screen (toasts and the center). */
 export async function notificationTexts(page: Page): Promise<string[]> {
   return page
-    .locator(`${TOAST} .notification-list-item-message`)
+    .locator(`${TOAST} .notification-list-item-message, ${CENTER_ITEM} .notification-list-item-message`)
     .evaluateAll((els) => els.map((e) => (e.textContent ?? '').trim()));
 }

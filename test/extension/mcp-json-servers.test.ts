@@ -13,6 +13,18 @@ import {
 } from '../../extension/src/mcp-json-servers.js';
 import type { LaunchCommand } from '../../mcp-server/wrap/embedded.js';
 import { wrapFile } from '../../mcp-server/wrap/files.js';
+import { discoverHubs, HubClient } from '../../shared/hub/index.js';
+
+/** Polls `check` until it gives a value (or fails after `ms`). */
+async function until<T>(check: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > end) throw new Error(`nothing after ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 // biome-ignore lint/suspicious/noTemplateCurlyInString: the literal text of a VS Code variable
 const WORKSPACE_FOLDER = '${workspaceFolder}';
@@ -245,8 +257,27 @@ describe('a gated copy runs', () => {
       // The proxy in front of one server reports that server's name, so VS
       // Code names the copy's tools as it named the original's.
       expect(client.getServerVersion()?.name).toBe('secure-filesystem-server');
-      const listed = await client.callTool({ name: 'list_allowed_directories', arguments: {} });
-      expect(JSON.stringify(listed.content)).toContain(folder);
+      // A call through the copy is gated: it waits on the proxy's hub until decided.
+      const target = join(folder, 'gated.txt');
+      const call = client.callTool({
+        name: 'write_file',
+        arguments: { path: target, content: 'approved' },
+      });
+      const pending = await until(async () => {
+        for (const hub of discoverHubs(home)) {
+          const [first] = await new HubClient(hub).listPending();
+          if (first) return { hub, approval: first };
+        }
+        return undefined;
+      });
+      expect(pending.approval).toMatchObject({ server: 'files', tool: 'write_file' });
+      expect(existsSync(target)).toBe(false);
+      await new HubClient(pending.hub).decide(pending.approval.id, {
+        approve: true,
+        argsHash: pending.approval.argsHash,
+      });
+      expect((await call).isError).toBeFalsy();
+      expect(readFileSync(target, 'utf8')).toBe('approved');
     } finally {
       await client.close();
     }
