@@ -266,6 +266,8 @@ export async function startCodeServer(options: {
    * Settings editor, where machine-scoped settings are greyed out.
    */
   userOnlySettings?: Record<string, unknown>;
+  /** The user's mcp.json (`<user-data-dir>/User/mcp.json`), when given. */
+  userMcpJson?: string;
   /** The extension under test, `publisher.name`; default hitloop's. */
   extensionId?: string;
 }): Promise<CodeServer> {
@@ -293,6 +295,8 @@ export async function startCodeServer(options: {
       2,
     ),
   );
+  if (options.userMcpJson !== undefined)
+    writeFileSync(join(userDataDir, 'User', 'mcp.json'), options.userMcpJson);
   // code-server's window is a remote window: settings of machine scope are
   // read from the remote (Machine) settings and ignored in the User ones.
   mkdirSync(join(userDataDir, 'Machine'), { recursive: true });
@@ -751,7 +755,11 @@ export async function notificationItem(
 export async function clickNotificationButton(item: Locator, label: RegExp): Promise<void> {
   const button = item.locator('.monaco-button').filter({ hasText: label }).first();
   if (!(await button.isVisible().catch(() => false))) {
-    await item.locator('.codicon-notifications-expand').first().click().catch(() => undefined);
+    await item
+      .locator('.codicon-notifications-expand')
+      .first()
+      .click()
+      .catch(() => undefined);
   }
   await button.click({ timeout: 10_000 });
 }
@@ -759,6 +767,8 @@ export async function clickNotificationButton(item: Locator, label: RegExp): Pro
 /** The text of every notification on screen (toasts and the center). */
 export async function notificationTexts(page: Page): Promise<string[]> {
   return page
-    .locator(`${TOAST} .notification-list-item-message, ${CENTER_ITEM} .notification-list-item-message`)
+    .locator(
+      `${TOAST} .notification-list-item-message, ${CENTER_ITEM} .notification-list-item-message`,
+    )
     .evaluateAll((els) => els.map((e) => (e.textContent ?? '').trim()));
 }

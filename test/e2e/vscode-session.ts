@@ -83,6 +83,8 @@ export interface SessionOptions {
    * announce there instead of HOME/.hitloop.
    */
   homeInUserSettings?: boolean;
+  /** Content of the user's mcp.json (code-server keeps it in `<user-data-dir>/User`). */
+  userMcpJson?: (root: string) => string;
 }
 
 export class VsCodeSession {
@@ -101,6 +103,11 @@ export class VsCodeSession {
     readonly browser: Browser,
     readonly page: Page,
   ) {}
+
+  /** The user's mcp.json in this session's code-server. */
+  get userMcpJson(): string {
+    return join(this.root.dir, 'user-data', 'User', 'mcp.json');
+  }
 
   /** The HITLOOP_HOME the extension and the proxies it starts use: HOME/.hitloop, or `hitloop.home`. */
   get hitloopHome(): string {
@@ -145,6 +152,7 @@ export class VsCodeSession {
         env,
         isolated: true,
         settings,
+        ...(options.userMcpJson ? { userMcpJson: options.userMcpJson(root.dir) } : {}),
         ...(options.homeInUserSettings
           ? { userOnlySettings: { 'hitloop.home': join(root.dir, 'approvals-home') } }
           : {}),
