@@ -88,12 +88,14 @@ export class RequestNotifier implements vscode.Disposable {
       );
       // Link text ends at `]`: brackets in the arguments must not cut a link short.
       const detail = argsPreview(approval.args, 160).replace(/[[\]]/g, '·');
-      message = [
-        `${detail} —`,
+      const actions = [
         link('Approve', 'approve', () => this.decide(item, true)),
         link('Reject', 'reject', () => this.decide(item, false)),
         link('Show', 'show', () => this.host.reveal(ref)),
-      ].join(' ');
+      ];
+      // The progress notification's own button is VS Code's "Cancel": it
+      // closes the notification, and the call keeps waiting in the sidebar.
+      message = `${detail} — ${actions.join(' · ')}`;
     }
     let ended: (() => void) | undefined;
     try {

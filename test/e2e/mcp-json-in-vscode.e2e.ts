@@ -150,6 +150,28 @@ describe(`mcp.json servers gated in VS Code by the provider (launcher: ${LAUNCHE
     await s.screenshot('copy-approved-notification-gone');
   });
 
+  it("the notification's Approve link decides a call, and the notification closes", async () => {
+    expect(writeTool, 'the previous test found the tool').toBeTruthy();
+    const args = {
+      path: join(s.workspace, 'via-link.txt'),
+      content: 'approved from the notification',
+    };
+    const result = s.invoke(writeTool, args);
+    await s.confirmVsCodeRun('vscode-confirms-link', result);
+    const toast = await notificationItem(
+      s.page,
+      /via-link\.txt.*waits for approval|waits for approval.*via-link\.txt/,
+      30_000,
+    );
+    expect(existsSync(args.path)).toBe(false);
+    await toast.locator('a', { hasText: /^Approve$/ }).click();
+    const outcome = await result;
+    log(`invokeTool after the notification's Approve: ${JSON.stringify(outcome)}`);
+    expect(outcome.ok, JSON.stringify(outcome)).toBe(true);
+    expect(readFileSync(args.path, 'utf8')).toBe(args.content);
+    await toast.waitFor({ state: 'detached', timeout: 15_000 });
+  });
+
   it("the notice's button routes mcp.json in one step, and the provider stops offering the copy (dark theme)", async () => {
     await s.setColorTheme(DARK_THEME);
     const notice = await notificationItem(s.page, NOTICE, 30_000);
