@@ -239,7 +239,8 @@ export function registerMcpProvider(
     );
     // VS Code asks for the definitions when it needs them (often not before
     // the first chat); the notice about ungated originals should not wait.
-    setTimeout(() => proxiedServers(bundled, onProblem, mcpJson), 2_000);
+    const first = setTimeout(() => proxiedServers(bundled, onProblem, mcpJson), 2_000);
+    context.subscriptions.push({ dispose: () => clearTimeout(first) });
     return true;
   } catch {
     // Present but refused (turned off by policy in some builds).
