@@ -56,6 +56,8 @@ export function prepareBundledProxy(
   try {
     const file = writeStableLauncher(join(home || hitloopHome(), 'bin'), cli, runtime, {
       ...(typeof version === 'string' ? { version } : {}),
+      // hitloop.home set: routed servers start without it in their environment.
+      ...(home ? { home } : {}),
     });
     log(
       `bundled proxy: ${runtime.execPath}${runtime.electron ? ' (ELECTRON_RUN_AS_NODE=1)' : ''} ${cli}; launcher for mcp.json: ${file}`,

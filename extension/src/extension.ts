@@ -13,6 +13,7 @@ import { RemoteHubs } from './remote-hub-commands.js';
 import { routeWorkspaceServers, undoRouteWorkspaceServers } from './route-servers.js';
 import { MCP_JSON, routingState } from './routing-state.js';
 import { readSettings } from './settings.js';
+import { settledMessage } from './settled.js';
 import { PendingStatusBar } from './status-bar.js';
 import { argsPreview, hasDiff } from './views.js';
 
@@ -115,7 +116,14 @@ export function activate(context: vscode.ExtensionContext): HitloopExtensionApi 
       const item = hubs.findPending(ref.hubId, ref.id);
       if (item) return item;
       if (given.success) {
-        void vscode.window.showWarningMessage('hitloop: that request is no longer pending');
+        // Decided elsewhere (the sidebar, another window): say how, change nothing.
+        const record = await hubs.get(ref.hubId, ref.id).then(
+          (i) => i.approval,
+          () => undefined,
+        );
+        void vscode.window.showInformationMessage(
+          settledMessage(record?.tool ?? 'that tool call', record),
+        );
         return undefined;
       }
     }
@@ -219,7 +227,7 @@ export function activate(context: vscode.ExtensionContext): HitloopExtensionApi 
     ),
   );
 
-  const mcpProviderRegistered = registerMcpProvider(context, bundled);
+  const mcpProviderRegistered = registerMcpProvider(context, bundled, output, syncRouting);
   if (!mcpProviderRegistered) {
     output.appendLine(
       `this VS Code (${vscode.version}) has no MCP server definition provider API (1.101+); hitloop's provider is off`,

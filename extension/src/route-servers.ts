@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import * as vscode from 'vscode';
 import {
   listBackups,
@@ -40,6 +41,11 @@ function report(output: vscode.OutputChannel, title: string, result: WrapFileRes
   for (const note of result.notes) output.appendLine(`  note: ${note}`);
 }
 
+/** `.vscode/mcp.json`, `User/mcp.json`: enough to tell the files apart in a message. */
+function names(file: string): string {
+  return join(basename(dirname(file)), basename(file));
+}
+
 function problem(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
@@ -55,7 +61,25 @@ export async function routeWorkspaceServers(
   bundled: BundledProxy,
 ): Promise<void> {
   const file = await pickMcpJson('Route MCP servers through hitloop');
-  if (!file) return;
+  if (file) await routeFiles(output, bundled, [file], { confirm: true });
+}
+
+/**
+ * Routes every server of each mcp.json in `files` through hitloop. With
+ * `confirm`, a modal dialog names the servers first; without, the caller has
+ * already named them (the provider's one-time notice). A file that does not
+ * parse is refused before anything is written, and the others are left as
+ * they are too. Ends with a message offering Undo for all of them.
+ *
+ * @example
+ * await routeFiles(output, bundled, ['/p/.vscode/mcp.json', userMcpJson(storage)], { confirm: false });
+ */
+export async function routeFiles(
+  output: vscode.OutputChannel,
+  bundled: BundledProxy,
+  files: readonly string[],
+  options: { confirm: boolean },
+): Promise<void> {
   // Before anything is written: a launcher that cannot start would leave
   // every server of the workspace broken.
   const resolved = proxyLaunch(
@@ -71,37 +95,50 @@ export async function routeWorkspaceServers(
   if (resolved.note) output.appendLine(resolved.note);
   const launcher = { command: resolved.launch.command, args: resolved.launch.args };
   try {
-    const preview = wrapFile(file, { launcher, dryRun: true });
-    // `relaunched`: routed by an older version through `npx -y hitloop`, which cannot start.
-    const toWrap = preview.changes.filter(
-      (c) => c.change === 'wrapped' || c.change === 'relaunched',
-    );
-    if (toWrap.length === 0) {
-      report(output, 'nothing to route', preview);
+    // Every file is read (and must parse) before any is written.
+    const plans = files.map((file) => {
+      const preview = wrapFile(file, { launcher, dryRun: true });
+      // `relaunched`: routed by an older version through `npx -y hitloop`, which cannot start.
+      const toWrap = preview.changes.filter(
+        (c) => c.change === 'wrapped' || c.change === 'relaunched',
+      );
+      return { file, preview, toWrap };
+    });
+    const todo = plans.filter((p) => p.toWrap.length > 0);
+    const count = todo.reduce((n, p) => n + p.toWrap.length, 0);
+    if (count === 0) {
+      for (const p of plans) report(output, 'nothing to route', p.preview);
       void vscode.window.showInformationMessage(
-        'hitloop: every server in .vscode/mcp.json already goes through hitloop (or cannot be routed; see the hitloop output).',
+        `hitloop: every server in ${files.map(names).join(' and ')} already goes through hitloop (or cannot be routed; see the hitloop output).`,
       );
       return;
     }
-    const names = toWrap.map((c) => c.server).join(', ');
-    const go = await vscode.window.showInformationMessage(
-      `Route ${toWrap.length} MCP server${toWrap.length === 1 ? '' : 's'} (${names}) through hitloop?`,
-      {
-        modal: true,
-        detail: `Each will start as "${[launcher.command, ...launcher.args].join(' ')} proxy … -- <the original command>", so its tool calls wait for approval here. A backup of .vscode/mcp.json is kept beside it; "hitloop: Undo Routing of Workspace MCP Servers" restores it.`,
-      },
-      'Route',
-    );
-    if (go !== 'Route') return;
-    const result = wrapFile(file, { launcher });
-    report(output, 'routed through hitloop', result);
+    const servers = todo.flatMap((p) => p.toWrap.map((c) => c.server)).join(', ');
+    const where = todo.map((p) => names(p.file)).join(' and ');
+    if (options.confirm) {
+      const go = await vscode.window.showInformationMessage(
+        `Route ${count} MCP server${count === 1 ? '' : 's'} (${servers}) through hitloop?`,
+        {
+          modal: true,
+          detail: `Each will start as "${[launcher.command, ...launcher.args].join(' ')} proxy … -- <the original command>", so its tool calls wait for approval here. A backup of ${where} is kept beside it; "hitloop: Undo Routing of Workspace MCP Servers" restores it.`,
+        },
+        'Route',
+      );
+      if (go !== 'Route') return;
+    }
+    const done: string[] = [];
+    for (const p of todo) {
+      const result = wrapFile(p.file, { launcher });
+      report(output, 'routed through hitloop', result);
+      done.push(p.file);
+    }
     const action = await vscode.window.showInformationMessage(
-      `hitloop: routed ${toWrap.length} server${toWrap.length === 1 ? '' : 's'}. Restart them (MCP: List Servers) for the change to apply.`,
+      `hitloop: routed ${count} server${count === 1 ? '' : 's'} (${servers}) in ${where}. Restart the running ones (MCP: List Servers) for the change to apply.`,
       'Open mcp.json',
       'Undo',
     );
-    if (action === 'Open mcp.json') await vscode.window.showTextDocument(vscode.Uri.file(file));
-    if (action === 'Undo') await undoRouteWorkspaceServers(output, file);
+    if (action === 'Open mcp.json') await vscode.window.showTextDocument(vscode.Uri.file(done[0]!));
+    if (action === 'Undo') for (const file of done) await undoRouteWorkspaceServers(output, file);
   } catch (err) {
     output.appendLine(problem(err));
     void vscode.window.showErrorMessage(`hitloop: ${problem(err)}`);
@@ -132,14 +169,14 @@ export async function undoRouteWorkspaceServers(
     report(output, result.written ? 'routing undone' : 'nothing to undo', result);
     if (!result.written) {
       void vscode.window.showInformationMessage(
-        'hitloop: no server in .vscode/mcp.json goes through hitloop',
+        `hitloop: no server in ${names(file)} goes through hitloop`,
       );
       return;
     }
     const how = result.restoredFrom.length
       ? 'restored from the backup'
       : `unwrapped entry by entry (${listBackups(result.file).length} backup(s) kept; see the hitloop output)`;
-    void vscode.window.showInformationMessage(`hitloop: .vscode/mcp.json ${how}`);
+    void vscode.window.showInformationMessage(`hitloop: ${names(file)} ${how}`);
   } catch (err) {
     output.appendLine(problem(err));
     void vscode.window.showErrorMessage(`hitloop: ${problem(err)}`);

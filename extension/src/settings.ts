@@ -19,6 +19,8 @@ export interface Settings {
    */
   proxyLauncher: string[];
   mcpConfigFiles: string[];
+  /** Offer gated copies of the servers in VS Code's mcp.json files (see mcp-json-servers.ts). */
+  offerMcpJsonServers: boolean;
   /** Central hubs to connect to (team mode); their tokens are in secret storage. */
   remoteHubs: RemoteHubEntry[];
 }
@@ -40,6 +42,7 @@ export function readSettings(warn?: (message: string) => void): Settings {
   const launcher = c.get<unknown>('proxyLauncher');
   const configs = c.get<unknown>('mcpConfigFiles');
   const remote = c.get<unknown>('remoteHubs');
+  const offer = c.get<unknown>('offerMcpJsonServers');
   // Anything but a list of non-empty words means the default (the bundled proxy).
   const launcherWords =
     Array.isArray(launcher) && launcher.every((w) => typeof w === 'string' && w.trim() !== '')
@@ -68,6 +71,7 @@ export function readSettings(warn?: (message: string) => void): Settings {
     mcpConfigFiles: Array.isArray(configs)
       ? configs.filter((f): f is string => typeof f === 'string' && f.trim() !== '')
       : [],
+    offerMcpJsonServers: offer !== false,
     remoteHubs: parseRemoteHubs(remote, warn),
   };
 }

@@ -82,7 +82,7 @@ export function stableLauncherName(platform: NodeJS.Platform = process.platform)
 export function stableLauncherScript(
   cliPath: string,
   runtime: HostRuntime,
-  options: { platform?: NodeJS.Platform; version?: string } = {},
+  options: { platform?: NodeJS.Platform; version?: string; home?: string } = {},
 ): string {
   const version = options.version ? ` ${options.version}` : '';
   const stale =
@@ -98,6 +98,7 @@ export function stableLauncherScript(
       'if not exist "%HITLOOP_RUNTIME%" goto stale',
       'if not exist "%HITLOOP_CLI%" goto stale',
       runtime.electron ? 'set ELECTRON_RUN_AS_NODE=1' : 'rem plain Node: nothing to set',
+      ...(options.home ? [`set "HITLOOP_HOME=${options.home}"`] : []),
       '"%HITLOOP_RUNTIME%" "%HITLOOP_CLI%" %*',
       'exit /b %ERRORLEVEL%',
       ':stale',
@@ -120,6 +121,8 @@ export function stableLauncherScript(
     '  echo "runtime: $runtime; proxy: $cli" >&2',
     '  exit 127',
     'fi',
+    // The extension's hitloop.home: the proxy must announce where the sidebar looks.
+    ...(options.home ? [`HITLOOP_HOME=${q(options.home)}`, 'export HITLOOP_HOME'] : []),
     runtime.electron
       ? 'ELECTRON_RUN_AS_NODE=1 exec "$runtime" "$cli" "$@"'
       : 'exec "$runtime" "$cli" "$@"',
@@ -140,7 +143,7 @@ export function writeStableLauncher(
   dir: string,
   cliPath: string,
   runtime: HostRuntime,
-  options: { platform?: NodeJS.Platform; version?: string } = {},
+  options: { platform?: NodeJS.Platform; version?: string; home?: string } = {},
 ): string {
   const file = join(dir, stableLauncherName(options.platform));
   const text = stableLauncherScript(cliPath, runtime, options);

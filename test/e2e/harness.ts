@@ -13,7 +13,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { type Browser, chromium, type Frame, type Page } from 'playwright-core';
+import { type Browser, chromium, type Frame, type Locator, type Page } from 'playwright-core';
 
 // The pieces of the end-to-end run: code-server (a real VS Code, installed by
 // scripts/install-code-server.sh) with the packaged VSIX, `hitloop proxy` in
@@ -260,6 +260,14 @@ export async function startCodeServer(options: {
   env: Record<string, string>;
   isolated?: boolean;
   settings?: Record<string, unknown>;
+  /**
+   * Settings written to the User settings only, not to the remote (Machine)
+   * ones: what a user of code-server or a remote window sets in the
+   * Settings editor, where machine-scoped settings are greyed out.
+   */
+  userOnlySettings?: Record<string, unknown>;
+  /** The user's mcp.json (`<user-data-dir>/User/mcp.json`), when given. */
+  userMcpJson?: string;
   /** The extension under test, `publisher.name`; default hitloop's. */
   extensionId?: string;
 }): Promise<CodeServer> {
@@ -279,7 +287,16 @@ export async function startCodeServer(options: {
   // Flags win over the config file; giving our own keeps ~/.config untouched.
   writeFileSync(config, 'auth: none\ncert: false\n');
   const settings = JSON.stringify({ ...BASE_SETTINGS, ...(options.settings ?? {}) }, null, 2);
-  writeFileSync(settingsFile, settings);
+  writeFileSync(
+    settingsFile,
+    JSON.stringify(
+      { ...BASE_SETTINGS, ...(options.settings ?? {}), ...(options.userOnlySettings ?? {}) },
+      null,
+      2,
+    ),
+  );
+  if (options.userMcpJson !== undefined)
+    writeFileSync(join(userDataDir, 'User', 'mcp.json'), options.userMcpJson);
   // code-server's window is a remote window: settings of machine scope are
   // read from the remote (Machine) settings and ignored in the User ones.
   mkdirSync(join(userDataDir, 'Machine'), { recursive: true });
@@ -696,4 +713,62 @@ export async function answerDialog(
   await box.locator('.dialog-buttons .monaco-button').nth(index).click();
   await box.waitFor({ state: 'hidden', timeout: 10_000 });
   return dialog;
+}
+
+// ---------------------------------------------------------------------------
+// notifications
+
+const TOAST = '.notifications-toasts .notification-list-item';
+const CENTER_ITEM = '.notifications-center .notification-list-item';
+
+/**
+ * The notification whose message matches: its toast, or, once toasts have
+ * hidden themselves (after 15-20 s), its entry in the notification center,
+ * opened as a user would (Notifications: Show Notifications).
+ */
+export async function notificationItem(
+  page: Page,
+  message: RegExp,
+  timeoutMs = 30_000,
+): Promise<Locator> {
+  const deadline = Date.now() + timeoutMs;
+  let centerOpened = false;
+  for (;;) {
+    for (const where of [TOAST, CENTER_ITEM]) {
+      const item = page.locator(where).filter({ hasText: message }).first();
+      if (await item.isVisible().catch(() => false)) return item;
+    }
+    if (!centerOpened && Date.now() > deadline - timeoutMs / 2) {
+      await runCommand(page, 'Notifications: Show Notifications');
+      centerOpened = true;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `no notification matches ${message}; shown: ${JSON.stringify(await notificationTexts(page))}`,
+      );
+    }
+    await page.waitForTimeout(300);
+  }
+}
+
+/** Clicks a notification's button (expanding the notification first when its buttons are folded away). */
+export async function clickNotificationButton(item: Locator, label: RegExp): Promise<void> {
+  const button = item.locator('.monaco-button').filter({ hasText: label }).first();
+  if (!(await button.isVisible().catch(() => false))) {
+    await item
+      .locator('.codicon-notifications-expand')
+      .first()
+      .click()
+      .catch(() => undefined);
+  }
+  await button.click({ timeout: 10_000 });
+}
+
+/** The text of every notification on screen (toasts and the center). */
+export async function notificationTexts(page: Page): Promise<string[]> {
+  return page
+    .locator(
+      `${TOAST} .notification-list-item-message, ${CENTER_ITEM} .notification-list-item-message`,
+    )
+    .evaluateAll((els) => els.map((e) => (e.textContent ?? '').trim()));
 }

@@ -77,6 +77,14 @@ export interface SessionOptions {
   /** Writes the workspace's files (.vscode/…) before VS Code opens it. */
   prepareWorkspace: (workspace: string) => void;
   settings?: Record<string, unknown>;
+  /**
+   * Set `hitloop.home` to a folder of this session in the User settings
+   * only (as a code-server user does in the Settings editor); proxies then
+   * announce there instead of HOME/.hitloop.
+   */
+  homeInUserSettings?: boolean;
+  /** Content of the user's mcp.json (code-server keeps it in `<user-data-dir>/User`). */
+  userMcpJson?: (root: string) => string;
 }
 
 export class VsCodeSession {
@@ -96,9 +104,16 @@ export class VsCodeSession {
     readonly page: Page,
   ) {}
 
-  /** The HITLOOP_HOME the extension and the proxies it starts use: HOME/.hitloop. */
+  /** The user's mcp.json in this session's code-server. */
+  get userMcpJson(): string {
+    return join(this.root.dir, 'user-data', 'User', 'mcp.json');
+  }
+
+  /** The HITLOOP_HOME the extension and the proxies it starts use: HOME/.hitloop, or `hitloop.home`. */
   get hitloopHome(): string {
-    return join(this.home, '.hitloop');
+    return this.options.homeInUserSettings
+      ? join(this.root.dir, 'approvals-home')
+      : join(this.home, '.hitloop');
   }
 
   /**
@@ -137,6 +152,10 @@ export class VsCodeSession {
         env,
         isolated: true,
         settings,
+        ...(options.userMcpJson ? { userMcpJson: options.userMcpJson(root.dir) } : {}),
+        ...(options.homeInUserSettings
+          ? { userOnlySettings: { 'hitloop.home': join(root.dir, 'approvals-home') } }
+          : {}),
       });
       browser = await launchBrowser();
       const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });

@@ -57,6 +57,40 @@ describe.skipIf(process.platform === 'win32')('the stable launcher script', () =
     expect(JSON.parse(run.stdout)).toEqual({ argv: ['proxy'], electron: '1' });
   });
 
+  it("with the extension's hitloop.home, the proxy it starts announces there, whatever the client's environment", () => {
+    const base = dir();
+    const cli = join(base, 'cli.js');
+    writeFileSync(
+      cli,
+      'console.log(JSON.stringify({ home: process.env.HITLOOP_HOME ?? null }));\n',
+    );
+    const home = join(base, "approvals 'home'");
+    const file = writeStableLauncher(
+      join(home, 'bin'),
+      cli,
+      {
+        execPath: process.execPath,
+        electron: false,
+      },
+      { home },
+    );
+    const run = spawnSync(file, ['proxy'], {
+      encoding: 'utf8',
+      env: { HITLOOP_HOME: '/elsewhere' },
+    });
+    expect(JSON.parse(run.stdout)).toEqual({ home });
+    // Without the setting, the client's own HITLOOP_HOME (or ~/.hitloop) stays in effect.
+    const plain = writeStableLauncher(join(base, 'bin'), cli, {
+      execPath: process.execPath,
+      electron: false,
+    });
+    const unset = spawnSync(plain, ['proxy'], {
+      encoding: 'utf8',
+      env: { HITLOOP_HOME: '/elsewhere' },
+    });
+    expect(JSON.parse(unset.stdout)).toEqual({ home: '/elsewhere' });
+  });
+
   it('fails with exit 127 and the fix when the runtime or the CLI has gone (an update)', () => {
     const base = dir();
     const cli = fakeCli(base);

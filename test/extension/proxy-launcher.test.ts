@@ -130,3 +130,29 @@ describe('the hitloop.proxyLauncher setting', () => {
     expect(setting.scope).toBe('application');
   });
 });
+
+describe('the hitloop.home setting', () => {
+  const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  const home = manifest.contributes.configuration.properties['hitloop.home'];
+
+  it('is read from User settings in every window, and never from a workspace', () => {
+    // Same reasoning as hitloop.proxyLauncher: `machine` greys the User value
+    // out in remote windows and code-server (test/e2e checks the value takes
+    // effect there); a workspace value would let a repository choose where
+    // approvals are read from, and move HITLOOP_HOME (which holds the
+    // launcher the proxy protects from file tools) somewhere an agent writes.
+    expect(home.scope).toBe('application');
+  });
+});
+
+describe('the hitloop.offerMcpJsonServers setting', () => {
+  const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  it('is on by default, and says what stays ungated and what cannot be read', () => {
+    const offer = manifest.contributes.configuration.properties['hitloop.offerMcpJsonServers'];
+    expect(offer.type).toBe('boolean');
+    expect(offer.default).toBe(true);
+    expect(offer.markdownDescription).toMatch(/via hitloop/);
+    expect(offer.markdownDescription).toMatch(/originals stay callable until you route them/);
+    expect(offer.markdownDescription).toMatch(/other extensions provide cannot be read/);
+  });
+});
