@@ -29,6 +29,23 @@ export function findSecrets(text: string): string[] {
 }
 
 /**
+ * Where in a text the first credential or personal identifier starts, and
+ * what it is; undefined when the text is clean.
+ *
+ * @example
+ * firstSecret('Hi.\nkey sk_live_4eC39HqLyjWDarjtT1zdp7dc') // { index: 8, kind: 'an API key' }
+ */
+export function firstSecret(text: string): { index: number; kind: string } | undefined {
+  let first: { index: number; kind: string } | undefined;
+  for (const [kind, pattern] of SECRET_PATTERNS) {
+    const match = pattern.exec(text);
+    if (match && (first === undefined || match.index < first.index))
+      first = { index: match.index, kind };
+  }
+  return first;
+}
+
+/**
  * Every string inside a JSON-like value, joined, for scanning.
  *
  * @example
