@@ -35,11 +35,17 @@ export { keyedUniform, mulberry32 } from './random.js';
 export {
   type ReportChart,
   type ReportHtmlOptions,
+  type ReportSection,
+  renderErrorTypeChart,
   renderLatencyChart,
+  renderMultiReportHtml,
   renderRatesChart,
   renderReportCharts,
   renderReportHtml,
+  renderScenarioComparisonChart,
   renderTradeoffChart,
+  settingsRows,
+  writeChartSvgs,
 } from './report.js';
 export * from './report-png.js';
 export * from './reviewers.js';
