@@ -87,19 +87,19 @@ async function runReport(dirs: string[], opts: ReportOptions, io: CliIo): Promis
       fix: 'choose a location you can write to',
     });
   }
-  io.stderr(`hitloop: wrote ${svgs.length} SVG chart(s) in ${chartsDir}\n`);
   const base = dirname(resolve(out));
   const shown = (files: string[]) => files.map((f) => relative(base, resolve(f))).join(', ');
   let pngNote = `Chart files (SVG): ${shown(svgs)}.`;
   if (!opts.png) {
     pngNote += ' PNG copies were not requested (--no-png).';
+    io.stderr(`hitloop: wrote ${svgs.join(', ')}\n`);
   } else {
     const result = await renderChartsToPng(charts, chartsDir, {
       ...(opts.chromium ? { executablePath: opts.chromium } : {}),
     });
     if (result.ok) {
       pngNote += ` PNG copies of the charts: ${shown(result.files)}.`;
-      io.stderr(`hitloop: wrote ${result.files.join(', ')}\n`);
+      io.stderr(`hitloop: wrote ${[...svgs, ...result.files].join(', ')}\n`);
     } else {
       pngNote += ` PNG copies of the charts were skipped: ${result.reason}.`;
       io.stderr(
