@@ -707,7 +707,7 @@ function sectionHtml(section: ReportSection, level: 'h2' | 'h3', multi: boolean)
     .join('');
   const byType = errorTypeTable(conds);
   const sub = level;
-  return `${multi ? `<section class="scenario" id="section-${escapeHtml(section.label)}">\n<h2>${escapeHtml(section.label)}</h2>\n` : ''}<ul>${descriptions}</ul>
+  return `${multi ? `<section class="scenario" id="section-${escapeHtml(section.label.replace(/[^A-Za-z0-9_-]+/g, '-'))}">\n<h2>${escapeHtml(section.label)}</h2>\n` : ''}<ul>${descriptions}</ul>
 ${figures(section.charts)}
 <${sub}>All metrics (value, 95% interval below)</${sub}>
 ${metricsTable(conds)}

@@ -241,6 +241,31 @@ describe('CardReviewer: what it perceives', () => {
     }
   });
 
+  it('locates a leak in a real email where the card shows it: the body, a skimmed field, its last line', () => {
+    const scenario = createScenario('email_draft');
+    const reviewer = new CardReviewer(scenario, { seed: 1 });
+    const task = scenario.createTask('1|email_draft|task|0');
+    const action = scenario.generateAction(task, false, 'sensitive_data', 'k');
+    const card = renderCardView(request(action, task));
+    const { discrepancies } = reviewer.perceive({ card, task }, 1);
+    expect(discrepancies).toHaveLength(1);
+    const [leak] = discrepancies;
+    expect(leak).toMatchObject({ key: 'body', kind: 'skimmed' });
+    expect(leak!.finding).toMatch(
+      /^body shows (a password|a payment card number|an API key|a social security number)$/,
+    );
+    // The leak is appended: the discrepancy starts on the blank line before it.
+    expect(leak!.line).toBe(card.argsLines.length - 4);
+    expect(card.argsLines[leak!.line + 2]).toMatch(/P\.S\.|card|key|SSN/);
+    // The recipient of a correct card is on line 1 and is read.
+    const wrong = scenario.generateAction(task, false, 'wrong_recipient', 'k');
+    const [to] = reviewer.perceive(
+      { card: renderCardView(request(wrong, task)), task },
+      1,
+    ).discrepancies;
+    expect(to).toMatchObject({ key: 'to', kind: 'read', line: 1 });
+  });
+
   it('decides the same for an injected action and the same action rebuilt by hand', async () => {
     const scenario = createScenario('email_draft');
     const injector = new ErrorInjector(scenario, { rate: 1, seed: 9 });
