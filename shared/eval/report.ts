@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { CONDITION_NAMES } from './conditions.js';
 import {
   type ConditionSummary,
   type ExperimentSummary,
@@ -62,8 +63,14 @@ const RATE_LABELS: Record<RateMetric, string> = {
 };
 const FONT = 'font-family="system-ui, -apple-system, Segoe UI, sans-serif"';
 
-function colour(i: number): string {
-  return PALETTE[i % PALETTE.length]!;
+/**
+ * A condition's colour: the standard and the seed's conditions each have
+ * their own (one per palette entry), so a condition looks the same in every
+ * chart and every section; other names take the colour of their position.
+ */
+function colour(name: string, i: number): string {
+  const known = (CONDITION_NAMES as readonly string[]).indexOf(name);
+  return PALETTE[(known >= 0 ? known : i) % PALETTE.length]!;
 }
 
 function pct(v: number | null): string {
@@ -82,7 +89,7 @@ function legend(names: readonly string[], x: number, y: number, perRow = 4): str
   return names
     .map(
       (name, i) =>
-        `<g transform="translate(${x + (i % perRow) * 170},${y + Math.floor(i / perRow) * 18})"><rect width="12" height="12" fill="${colour(i)}"/>` +
+        `<g transform="translate(${x + (i % perRow) * 170},${y + Math.floor(i / perRow) * 18})"><rect width="12" height="12" fill="${colour(name, i)}"/>` +
         `<text x="18" y="11" font-size="12" ${FONT}>${escapeHtml(name)}</text></g>`,
     )
     .join('');
@@ -163,7 +170,7 @@ export function renderRatesChart(summary: ExperimentSummary): ReportChart {
         return;
       }
       const h = plotH * v;
-      bars += `<rect x="${fixed(x + 1)}" y="${fixed(top + plotH - h)}" width="${fixed(barW - 2)}" height="${fixed(Math.max(h, 0.5))}" fill="${colour(i)}"><title>${escapeHtml(label)}</title></rect>`;
+      bars += `<rect x="${fixed(x + 1)}" y="${fixed(top + plotH - h)}" width="${fixed(barW - 2)}" height="${fixed(Math.max(h, 0.5))}" fill="${colour(name, i)}"><title>${escapeHtml(label)}</title></rect>`;
       if (interval) bars += whiskerV(x + barW / 2, top, plotH, interval);
     });
     bars += `<text x="${fixed(left + g * groupW + groupW / 2)}" y="${top + plotH + 18}" font-size="12" text-anchor="middle" ${FONT}>${escapeHtml(RATE_LABELS[metric])}</text>`;
@@ -230,15 +237,20 @@ export function renderTradeoffChart(summary: ExperimentSummary): ReportChart {
     }
     const ix = c.intervals.approval_rate;
     const iy = c.intervals.error_catch_rate;
-    const stroke = colour(i);
+    const stroke = colour(name, i);
     if (ix)
       points += `<line x1="${fixed(sx(ix.low))}" x2="${fixed(sx(ix.high))}" y1="${fixed(sy(y))}" y2="${fixed(sy(y))}" stroke="${stroke}" stroke-width="1.5"/>`;
     if (iy)
       points += `<line x1="${fixed(sx(x))}" x2="${fixed(sx(x))}" y1="${fixed(sy(iy.low))}" y2="${fixed(sy(iy.high))}" stroke="${stroke}" stroke-width="1.5"/>`;
     const title = `${name}: approval ${pct(x)}, error catch ${pct(y)}`;
+    // Alternate labels above and below their points, but keep them inside
+    // the plot: below the axis they would sit on the tick labels.
+    let labelY = sy(y) - 9 + (i % 2) * 24;
+    if (labelY > top + plotH - 6) labelY = sy(y) - 9;
+    if (labelY < top + 12) labelY = sy(y) + 18;
     points +=
       `<circle cx="${fixed(sx(x))}" cy="${fixed(sy(y))}" r="6" fill="${stroke}" stroke="#fff" stroke-width="1.5"><title>${escapeHtml(title)}</title></circle>` +
-      `<text x="${fixed(sx(x) + (x > 0.7 ? -9 : 9))}" y="${fixed(sy(y) - 9 + (i % 2) * 24)}" font-size="12" text-anchor="${x > 0.7 ? 'end' : 'start'}" ${FONT}>${escapeHtml(name)}</text>`;
+      `<text x="${fixed(sx(x) + (x > 0.7 ? -9 : 9))}" y="${fixed(labelY)}" font-size="12" text-anchor="${x > 0.7 ? 'end' : 'start'}" ${FONT}>${escapeHtml(name)}</text>`;
   });
   const note = missing.length
     ? `<text x="${left}" y="${height - 14}" font-size="11" fill="#666" ${FONT}>Not plotted (no injected errors, so no catch rate): ${escapeHtml(missing.join(', '))}</text>`
@@ -307,7 +319,7 @@ export function renderLatencyChart(summary: ExperimentSummary): ReportChart {
         return;
       }
       const title = `${name} ${label}: ${(v / 1000).toFixed(1)} s${interval ? ` (95% CI ${(interval.low / 1000).toFixed(1)}–${(interval.high / 1000).toFixed(1)} s)` : ''}`;
-      rows += `<rect x="${left}" y="${by}" width="${fixed(Math.max(1, sx(v / 1000) - left))}" height="14" fill="${colour(i)}" fill-opacity="${opacity}"><title>${escapeHtml(title)}</title></rect>`;
+      rows += `<rect x="${left}" y="${by}" width="${fixed(Math.max(1, sx(v / 1000) - left))}" height="14" fill="${colour(name, i)}" fill-opacity="${opacity}"><title>${escapeHtml(title)}</title></rect>`;
       const labelX = Math.max(sx(v / 1000), interval ? sx(interval.high / 1000) : 0) + 5;
       rows += `<text x="${fixed(labelX)}" y="${by + 11}" font-size="10" ${FONT}>${escapeHtml(`${label} ${(v / 1000).toFixed(1)} s`)}</text>`;
       if (interval) {
@@ -380,7 +392,7 @@ function groupedBars(options: {
         return;
       }
       const h = plotH * v;
-      bars += `<rect x="${fixed(x + 1)}" y="${fixed(top + plotH - h)}" width="${fixed(barW - 2)}" height="${fixed(Math.max(h, 0.5))}" fill="${colour(i)}"><title>${escapeHtml(label)}</title></rect>`;
+      bars += `<rect x="${fixed(x + 1)}" y="${fixed(top + plotH - h)}" width="${fixed(barW - 2)}" height="${fixed(Math.max(h, 0.5))}" fill="${colour(name, i)}"><title>${escapeHtml(label)}</title></rect>`;
       if (interval) bars += whiskerV(x + barW / 2, top, plotH, interval);
     });
     bars += `<text x="${fixed(left + g * groupW + groupW / 2)}" y="${top + plotH + 18}" font-size="12" text-anchor="middle" ${FONT}>${escapeHtml(group)}</text>`;
@@ -661,7 +673,7 @@ function metricsTable(conds: Array<[string, ConditionSummary]>): string {
   const rows = conds
     .map(([name, c], i) => {
       const cells: string[] = [
-        `<th scope="row"><span class="dot" style="background:${colour(i)}"></span>${escapeHtml(name)}<div class="sub">${escapeHtml(c.policy_name)}</div></th>`,
+        `<th scope="row"><span class="dot" style="background:${colour(name, i)}"></span>${escapeHtml(name)}<div class="sub">${escapeHtml(c.policy_name)}</div></th>`,
         `<td>${c.n_trials}</td><td>${c.n_injected}</td>`,
       ];
       for (const metric of RATE_METRICS) {
