@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { ApprovalBackend } from '../backends/backend.js';
 import { TelemetryLogger } from '../telemetry/logger.js';
 import { argsHash } from '../util/canonical-json.js';
+import { CardModel, CardReviewer } from './card-reviewer.js';
 import {
   CONDITION_NAMES,
   createStandardConditions,
@@ -45,12 +46,15 @@ export const ExperimentConfig = z
       .min(1)
       .default([...STANDARD_CONDITIONS]),
     /**
-     * `simulated`: the seeded model; `cli`: a person at this terminal; `hub`:
+     * `simulated`: the seeded coin-flip model (the baseline); `card`: the
+     * seeded model that sees only the approval card (CardReviewer); `cli`: a person at this terminal; `hub`:
      * people deciding through the approval hub (VS Code sidebar, `hitloop
      * approve`). The live kinds are pilots with people.
      */
-    reviewerKind: z.enum(['simulated', 'cli', 'hub']).default('simulated'),
+    reviewerKind: z.enum(['simulated', 'card', 'cli', 'hub']).default('simulated'),
     reviewer: ReviewerConfig.omit({ seed: true, realtime: true }).prefault({}),
+    /** The card reviewer's visibility model (`reviewerKind: 'card'`); absent: its defaults. */
+    card: CardModel.optional(),
     auditSampleRate: z.number().min(0).max(1).default(0.1),
     bootstrapResamples: z.number().int().min(100).max(100_000).default(2000),
     /** A review slower than this counts as a timeout (not executed, not a rejection). */
@@ -154,14 +158,27 @@ export async function runExperiment(
     only: config.conditions,
     ...(config.errorTypes ? { errorTypes: config.errorTypes } : {}),
   }).map((c): ExperimentCondition => {
-    const live = config.reviewerKind !== 'simulated' ? options.liveReviewer : undefined;
+    const live = isLiveKind(config.reviewerKind) ? options.liveReviewer : undefined;
+    // The card model replaces the runner's coin-flip reviewer; a condition
+    // with its own reviewer (risk_based_auto's auto-approver) keeps it.
+    const card =
+      config.reviewerKind === 'card' && !c.createReviewer
+        ? () =>
+            new CardReviewer(scenario, {
+              ...config.reviewer,
+              seed: config.seed,
+              realtime: options.realtime === true,
+              ...(config.card ? { card: config.card } : {}),
+            })
+        : undefined;
     return {
       ...c,
       ...(live ? { createReviewer: live } : {}),
+      ...(card ? { createReviewer: card } : {}),
       ...(config.reviewTimeoutMs ? { reviewTimeoutMs: config.reviewTimeoutMs } : {}),
     };
   });
-  if (config.reviewerKind !== 'simulated' && !options.liveReviewer) {
+  if (isLiveKind(config.reviewerKind) && !options.liveReviewer) {
     throw new RangeError(`reviewerKind "${config.reviewerKind}" needs options.liveReviewer`);
   }
 
@@ -222,7 +239,9 @@ export async function runExperiment(
       reviewer:
         config.reviewerKind === 'simulated'
           ? { kind: 'simulated', ...config.reviewer }
-          : { kind: config.reviewerKind },
+          : config.reviewerKind === 'card'
+            ? { kind: 'card', ...config.reviewer, card: CardModel.parse(config.card ?? {}) }
+            : { kind: config.reviewerKind },
       resamples: config.bootstrapResamples,
       conditions: new Map(
         conditions.map((c) => [
@@ -246,6 +265,10 @@ export async function runExperiment(
     journal?.close();
     logger?.close();
   }
+}
+
+function isLiveKind(kind: ExperimentConfig['reviewerKind']): boolean {
+  return kind === 'cli' || kind === 'hub';
 }
 
 function journalHeader(config: ExperimentConfig): Record<string, unknown> {

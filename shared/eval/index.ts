@@ -7,6 +7,8 @@
  * import { runExperiment } from 'hitloop';
  * const { summary } = await runExperiment({ scenario: 'email_draft', nTrials: 100, injectionRate: 0.2, seed: 42 }, { outDir: 'out' });
  */
+export * from './card-reviewer.js';
+export * from './card-view.js';
 export * from './conditions.js';
 export * from './experiment.js';
 export * from './export.js';
@@ -33,11 +35,17 @@ export { keyedUniform, mulberry32 } from './random.js';
 export {
   type ReportChart,
   type ReportHtmlOptions,
+  type ReportSection,
+  renderErrorTypeChart,
   renderLatencyChart,
+  renderMultiReportHtml,
   renderRatesChart,
   renderReportCharts,
   renderReportHtml,
+  renderScenarioComparisonChart,
   renderTradeoffChart,
+  settingsRows,
+  writeChartSvgs,
 } from './report.js';
 export * from './report-png.js';
 export * from './reviewers.js';

@@ -1,5 +1,13 @@
 import { escapeHtml } from '../util/escape-html.js';
-import type { ConditionSummary, ExperimentSummary, SummaryInterval } from './export.js';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { CONDITION_NAMES } from './conditions.js';
+import {
+  type ConditionSummary,
+  type ExperimentSummary,
+  type SummaryInterval,
+  writeFileAtomic,
+} from './export.js';
 import { RATE_METRICS, type RateMetric } from './metrics.js';
 
 // Every piece of text that reaches the report goes through escapeHtml:
@@ -12,7 +20,8 @@ import { RATE_METRICS, type RateMetric } from './metrics.js';
  * const [rates] = renderReportCharts(summary); rates.svg.startsWith('<svg') // true
  */
 export interface ReportChart {
-  id: 'rates' | 'tradeoff' | 'latency';
+  /** Unique within a report: the file name of its SVG and PNG, and its HTML anchor. */
+  id: string;
   title: string;
   svg: string;
   width: number;
@@ -20,7 +29,16 @@ export interface ReportChart {
 }
 
 // Okabe-Ito: distinguishable with the common colour-vision deficiencies.
-const PALETTE = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#56B4E9', '#D55E00', '#F0E442'];
+const PALETTE = [
+  '#0072B2',
+  '#E69F00',
+  '#009E73',
+  '#CC79A7',
+  '#56B4E9',
+  '#D55E00',
+  '#F0E442',
+  '#000000',
+];
 const RATE_LABELS: Record<RateMetric, string> = {
   success_rate: 'success',
   completion_rate: 'completion',
@@ -32,8 +50,14 @@ const RATE_LABELS: Record<RateMetric, string> = {
 };
 const FONT = 'font-family="system-ui, -apple-system, Segoe UI, sans-serif"';
 
-function colour(i: number): string {
-  return PALETTE[i % PALETTE.length]!;
+/**
+ * A condition's colour: the standard and the seed's conditions each have
+ * their own (one per palette entry), so a condition looks the same in every
+ * chart and every section; other names take the colour of their position.
+ */
+function colour(name: string, i: number): string {
+  const known = (CONDITION_NAMES as readonly string[]).indexOf(name);
+  return PALETTE[(known >= 0 ? known : i) % PALETTE.length]!;
 }
 
 function pct(v: number | null): string {
@@ -52,7 +76,7 @@ function legend(names: readonly string[], x: number, y: number, perRow = 4): str
   return names
     .map(
       (name, i) =>
-        `<g transform="translate(${x + (i % perRow) * 170},${y + Math.floor(i / perRow) * 18})"><rect width="12" height="12" fill="${colour(i)}"/>` +
+        `<g transform="translate(${x + (i % perRow) * 170},${y + Math.floor(i / perRow) * 18})"><rect width="12" height="12" fill="${colour(name, i)}"/>` +
         `<text x="18" y="11" font-size="12" ${FONT}>${escapeHtml(name)}</text></g>`,
     )
     .join('');
@@ -133,7 +157,7 @@ export function renderRatesChart(summary: ExperimentSummary): ReportChart {
         return;
       }
       const h = plotH * v;
-      bars += `<rect x="${fixed(x + 1)}" y="${fixed(top + plotH - h)}" width="${fixed(barW - 2)}" height="${fixed(Math.max(h, 0.5))}" fill="${colour(i)}"><title>${escapeHtml(label)}</title></rect>`;
+      bars += `<rect x="${fixed(x + 1)}" y="${fixed(top + plotH - h)}" width="${fixed(barW - 2)}" height="${fixed(Math.max(h, 0.5))}" fill="${colour(name, i)}"><title>${escapeHtml(label)}</title></rect>`;
       if (interval) bars += whiskerV(x + barW / 2, top, plotH, interval);
     });
     bars += `<text x="${fixed(left + g * groupW + groupW / 2)}" y="${top + plotH + 18}" font-size="12" text-anchor="middle" ${FONT}>${escapeHtml(RATE_LABELS[metric])}</text>`;
@@ -200,15 +224,20 @@ export function renderTradeoffChart(summary: ExperimentSummary): ReportChart {
     }
     const ix = c.intervals.approval_rate;
     const iy = c.intervals.error_catch_rate;
-    const stroke = colour(i);
+    const stroke = colour(name, i);
     if (ix)
       points += `<line x1="${fixed(sx(ix.low))}" x2="${fixed(sx(ix.high))}" y1="${fixed(sy(y))}" y2="${fixed(sy(y))}" stroke="${stroke}" stroke-width="1.5"/>`;
     if (iy)
       points += `<line x1="${fixed(sx(x))}" x2="${fixed(sx(x))}" y1="${fixed(sy(iy.low))}" y2="${fixed(sy(iy.high))}" stroke="${stroke}" stroke-width="1.5"/>`;
     const title = `${name}: approval ${pct(x)}, error catch ${pct(y)}`;
+    // Alternate labels above and below their points, but keep them inside
+    // the plot: below the axis they would sit on the tick labels.
+    let labelY = sy(y) - 9 + (i % 2) * 24;
+    if (labelY > top + plotH - 6) labelY = sy(y) - 9;
+    if (labelY < top + 12) labelY = sy(y) + 18;
     points +=
       `<circle cx="${fixed(sx(x))}" cy="${fixed(sy(y))}" r="6" fill="${stroke}" stroke="#fff" stroke-width="1.5"><title>${escapeHtml(title)}</title></circle>` +
-      `<text x="${fixed(sx(x) + (x > 0.7 ? -9 : 9))}" y="${fixed(sy(y) - 9 + (i % 2) * 24)}" font-size="12" text-anchor="${x > 0.7 ? 'end' : 'start'}" ${FONT}>${escapeHtml(name)}</text>`;
+      `<text x="${fixed(sx(x) + (x > 0.7 ? -9 : 9))}" y="${fixed(labelY)}" font-size="12" text-anchor="${x > 0.7 ? 'end' : 'start'}" ${FONT}>${escapeHtml(name)}</text>`;
   });
   const note = missing.length
     ? `<text x="${left}" y="${height - 14}" font-size="11" fill="#666" ${FONT}>Not plotted (no injected errors, so no catch rate): ${escapeHtml(missing.join(', '))}</text>`
@@ -277,7 +306,7 @@ export function renderLatencyChart(summary: ExperimentSummary): ReportChart {
         return;
       }
       const title = `${name} ${label}: ${(v / 1000).toFixed(1)} s${interval ? ` (95% CI ${(interval.low / 1000).toFixed(1)}–${(interval.high / 1000).toFixed(1)} s)` : ''}`;
-      rows += `<rect x="${left}" y="${by}" width="${fixed(Math.max(1, sx(v / 1000) - left))}" height="14" fill="${colour(i)}" fill-opacity="${opacity}"><title>${escapeHtml(title)}</title></rect>`;
+      rows += `<rect x="${left}" y="${by}" width="${fixed(Math.max(1, sx(v / 1000) - left))}" height="14" fill="${colour(name, i)}" fill-opacity="${opacity}"><title>${escapeHtml(title)}</title></rect>`;
       const labelX = Math.max(sx(v / 1000), interval ? sx(interval.high / 1000) : 0) + 5;
       rows += `<text x="${fixed(labelX)}" y="${by + 11}" font-size="10" ${FONT}>${escapeHtml(`${label} ${(v / 1000).toFixed(1)} s`)}</text>`;
       if (interval) {
@@ -310,13 +339,166 @@ function niceStep(raw: number): number {
 }
 
 /**
- * All charts of the report, in display order.
+ * Grouped bars with 95% whiskers: one group per label, one bar per series.
+ * The shared drawing of the per-error-type and the per-scenario charts.
+ */
+function groupedBars(options: {
+  id: string;
+  title: string;
+  heading: string;
+  groups: readonly string[];
+  series: readonly string[];
+  /** Undefined: the series is absent from the group (no bar, no gap). */
+  value: (
+    group: string,
+    series: string,
+  ) => { v: number | null; interval: SummaryInterval | null } | undefined;
+  describe: (group: string, series: string, v: number | null) => string;
+}): ReportChart {
+  const { groups, series } = options;
+  const width = Math.max(620, Math.min(1100, 120 + groups.length * (series.length * 22 + 40)));
+  const height = 380;
+  const left = 56;
+  const top = 48;
+  const plotW = width - left - 20;
+  const plotH = height - top - 78;
+  const groupW = plotW / Math.max(1, groups.length);
+  const barW = Math.min(28, (groupW - 16) / Math.max(1, series.length));
+  let bars = '';
+  groups.forEach((group, g) => {
+    const present = series.flatMap((name, i) => {
+      const value = options.value(group, name);
+      return value ? [{ name, i, ...value }] : [];
+    });
+    const gx = left + g * groupW + (groupW - barW * present.length) / 2;
+    present.forEach(({ name, i, v, interval }, slot) => {
+      const x = gx + slot * barW;
+      const label = options.describe(group, name, v);
+      if (v === null) {
+        bars += `<text x="${fixed(x + barW / 2)}" y="${top + plotH - 4}" font-size="9" text-anchor="middle" fill="#666" ${FONT}>n/a<title>${escapeHtml(label)}</title></text>`;
+        return;
+      }
+      const h = plotH * v;
+      bars += `<rect x="${fixed(x + 1)}" y="${fixed(top + plotH - h)}" width="${fixed(barW - 2)}" height="${fixed(Math.max(h, 0.5))}" fill="${colour(name, i)}"><title>${escapeHtml(label)}</title></rect>`;
+      if (interval) bars += whiskerV(x + barW / 2, top, plotH, interval);
+    });
+    bars += `<text x="${fixed(left + g * groupW + groupW / 2)}" y="${top + plotH + 18}" font-size="12" text-anchor="middle" ${FONT}>${escapeHtml(group)}</text>`;
+  });
+  const svg =
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${escapeHtml(options.title)}">` +
+    `<rect width="${width}" height="${height}" fill="#fff"/>` +
+    `<text x="${left}" y="22" font-size="15" font-weight="600" ${FONT}>${escapeHtml(options.heading)}</text>` +
+    yAxis(left, top, plotH, plotW) +
+    bars +
+    legend(series, left, height - 34) +
+    '</svg>';
+  return { id: options.id, title: options.title, svg, width, height };
+}
+
+/**
+ * Per error type: the share of planted mistakes of that kind each condition
+ * caught (bars, 95% Wilson whiskers). Null when nothing was injected.
+ *
+ * @example
+ * const chart = renderErrorTypeChart(summary); // null without injections
+ */
+export function renderErrorTypeChart(summary: ExperimentSummary): ReportChart | null {
+  const conds = conditionsOf(summary);
+  const types: string[] = [];
+  for (const [, c] of conds) {
+    for (const type of Object.keys(c.by_error_type)) if (!types.includes(type)) types.push(type);
+  }
+  if (types.length === 0) return null;
+  const byName = new Map(conds);
+  return groupedBars({
+    id: 'error-types',
+    title: 'Catch rate per error type',
+    heading: 'Share of planted mistakes caught, per error type and condition (95% Wilson)',
+    groups: types,
+    series: conds.map(([name]) => name),
+    value: (type, name) => {
+      const t = byName.get(name)?.by_error_type[type];
+      return { v: t?.error_catch_rate ?? null, interval: t?.intervals.error_catch_rate ?? null };
+    },
+    describe: (type, name, v) => {
+      const t = byName.get(name)?.by_error_type[type];
+      return `${name}, ${type}: caught ${pct(v)} of ${t?.n_injected ?? 0} planted; harm ${pct(t?.harm_rate ?? null)} of trials`;
+    },
+  });
+}
+
+/**
+ * One report section: an experiment's summary, its charts, and the label its
+ * heading shows (the scenario, or the directory when two share a scenario).
+ *
+ * @example
+ * const section: ReportSection = { label: 'email_draft', summary, charts: renderReportCharts(summary) };
+ */
+export interface ReportSection {
+  label: string;
+  summary: ExperimentSummary;
+  charts: ReportChart[];
+}
+
+/**
+ * Across sections (scenarios): each condition's harm rate, the share of
+ * trials in which a planted mistake ran, with 95% Wilson whiskers.
+ *
+ * @example
+ * const chart = renderScenarioComparisonChart(sections);
+ */
+export function renderScenarioComparisonChart(
+  sections: ReadonlyArray<Pick<ReportSection, 'label' | 'summary'>>,
+): ReportChart {
+  const names: string[] = [];
+  for (const { summary } of sections)
+    for (const name of summary.condition_order) if (!names.includes(name)) names.push(name);
+  const byLabel = new Map(sections.map((s) => [s.label, s.summary]));
+  return groupedBars({
+    id: 'scenarios-harm',
+    title: 'Harm rate per scenario',
+    heading: 'Harm: share of trials in which a planted mistake ran (95% Wilson)',
+    groups: sections.map((s) => s.label),
+    series: names,
+    value: (label, name) => {
+      const c = byLabel.get(label)?.conditions[name];
+      return c ? { v: c.harm_rate, interval: c.intervals.harm_rate ?? null } : undefined;
+    },
+    describe: (label, name, v) => `${label}, ${name}: harm ${pct(v)}`,
+  });
+}
+
+/**
+ * All charts of the report, in display order: rates, trade-off, latency, and
+ * (when mistakes were planted) catch rate per error type.
  *
  * @example
  * for (const chart of renderReportCharts(summary)) writeFileSync(`${chart.id}.svg`, chart.svg);
  */
 export function renderReportCharts(summary: ExperimentSummary): ReportChart[] {
-  return [renderRatesChart(summary), renderTradeoffChart(summary), renderLatencyChart(summary)];
+  const byType = renderErrorTypeChart(summary);
+  return [
+    renderRatesChart(summary),
+    renderTradeoffChart(summary),
+    renderLatencyChart(summary),
+    ...(byType ? [byType] : []),
+  ];
+}
+
+/**
+ * Writes each chart as a standalone `<dir>/<chart.id>.svg` (the same SVG the
+ * report embeds); returns the paths.
+ *
+ * @example
+ * writeChartSvgs(renderReportCharts(summary), 'out/charts') // ['out/charts/rates.svg', ...]
+ */
+export function writeChartSvgs(charts: readonly ReportChart[], dir: string): string[] {
+  mkdirSync(dir, { recursive: true });
+  return charts.map((chart) => {
+    const file = join(dir, `${chart.id}.svg`);
+    writeFileAtomic(file, `<?xml version="1.0" encoding="UTF-8"?>\n${chart.svg}\n`);
+    return file;
+  });
 }
 
 /**
@@ -328,7 +510,7 @@ export function renderReportCharts(summary: ExperimentSummary): ReportChart[] {
 export interface ReportHtmlOptions {
   /** Charts to embed (default: {@link renderReportCharts}). */
   charts?: ReportChart[];
-  /** A line about the PNG copies: where they are, or why they were skipped. */
+  /** A line about the chart files: where the SVG and PNG copies are, or why PNGs were skipped. */
   pngNote?: string;
 }
 
@@ -336,26 +518,149 @@ function intervalText(interval: SummaryInterval | null | undefined, format: (v: 
   return interval ? `${format(interval.low)} – ${format(interval.high)}` : '–';
 }
 
+const REVIEWER_KINDS: Record<string, string> = {
+  simulated: 'simulated, coin flip (the baseline)',
+  card: 'simulated, sees only the approval card',
+  cli: 'people at a terminal (live)',
+  hub: 'people through the approval hub (live)',
+};
+
+function num(v: unknown): string {
+  return typeof v === 'number' ? String(Number(v.toPrecision(6))) : String(v);
+}
+
 /**
- * A self-contained HTML report: inline SVG charts and CSS, no scripts, no
- * external requests (a CSP forbids them), every inserted text escaped.
+ * The reviewer's settings as readable rows: known keys in words, anything
+ * else as `key.path = value`, so a setting a later version adds still shows.
+ */
+function reviewerRows(reviewer: Record<string, unknown>): Array<[string, string]> {
+  const rows: Array<[string, string]> = [];
+  const rest: Record<string, unknown> = { ...reviewer };
+  const take = (key: string): unknown => {
+    const v = rest[key];
+    delete rest[key];
+    return v;
+  };
+  const kind = take('kind');
+  rows.push([
+    'Reviewer',
+    kind === undefined ? 'n/a' : (REVIEWER_KINDS[String(kind)] ?? String(kind)),
+  ]);
+  const sensitivity = take('sensitivity');
+  const specificity = take('specificity');
+  if (sensitivity !== undefined || specificity !== undefined) {
+    rows.push([
+      'Sensitivity / specificity',
+      `${num(sensitivity ?? 'n/a')} / ${num(specificity ?? 'n/a')}`,
+    ]);
+  }
+  const latency = take('latency') as { medianMs?: unknown; sigma?: unknown } | undefined;
+  if (latency && typeof latency === 'object') {
+    const { medianMs, sigma, ...other } = latency;
+    rows.push([
+      'Decision time',
+      `median ${typeof medianMs === 'number' ? `${(medianMs / 1000).toFixed(1)} s` : 'n/a'}, lognormal sigma ${num(sigma ?? 'n/a')}`,
+    ]);
+    Object.assign(rest, prefixed('latency', other));
+  }
+  const fatigue = take('fatigue') as { decayPerApproval?: unknown; floor?: unknown } | undefined;
+  if (fatigue && typeof fatigue === 'object') {
+    const { decayPerApproval, floor, ...other } = fatigue;
+    rows.push([
+      'Fatigue',
+      `${typeof decayPerApproval === 'number' ? `${num(decayPerApproval * 100)}%` : 'n/a'} of the margin lost per approval in a row, floor ${num(floor ?? 'n/a')}`,
+    ]);
+    Object.assign(rest, prefixed('fatigue', other));
+  }
+  const card = take('card') as Record<string, unknown> | undefined;
+  if (card && typeof card === 'object') {
+    const {
+      skimmedFieldWeight,
+      positionHalfLifeLines,
+      lengthScaleChars,
+      foldedWeight,
+      readFields,
+      shortFieldChars,
+      ...other
+    } = card;
+    rows.push(
+      [
+        'Card visibility',
+        `skimmed fields ×${num(skimmedFieldWeight)}, attention halves every ${num(positionHalfLifeLines)} lines, length scale ${num(lengthScaleChars)} chars, past the first page ×${num(foldedWeight)}`,
+      ],
+      [
+        'Fields read',
+        `${Array.isArray(readFields) ? readFields.join(', ') : 'n/a'}, any *_id, any one-line value ≤ ${num(shortFieldChars)} chars`,
+      ],
+    );
+    Object.assign(rest, prefixed('card', other));
+  }
+  for (const [key, value] of Object.entries(flatten(rest))) rows.push([key, value]);
+  return rows;
+}
+
+function prefixed(prefix: string, value: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [`${prefix}.${k}`, v]));
+}
+
+function flatten(value: Record<string, unknown>, prefix = ''): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(value)) {
+    const key = `${prefix}${k}`;
+    if (v !== null && typeof v === 'object' && !Array.isArray(v))
+      Object.assign(out, flatten(v as Record<string, unknown>, `${key}.`));
+    else out[key] = Array.isArray(v) ? v.map(num).join(', ') : num(v);
+  }
+  return out;
+}
+
+/**
+ * The experiments' settings as rows of [setting, value per section]: one
+ * column per section, so settings that differ between scenarios stand side
+ * by side.
  *
  * @example
- * writeFileSync('out/report.html', renderReportHtml(readSummary('out')));
+ * settingsRows([summary])[0] // ['Scenario', ['email_draft']]
  */
-export function renderReportHtml(
-  summary: ExperimentSummary,
-  options: ReportHtmlOptions = {},
-): string {
-  const charts = options.charts ?? renderReportCharts(summary);
-  const conds = conditionsOf(summary);
-  const reviewer = Object.entries(summary.reviewer)
-    .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
-    .join(', ');
+export function settingsRows(summaries: readonly ExperimentSummary[]): Array<[string, string[]]> {
+  const perSummary = summaries.map((s) => {
+    const rows: Array<[string, string]> = [
+      ['Scenario', s.scenario],
+      ['Seed', String(s.seed)],
+      ['Trials per condition', String(s.n_trials)],
+      ['Injection rate', `${num(s.injection_rate * 100)}% of trials get a planted mistake`],
+      ['Error types', s.error_types.join(', ')],
+      ['Conditions', s.condition_order.join(', ')],
+      ...reviewerRows(s.reviewer),
+      ['Bootstrap resamples', String(s.bootstrap_resamples)],
+    ];
+    return new Map(rows);
+  });
+  const names: string[] = [];
+  for (const m of perSummary) for (const k of m.keys()) if (!names.includes(k)) names.push(k);
+  return names.map((name) => [name, perSummary.map((m) => m.get(name) ?? '–')]);
+}
+
+function settingsTable(sections: readonly ReportSection[]): string {
+  const rows = settingsRows(sections.map((s) => s.summary));
+  const head =
+    sections.length > 1
+      ? `<thead><tr><th>setting</th>${sections.map((s) => `<th>${escapeHtml(s.label)}</th>`).join('')}</tr></thead>\n`
+      : '';
+  const body = rows
+    .map(
+      ([name, values]) =>
+        `<tr><th scope="row">${escapeHtml(name)}</th>${values.map((v) => `<td>${escapeHtml(v)}</td>`).join('')}</tr>`,
+    )
+    .join('\n');
+  return `<table class="settings" aria-label="Experiment settings">\n${head}<tbody>\n${body}\n</tbody>\n</table>`;
+}
+
+function metricsTable(conds: Array<[string, ConditionSummary]>): string {
   const rows = conds
     .map(([name, c], i) => {
       const cells: string[] = [
-        `<th scope="row"><span class="dot" style="background:${colour(i)}"></span>${escapeHtml(name)}<div class="sub">${escapeHtml(c.policy_name)}</div></th>`,
+        `<th scope="row"><span class="dot" style="background:${colour(name, i)}"></span>${escapeHtml(name)}<div class="sub">${escapeHtml(c.policy_name)}</div></th>`,
         `<td>${c.n_trials}</td><td>${c.n_injected}</td>`,
       ];
       for (const metric of RATE_METRICS) {
@@ -377,17 +682,81 @@ export function renderReportHtml(
       return `<tr>${cells.join('')}</tr>`;
     })
     .join('\n');
+  return `<table class="metrics">
+<thead><tr><th>condition</th><th>trials</th><th>injected</th><th>success</th><th>completion</th><th>harm</th><th>approval</th><th>error catch</th><th>false reject</th><th>tool failure</th><th>latency mean</th><th>latency p95</th><th>reviewer s / trial</th></tr></thead>
+<tbody>
+${rows}
+</tbody>
+</table>`;
+}
+
+function figures(charts: readonly ReportChart[]): string {
+  return charts
+    .map(
+      (chart) =>
+        `<figure id="chart-${escapeHtml(chart.id)}"><figcaption>${escapeHtml(chart.title)}</figcaption>${chart.svg}</figure>`,
+    )
+    .join('\n');
+}
+
+function sectionHtml(section: ReportSection, level: 'h2' | 'h3', multi: boolean): string {
+  const conds = conditionsOf(section.summary);
   const descriptions = conds
     .map(([name, c]) => `<li><b>${escapeHtml(name)}</b>: ${escapeHtml(c.description)}</li>`)
     .join('');
   const byType = errorTypeTable(conds);
-  const figures = charts
-    .map(
-      (chart) =>
-        `<figure id="chart-${chart.id}"><figcaption>${escapeHtml(chart.title)}</figcaption>${chart.svg}</figure>`,
-    )
-    .join('\n');
-  const title = `hitloop experiment: ${summary.scenario}`;
+  const sub = level;
+  return `${multi ? `<section class="scenario" id="section-${escapeHtml(section.label.replace(/[^A-Za-z0-9_-]+/g, '-'))}">\n<h2>${escapeHtml(section.label)}</h2>\n` : ''}<ul>${descriptions}</ul>
+${figures(section.charts)}
+<${sub}>All metrics (value, 95% interval below)</${sub}>
+${metricsTable(conds)}
+<p class="note">Rates: Wilson score intervals. Latency and cost: seeded percentile bootstrap. Definitions: docs/experiments.md in the hitloop repository. n/a: undefined (e.g. no injected errors, or no reviews). Success: the trial ended correctly (the right action did the task, or a planted mistake was stopped); completion: the task got done; harm: a planted mistake ran.</p>
+${multi ? byType.replace('<h2>Per error type</h2>', '<h3>Per error type</h3>') : byType}${multi ? '\n</section>' : ''}`;
+}
+
+/**
+ * A self-contained HTML report of one experiment: a settings table, inline
+ * SVG charts and CSS, no scripts, no external requests (a CSP forbids them),
+ * every inserted text escaped.
+ *
+ * @example
+ * writeFileSync('out/report.html', renderReportHtml(readSummary('out')));
+ */
+export function renderReportHtml(
+  summary: ExperimentSummary,
+  options: ReportHtmlOptions = {},
+): string {
+  return renderMultiReportHtml(
+    [{ label: summary.scenario, summary, charts: options.charts ?? renderReportCharts(summary) }],
+    options.pngNote === undefined ? {} : { pngNote: options.pngNote },
+  );
+}
+
+/**
+ * One report over several experiments (scenarios, or one scenario's runs
+ * side by side): a settings table with a column per section, a chart
+ * comparing harm across sections, then each section's charts and tables.
+ * With a single section it is exactly {@link renderReportHtml}. Chart ids
+ * must be unique across sections (prefix them, e.g. `email_draft-rates`).
+ *
+ * @example
+ * const sections = ['out/email', 'out/crm'].map((dir) => { const summary = readSummary(dir); return { label: summary.scenario, summary, charts: renderReportCharts(summary) }; });
+ * writeFileSync('report.html', renderMultiReportHtml(sections));
+ */
+export function renderMultiReportHtml(
+  sections: readonly ReportSection[],
+  options: { pngNote?: string; comparison?: ReportChart } = {},
+): string {
+  if (sections.length === 0) throw new RangeError('a report needs at least one experiment');
+  const multi = sections.length > 1;
+  const first = sections[0]!;
+  const title = multi
+    ? `hitloop experiments: ${sections.map((s) => s.label).join(', ')}`
+    : `hitloop experiment: ${first.summary.scenario}`;
+  const comparison = multi
+    ? `<h2>Across scenarios</h2>\n${figures([options.comparison ?? renderScenarioComparisonChart(sections)])}\n`
+    : '';
+  const body = sections.map((s) => sectionHtml(s, multi ? 'h3' : 'h2', multi)).join('\n');
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -397,30 +766,22 @@ export function renderReportHtml(
 <title>${escapeHtml(title)}</title>
 <style>
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 1100px; padding: 0 1rem; color: #1a1a1a; }
-h1 { font-size: 1.5rem; } h2 { font-size: 1.15rem; margin-top: 2rem; }
-.meta { color: #444; } figure { margin: 1.5rem 0; } figcaption { font-weight: 600; margin-bottom: .5rem; }
+h1 { font-size: 1.5rem; } h2 { font-size: 1.15rem; margin-top: 2rem; } h3 { font-size: 1rem; margin-top: 1.5rem; }
+figure { margin: 1.5rem 0; } figcaption { font-weight: 600; margin-bottom: .5rem; }
 svg { max-width: 100%; height: auto; border: 1px solid #e5e5e5; }
 table { border-collapse: collapse; font-size: .85rem; width: 100%; }
 th, td { border-bottom: 1px solid #e5e5e5; padding: .35rem .5rem; text-align: right; vertical-align: top; }
 th[scope=row], thead th:first-child { text-align: left; }
+table.settings { width: auto; min-width: 50%; margin: 1rem 0; } table.settings td, table.settings thead th { text-align: left; } table.settings th[scope=row] { color: #444; font-weight: 600; white-space: nowrap; }
+section.scenario { border-top: 2px solid #ccc; margin-top: 2.5rem; }
 .sub { color: #666; font-size: .75rem; } .dot { display: inline-block; width: .7rem; height: .7rem; margin-right: .4rem; border-radius: 2px; }
 .note { color: #555; font-size: .85rem; }
 </style>
 </head>
 <body>
 <h1>${escapeHtml(title)}</h1>
-<p class="meta">seed ${escapeHtml(summary.seed)} · ${escapeHtml(summary.n_trials)} trials per condition · injection rate ${escapeHtml(summary.injection_rate)} · error types ${escapeHtml(summary.error_types.join(', '))}<br>reviewer: ${escapeHtml(reviewer)} · bootstrap resamples ${escapeHtml(summary.bootstrap_resamples)}</p>
-<ul>${descriptions}</ul>
-${figures}
-<h2>All metrics (value, 95% interval below)</h2>
-<table>
-<thead><tr><th>condition</th><th>trials</th><th>injected</th><th>success</th><th>completion</th><th>harm</th><th>approval</th><th>error catch</th><th>false reject</th><th>tool failure</th><th>latency mean</th><th>latency p95</th><th>reviewer s / trial</th></tr></thead>
-<tbody>
-${rows}
-</tbody>
-</table>
-<p class="note">Rates: Wilson score intervals. Latency and cost: seeded percentile bootstrap. Definitions: docs/experiments.md in the hitloop repository. n/a: undefined (e.g. no injected errors, or no reviews). Success: the trial ended correctly (the right action did the task, or a planted mistake was stopped); completion: the task got done; harm: a planted mistake ran.</p>
-${byType}
+${settingsTable(sections)}
+${comparison}${body}
 ${options.pngNote ? `<p class="note">${escapeHtml(options.pngNote)}</p>` : ''}
 </body>
 </html>

@@ -83,6 +83,19 @@ export interface ReviewOutcome {
 }
 
 /**
+ * What a reviewer model concluded about one request, before latency and
+ * time-outs: the hook {@link SimulatedReviewer} subclasses replace.
+ *
+ * @example
+ * const j: ReviewJudgement = { inspection: { erroneous: false, findings: [] }, draw: 0.3, approved: true };
+ */
+export interface ReviewJudgement {
+  inspection: Inspection;
+  draw: number;
+  approved: boolean;
+}
+
+/**
  * A simulated human reviewer, as an ApprovalBackend: the experiment runner
  * sends it exactly what it would send a person, and a live channel (the
  * terminal today, the approval hub once it exists) can take its place.
@@ -142,12 +155,10 @@ export class SimulatedReviewer implements ApprovalBackend {
   ): Promise<Decision> {
     if (options.signal?.aborted) throw abortError(options.signal);
     const task = this.taskOf(request);
-    const inspection = this.scenario.inspect(request.action, task);
     const c = this.config;
     const key = request.action.id;
     const sensitivity = effectiveSensitivity(c.sensitivity, c.fatigue, this.streak);
-    const draw = keyedUniform(c.seed, 'review', key, 'decide');
-    const approved = inspection.erroneous ? draw >= sensitivity : draw < c.specificity;
+    const { inspection, draw, approved } = this.judge(request, task, sensitivity);
     const z = standardNormal(
       keyedUniform(c.seed, 'review', key, 'latency-1'),
       keyedUniform(c.seed, 'review', key, 'latency-2'),
@@ -189,9 +200,31 @@ export class SimulatedReviewer implements ApprovalBackend {
         : inspection.erroneous
           ? `Rejected: ${inspection.findings[0] ?? 'does not match the task'}.`
           : 'Rejected: the reviewer was not confident the action matches the task.',
-      decidedBy: 'simulated:reviewer',
+      decidedBy: this.decidedBy,
       latencyMs,
     };
+  }
+
+  /** `decided_by` of this model's judgements. */
+  protected get decidedBy(): string {
+    return 'simulated:reviewer';
+  }
+
+  /** The scenario the reviewer judges actions of. */
+  protected get scenarioUnderReview(): AnyScenario {
+    return this.scenario;
+  }
+
+  /**
+   * The coin-flip model: the scenario's complete inspection, then a wrong
+   * action is rejected with probability `sensitivity` (after fatigue) and a
+   * right one approved with probability `specificity`.
+   */
+  protected judge(request: ApprovalRequest, task: TaskBase, sensitivity: number): ReviewJudgement {
+    const inspection = this.scenario.inspect(request.action, task);
+    const draw = keyedUniform(this.config.seed, 'review', request.action.id, 'decide');
+    const approved = inspection.erroneous ? draw >= sensitivity : draw < this.config.specificity;
+    return { inspection, draw, approved };
   }
 
   /**

@@ -79,6 +79,12 @@ describe('hitloop experiment (built CLI)', () => {
     [['--reviewer-sensitivity', '-0.1'], '--reviewer-sensitivity', /from 0 to 1/],
     [['--reviewer-latency-median-ms', '0'], '--reviewer-latency-median-ms', /number/],
     [['--bootstrap-resamples', '5'], '--bootstrap-resamples', /from 100/],
+    [
+      ['--card-skimmed-weight', '0.3'],
+      '--card-skimmed-weight',
+      /only applies to the card reviewer/,
+    ],
+    [['--reviewer', 'card', '--card-half-life-lines', '0'], '--card-half-life-lines', /number/],
   ])('invalid input %j exits 2 naming %s and the fix', (extra, flag, problem) => {
     const r = runHitloop(['experiment', '--scenario', 'email_draft', '--out', tmp(), ...extra]);
     expect(r.code).toBe(2);
@@ -113,6 +119,40 @@ describe('hitloop experiment (built CLI)', () => {
     noStack(other.stderr);
     const fresh = runHitloop([...base, '--seed', '7', '--fresh']);
     expect(fresh.code).toBe(0);
+  });
+
+  it('--reviewer card runs the card reviewer with the --card-* settings, recorded in manifest.json', () => {
+    const out = tmp();
+    const r = runHitloop([
+      'experiment',
+      '--scenario',
+      'email_draft',
+      '--n-trials',
+      '30',
+      '--injection-rate',
+      '0.5',
+      '--seed',
+      '4',
+      '--out',
+      out,
+      '--reviewer',
+      'card',
+      '--card-skimmed-weight',
+      '0.2',
+      '--card-half-life-lines',
+      '12',
+      '--no-progress',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
+    expect(manifest.reviewer).toMatchObject({
+      kind: 'card',
+      sensitivity: 0.9,
+      card: { skimmedFieldWeight: 0.2, positionHalfLifeLines: 12, lengthScaleChars: 4000 },
+    });
+    const csv = readFileSync(join(out, 'results.csv'), 'utf8');
+    expect(csv).toContain('simulated:card-reviewer');
+    expect(csv).not.toMatch(/,simulated:reviewer,/);
   });
 
   it('lists experiment and report in --help', () => {

@@ -1,13 +1,18 @@
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   ConfigError,
   type ExperimentSummary,
   readSummary,
+  renderErrorTypeChart,
+  renderMultiReportHtml,
   renderReportCharts,
   renderReportHtml,
+  renderScenarioComparisonChart,
   runExperiment,
+  settingsRows,
+  writeChartSvgs,
 } from '../../shared/index.js';
 import { escapeHtml } from '../../shared/util/escape-html.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
@@ -56,7 +61,7 @@ describe('report', () => {
     expect(html).toContain(
       `content="default-src 'none'; style-src 'unsafe-inline'; img-src data:"`,
     );
-    expect(html.match(/<svg /g)).toHaveLength(3);
+    expect(html.match(/<svg /g)).toHaveLength(4);
     // The per-error-type table: each planted kind, asked/caught per condition.
     expect(html).toContain('<h2>Per error type</h2>');
     const always = summary!.conditions.always_review!.by_error_type.wrong_record_id!;
@@ -68,7 +73,7 @@ describe('report', () => {
     expect(html).not.toMatch(/https?:\/\/(?!www\.w3\.org\/2000\/svg)/);
     expect(html).not.toContain('<script');
     const charts = renderReportCharts(summary!);
-    expect(charts.map((c) => c.id)).toEqual(['rates', 'tradeoff', 'latency']);
+    expect(charts.map((c) => c.id)).toEqual(['rates', 'tradeoff', 'latency', 'error-types']);
     // One point per condition in the trade-off chart.
     expect(charts[1]!.svg.match(/<circle /g)).toHaveLength(4);
   });
@@ -97,5 +102,115 @@ describe('report', () => {
     );
     writeFileSync(join(dir, 'summary.json'), '{"risk_based": {"n_runs": 1}}');
     expect(() => readSummary(dir)).toThrow(/summary\.json: risk_based/);
+  });
+
+  it('shows the settings as a readable table, not JSON, for both reviewer models', async () => {
+    const card = (
+      await runExperiment({
+        scenario: 'email_draft',
+        nTrials: 10,
+        injectionRate: 0.3,
+        seed: 2,
+        reviewerKind: 'card',
+        reviewer: { sensitivity: 0.8, fatigue: { decayPerApproval: 0.05 } },
+        card: { skimmedFieldWeight: 0.25 },
+      })
+    ).summary!;
+    const rows = new Map(settingsRows([card]).map(([k, [v]]) => [k, v!]));
+    expect(rows.get('Reviewer')).toBe('simulated, sees only the approval card');
+    expect(rows.get('Sensitivity / specificity')).toBe('0.8 / 0.95');
+    expect(rows.get('Decision time')).toBe('median 8.0 s, lognormal sigma 0.6');
+    expect(rows.get('Fatigue')).toBe('5% of the margin lost per approval in a row, floor 0.5');
+    expect(rows.get('Card visibility')).toMatch(
+      /^skimmed fields ×0\.25, attention halves every 30 lines/,
+    );
+    expect(rows.get('Injection rate')).toBe('30% of trials get a planted mistake');
+    const html = renderReportHtml(card);
+    const header = html.slice(html.indexOf('<table class="settings"'), html.indexOf('</table>'));
+    expect(header).toContain('<th scope="row">Trials per condition</th><td>10</td>');
+    // No raw JSON anywhere in the page's text.
+    expect(html).not.toMatch(/\{&quot;|"\{|\{"/);
+    // A reviewer setting this version does not know is still shown, by its path.
+    const future = { ...card, reviewer: { ...card.reviewer, attention: { span: 3 } } };
+    expect(new Map(settingsRows([future])).get('attention.span')).toEqual(['3']);
+  });
+
+  it('one report holds several experiments: a column each in the settings, a harm comparison, a section each', async () => {
+    const summaries = await Promise.all(
+      (['email_draft', 'record_update', 'coding'] as const).map(
+        async (scenario) =>
+          (await runExperiment({ scenario, nTrials: 20, injectionRate: 0.3, seed: 6 })).summary!,
+      ),
+    );
+    const sections = summaries.map((summary) => ({
+      label: summary.scenario,
+      summary,
+      charts: renderReportCharts(summary).map((c) => ({ ...c, id: `${summary.scenario}-${c.id}` })),
+    }));
+    const html = renderMultiReportHtml(sections);
+    expect(html).toContain(
+      '<title>hitloop experiments: email_draft, record_update, coding</title>',
+    );
+    expect(html).toContain(
+      '<thead><tr><th>setting</th><th>email_draft</th><th>record_update</th><th>coding</th></tr></thead>',
+    );
+    expect(html.match(/<section class="scenario"/g)).toHaveLength(3);
+    expect(html.match(/<h3>Per error type<\/h3>/g)).toHaveLength(3);
+    expect(html).toContain('id="chart-scenarios-harm"');
+    expect(html).toContain('id="chart-coding-tradeoff"');
+    const ids = [...html.matchAll(/ id="([^"]+)"/g)].map((m) => m[1]);
+    expect(new Set(ids).size).toBe(ids.length);
+    // The comparison: one bar per condition per scenario, titled with its harm.
+    const comparison = renderScenarioComparisonChart(sections);
+    expect(comparison.svg.match(/<title>[^<]*: harm /g)).toHaveLength(12);
+    const harm = summaries[2]!.conditions.always_review!.harm_rate!;
+    expect(comparison.svg).toContain(`coding, always_review: harm ${(harm * 100).toFixed(1)}%`);
+    // One experiment is exactly the single report.
+    expect(
+      renderMultiReportHtml([{ ...sections[0]!, charts: renderReportCharts(summaries[0]!) }]),
+    ).toBe(renderReportHtml(summaries[0]!));
+    expect(() => renderMultiReportHtml([])).toThrow(RangeError);
+  });
+
+  it('charts each planted kind per condition, and writes every chart as a standalone SVG file', async () => {
+    const { summary } = await runExperiment({
+      scenario: 'coding',
+      nTrials: 40,
+      injectionRate: 0.5,
+      seed: 3,
+    });
+    const chart = renderErrorTypeChart(summary!)!;
+    const types = Object.keys(summary!.conditions.always_review!.by_error_type);
+    expect(types.length).toBeGreaterThan(2);
+    for (const type of types) expect(chart.svg).toContain(`>${type}</text>`);
+    const none = (
+      await runExperiment({ scenario: 'coding', nTrials: 5, injectionRate: 0, seed: 3 })
+    ).summary!;
+    expect(renderErrorTypeChart(none)).toBeNull();
+    expect(renderReportCharts(none).map((c) => c.id)).toEqual(['rates', 'tradeoff', 'latency']);
+
+    const dir = makeTempDir('hitloop-svg-');
+    const charts = renderReportCharts(summary!);
+    const files = writeChartSvgs(charts, join(dir, 'charts'));
+    expect(readdirSync(join(dir, 'charts')).sort()).toEqual([
+      'error-types.svg',
+      'latency.svg',
+      'rates.svg',
+      'tradeoff.svg',
+    ]);
+    for (const [i, file] of files.entries()) {
+      const text = readFileSync(file, 'utf8');
+      expect(
+        text.startsWith(
+          '<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns="http://www.w3.org/2000/svg"',
+        ),
+      ).toBe(true);
+      expect(text).toContain(charts[i]!.svg);
+      // Well-formed XML entities only (no HTML-only named entities).
+      expect(
+        text.match(/&[a-z]+;/g)?.every((e) => ['&amp;', '&lt;', '&gt;', '&quot;'].includes(e)) ??
+          true,
+      ).toBe(true);
+    }
   });
 });

@@ -4,6 +4,7 @@ import { type Command, Option } from 'commander';
 import type { ApprovalBackend } from '../../../shared/backends/backend.js';
 import { CLIBackend } from '../../../shared/backends/cli.js';
 import { ConfigError } from '../../../shared/errors.js';
+import type { CardModelInput } from '../../../shared/eval/card-reviewer.js';
 import {
   CONDITION_NAMES,
   CONDITION_SETS,
@@ -36,7 +37,10 @@ interface ExperimentOptions {
   seed: string;
   out: string;
   conditions?: string;
-  reviewer: 'simulated' | 'cli' | 'hub';
+  reviewer: 'simulated' | 'card' | 'cli' | 'hub';
+  cardSkimmedWeight?: string;
+  cardHalfLifeLines?: string;
+  cardLengthScaleChars?: string;
   reviewerSensitivity?: string;
   reviewerSpecificity?: string;
   reviewerLatencyMedianMs?: string;
@@ -86,9 +90,9 @@ export function registerExperimentCommands(program: Command, io: CliIo): void {
     .addOption(
       new Option(
         '--reviewer <kind>',
-        'simulated; cli for a person at this terminal; hub for people using the VS Code sidebar or hitloop approve',
+        'simulated (coin flip); card (sees only the approval card: misses depend on where a mistake shows); cli for a person at this terminal; hub for people using the VS Code sidebar or hitloop approve',
       )
-        .choices(['simulated', 'cli', 'hub'])
+        .choices(['simulated', 'card', 'cli', 'hub'])
         .default('simulated'),
     )
     .option('--reviewer-sensitivity <p>', 'P(reject | wrong action), 0 to 1 (default 0.9)')
@@ -102,6 +106,18 @@ export function registerExperimentCommands(program: Command, io: CliIo): void {
     .option(
       '--reviewer-fatigue-floor <p>',
       'sensitivity of a fully fatigued reviewer (default 0.5)',
+    )
+    .option(
+      '--card-skimmed-weight <w>',
+      '--reviewer card: visibility of a mistake in a skimmed field (long text), 0 to 1 (default 0.5)',
+    )
+    .option(
+      '--card-half-life-lines <n>',
+      '--reviewer card: attention halves every N lines down the arguments (default 30)',
+    )
+    .option(
+      '--card-length-scale-chars <n>',
+      '--reviewer card: visibility falls as 1/(1 + chars/N) with the arguments length (default 4000)',
     )
     .option('--audit-sample-rate <rate>', 'audit_plus_escalate sample rate (default 0.1)')
     .option('--review-timeout-ms <ms>', 'a slower review counts as a timeout (default: none)')
@@ -119,7 +135,7 @@ export function registerExperimentCommands(program: Command, io: CliIo): void {
 async function runExperimentCommand(opts: ExperimentOptions, io: CliIo): Promise<void> {
   const config = toConfig(opts);
   checkOutDir(opts.out);
-  const live = opts.reviewer !== 'simulated';
+  const live = opts.reviewer === 'cli' || opts.reviewer === 'hub';
   // A hub pilot: this process runs an approval hub; its requests appear in
   // the VS Code sidebar and in `hitloop approvals` like any proxy's.
   let hub: ApprovalHub | undefined;
@@ -330,6 +346,8 @@ function toConfig(opts: ExperimentOptions): ExperimentConfigInput {
       (bad) => `unknown condition "${bad}" (sets: ${Object.keys(CONDITION_SETS).join(', ')})`,
     ) as ConditionName[];
   }
+  const card = cardModel(opts);
+  if (card) config.card = card;
   if (opts.auditSampleRate !== undefined)
     config.auditSampleRate = unit(
       '--audit-sample-rate',
@@ -353,6 +371,52 @@ function toConfig(opts: ExperimentOptions): ExperimentConfigInput {
       '--bootstrap-resamples 2000',
     );
   return config;
+}
+
+/** The `--card-*` flags as a CardModel input; they need `--reviewer card`. */
+function cardModel(opts: ExperimentOptions): CardModelInput | undefined {
+  const given = [
+    ['--card-skimmed-weight', opts.cardSkimmedWeight],
+    ['--card-half-life-lines', opts.cardHalfLifeLines],
+    ['--card-length-scale-chars', opts.cardLengthScaleChars],
+  ].filter(([, v]) => v !== undefined);
+  if (given.length === 0) return undefined;
+  if (opts.reviewer !== 'card') {
+    throw new ConfigError({
+      field: given[0]![0]!,
+      problem: `only applies to the card reviewer, but --reviewer is ${opts.reviewer}`,
+      fix: 'add --reviewer card, or drop the --card-* flags',
+    });
+  }
+  return {
+    ...(opts.cardSkimmedWeight === undefined
+      ? {}
+      : {
+          skimmedFieldWeight: unit(
+            '--card-skimmed-weight',
+            opts.cardSkimmedWeight,
+            '--card-skimmed-weight 0.5',
+          ),
+        }),
+    ...(opts.cardHalfLifeLines === undefined
+      ? {}
+      : {
+          positionHalfLifeLines: positive(
+            '--card-half-life-lines',
+            opts.cardHalfLifeLines,
+            '--card-half-life-lines 30',
+          ),
+        }),
+    ...(opts.cardLengthScaleChars === undefined
+      ? {}
+      : {
+          lengthScaleChars: positive(
+            '--card-length-scale-chars',
+            opts.cardLengthScaleChars,
+            '--card-length-scale-chars 4000',
+          ),
+        }),
+  };
 }
 
 function number(flag: string, raw: string, min: number, max: number, example: string): number {

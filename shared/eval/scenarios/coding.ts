@@ -10,7 +10,7 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
-import { type Action, createAction } from '../../models/action.js';
+import type { Action } from '../../models/action.js';
 import type { RiskClass } from '../../models/risk.js';
 import { keyedUniform, pick } from '../random.js';
 import type {
@@ -23,7 +23,19 @@ import type {
   ValidationResult,
 } from '../types.js';
 import { SafeShell, tokenize } from './coding-shell.js';
-import { brief, failure, findSecrets, idSuffix, inspectAgainst, parseToolCall } from './common.js';
+import {
+  agentAction,
+  brief,
+  cannotExpress,
+  executionProblems,
+  findSecrets,
+  idSuffix,
+  inspectAgainst,
+  misnamedTool,
+  requireExpressible,
+  runToolCall,
+  withRequestedMistake,
+} from './common.js';
 
 /**
  * A workspace snapshot: relative path → file text, or `null` for a directory.
@@ -360,15 +372,11 @@ export class CodingScenario implements Scenario<CodingTask> {
     else if (task.kind === 'create')
       base = this.action(task, 'write_file', { path: task.path, content: task.content });
     else base = this.action(task, 'run_command', { command: task.command });
-    if (correct) return base;
-    const kind = errorType ?? this.errorTypesFor(task)[0]!;
-    return this.injectError(base, task, kind, (label) => keyedUniform(key, task.id, label));
+    return withRequestedMistake(this, base, task, correct, errorType, key);
   }
 
   injectError(action: Action, task: CodingTask, errorType: ErrorType, draw: Draw): Action {
-    if (!this.errorTypesFor(task).includes(errorType)) {
-      throw new RangeError(`coding cannot express ${errorType} in a ${task.kind} task`);
-    }
+    requireExpressible(this, task, errorType, task.kind);
     const args = { ...action.toolArgs };
     switch (errorType) {
       case 'wrong_path':
@@ -379,7 +387,7 @@ export class CodingScenario implements Scenario<CodingTask> {
       case 'destructive_command':
         return this.action(task, 'run_command', { command: pick(DESTRUCTIVE, draw('cmd')) });
       case 'invalid_tool':
-        return this.action(task, pick(INVALID_TOOLS, draw('tool')), args);
+        return this.action(task, misnamedTool(INVALID_TOOLS, draw), args);
       case 'sensitive_data':
         if (task.kind === 'edit') args.replace = `${task.replace} // key: ${API_KEY}`;
         else args.content = `${task.content}\n// TODO remove before commit: API_KEY=${API_KEY}\n`;
@@ -394,7 +402,7 @@ export class CodingScenario implements Scenario<CodingTask> {
         break;
       }
       default:
-        throw new RangeError(`coding cannot express error type ${errorType}`);
+        throw cannotExpress(this.name, errorType);
     }
     return this.action(task, action.toolName, args);
   }
@@ -446,9 +454,7 @@ export class CodingScenario implements Scenario<CodingTask> {
   }
 
   execute(toolName: string, args: Record<string, unknown>): ToolExecution {
-    try {
-      const call = parseToolCall(TOOLS, toolName, args);
-      if (!call.ok) return { ok: false, error: call.error };
+    return runToolCall(TOOLS, toolName, args, (call) => {
       this.dirty = true;
       this.lastRead = undefined;
       const shell = new SafeShell(this.workspace);
@@ -484,15 +490,11 @@ export class CodingScenario implements Scenario<CodingTask> {
         default:
           return { ok: false, error: `unknown tool "${toolName}"` };
       }
-    } catch (err) {
-      return failure(err);
-    }
+    });
   }
 
   validateResult(task: CodingTask, execution: ToolExecution | undefined): ValidationResult {
-    const problems: string[] = [];
-    if (!execution) problems.push('no action ran');
-    else if (!execution.ok) problems.push(`the tool failed: ${execution.error ?? 'unknown error'}`);
+    const problems = executionProblems(execution);
     const actual = snapshotWorkspace(this.workspace);
     this.lastRead = actual;
     const expected = expectedSnapshot(task);
@@ -518,10 +520,7 @@ export class CodingScenario implements Scenario<CodingTask> {
   }
 
   private action(task: CodingTask, toolName: string, toolArgs: Record<string, unknown>): Action {
-    return createAction({
-      id: `${task.id}:action`,
-      toolName,
-      toolArgs,
+    return agentAction(task, toolName, toolArgs, {
       riskClass: riskOf(toolName, toolArgs),
       sideEffects: toolName === 'read_file' ? [] : ['workspace_files'],
       rationale: `Working on: ${task.description}`,

@@ -1,7 +1,16 @@
 import type { z } from 'zod';
-import type { Action } from '../../models/action.js';
+import { type Action, createAction } from '../../models/action.js';
+import type { RiskClass } from '../../models/risk.js';
 import { canonicalJson } from '../../util/canonical-json.js';
-import type { Inspection, ScenarioTool, ToolExecution } from '../types.js';
+import { keyedUniform, pick } from '../random.js';
+import type {
+  ErrorType,
+  Inspection,
+  Scenario,
+  ScenarioTool,
+  TaskBase,
+  ToolExecution,
+} from '../types.js';
 
 // Credentials and personal data a task never asks an agent to write anywhere.
 // Each pattern is specific enough that the scenarios' legitimate texts never
@@ -26,6 +35,23 @@ export function findSecrets(text: string): string[] {
   const found: string[] = [];
   for (const [label, pattern] of SECRET_PATTERNS) if (pattern.test(text)) found.push(label);
   return found;
+}
+
+/**
+ * Where in a text the first credential or personal identifier starts, and
+ * what it is; undefined when the text is clean.
+ *
+ * @example
+ * firstSecret('Hi.\nkey sk_live_4eC39HqLyjWDarjtT1zdp7dc') // { index: 8, kind: 'an API key' }
+ */
+export function firstSecret(text: string): { index: number; kind: string } | undefined {
+  let first: { index: number; kind: string } | undefined;
+  for (const [kind, pattern] of SECRET_PATTERNS) {
+    const match = pattern.exec(text);
+    if (match && (first === undefined || match.index < first.index))
+      first = { index: match.index, kind };
+  }
+  return first;
 }
 
 /**
@@ -172,4 +198,125 @@ export function wrongAmount(cents: number, draw: (label: string) => number): num
 export function idSuffix(key: string): string {
   const last = key.split('|').pop() ?? key;
   return /^\d+$/.test(last) ? last.padStart(5, '0') : last;
+}
+
+// The parts every scenario shares: how an agent's action is named, how a
+// mistake is planted on request, how a tool call is checked and run, and how
+// validation starts. Each scenario keeps only what is its own (tools, tasks,
+// mistakes, real state).
+
+/**
+ * The agent's action for a task: one action per trial, so its id is the
+ * task's (`<task id>:action`), whether or not a mistake was planted in it.
+ *
+ * @example
+ * agentAction(task, 'send_email', { to, subject, body }, { riskClass: 'high', sideEffects: ['outbound_email'], rationale: 'Sending the reminder as asked.' })
+ */
+export function agentAction(
+  task: TaskBase,
+  toolName: string,
+  toolArgs: Record<string, unknown>,
+  details: { riskClass: RiskClass; sideEffects: string[]; rationale: string },
+): Action {
+  return createAction({ id: `${task.id}:action`, toolName, toolArgs, ...details });
+}
+
+/**
+ * The end of every `generateAction`: the correct action as it is, or with a
+ * mistake of `errorType` (default: the first kind the task can express),
+ * its details drawn from `key`.
+ *
+ * @example
+ * return withRequestedMistake(this, base, task, correct, errorType, key);
+ */
+export function withRequestedMistake<TTask extends TaskBase>(
+  scenario: Pick<Scenario<TTask>, 'errorTypesFor' | 'injectError'>,
+  correctAction: Action,
+  task: TTask,
+  correct: boolean,
+  errorType: ErrorType | undefined,
+  key: string,
+): Action {
+  if (correct) return correctAction;
+  const kind = errorType ?? scenario.errorTypesFor(task)[0]!;
+  return scenario.injectError(correctAction, task, kind, (label) =>
+    keyedUniform(key, task.id, label),
+  );
+}
+
+/**
+ * The error for a kind a scenario cannot plant at all.
+ *
+ * @example
+ * default: throw cannotExpress('coding', errorType);
+ */
+export function cannotExpress(scenario: string, errorType: ErrorType): RangeError {
+  return new RangeError(`${scenario} cannot express error type ${errorType}`);
+}
+
+/**
+ * Throws when this task cannot carry a mistake of `errorType` (a wrong
+ * amount in a task without an amount), naming the task's kind.
+ *
+ * @example
+ * requireExpressible(this, task, errorType, task.kind);
+ */
+export function requireExpressible<TTask extends TaskBase>(
+  scenario: Pick<Scenario<TTask>, 'name' | 'errorTypesFor'>,
+  task: TTask,
+  errorType: ErrorType,
+  taskKind: string,
+): void {
+  if (!scenario.errorTypesFor(task).includes(errorType)) {
+    throw new RangeError(`${scenario.name} cannot express ${errorType} in a ${taskKind} task`);
+  }
+}
+
+/**
+ * An invalid tool name for the `invalid_tool` mistake: a plausible name the
+ * scenario does not offer.
+ *
+ * @example
+ * agentAction(task, misnamedTool(['send_mail', 'sendEmail'], draw), args, details)
+ */
+export function misnamedTool(names: readonly string[], draw: (label: string) => number): string {
+  return pick(names, draw('tool'));
+}
+
+/**
+ * Runs a tool call as every scenario does: finds the tool and parses its
+ * arguments with the tool's schema, then runs `body`; a rejected call or an
+ * exception comes back as a failed execution, never thrown.
+ *
+ * @example
+ * execute(toolName, args) { return runToolCall(TOOLS, toolName, args, (call) => ({ ok: true, output: call.args })); }
+ */
+export function runToolCall(
+  tools: readonly ScenarioTool[],
+  toolName: string,
+  args: Record<string, unknown>,
+  body: (call: { tool: ScenarioTool; args: Record<string, unknown> }) => ToolExecution,
+): ToolExecution {
+  try {
+    const call = parseToolCall(tools, toolName, args);
+    if (!call.ok) return { ok: false, error: call.error };
+    return body(call);
+  } catch (err) {
+    return failure(err);
+  }
+}
+
+/**
+ * How validation starts in every scenario: nothing ran, or the tool failed.
+ *
+ * @example
+ * const problems = executionProblems(execution); // [] when the tool ran and succeeded
+ */
+export function executionProblems(
+  execution: ToolExecution | undefined,
+  nothingRan = 'no action ran',
+): string[] {
+  if (!execution) return [nothingRan];
+  if (!execution.ok) return [`the tool failed: ${execution.error ?? 'unknown error'}`];
+  return [];
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { type Action, createAction } from '../../models/action.js';
+import type { Action } from '../../models/action.js';
 import type { RiskClass } from '../../models/risk.js';
 import { keyedUniform, pick } from '../random.js';
 import type {
@@ -12,13 +12,17 @@ import type {
   ValidationResult,
 } from '../types.js';
 import {
+  agentAction,
   allText,
   brief,
-  failure,
+  cannotExpress,
+  executionProblems,
   findSecrets,
   idSuffix,
   inspectAgainst,
-  parseToolCall,
+  misnamedTool,
+  runToolCall,
+  withRequestedMistake,
   wrongAmount,
 } from './common.js';
 
@@ -249,9 +253,7 @@ export class EmailDraftScenario implements Scenario<EmailTask> {
       subject: task.subject,
       body: task.body,
     });
-    if (correct) return base;
-    const kind = errorType ?? ERROR_TYPES[0]!;
-    return this.injectError(base, task, kind, (label) => keyedUniform(key, task.id, label));
+    return withRequestedMistake(this, base, task, correct, errorType, key);
   }
 
   injectError(
@@ -273,7 +275,7 @@ export class EmailDraftScenario implements Scenario<EmailTask> {
         break;
       }
       case 'invalid_tool':
-        return this.action(task, pick(INVALID_TOOLS, draw('tool')), args);
+        return this.action(task, misnamedTool(INVALID_TOOLS, draw), args);
       case 'sensitive_data':
         args.body = `${task.body}\n\n${pick(LEAKS, draw('leak'))}`;
         break;
@@ -286,7 +288,7 @@ export class EmailDraftScenario implements Scenario<EmailTask> {
         break;
       }
       default:
-        throw new RangeError(`email_draft cannot express error type ${errorType}`);
+        throw cannotExpress(this.name, errorType);
     }
     return this.action(task, action.toolName, args);
   }
@@ -315,9 +317,7 @@ export class EmailDraftScenario implements Scenario<EmailTask> {
   }
 
   execute(toolName: string, args: Record<string, unknown>): ToolExecution {
-    try {
-      const call = parseToolCall(TOOLS, toolName, args);
-      if (!call.ok) return { ok: false, error: call.error };
+    return runToolCall(TOOLS, toolName, args, (call) => {
       const message = MessageArgs.parse(call.args);
       if (toolName === 'send_email') {
         this.sent.push(message);
@@ -325,15 +325,11 @@ export class EmailDraftScenario implements Scenario<EmailTask> {
       }
       this.drafts.push(message);
       return { ok: true, output: { status: 'draft saved', id: `draft-${this.drafts.length}` } };
-    } catch (err) {
-      return failure(err);
-    }
+    });
   }
 
   validateResult(task: EmailTask, execution: ToolExecution | undefined): ValidationResult {
-    const problems: string[] = [];
-    if (!execution) problems.push('no action ran, so nothing was sent or drafted');
-    else if (!execution.ok) problems.push(`the tool failed: ${execution.error ?? 'unknown error'}`);
+    const problems = executionProblems(execution, 'no action ran, so nothing was sent or drafted');
     const [folder, other] =
       task.mode === 'send' ? [this.sent, this.drafts] : [this.drafts, this.sent];
     const folderName = task.mode === 'send' ? 'outbox' : 'drafts';
@@ -363,10 +359,7 @@ export class EmailDraftScenario implements Scenario<EmailTask> {
   }
 
   private action(task: EmailTask, toolName: string, toolArgs: Record<string, unknown>): Action {
-    return createAction({
-      id: `${task.id}:action`,
-      toolName,
-      toolArgs,
+    return agentAction(task, toolName, toolArgs, {
       riskClass: riskOf(toolName, toolArgs),
       sideEffects: toolName === 'save_draft' ? ['drafts'] : ['outbound_email'],
       rationale: `${task.mode === 'send' ? 'Sending' : 'Drafting'} the ${task.topic} for ${task.invoice} as asked.`,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { type Action, createAction } from '../../models/action.js';
+import type { Action } from '../../models/action.js';
 import type { RiskClass } from '../../models/risk.js';
 import { openSqlite } from '../../sqlite/open.js';
 import type { SqliteDatabase, SqliteStatement } from '../../sqlite/types.js';
@@ -14,13 +14,18 @@ import type {
   ValidationResult,
 } from '../types.js';
 import {
+  agentAction,
   allText,
   brief,
-  failure,
+  cannotExpress,
+  executionProblems,
   findSecrets,
   idSuffix,
   inspectAgainst,
-  parseToolCall,
+  misnamedTool,
+  requireExpressible,
+  runToolCall,
+  withRequestedMistake,
   wrongAmount,
 } from './common.js';
 import { formatUsd } from './email-draft.js';
@@ -323,9 +328,7 @@ export class RecordUpdateScenario implements Scenario<RecordTask> {
             field: task.field ?? 'notes',
             value: task.value ?? '',
           });
-    if (correct) return base;
-    const kind = errorType ?? this.errorTypesFor(task)[0]!;
-    return this.injectError(base, task, kind, (label) => keyedUniform(key, task.id, label));
+    return withRequestedMistake(this, base, task, correct, errorType, key);
   }
 
   injectError(
@@ -334,9 +337,7 @@ export class RecordUpdateScenario implements Scenario<RecordTask> {
     errorType: ErrorType,
     draw: (label: string) => number,
   ): Action {
-    if (!this.errorTypesFor(task).includes(errorType)) {
-      throw new RangeError(`record_update cannot express ${errorType} in a ${task.kind} task`);
-    }
+    requireExpressible(this, task, errorType, task.kind);
     const args = { ...action.toolArgs };
     switch (errorType) {
       case 'wrong_record_id': {
@@ -350,7 +351,7 @@ export class RecordUpdateScenario implements Scenario<RecordTask> {
         args.amount = wrongAmount(task.amountCents ?? 0, draw) / 100;
         break;
       case 'invalid_tool':
-        return this.action(task, pick(INVALID_TOOLS, draw('tool')), args);
+        return this.action(task, misnamedTool(INVALID_TOOLS, draw), args);
       case 'sensitive_data': {
         const key = task.kind === 'credit' ? 'reason' : 'value';
         args[key] = `${String(args[key])}${pick(LEAKS, draw('leak'))}`;
@@ -366,7 +367,7 @@ export class RecordUpdateScenario implements Scenario<RecordTask> {
         break;
       }
       default:
-        throw new RangeError(`record_update cannot express error type ${errorType}`);
+        throw cannotExpress(this.name, errorType);
     }
     return this.action(task, action.toolName, args);
   }
@@ -401,9 +402,7 @@ export class RecordUpdateScenario implements Scenario<RecordTask> {
   }
 
   execute(toolName: string, args: Record<string, unknown>): ToolExecution {
-    try {
-      const call = parseToolCall(TOOLS, toolName, args);
-      if (!call.ok) return { ok: false, error: call.error };
+    return runToolCall(TOOLS, toolName, args, (call) => {
       switch (toolName) {
         case 'get_customer': {
           const { customer_id } = IdArgs.parse(call.args);
@@ -449,15 +448,11 @@ export class RecordUpdateScenario implements Scenario<RecordTask> {
         default:
           return { ok: false, error: `unknown tool "${toolName}"` };
       }
-    } catch (err) {
-      return failure(err);
-    }
+    });
   }
 
   validateResult(task: RecordTask, execution: ToolExecution | undefined): ValidationResult {
-    const problems: string[] = [];
-    if (!execution) problems.push('no action ran');
-    else if (!execution.ok) problems.push(`the tool failed: ${execution.error ?? 'unknown error'}`);
+    const problems = executionProblems(execution);
     const rows = this.sql('SELECT * FROM customers ORDER BY id').all() as CustomerRow[];
     const expected = expectedRows(task);
     if (rows.length !== expected.length) {
@@ -528,10 +523,7 @@ export class RecordUpdateScenario implements Scenario<RecordTask> {
   }
 
   private action(task: RecordTask, toolName: string, toolArgs: Record<string, unknown>): Action {
-    return createAction({
-      id: `${task.id}:action`,
-      toolName,
-      toolArgs,
+    return agentAction(task, toolName, toolArgs, {
       riskClass: riskOf(toolName, toolArgs),
       sideEffects: ['crm_write'],
       rationale: `Updating ${task.customerName}'s record as requested.`,
