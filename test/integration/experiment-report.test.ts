@@ -153,7 +153,7 @@ describe('hitloop report (built CLI)', () => {
       ? 'one report of three scenarios (one with the card reviewer) renders in Chromium: every chart visible, a screenshot kept'
       : 'multi-scenario report in Chromium: SKIPPED, no Chromium found (apt-get install chromium, or set HITLOOP_CHROMIUM)',
     async () => {
-      const root = mkdtempSync(join(tmpdir(), 'hitloop-exp-multi-'));
+      const root = makeTempDir('hitloop-exp-multi-');
       experiment('email_draft', '8', join(root, 'email'), ['--reviewer', 'card']);
       experiment('record_update', '8', join(root, 'crm'));
       const html = join(root, 'all', 'report.html');
