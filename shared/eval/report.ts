@@ -1,6 +1,6 @@
-import { escapeHtml } from '../util/escape-html.js';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { escapeHtml } from '../util/escape-html.js';
 import { CONDITION_NAMES } from './conditions.js';
 import {
   type ConditionSummary,
