@@ -25,8 +25,8 @@ export interface McNemarResult {
  * Exact rather than the chi-squared approximation because oversight
  * comparisons often have few discordant pairs (a handful of harmful actions
  * one policy let through and the other stopped), where the approximation is
- * poor. Terms are summed in log space, so thousands of pairs do not
- * underflow `2^-n`.
+ * poor. Beyond 1000 pairs the terms are summed in log space, so `2^-n`
+ * does not underflow.
  *
  * @example
  * exactMcNemar(1, 9).p // 0.021484375 (2 · 11/1024)
@@ -44,17 +44,28 @@ export function exactMcNemar(onlyA: number, onlyB: number): McNemarResult {
   const k = Math.min(onlyA, onlyB);
   // A tie (k = n/2) has a lower tail of at least 1/2, so p is exactly 1.
   if (n === 0 || 2 * k === n) return { onlyA, onlyB, discordant: n, p: 1 };
-  // log P(X = i) = log C(n, i) - n log 2, with C(n, i+1) = C(n, i) (n - i) / (i + 1).
-  const logs: number[] = [];
-  let logChoose = 0;
-  for (let i = 0; i <= k; i++) {
-    logs.push(logChoose - n * Math.LN2);
-    logChoose += Math.log(n - i) - Math.log(i + 1);
+  // P(X = i+1) = P(X = i) (n - i) / (i + 1), from P(X = 0) = 2^-n. Up to
+  // 1000 pairs 2^-n is a normal double and the products are exact for small
+  // counts (b = 1, c = 9 gives exactly 22/1024); beyond, sum in log space.
+  let tail = 0;
+  if (n <= 1000) {
+    let term = 2 ** -n;
+    for (let i = 0; i <= k; i++) {
+      tail += term;
+      term = (term * (n - i)) / (i + 1);
+    }
+  } else {
+    const logs: number[] = [];
+    let log = -n * Math.LN2;
+    for (let i = 0; i <= k; i++) {
+      logs.push(log);
+      log += Math.log(n - i) - Math.log(i + 1);
+    }
+    const top = Math.max(...logs);
+    let sum = 0;
+    for (const l of logs) sum += Math.exp(l - top);
+    tail = Math.exp(top) * sum;
   }
-  const top = Math.max(...logs);
-  let sum = 0;
-  for (const l of logs) sum += Math.exp(l - top);
-  const tail = Math.exp(top) * sum;
   return { onlyA, onlyB, discordant: n, p: Math.min(1, 2 * tail) };
 }
 
