@@ -119,7 +119,7 @@ describe('hitloop sweep (built CLI)', () => {
     expect(Number(find('always_review', '0.4', '0.95').approval_rate)).toBe(1);
     expect(Number(find('no_oversight', '0.4', '0.95').approval_rate)).toBe(0);
 
-    const html = readFileSync(join(a, 'report.html'), 'utf8');
+    const html = readFileSync(join(a, 'sweep-report.html'), 'utf8');
     expect(html).not.toMatch(/<script/i);
     expect(html).toContain('<svg');
     expect(html).toContain('approval rate (human burden)');
@@ -132,8 +132,8 @@ describe('hitloop sweep (built CLI)', () => {
     // One curve per condition: a path per condition per panel, a point per injection rate.
     expect(html.match(/<path d="M[^"]*L[^"]*" fill="none"/g)?.length).toBe(2 * 4);
     if (findChromium()) {
-      expect(existsSync(join(a, 'charts', 'tradeoff.png'))).toBe(true);
-      expect(html).toContain('PNG copy of the chart: charts/tradeoff.png');
+      expect(existsSync(join(a, 'sweep-charts', 'tradeoff.png'))).toBe(true);
+      expect(html).toContain('PNG copy of the chart: sweep-charts/tradeoff.png');
     } else {
       expect(html).toContain('PNG copy of the chart was skipped');
     }
@@ -238,7 +238,9 @@ describe('hitloop sweep (built CLI)', () => {
       readFileSync(join(cut, 'sweep.csv')).equals(readFileSync(join(whole, 'sweep.csv'))),
     ).toBe(true);
     expect(
-      readFileSync(join(cut, 'report.html')).equals(readFileSync(join(whole, 'report.html'))),
+      readFileSync(join(cut, 'sweep-report.html')).equals(
+        readFileSync(join(whole, 'sweep-report.html')),
+      ),
     ).toBe(true);
   });
 });

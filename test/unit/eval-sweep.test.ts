@@ -345,7 +345,7 @@ describe('sweep runs', () => {
     const again = await runSweepToDir(grid, { outDir: cut });
     expect(again.interrupted).toBe(false);
     expect(again.resumedUnits).toBe(3);
-    for (const f of ['sweep.csv', 'sweep-manifest.json', 'report.html'])
+    for (const f of ['sweep.csv', 'sweep-manifest.json', 'sweep-report.html'])
       expect(readFileSync(join(cut, f)).equals(readFileSync(join(whole, f)))).toBe(true);
   });
 });

@@ -261,7 +261,7 @@ function settingsTable(grid: SweepGrid): string {
  * Options for {@link renderSweepReportHtml}.
  *
  * @example
- * renderSweepReportHtml(grid, cells, { pngNote: 'PNG copy: charts/tradeoff.png' });
+ * renderSweepReportHtml(grid, cells, { pngNote: 'PNG copy: sweep-charts/tradeoff.png' });
  */
 export interface SweepReportOptions {
   /** The chart to embed (default: {@link renderSweepTradeoffChart}). */
@@ -277,7 +277,7 @@ export interface SweepReportOptions {
  * intervals) and the paired McNemar comparisons. Every inserted text is escaped.
  *
  * @example
- * writeFileSync('out/report.html', renderSweepReportHtml(grid, aggregateSweep(grid, units)));
+ * writeFileSync('out/sweep-report.html', renderSweepReportHtml(grid, aggregateSweep(grid, units)));
  */
 export function renderSweepReportHtml(
   grid: SweepGrid,

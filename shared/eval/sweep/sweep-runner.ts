@@ -15,7 +15,7 @@ import { type ConditionOutcomes, toBits, type UnitResult } from './unit-result.j
 export interface RunSweepOptions {
   /** Finished units are read from it and appended to it (resume). */
   journal?: SweepJournal;
-  /** After every trial; `condition` names the cell, seed and condition. */
+  /** After every trial; `condition` reads `cell 3/9 seed 2 risk_based`. */
   onProgress?: (progress: ExperimentProgress) => void;
   /** Stops after the current trial; the unfinished unit is dropped and reruns next time. */
   signal?: AbortSignal;
@@ -175,19 +175,21 @@ export async function runSweep(
   let done = 0;
   let resumed = 0;
   let resumedUnits = 0;
-  for (const unit of units) {
+  // Short enough for one terminal line beside the bar: which cell, which seed.
+  const cellCount = units.length / grid.seeds.length;
+  for (const [u, unit] of units.entries()) {
+    const label = `cell ${Math.floor(u / grid.seeds.length) + 1}/${cellCount} seed ${unit.seed}`;
     const earlier = journal?.get(unitKey(unit));
     if (earlier) {
       results.push(earlier);
       resumedUnits++;
       done += perUnit;
       resumed += perUnit;
-      onProgress?.({ condition: unitLabel(unit), done, total, resumed });
+      onProgress?.({ condition: label, done, total, resumed });
       continue;
     }
     if (signal?.aborted) return { units: results, resumedUnits, interrupted: true };
     const base = done;
-    const label = unitLabel(unit);
     const result = await runUnit(grid, unit, {
       ...(onProgress
         ? {

@@ -27,8 +27,8 @@ export const SWEEP_FILES = {
   csv: 'sweep.csv',
   manifest: 'sweep-manifest.json',
   journal: 'sweep-journal.jsonl',
-  report: 'report.html',
-  charts: 'charts',
+  report: 'sweep-report.html',
+  charts: 'sweep-charts',
 } as const;
 
 /**
@@ -68,7 +68,7 @@ export interface SweepOutcome {
 /**
  * Runs a sweep into a directory: every unit (cell × seed) of the grid,
  * resuming from the journal there, then `sweep.csv`, `sweep-manifest.json`
- * and `report.html`. Interrupted (signal), it writes only the journal; the
+ * and `sweep-report.html`. Interrupted (signal), it writes only the journal; the
  * same call later continues where it stopped. The outputs carry no times,
  * so the same grid gives byte-identical files however often it was
  * interrupted.
