@@ -134,6 +134,12 @@ describe('hitloop sweep (built CLI)', () => {
     expect(html).not.toContain('{"');
     // One curve per condition: a path per condition per panel, a point per injection rate.
     expect(html.match(/<path d="M[^"]*L[^"]*" fill="none"/g)?.length).toBe(2 * 4);
+    // The chart as an SVG file too, the same drawing as in the report, in both runs.
+    const svg = readFileSync(join(a, 'sweep-charts', 'tradeoff.svg'), 'utf8');
+    expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
+    expect(html).toContain(svg);
+    expect(html).toContain('Chart as SVG: sweep-charts/tradeoff.svg.');
+    expect(readFileSync(join(b, 'sweep-charts', 'tradeoff.svg'), 'utf8')).toBe(svg);
     if (findChromium()) {
       expect(existsSync(join(a, 'sweep-charts', 'tradeoff.png'))).toBe(true);
       expect(html).toContain('PNG copy of the chart: sweep-charts/tradeoff.png');

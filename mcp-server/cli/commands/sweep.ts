@@ -14,7 +14,12 @@ import {
   type SweepGrid,
   sweepTrialCount,
 } from '../../../shared/eval/sweep/grid.js';
-import { runSweepToDir, SWEEP_FILES, type SweepOutcome } from '../../../shared/eval/sweep/sweep.js';
+import {
+  runSweepToDir,
+  SWEEP_FILES,
+  type SweepOutcome,
+  sweepSvgNote,
+} from '../../../shared/eval/sweep/sweep.js';
 import {
   renderSweepReportHtml,
   renderSweepTradeoffChart,
@@ -255,7 +260,10 @@ async function addPng(
       `hitloop: PNG chart skipped: ${result.reason}. The HTML report is complete without it.\n`,
     );
   }
-  writeFileAtomic(reportPath, renderSweepReportHtml(grid, cells, { chart, pngNote }));
+  writeFileAtomic(
+    reportPath,
+    renderSweepReportHtml(grid, cells, { chart, notes: [sweepSvgNote(), pngNote] }),
+  );
 }
 
 function formatTable(cells: readonly CellResult[]): string {

@@ -261,13 +261,13 @@ function settingsTable(grid: SweepGrid): string {
  * Options for {@link renderSweepReportHtml}.
  *
  * @example
- * renderSweepReportHtml(grid, cells, { pngNote: 'PNG copy: sweep-charts/tradeoff.png' });
+ * renderSweepReportHtml(grid, cells, { notes: ['Chart as SVG: sweep-charts/tradeoff.svg.'] });
  */
 export interface SweepReportOptions {
   /** The chart to embed (default: {@link renderSweepTradeoffChart}). */
   chart?: ReportChart;
-  /** A line about the PNG copy: where it is, or why it was skipped. */
-  pngNote?: string;
+  /** Lines under the chart: where its SVG and PNG files are, or why the PNG was skipped. */
+  notes?: readonly string[];
 }
 
 /**
@@ -317,7 +317,7 @@ table.settings { width: auto; } table.settings td { text-align: left; }
 ${settingsTable(grid)}
 <p class="note">Each cell runs every condition on the same tasks with the same planted mistakes (for a given seed and trial index), so conditions are compared as pairs. Rates are pooled over seeds with 95% Wilson intervals; "seeds" is the mean of the per-seed rates with a 95% t-interval across seeds (clamped to 0–100%). McNemar: exact two-sided test on the discordant pairs (only A / only B); p &lt; 0.05 in bold. Column definitions: docs/sweep.md.</p>
 <figure id="chart-${escapeHtml(chart.id)}"><figcaption>${escapeHtml(chart.title)}</figcaption>${chart.svg}</figure>
-${options.pngNote ? `<p class="note">${escapeHtml(options.pngNote)}</p>` : ''}
+${(options.notes ?? []).map((note) => `<p class="note">${escapeHtml(note)}</p>`).join('\n')}
 <h2>Cells</h2>
 ${sections}
 </body>

@@ -14,7 +14,11 @@ import {
 } from './grid.js';
 import { SWEEP_COLUMNS, toSweepCsv } from './sweep-csv.js';
 import { SweepJournal } from './sweep-journal.js';
-import { renderSweepReportHtml, type SweepReportOptions } from './sweep-report.js';
+import {
+  renderSweepReportHtml,
+  renderSweepTradeoffChart,
+  type SweepReportOptions,
+} from './sweep-report.js';
 import { runSweep } from './sweep-runner.js';
 
 /**
@@ -44,7 +48,7 @@ export interface SweepRunOptions {
   fresh?: boolean;
   onProgress?: (progress: ExperimentProgress) => void;
   signal?: AbortSignal;
-  /** Passed to the report (e.g. a PNG note). */
+  /** Passed to the report (e.g. more notes; the SVG file's note comes first). */
   report?: SweepReportOptions;
 }
 
@@ -62,7 +66,7 @@ export interface SweepOutcome {
   resumedUnits: number;
   totalUnits: number;
   interrupted: boolean;
-  files: { csv?: string; manifest?: string; report?: string; journal: string };
+  files: { csv?: string; manifest?: string; report?: string; svg?: string; journal: string };
 }
 
 /**
@@ -115,7 +119,18 @@ export async function runSweepToDir(
       files.manifest,
       `${JSON.stringify(sweepManifest(grid, fingerprint), null, 2)}\n`,
     );
-    writeFileAtomic(files.report, renderSweepReportHtml(grid, cells, options.report));
+    // The chart as an SVG file too, beside where the PNG goes, for papers and slides.
+    const chart = renderSweepTradeoffChart(cells);
+    mkdirSync(join(options.outDir, SWEEP_FILES.charts), { recursive: true });
+    files.svg = join(options.outDir, SWEEP_FILES.charts, `${chart.id}.svg`);
+    writeFileAtomic(files.svg, chart.svg);
+    writeFileAtomic(
+      files.report,
+      renderSweepReportHtml(grid, cells, {
+        chart,
+        notes: [sweepSvgNote(), ...(options.report?.notes ?? [])],
+      }),
+    );
     return {
       grid,
       fingerprint,
@@ -128,6 +143,16 @@ export async function runSweepToDir(
   } finally {
     journal.close();
   }
+}
+
+/**
+ * The report's line naming the chart's SVG file (relative to the report).
+ *
+ * @example
+ * sweepSvgNote() // 'Chart as SVG: sweep-charts/tradeoff.svg.'
+ */
+export function sweepSvgNote(): string {
+  return `Chart as SVG: ${SWEEP_FILES.charts}/tradeoff.svg.`;
 }
 
 function sharedSettings(grid: SweepGrid): Record<string, unknown> {
@@ -159,6 +184,7 @@ export function sweepManifest(grid: SweepGrid, fingerprint = sweepFingerprint(gr
     files: {
       csv: SWEEP_FILES.csv,
       report: SWEEP_FILES.report,
+      chart_svg: `${SWEEP_FILES.charts}/tradeoff.svg`,
       journal: SWEEP_FILES.journal,
     },
   };
