@@ -253,6 +253,38 @@ describe('hitloop sweep (built CLI)', () => {
     ).toBe(true);
   });
 
+  it('Ctrl-C (SIGINT) stops at the next unit, exits 1 keeping the journal, and the same command resumes', {
+    timeout: 120_000,
+  }, async () => {
+    const args = ['sweep', '--n-trials', '150', '--no-png', '--no-progress'];
+    const out = tmp();
+    const journal = join(out, 'sweep-journal.jsonl');
+    const units = () =>
+      existsSync(journal) ? readFileSync(journal, 'utf8').split('\n').length - 2 : 0;
+    const child = spawn(process.execPath, [CLI, ...args, '--out', out], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) =>
+      child.on('exit', (code) => resolve(code)),
+    );
+    for (let i = 0; i < 3000 && units() < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    child.kill('SIGINT');
+    expect(await exited).toBe(1);
+    expect(stderr).toMatch(
+      /interrupted; finished units are in .*sweep-journal\.jsonl\. Run the same command again to resume\./,
+    );
+    noStack(stderr);
+    const done = units();
+    expect(done).toBeGreaterThanOrEqual(2);
+    expect(done).toBeLessThan(27);
+    expect(existsSync(join(out, 'sweep.csv'))).toBe(false);
+    const resumed = runHitloop([...args, '--out', out], {});
+    expect(resumed.code).toBe(0);
+    expect(resumed.stderr).toMatch(new RegExp(`\\(${done} of 27 units resumed from`));
+  });
+
   const chromiumPath = findChromium();
   it.skipIf(!chromiumPath)(
     chromiumPath

@@ -188,6 +188,10 @@ export async function runSweep(
       onProgress?.({ condition: label, done, total, resumed });
       continue;
     }
+    // A simulated unit never waits on I/O, so its awaits resolve as
+    // microtasks and a signal handler (Ctrl-C) could not run until the whole
+    // sweep ended. One turn of the event loop per unit lets it in.
+    await new Promise((resolve) => setImmediate(resolve));
     if (signal?.aborted) return { units: results, resumedUnits, interrupted: true };
     const base = done;
     const result = await runUnit(grid, unit, {
