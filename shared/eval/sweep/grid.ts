@@ -8,7 +8,12 @@ import { CONDITION_NAMES, CONDITION_SETS, STANDARD_CONDITIONS } from '../conditi
 import { createScenario } from '../scenarios/index.js';
 import { ErrorType, ScenarioName } from '../types.js';
 
-/** The most trials one sweep may run: beyond it the journal and memory grow past a laptop's. */
+/**
+ * The most trials one sweep may run: beyond it the journal and memory grow past a laptop's.
+ *
+ * @example
+ * sweepTrialCount(grid) <= MAX_SWEEP_TRIALS // true for any grid parseSweepGrid accepts
+ */
 export const MAX_SWEEP_TRIALS = 10_000_000;
 
 const Rate = z.number().min(0).max(1);
