@@ -53,6 +53,10 @@ const COMMAND_GROUPS: Array<{ names: readonly string[]; load: () => Promise<Regi
     load: async () => (await import('./commands/experiment.js')).registerExperimentCommands,
   },
   {
+    names: ['sweep'],
+    load: async () => (await import('./commands/sweep.js')).registerSweepCommand,
+  },
+  {
     names: ['policy'],
     load: async () => (await import('./commands/policy-check.js')).registerPolicyCommands,
   },

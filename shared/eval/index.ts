@@ -51,5 +51,6 @@ export * from './report-png.js';
 export * from './reviewers.js';
 export * from './runner.js';
 export * from './scenarios/index.js';
+export * from './sweep/index.js';
 export * from './trial-record.js';
 export * from './types.js';
