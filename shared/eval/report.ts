@@ -53,9 +53,13 @@ const FONT = 'font-family="system-ui, -apple-system, Segoe UI, sans-serif"';
 /**
  * A condition's colour: the standard and the seed's conditions each have
  * their own (one per palette entry), so a condition looks the same in every
- * chart and every section; other names take the colour of their position.
+ * chart, every section and in the sweep report; other names take the colour
+ * of their position.
+ *
+ * @example
+ * conditionColour('always_approve', 0) // the same colour in every report
  */
-function colour(name: string, i: number): string {
+export function conditionColour(name: string, i: number): string {
   const known = (CONDITION_NAMES as readonly string[]).indexOf(name);
   return PALETTE[(known >= 0 ? known : i) % PALETTE.length]!;
 }
@@ -76,7 +80,7 @@ function legend(names: readonly string[], x: number, y: number, perRow = 4): str
   return names
     .map(
       (name, i) =>
-        `<g transform="translate(${x + (i % perRow) * 170},${y + Math.floor(i / perRow) * 18})"><rect width="12" height="12" fill="${colour(name, i)}"/>` +
+        `<g transform="translate(${x + (i % perRow) * 170},${y + Math.floor(i / perRow) * 18})"><rect width="12" height="12" fill="${conditionColour(name, i)}"/>` +
         `<text x="18" y="11" font-size="12" ${FONT}>${escapeHtml(name)}</text></g>`,
     )
     .join('');
@@ -157,7 +161,7 @@ export function renderRatesChart(summary: ExperimentSummary): ReportChart {
         return;
       }
       const h = plotH * v;
-      bars += `<rect x="${fixed(x + 1)}" y="${fixed(top + plotH - h)}" width="${fixed(barW - 2)}" height="${fixed(Math.max(h, 0.5))}" fill="${colour(name, i)}"><title>${escapeHtml(label)}</title></rect>`;
+      bars += `<rect x="${fixed(x + 1)}" y="${fixed(top + plotH - h)}" width="${fixed(barW - 2)}" height="${fixed(Math.max(h, 0.5))}" fill="${conditionColour(name, i)}"><title>${escapeHtml(label)}</title></rect>`;
       if (interval) bars += whiskerV(x + barW / 2, top, plotH, interval);
     });
     bars += `<text x="${fixed(left + g * groupW + groupW / 2)}" y="${top + plotH + 18}" font-size="12" text-anchor="middle" ${FONT}>${escapeHtml(RATE_LABELS[metric])}</text>`;
@@ -224,7 +228,7 @@ export function renderTradeoffChart(summary: ExperimentSummary): ReportChart {
     }
     const ix = c.intervals.approval_rate;
     const iy = c.intervals.error_catch_rate;
-    const stroke = colour(name, i);
+    const stroke = conditionColour(name, i);
     if (ix)
       points += `<line x1="${fixed(sx(ix.low))}" x2="${fixed(sx(ix.high))}" y1="${fixed(sy(y))}" y2="${fixed(sy(y))}" stroke="${stroke}" stroke-width="1.5"/>`;
     if (iy)
@@ -306,7 +310,7 @@ export function renderLatencyChart(summary: ExperimentSummary): ReportChart {
         return;
       }
       const title = `${name} ${label}: ${(v / 1000).toFixed(1)} s${interval ? ` (95% CI ${(interval.low / 1000).toFixed(1)}–${(interval.high / 1000).toFixed(1)} s)` : ''}`;
-      rows += `<rect x="${left}" y="${by}" width="${fixed(Math.max(1, sx(v / 1000) - left))}" height="14" fill="${colour(name, i)}" fill-opacity="${opacity}"><title>${escapeHtml(title)}</title></rect>`;
+      rows += `<rect x="${left}" y="${by}" width="${fixed(Math.max(1, sx(v / 1000) - left))}" height="14" fill="${conditionColour(name, i)}" fill-opacity="${opacity}"><title>${escapeHtml(title)}</title></rect>`;
       const labelX = Math.max(sx(v / 1000), interval ? sx(interval.high / 1000) : 0) + 5;
       rows += `<text x="${fixed(labelX)}" y="${by + 11}" font-size="10" ${FONT}>${escapeHtml(`${label} ${(v / 1000).toFixed(1)} s`)}</text>`;
       if (interval) {
@@ -379,7 +383,7 @@ function groupedBars(options: {
         return;
       }
       const h = plotH * v;
-      bars += `<rect x="${fixed(x + 1)}" y="${fixed(top + plotH - h)}" width="${fixed(barW - 2)}" height="${fixed(Math.max(h, 0.5))}" fill="${colour(name, i)}"><title>${escapeHtml(label)}</title></rect>`;
+      bars += `<rect x="${fixed(x + 1)}" y="${fixed(top + plotH - h)}" width="${fixed(barW - 2)}" height="${fixed(Math.max(h, 0.5))}" fill="${conditionColour(name, i)}"><title>${escapeHtml(label)}</title></rect>`;
       if (interval) bars += whiskerV(x + barW / 2, top, plotH, interval);
     });
     bars += `<text x="${fixed(left + g * groupW + groupW / 2)}" y="${top + plotH + 18}" font-size="12" text-anchor="middle" ${FONT}>${escapeHtml(group)}</text>`;
@@ -660,7 +664,7 @@ function metricsTable(conds: Array<[string, ConditionSummary]>): string {
   const rows = conds
     .map(([name, c], i) => {
       const cells: string[] = [
-        `<th scope="row"><span class="dot" style="background:${colour(name, i)}"></span>${escapeHtml(name)}<div class="sub">${escapeHtml(c.policy_name)}</div></th>`,
+        `<th scope="row"><span class="dot" style="background:${conditionColour(name, i)}"></span>${escapeHtml(name)}<div class="sub">${escapeHtml(c.policy_name)}</div></th>`,
         `<td>${c.n_trials}</td><td>${c.n_injected}</td>`,
       ];
       for (const metric of RATE_METRICS) {

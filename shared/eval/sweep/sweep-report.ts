@@ -1,15 +1,11 @@
-import { escapeHtml, type ReportChart } from '../report.js';
+import { escapeHtml } from '../../util/escape-html.js';
+import { conditionColour, type ReportChart } from '../report.js';
 import type { CellResult, ConditionRow, RateSummary, SweepMetric } from './aggregate.js';
 import { type SweepGrid, sweepTrialCount } from './grid.js';
 
-// The experiment report's palette (Okabe-Ito, safe for the common
-// colour-vision deficiencies), so a condition has one colour in both reports
-// when listed in the same order.
-const PALETTE = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#56B4E9', '#D55E00', '#F0E442'];
 const MARKERS = ['circle', 'square', 'diamond', 'triangle'] as const;
 const FONT = 'font-family="system-ui, -apple-system, Segoe UI, sans-serif"';
 
-const colour = (i: number) => PALETTE[i % PALETTE.length]!;
 const fixed = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(2));
 const pct = (v: number | null | undefined) =>
   v === null || v === undefined ? 'n/a' : `${(v * 100).toFixed(1)}%`;
@@ -134,7 +130,7 @@ export function renderSweepTradeoffChart(cells: readonly CellResult[]): ReportCh
         .map((c) => ({ rate: c.cell.injectionRate, row: c.pooled[i]! }))
         .filter((pt) => pt.row.metrics.approval.rate !== null && pt.row.metrics.harm.rate !== null);
       if (points.length === 0) return;
-      const stroke = colour(i);
+      const stroke = conditionColour(name, i);
       const path = points
         .map(
           (pt, k) =>
@@ -168,8 +164,8 @@ export function renderSweepTradeoffChart(cells: readonly CellResult[]): ReportCh
     const x = 66 + (i % 4) * 220;
     const y = legendY + Math.floor(i / 4) * 24;
     body +=
-      `<line x1="${x - 14}" x2="${x + 14}" y1="${y + 6}" y2="${y + 6}" stroke="${colour(i)}" stroke-width="1.8"/>` +
-      marker(i, x, y + 6, colour(i), name) +
+      `<line x1="${x - 14}" x2="${x + 14}" y1="${y + 6}" y2="${y + 6}" stroke="${conditionColour(name, i)}" stroke-width="1.8"/>` +
+      marker(i, x, y + 6, conditionColour(name, i), name) +
       `<text x="${x + 20}" y="${y + 10}" font-size="12" ${FONT}>${escapeHtml(name)}</text>`;
   });
   const svg =
@@ -208,7 +204,7 @@ function conditionTable(rows: readonly ConditionRow[]): string {
   const body = rows
     .map(
       (r, i) =>
-        `<tr><th scope="row"><span class="dot" style="background:${colour(i)}"></span>${escapeHtml(r.condition)}</th><td>${r.nTrials}</td><td>${r.nInjected}</td>` +
+        `<tr><th scope="row"><span class="dot" style="background:${conditionColour(r.condition, i)}"></span>${escapeHtml(r.condition)}</th><td>${r.nTrials}</td><td>${r.nInjected}</td>` +
         TABLE_METRICS.map(([m]) => rateCell(r.metrics[m])).join('') +
         '</tr>',
     )
