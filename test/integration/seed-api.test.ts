@@ -37,6 +37,8 @@ import {
   WebhookBackend,
 } from '../../shared/index.js';
 
+import { runHitloop } from '../helpers/run-cli.js';
+
 // The Python hitloop's README, example by example, typed in TypeScript as the
 // "Coming from the Python hitloop" table in README.md says, and run.
 
@@ -308,6 +310,44 @@ describe('the seed README, in TypeScript', () => {
     };
     expect(Object.keys(fromTelemetry.runs)).toHaveLength(80);
     expect(fromTelemetry.conditions.risk_based?.n_runs).toBe(20);
+  });
+
+  it('the CLI takes the seed’s injection type names, and refuses one the scenario cannot plant with exit 2', () => {
+    const dir = tmp();
+    const ok = runHitloop([
+      'experiment',
+      '--scenario',
+      'email_draft',
+      '--n-trials',
+      '3',
+      '--injection-rate',
+      '1',
+      '--seed',
+      '1',
+      '--error-types',
+      'WRONG_RECIPIENT,InjectionType.WRONG_AMOUNT',
+      '--conditions',
+      'risk_based',
+      '--out',
+      dir,
+    ]);
+    expect(ok.stderr).not.toMatch(/error|unknown/i);
+    expect(ok.code).toBe(0);
+    const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+    expect(manifest.error_types).toEqual(['wrong_recipient', 'wrong_amount']);
+    const bad = runHitloop([
+      'experiment',
+      '--scenario',
+      'email_draft',
+      '--error-types',
+      'WRONG_RECIPIENT,WRONG_RECORD_ID',
+      '--out',
+      tmp(),
+    ]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(
+      /--error-types: scenario email_draft cannot express wrong_record_id/,
+    );
   });
 
   it('ExperimentRunner never runs silently without telemetry or a seed', () => {
