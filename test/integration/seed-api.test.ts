@@ -24,6 +24,7 @@ import {
   EmailDraftScenario,
   ErrorInjector,
   ExperimentRunner,
+  fromApprovalPredicate,
   gateAction,
   type HITLPolicy,
   InjectionType,
@@ -125,6 +126,17 @@ describe('the seed README, in TypeScript', () => {
     expect(policy.evaluate(createAction({ toolName: 'delete_file', toolArgs: {} })).verdict).toBe(
       'ask',
     );
+    // The seed's (bool, reason) predicate, adapted as it is.
+    const predicate = fromApprovalPredicate('my_custom', (action) =>
+      action.toolName === 'delete_file'
+        ? [true, 'Critical tool requires approval']
+        : [false, 'Auto-approved'],
+    );
+    expect(
+      await predicate.evaluate(createAction({ toolName: 'delete_file', toolArgs: {} })),
+    ).toMatchObject({ verdict: 'ask', reason: 'Critical tool requires approval' });
+    // action.args_hash(): the full SHA-256 here.
+    expect(argsHash({ recipient: 'a@b.c' })).toMatch(/^[0-9a-f]{64}$/);
   });
 
   it('LangGraph Integration: a gate node whose backend returns a bare Decision gets who and how long filled in', async () => {
@@ -217,6 +229,27 @@ describe('the seed README, in TypeScript', () => {
     });
     cleanups.push(() => backend.close());
     expect(backend.getCircuitState()).toBe('closed');
+    // Recovery after restart: list_pending + register_pending.
+    const store = new MemoryApprovalStore();
+    const options = {
+      sendRequest: async () => undefined,
+      callbackBaseUrl: 'http://127.0.0.1:9/hitloop/callback',
+      secret: 'readme-secret-0123456789abcdef',
+      store,
+      threadId: 'user-123',
+      heartbeatMs: 60_000,
+    };
+    const before = new PersistentWebhookBackend(options);
+    const asked = before.requestApproval(request('send_email'), { timeoutMs: 60_000 });
+    await expect.poll(async () => (await store.listPending('user-123')).length).toBe(1);
+    await before.close();
+    expect((await asked).decidedBy).toBe('webhook:unavailable');
+    const after = new PersistentWebhookBackend(options);
+    cleanups.push(() => after.close());
+    const pending = await after.recover('user-123');
+    expect(pending.map((r) => r.tool)).toEqual(['send_email']);
+    const waiting = after.awaitRecovered(pending[0]!.id, { timeoutMs: 50 });
+    expect((await waiting).decidedBy).toBe('webhook:timeout');
     // RetryConfig(max_retries=3, ...) typed with the seed's names says what to write.
     expect(() => RetryConfig.parse({ maxRetries: 3 })).toThrow(
       /maxRetries → maxAttempts \(tries in all: maxRetries \+ 1\)/,
