@@ -95,7 +95,7 @@ describe('the seed README, in TypeScript', () => {
 
   it('Policies: the three built-ins with the README options', async () => {
     const email = createAction({ toolName: 'send_email', toolArgs: { recipient: 'a@b.c' } });
-    expect((await new AlwaysApprovePolicy().evaluate(email)).verdict).toBe('allow');
+    expect((await new AlwaysApprovePolicy().evaluate()).verdict).toBe('allow');
     const risk = new RiskBasedPolicy({
       requireApprovalForHigh: true,
       requireApprovalForMedium: false,
