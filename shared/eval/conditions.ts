@@ -3,7 +3,7 @@ import { AlwaysApprovePolicy } from '../policies/always-approve.js';
 import { AuditPlusEscalatePolicy } from '../policies/audit-plus-escalate.js';
 import type { HITLPolicy, PolicyDecision } from '../policies/policy.js';
 import { RiskBasedPolicy } from '../policies/risk-based.js';
-import type { InjectionConfig } from './injector.js';
+import { checkInjectionTypes, type InjectionConfig } from './injector.js';
 import { SimulatedReviewer } from './reviewers.js';
 import type { AnyScenario, ErrorType } from './types.js';
 
@@ -133,8 +133,11 @@ export class AlwaysReviewPolicy implements HITLPolicy {
 export interface StandardConditionOptions {
   /** Seeds the injector and the audit sampling. Default 42. */
   seed?: number | string;
-  /** Restricts the injected kinds; default every kind the scenario supports. */
-  errorTypes?: ErrorType[];
+  /**
+   * Restricts the injected kinds (the seed's names work too:
+   * `InjectionType.WRONG_RECIPIENT`); default every kind the scenario supports.
+   */
+  errorTypes?: readonly (ErrorType | string)[];
   /** Share of otherwise-allowed actions the audit policy samples. Default 0.1. */
   auditSampleRate?: number;
   /** Which to build, in this order: any of ours or the seed's. Default our four. */
@@ -165,10 +168,13 @@ export function createStandardConditions(
   options: StandardConditionOptions = {},
 ): ExperimentCondition[] {
   const seed = options.seed ?? 42;
+  // Checked here, not at the first trial: a kind this scenario cannot plant
+  // (the seed's README asks for WRONG_RECORD_ID in an email scenario) fails now.
+  const types = options.errorTypes ? checkInjectionTypes(scenario, options.errorTypes) : undefined;
   const injection: InjectionConfig = {
     rate: injectionRate,
     seed,
-    ...(options.errorTypes ? { types: options.errorTypes } : {}),
+    ...(types ? { types: [...types] } : {}),
   };
   const hints = scenario.policyHints;
   const seedAuditRate = 0.3;

@@ -17,13 +17,14 @@ import {
   type ExperimentSummary,
   writeExperimentOutputs,
 } from './export.js';
+import { checkInjectionTypes } from './injector.js';
 import { TrialJournal } from './journal.js';
 import { MetricsCalculator } from './metrics.js';
 import { ReviewerConfig } from './reviewers.js';
 import { type ExperimentProgress, ExperimentRunner } from './runner.js';
 import { createScenario } from './scenarios/index.js';
 import type { TrialRecord } from './trial-record.js';
-import { ErrorType, ScenarioName } from './types.js';
+import { ErrorTypeName, ScenarioName } from './types.js';
 
 /**
  * Everything that determines an experiment's results. Two runs with equal
@@ -38,7 +39,8 @@ export const ExperimentConfig = z
     scenario: ScenarioName,
     nTrials: z.number().int().min(1).max(1_000_000),
     injectionRate: z.number().min(0).max(1),
-    errorTypes: z.array(ErrorType).min(1).optional(),
+    /** The seed's names (`WRONG_RECIPIENT`) are accepted too. */
+    errorTypes: z.array(ErrorTypeName).min(1).optional(),
     seed: z.union([z.number().int(), z.string().min(1)]),
     /** Ours (the default four) and/or the seed's four (`SEED_CONDITIONS`). */
     conditions: z
@@ -144,14 +146,7 @@ export async function runExperiment(
   const config = ExperimentConfig.parse(input);
   const fingerprint = experimentFingerprint(config);
   const scenario = createScenario(config.scenario);
-  if (config.errorTypes) {
-    const unsupported = config.errorTypes.filter((t) => !scenario.errorTypes.includes(t));
-    if (unsupported.length > 0) {
-      throw new RangeError(
-        `scenario ${config.scenario} cannot express ${unsupported.join(', ')}; it supports ${scenario.errorTypes.join(', ')}`,
-      );
-    }
-  }
+  checkInjectionTypes(scenario, config.errorTypes);
   const conditions = createStandardConditions(scenario, config.nTrials, config.injectionRate, {
     seed: config.seed,
     auditSampleRate: config.auditSampleRate,

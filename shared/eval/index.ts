@@ -51,6 +51,7 @@ export * from './report-png.js';
 export * from './reviewers.js';
 export * from './runner.js';
 export * from './scenarios/index.js';
+export * from './seed-export.js';
 export * from './sweep/index.js';
 export * from './trial-record.js';
 export * from './types.js';

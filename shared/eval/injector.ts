@@ -1,23 +1,42 @@
 import { z } from 'zod';
+import { ConfigError, configErrorFromZod } from '../errors.js';
 import type { Action } from '../models/action.js';
+import { seedKeyError } from '../util/seed-names.js';
 import { keyedUniform, pick } from './random.js';
-import { ErrorType, type Scenario, type TaskBase } from './types.js';
+import {
+  type AnyScenario,
+  type ErrorType,
+  ErrorTypeName,
+  type Scenario,
+  type TaskBase,
+} from './types.js';
 
 /**
  * How often, and which, mistakes to plant. `types` defaults to every kind the
- * scenario supports. `seed` makes the choice reproducible: trial N gets the
- * same decision in every process, whatever ran before it.
+ * scenario supports, and takes the seed's names too (`WRONG_RECIPIENT`,
+ * {@link InjectionType}`.WRONG_RECIPIENT`). `seed` makes the choice
+ * reproducible: trial N gets the same decision in every process, whatever
+ * ran before it.
  *
  * @example
  * const config = InjectionConfig.parse({ rate: 0.2, seed: 42 });
+ * InjectionConfig.parse({ rate: 0.2, seed: 42, types: ['WRONG_RECIPIENT'] }).types // ['wrong_recipient']
  */
-export const InjectionConfig = z
-  .object({
+export const InjectionConfig = z.strictObject(
+  {
     rate: z.number().min(0).max(1),
-    types: z.array(ErrorType).min(1).optional(),
+    types: z.array(ErrorTypeName).min(1).optional(),
     seed: z.union([z.number(), z.string()]),
-  })
-  .strict();
+  },
+  {
+    error: seedKeyError('InjectionConfig', {
+      injectionRate: 'rate',
+      injection_rate: 'rate',
+      injectionTypes: 'types',
+      injection_types: 'types',
+    }),
+  },
+);
 export type InjectionConfig = z.infer<typeof InjectionConfig>;
 export type InjectionConfigInput = z.input<typeof InjectionConfig>;
 
@@ -59,16 +78,17 @@ export class ErrorInjector<TTask extends TaskBase = TaskBase> {
   private readonly types: readonly ErrorType[];
 
   constructor(scenario: Scenario<TTask>, config: InjectionConfigInput) {
-    this.config = InjectionConfig.parse(config);
-    this.scenario = scenario;
-    const requested = this.config.types ?? scenario.errorTypes;
-    const unsupported = requested.filter((t) => !scenario.errorTypes.includes(t));
-    if (unsupported.length > 0) {
-      throw new RangeError(
-        `scenario ${scenario.name} cannot express ${unsupported.join(', ')}; it supports ${scenario.errorTypes.join(', ')}`,
+    if (scenario === null || typeof scenario !== 'object' || !('errorTypes' in scenario)) {
+      // The seed's ErrorInjector(InjectionConfig(...)) took no scenario.
+      throw new TypeError(
+        'ErrorInjector needs the scenario whose actions it plants mistakes in: new ErrorInjector(scenario, { rate: 0.2, seed: 42, types: [InjectionType.WRONG_RECIPIENT] })',
       );
     }
-    this.types = requested;
+    const parsed = InjectionConfig.safeParse(config);
+    if (!parsed.success) throw configErrorFromZod(parsed.error, undefined, 'injection');
+    this.config = parsed.data;
+    this.scenario = scenario;
+    this.types = checkInjectionTypes(scenario, this.config.types);
   }
 
   /**
@@ -104,4 +124,36 @@ export class ErrorInjector<TTask extends TaskBase = TaskBase> {
     );
     return { action, truth: { injected: true, errorType } };
   }
+}
+
+/**
+ * The error types to plant in `scenario`: `types` (any name
+ * {@link errorTypeFromName} accepts), or every kind it supports. A kind the
+ * scenario cannot plant is a ConfigError naming the scenario and the kinds it
+ * supports: planting nothing while labelling the trial "injected" (what the
+ * seed did) would make every metric a lie.
+ *
+ * @example
+ * checkInjectionTypes(new EmailDraftScenario(), ['WRONG_RECIPIENT']) // ['wrong_recipient']
+ * checkInjectionTypes(new EmailDraftScenario(), ['wrong_record_id']) // throws: scenario email_draft cannot express wrong_record_id; ...
+ */
+export function checkInjectionTypes(
+  scenario: Pick<AnyScenario, 'name' | 'errorTypes'>,
+  types: readonly string[] | undefined,
+): readonly ErrorType[] {
+  if (types === undefined) return scenario.errorTypes;
+  const parsed = z.array(ErrorTypeName).min(1).safeParse(types);
+  if (!parsed.success) throw configErrorFromZod(parsed.error, undefined, 'injection.types');
+  const unsupported = parsed.data.filter((t) => !scenario.errorTypes.includes(t));
+  if (unsupported.length > 0) {
+    const usable = parsed.data.filter((t) => scenario.errorTypes.includes(t));
+    throw new ConfigError({
+      field: 'injection.types',
+      problem: `scenario ${scenario.name} cannot express ${unsupported.join(', ')}; it supports ${scenario.errorTypes.join(', ')}`,
+      fix: usable.length
+        ? `drop ${unsupported.join(', ')} (types: [${usable.map((t) => `'${t}'`).join(', ')}]), or run a scenario that supports ${unsupported.length === 1 ? 'it' : 'them'}`
+        : `choose from ${scenario.errorTypes.join(', ')}, or leave types out for all of them`,
+    });
+  }
+  return [...new Set(parsed.data)];
 }

@@ -1,10 +1,11 @@
 import type { ApprovalBackend } from '../backends/backend.js';
 import { type GateOutcome, gateAction } from '../gate/approval-gate.js';
-import type { TelemetryLogger } from '../telemetry/logger.js';
+import { TelemetryLogger } from '../telemetry/logger.js';
 import type { ExperimentCondition } from './conditions.js';
 import { ErrorInjector, type InjectionTruth } from './injector.js';
 import type { TrialJournal } from './journal.js';
 import { isReplayableReviewer, type ReviewerConfigInput, SimulatedReviewer } from './reviewers.js';
+import { exportSeedResults, type SeedSummary, seedSummary } from './seed-export.js';
 import type { TrialRecord } from './trial-record.js';
 import type { AnyScenario, TaskBase, ToolExecution, ValidationResult } from './types.js';
 
@@ -44,7 +45,19 @@ export interface ExperimentRunnerOptions {
   onProgress?: (progress: ExperimentProgress) => void;
   /** Stops after the current trial; the journal keeps what finished. */
   signal?: AbortSignal;
+  /** Where {@link ExperimentRunner.exportResults} resolves relative paths. Default `./experiment_output`, as the seed's. */
+  outputDir?: string;
 }
+
+/**
+ * The second argument of `new ExperimentRunner(logger, options)`, the
+ * Python hitloop's form: everything but the logger, and `seed` defaults to
+ * 42 (the seed's `base_seed`).
+ *
+ * @example
+ * const runner = new ExperimentRunner(new TelemetryLogger('experiment.db'), { seed: 7, outputDir: 'out' });
+ */
+export type ExperimentRunnerSeedOptions = Partial<Omit<ExperimentRunnerOptions, 'logger'>>;
 
 /**
  * What {@link ExperimentRunner.run} returns.
@@ -103,9 +116,95 @@ export function taskKey(seed: number | string, scenario: string, index: number):
  */
 export class ExperimentRunner {
   readonly options: ExperimentRunnerOptions;
+  private readonly added: ExperimentCondition[] = [];
+  private readonly results: TrialRecord[] = [];
+  private ran = 0;
 
-  constructor(options: ExperimentRunnerOptions) {
-    this.options = options;
+  /**
+   * `new ExperimentRunner({ seed, logger, ... })`, or the Python hitloop's
+   * `new ExperimentRunner(logger, { outputDir })`: every trial is recorded
+   * through that logger, with seed 42 unless given.
+   */
+  constructor(
+    options: ExperimentRunnerOptions | TelemetryLogger,
+    seedOptions: ExperimentRunnerSeedOptions = {},
+  ) {
+    this.options = runnerOptions(options, seedOptions);
+  }
+
+  /**
+   * Queues a condition for {@link runAll} (the seed's `add_condition`).
+   *
+   * @example
+   * for (const c of createStandardConditions(scenario, 20, 0.2)) runner.addCondition(c);
+   */
+  addCondition(condition: ExperimentCondition): void {
+    checkCondition(condition);
+    if (this.added.some((c) => c.name === condition.name))
+      throw new RangeError(`duplicate condition name "${condition.name}"`);
+    this.added.push(condition);
+  }
+
+  /**
+   * Runs the conditions added since the last call (the seed's `run_all`) and
+   * returns every trial record so far. `progress` gets `(current, total,
+   * message)` after each trial, as the seed's `progress_callback`.
+   *
+   * @example
+   * const records = await runner.runAll((i, n, msg) => console.error(`${i}/${n} ${msg}`));
+   */
+  async runAll(
+    progress?: (current: number, total: number, message: string) => void,
+  ): Promise<TrialRecord[]> {
+    const batch = this.added.slice(this.ran);
+    const trials = new Map(batch.map((c) => [c.name, c.nTrials]));
+    const started = new Map<string, number>();
+    const onProgress = this.options.onProgress;
+    const runner = progress
+      ? new ExperimentRunner({
+          ...this.options,
+          onProgress: (p) => {
+            onProgress?.(p);
+            const n = (started.get(p.condition) ?? 0) + 1;
+            started.set(p.condition, n);
+            progress(p.done, p.total, `Ran ${p.condition} trial ${n}/${trials.get(p.condition)}`);
+          },
+        })
+      : this;
+    const { records } = await runner.run(batch);
+    this.ran = this.added.length;
+    this.results.push(...records);
+    return [...this.results];
+  }
+
+  /**
+   * Writes `results.csv` and `summary.json` in the seed's shapes (the
+   * seed's `export_results`); relative paths are under `outputDir`. Returns
+   * the paths written, null for one not asked for.
+   *
+   * @example
+   * const [csv, json] = runner.exportResults('results.csv', 'summary.json');
+   */
+  exportResults(csvPath?: string | null, jsonPath?: string | null): [string | null, string | null] {
+    if (this.results.length === 0)
+      throw new Error('exportResults: nothing to export yet; await runner.runAll() first');
+    return exportSeedResults(this.results, {
+      outputDir: this.options.outputDir ?? './experiment_output',
+      seed: this.options.seed,
+      conditions: this.added,
+      csvPath: csvPath ?? null,
+      jsonPath: jsonPath ?? null,
+    });
+  }
+
+  /**
+   * The seed's `get_summary()`: trial counts and rates per condition.
+   *
+   * @example
+   * runner.getSummary().conditions.risk_based?.error_catch_rate;
+   */
+  getSummary(): SeedSummary {
+    return seedSummary(this.results);
   }
 
   async run(conditions: readonly ExperimentCondition[]): Promise<ExperimentRunResult> {
@@ -262,6 +361,49 @@ export class ExperimentRunner {
       validation,
     );
   }
+}
+
+function runnerOptions(
+  given: ExperimentRunnerOptions | TelemetryLogger,
+  seedOptions: ExperimentRunnerSeedOptions,
+): ExperimentRunnerOptions {
+  if (given instanceof TelemetryLogger) return { seed: 42, ...seedOptions, logger: given };
+  if (given === null || typeof given !== 'object') {
+    throw new TypeError(
+      'ExperimentRunner needs options: new ExperimentRunner({ seed: 42, logger }) or new ExperimentRunner(logger)',
+    );
+  }
+  if ('startRun' in given || 'logEvent' in given) {
+    // A logger from another copy of hitloop, or a wrapper: not ours to trust.
+    throw new TypeError(
+      'ExperimentRunner was given something like a telemetry logger that is not a TelemetryLogger from this hitloop; pass new ExperimentRunner({ seed: 42, logger })',
+    );
+  }
+  if (given.seed === undefined || given.seed === null) {
+    throw new TypeError(
+      'ExperimentRunner needs a seed (it keys every task and mistake): new ExperimentRunner({ seed: 42, logger }), or new ExperimentRunner(logger) for seed 42 as in the Python hitloop',
+    );
+  }
+  return { ...given, ...seedOptions } as ExperimentRunnerOptions;
+}
+
+/** Conditions typed from the Python hitloop's dataclass fail here, saying what to write. */
+function checkCondition(condition: ExperimentCondition): void {
+  const c = condition as unknown as Record<string, unknown>;
+  const problems: string[] = [];
+  if ('conditionId' in c || 'condition_id' in c) problems.push('name instead of conditionId');
+  if ('policy' in c && !('createPolicy' in c))
+    problems.push('createPolicy: () => policy instead of policy (a fresh policy per run)');
+  if ('backend' in c && !('createReviewer' in c))
+    problems.push('createReviewer: () => backend instead of backend');
+  if ('injectionConfig' in c || 'injection_config' in c)
+    problems.push('injection: { rate, seed, types? } instead of injectionConfig');
+  if ('baseSeed' in c || 'base_seed' in c) problems.push('injection.seed instead of baseSeed');
+  if (problems.length === 0 && typeof c.createPolicy === 'function' && typeof c.name === 'string')
+    return;
+  throw new TypeError(
+    `addCondition: not an ExperimentCondition ({ name, description, scenario, nTrials, injection, createPolicy, createReviewer? })${problems.length ? `; write ${problems.join('; ')}` : ''}`,
+  );
 }
 
 async function replay(

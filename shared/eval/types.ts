@@ -22,6 +22,63 @@ export const ErrorType = z.enum([
 export type ErrorType = z.infer<typeof ErrorType>;
 
 /**
+ * The Python hitloop's `InjectionType` enum under its member names, plus the
+ * two kinds hitloop added for the coding scenario. The values are the
+ * {@link ErrorType} strings (as the seed's `str` enum values were).
+ *
+ * @example
+ * new ErrorInjector(scenario, { rate: 0.2, seed: 42, types: [InjectionType.WRONG_RECIPIENT] });
+ * InjectionType.WRONG_RECORD_ID // 'wrong_record_id'
+ */
+export const InjectionType = {
+  WRONG_RECIPIENT: 'wrong_recipient',
+  WRONG_RECORD_ID: 'wrong_record_id',
+  WRONG_AMOUNT: 'wrong_amount',
+  INVALID_TOOL: 'invalid_tool',
+  SENSITIVE_DATA: 'sensitive_data',
+  MALFORMED_ARGS: 'malformed_args',
+  WRONG_PATH: 'wrong_path',
+  DESTRUCTIVE_COMMAND: 'destructive_command',
+} as const satisfies Record<string, ErrorType>;
+/** One of {@link InjectionType}'s values: the same as {@link ErrorType}. */
+export type InjectionType = ErrorType;
+
+/**
+ * The error type a name stands for, in any of the forms a seed user may
+ * write: `wrong_recipient`, `WRONG_RECIPIENT`, or Python's
+ * `str(InjectionType.WRONG_RECIPIENT)`, `InjectionType.WRONG_RECIPIENT`.
+ * Undefined for anything else.
+ *
+ * @example
+ * errorTypeFromName('InjectionType.WRONG_RECORD_ID') // 'wrong_record_id'
+ */
+export function errorTypeFromName(name: string): ErrorType | undefined {
+  const bare = name
+    .trim()
+    .replace(/^InjectionType\./, '')
+    .toLowerCase();
+  const parsed = ErrorType.safeParse(bare);
+  return parsed.success ? parsed.data : undefined;
+}
+
+/**
+ * An {@link ErrorType} given by any name {@link errorTypeFromName} accepts;
+ * parses to the canonical lower-case value.
+ *
+ * @example
+ * ErrorTypeName.parse('WRONG_RECIPIENT') // 'wrong_recipient'
+ */
+export const ErrorTypeName = z.string().transform((name, ctx): ErrorType => {
+  const type = errorTypeFromName(name);
+  if (type) return type;
+  ctx.addIssue({
+    code: 'custom',
+    message: `unknown error type ${JSON.stringify(name)}; the types are ${ErrorType.options.join(', ')} (or the seed's names, e.g. WRONG_RECIPIENT)`,
+  });
+  return z.NEVER;
+});
+
+/**
  * The scenarios shipped with hitloop.
  *
  * @example

@@ -1,7 +1,7 @@
 import type { ApprovalBackend } from '../backends/backend.js';
 import type { Action } from '../models/action.js';
 import type { ApprovalRequest } from '../models/approval-request.js';
-import type { Decision } from '../models/decision.js';
+import { type RecordedDecision, recordDecision } from '../models/decision.js';
 import type { HITLPolicy, PolicyContext, PolicyDecision } from '../policies/policy.js';
 import type { TelemetryLogger } from '../telemetry/logger.js';
 import { actionVerdictPayload } from '../telemetry/payloads.js';
@@ -48,10 +48,10 @@ export type GateOutcome =
       args: Record<string, unknown>;
       edited: boolean;
       policy: PolicyDecision;
-      decision: Decision;
+      decision: RecordedDecision;
     }
   | { kind: 'denied'; action: Action; policy: PolicyDecision }
-  | { kind: 'rejected'; action: Action; policy: PolicyDecision; decision: Decision };
+  | { kind: 'rejected'; action: Action; policy: PolicyDecision; decision: RecordedDecision };
 
 /**
  * Runs one proposed action through policy and (when the policy says `ask`)
@@ -100,14 +100,18 @@ export async function gateAction(action: Action, options: GateOptions): Promise<
   logger?.logApprovalRequested(runId, request, backend.name);
   const onAsk = options.onAsk;
   if (onAsk && !backend.reportsWaiting) onAsk(request);
+  const asked = performance.now();
+  const answer = await backend.requestApproval(request, {
+    signal: options.signal,
+    timeoutMs,
+    validateArgs: options.validateArgs,
+    onWaiting: onAsk && backend.reportsWaiting ? () => onAsk(request) : undefined,
+  });
+  // A backend may leave out who decided and how long it took (the seed's
+  // Decision defaults); the gate knows the channel and measured the wait.
   const decision = showableEdit(
     boundToArgs(
-      await backend.requestApproval(request, {
-        signal: options.signal,
-        timeoutMs,
-        validateArgs: options.validateArgs,
-        onWaiting: onAsk && backend.reportsWaiting ? () => onAsk(request) : undefined,
-      }),
+      recordDecision(answer, { channel: backend.name, latencyMs: performance.now() - asked }),
       action,
     ),
   );
@@ -134,7 +138,7 @@ export async function gateAction(action: Action, options: GateOptions): Promise<
  * arguments (a reused id, a stale record) never runs these. Edited
  * arguments are the reviewer's own and run as edited.
  */
-function boundToArgs(decision: Decision, action: Action): Decision {
+function boundToArgs(decision: RecordedDecision, action: Action): RecordedDecision {
   if (
     !decision.approved ||
     decision.editedArgs !== undefined ||
@@ -157,7 +161,7 @@ export const UNSHOWABLE_RULE = 'hitloop:unshowable-arguments';
  * Edited arguments run as edited, so they must be showable too: an edit
  * carrying a `__proto__` key (from any backend) is refused, not run.
  */
-function showableEdit(decision: Decision): Decision {
+function showableEdit(decision: RecordedDecision): RecordedDecision {
   if (!decision.approved || decision.editedArgs === undefined) return decision;
   const problems = findUnshowable(decision.editedArgs);
   if (!problems.length) return decision;

@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Decision, DecisionChannel } from '../models/decision.js';
+import type { DecisionChannel, RecordedDecision } from '../models/decision.js';
 import type { ApprovalStore, StoreChange } from '../stores/approval-store.js';
 import { argsHash } from '../util/canonical-json.js';
 import { unshowableReason } from '../util/faithful-args.js';
@@ -411,7 +411,11 @@ export class ApprovalHub {
     return { ok: true, record: result };
   }
 
-  private decisionFor(record: ApprovalRecord, body: DecideRequest, via: DecisionChannel): Decision {
+  private decisionFor(
+    record: ApprovalRecord,
+    body: DecideRequest,
+    via: DecisionChannel,
+  ): RecordedDecision {
     const edited =
       body.editedArgs && argsHash(body.editedArgs) !== record.argsHash
         ? body.editedArgs
@@ -467,7 +471,7 @@ export class ApprovalHub {
   private async remember(
     record: ApprovalRecord,
     body: DecideRequest,
-    decision: Decision,
+    decision: RecordedDecision,
   ): Promise<void> {
     const rule: RememberedRule = {
       id: randomUUID(),

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ToolAnnotations, ToolArgs } from '../models/action.js';
-import { Decision } from '../models/decision.js';
+import { RecordedDecision } from '../models/decision.js';
 import { RiskClass } from '../models/risk.js';
 
 // The approval hub's wire protocol: one file, used by the hub server, the
@@ -45,7 +45,7 @@ export const ApprovalRecord = z.object({
   argsHash: z.string().regex(/^[0-9a-f]{64}$/),
   createdAt: z.string(),
   expiresAt: z.string().optional(),
-  decision: Decision.optional(),
+  decision: RecordedDecision.optional(),
   /** Why a request was withdrawn or expired. */
   statusReason: z.string().optional(),
   /**
@@ -71,7 +71,7 @@ export const ApprovalRecord = z.object({
    * A decision that arrived after the request had closed (expired or
    * withdrawn). Kept so nobody's decision is silently dropped; never applied.
    */
-  lateDecision: Decision.optional(),
+  lateDecision: RecordedDecision.optional(),
 });
 export type ApprovalRecord = z.infer<typeof ApprovalRecord>;
 

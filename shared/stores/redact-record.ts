@@ -1,5 +1,5 @@
 import type { ApprovalRecord } from '../hub/protocol.js';
-import type { Decision } from '../models/decision.js';
+import type { RecordedDecision } from '../models/decision.js';
 import { redactSecrets, type SecretKeyTest } from '../util/redact.js';
 
 /**
@@ -29,6 +29,6 @@ export function redactedAtRest(record: ApprovalRecord, isSecret: SecretKeyTest):
   return out;
 }
 
-function withRedactedEdit(decision: Decision, isSecret: SecretKeyTest): Decision {
+function withRedactedEdit(decision: RecordedDecision, isSecret: SecretKeyTest): RecordedDecision {
   return { ...decision, editedArgs: redactSecrets(decision.editedArgs!, isSecret) };
 }

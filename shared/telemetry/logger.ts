@@ -305,7 +305,11 @@ export class TelemetryLogger {
   private droppedTotal = 0;
   private droppedUnreported = 0;
 
-  constructor(options: TelemetryLoggerOptions) {
+  /** Just the database path, as in the Python hitloop: `new TelemetryLogger('experiment.db')`. */
+  constructor(dbPath: string);
+  constructor(options: TelemetryLoggerOptions);
+  constructor(pathOrOptions: TelemetryLoggerOptions | string) {
+    const options = telemetryOptions(pathOrOptions);
     this.dbPath = options.dbPath;
     this.required = options.required ?? false;
     this.batchSize = positiveInt(options.batchSize ?? 500, 'batchSize');
@@ -1091,4 +1095,15 @@ function trackForExit(flush: () => void): void {
 function untrackForExit(flush: () => void): void {
   exitFlushers.delete(flush);
   if (exitFlushers.size === 0) process.off('exit', flushAllAtExit);
+}
+
+/** The options form of what the constructor was given; a string is the database path. */
+function telemetryOptions(given: TelemetryLoggerOptions | string): TelemetryLoggerOptions {
+  if (typeof given === 'string') return { dbPath: given };
+  if (typeof given?.dbPath !== 'string') {
+    throw new TypeError(
+      "TelemetryLogger needs a database path: new TelemetryLogger('telemetry.db') or new TelemetryLogger({ dbPath: 'telemetry.db' })",
+    );
+  }
+  return given;
 }

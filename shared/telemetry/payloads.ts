@@ -1,6 +1,6 @@
 import type { Action } from '../models/action.js';
 import type { ApprovalRequest } from '../models/approval-request.js';
-import type { Decision } from '../models/decision.js';
+import { type Decision, isTimeoutDecision } from '../models/decision.js';
 import type { ToolResult } from '../models/tool-result.js';
 import type { PolicyDecision } from '../policies/policy.js';
 import { argsHash } from '../util/canonical-json.js';
@@ -111,6 +111,11 @@ export interface DecisionContext {
  * Payload of an `approval_decided` event. `timed_out` separates a timeout
  * from a human rejection, which the seed could not.
  *
+ * A decision logged without `decidedBy` or `latencyMs` (decisions from the
+ * approval gate always have both) is written as the seed wrote its defaults:
+ * `decided_by` `<channel>:unknown` (or `unknown`), `latency_ms` 0, which
+ * the seed's metrics read as "not measured" (they average latencies > 0).
+ *
  * @example
  * approvalDecidedPayload(decision, { toolName: 'send_email', policyName: 'risk_based' })
  * // { action_id, approved, reason, decided_by, latency_ms, edited_args, timed_out, tool_name, policy_name, ... }
@@ -124,12 +129,12 @@ export function approvalDecidedPayload(
     approved: decision.approved,
     reason: decision.reason,
     tags: decision.tags,
-    decided_by: decision.decidedBy,
-    latency_ms: decision.latencyMs,
+    decided_by: decision.decidedBy ?? (context.channel ? `${context.channel}:unknown` : 'unknown'),
+    latency_ms: decision.latencyMs ?? 0,
     channel: context.channel ?? decisionChannel(decision),
     decided_at: decision.decidedAt ?? new Date().toISOString(),
     edited_args: decision.editedArgs ?? null,
-    timed_out: decision.decidedBy.endsWith(':timeout'),
+    timed_out: isTimeoutDecision(decision),
   };
   if (decision.argsHash !== undefined) payload.args_hash = decision.argsHash;
   if (decision.decidedVia !== undefined) payload.decided_via = decision.decidedVia;
@@ -148,8 +153,9 @@ export function approvalDecidedPayload(
  */
 export function decisionChannel(decision: Pick<Decision, 'decidedBy' | 'decidedVia'>): string {
   if (decision.decidedVia !== undefined) return decision.decidedVia;
-  const colon = decision.decidedBy.indexOf(':');
-  return colon > 0 ? decision.decidedBy.slice(0, colon) : decision.decidedBy || 'unknown';
+  const by = decision.decidedBy ?? '';
+  const colon = by.indexOf(':');
+  return colon > 0 ? by.slice(0, colon) : by || 'unknown';
 }
 
 /**

@@ -1,7 +1,7 @@
 import { discoverHubs } from '../hub/discovery.js';
 import { LivenessView } from '../hub/liveness.js';
 import type { ApprovalRecord } from '../hub/protocol.js';
-import type { Decision } from '../models/decision.js';
+import type { RecordedDecision } from '../models/decision.js';
 import type { ApprovalStore } from '../stores/approval-store.js';
 import { argsHash } from '../util/canonical-json.js';
 import { unshowableReason } from '../util/faithful-args.js';
@@ -72,7 +72,7 @@ export function decisionFromCallback(
   reviewedHash: string,
   body: WebhookCallbackBody,
   latencyMs: number,
-): Decision {
+): RecordedDecision {
   const edited =
     body.editedArgs && argsHash(body.editedArgs) !== reviewedHash ? body.editedArgs : undefined;
   return {

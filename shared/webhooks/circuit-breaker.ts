@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { seedKeyError } from '../util/seed-names.js';
 
 /**
  * When to stop calling a failing endpoint: after `failureThreshold`
@@ -6,24 +7,32 @@ import { z } from 'zod';
  * `resetTimeoutMs` it turns half-open and lets up to `halfOpenMaxCalls` trial
  * calls through. A trial that succeeds closes it; one that fails opens it again.
  *
+ * Every field defaults to the Python hitloop's `CircuitBreakerConfig()`:
+ * threshold 5, recovery after 30 s, 3 trial calls. Its option names are
+ * answered with ours.
+ *
  * @example
  * const breaker = new CircuitBreaker(CircuitBreakerConfig.parse({ failureThreshold: 5, resetTimeoutMs: 30_000, halfOpenMaxCalls: 1 }));
+ * CircuitBreakerConfig.parse({}) // { failureThreshold: 5, resetTimeoutMs: 30000, halfOpenMaxCalls: 3 }
  */
-export const CircuitBreakerConfig = z
-  .object({
-    failureThreshold: z.number().int().min(1),
-    resetTimeoutMs: z.number().min(0),
-    halfOpenMaxCalls: z.number().int().min(1),
-  })
-  .strict();
+export const CircuitBreakerConfig = z.strictObject(
+  {
+    failureThreshold: z.number().int().min(1).default(5),
+    resetTimeoutMs: z.number().min(0).default(30_000),
+    halfOpenMaxCalls: z.number().int().min(1).default(3),
+  },
+  {
+    error: seedKeyError('CircuitBreakerConfig', {
+      recoveryTimeout: 'resetTimeoutMs (milliseconds: recoveryTimeout × 1000)',
+    }),
+  },
+);
 export type CircuitBreakerConfig = z.infer<typeof CircuitBreakerConfig>;
+/** What {@link CircuitBreakerConfig} accepts: any field may be left out. */
+export type CircuitBreakerConfigInput = z.input<typeof CircuitBreakerConfig>;
 
-/** Five failures in a row, then thirty seconds of rest, then one trial call. */
-export const DEFAULT_CIRCUIT_BREAKER: CircuitBreakerConfig = {
-  failureThreshold: 5,
-  resetTimeoutMs: 30_000,
-  halfOpenMaxCalls: 1,
-};
+/** The Python hitloop's defaults: five failures in a row, thirty seconds of rest, then three trial calls. */
+export const DEFAULT_CIRCUIT_BREAKER: CircuitBreakerConfig = CircuitBreakerConfig.parse({});
 
 export type CircuitState = 'closed' | 'open' | 'half-open';
 

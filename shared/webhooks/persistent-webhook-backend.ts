@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import type { z } from 'zod';
 import { type ApprovalBackend, type ApprovalOptions, abortError } from '../backends/backend.js';
+import { configErrorFromZod } from '../errors.js';
 import { pendingRecordFor } from '../hub/pending-record.js';
 import type { ApprovalRecord } from '../hub/protocol.js';
 import type { ApprovalRequest } from '../models/approval-request.js';
@@ -9,20 +11,23 @@ import type { ApprovalStore, StoreChange } from '../stores/approval-store.js';
 import { handleWebhookCallback } from './callback-handler.js';
 import {
   CircuitBreaker,
-  type CircuitBreakerConfig,
+  CircuitBreakerConfig,
+  type CircuitBreakerConfigInput,
   CircuitOpenError,
   type CircuitState,
   DEFAULT_CIRCUIT_BREAKER,
 } from './circuit-breaker.js';
-import { DEFAULT_RETRY, type RetryConfig, withRetry } from './retry.js';
+import { DEFAULT_RETRY, RetryConfig, type RetryConfigInput, withRetry } from './retry.js';
 import {
   callbackUrlFor,
+  deliver,
+  deliveryFailure,
   validateOptions,
   WEBHOOK_DEFAULT_TIMEOUT_MS,
   type WebhookBackendOptions,
 } from './webhook-backend.js';
-import { buildApprovalRequestPayload, type CallbackResult } from './webhook-protocol.js';
-import { sendSignedWebhook, WebhookSendError } from './webhook-sender.js';
+import type { CallbackResult } from './webhook-protocol.js';
+import { WebhookSendError } from './webhook-sender.js';
 
 // setTimeout overflows above this and fires at once; treat longer as "no timeout".
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -43,10 +48,10 @@ export interface PersistentWebhookBackendOptions extends WebhookBackendOptions {
   threadId?: string;
   /** Recorded as the requests' owner. Default: random per instance. */
   hubId?: string;
-  /** Default {@link DEFAULT_RETRY}. */
-  retry?: RetryConfig;
-  /** Default {@link DEFAULT_CIRCUIT_BREAKER}. */
-  circuitBreaker?: CircuitBreakerConfig;
+  /** Fields left out take {@link DEFAULT_RETRY}'s values (the Python hitloop's). */
+  retry?: RetryConfigInput;
+  /** Fields left out take {@link DEFAULT_CIRCUIT_BREAKER}'s values (the Python hitloop's). */
+  circuitBreaker?: CircuitBreakerConfigInput;
   /** Epoch ms for the breaker's clock; injectable for tests. */
   now?: () => number;
   /** [0, 1) for retry jitter; injectable for tests. */
@@ -101,9 +106,15 @@ export class PersistentWebhookBackend implements ApprovalBackend {
     this.store = options.store;
     this.threadId = options.threadId;
     this.hubId = options.hubId ?? `webhook-${randomUUID()}`;
-    this.retry = options.retry ?? DEFAULT_RETRY;
-    this.breaker = new CircuitBreaker(options.circuitBreaker ?? DEFAULT_CIRCUIT_BREAKER, {
-      label: `the webhook endpoint ${options.url}`,
+    this.retry = parseOption(RetryConfig, options.retry, DEFAULT_RETRY, 'retry');
+    const breaker = parseOption(
+      CircuitBreakerConfig,
+      options.circuitBreaker,
+      DEFAULT_CIRCUIT_BREAKER,
+      'circuitBreaker',
+    );
+    this.breaker = new CircuitBreaker(breaker, {
+      label: options.url ? `the webhook endpoint ${options.url}` : 'your sendRequest function',
       ...(options.now ? { now: options.now } : {}),
     });
   }
@@ -240,7 +251,7 @@ export class PersistentWebhookBackend implements ApprovalBackend {
     sig: string | null | undefined,
     body: unknown,
   ): Promise<CallbackResult> {
-    return handleWebhookCallback(this.store, this.options.secret, callbackId, sig, body, {
+    return handleWebhookCallback(this.store, this.options.secret!, callbackId, sig, body, {
       validateArgs: (args, record) => this.validators.get(record.id)?.(args) ?? [],
     });
   }
@@ -293,18 +304,13 @@ export class PersistentWebhookBackend implements ApprovalBackend {
     record: ApprovalRecord,
     signal: AbortSignal | undefined,
   ): Promise<void> {
-    const url = callbackUrlFor(this.options.callbackBaseUrl, this.options.secret, record.id);
-    const payload = buildApprovalRequestPayload(request, record.id, url, record.expiresAt!);
+    const secret = this.options.secret!;
+    const url = callbackUrlFor(this.options.callbackBaseUrl, secret, record.id);
     await withRetry(
       () =>
         this.breaker.call(() =>
-          sendSignedWebhook(this.options.url, payload, {
-            secret: this.options.secret,
-            ...(this.options.headers ? { headers: this.options.headers } : {}),
-            ...(this.options.fetch ? { fetch: this.options.fetch } : {}),
-            ...(this.options.attemptTimeoutMs
-              ? { attemptTimeoutMs: this.options.attemptTimeoutMs }
-              : {}),
+          deliver(this.options, secret, request, record.id, url, {
+            expiresAt: record.expiresAt!,
             ...(signal ? { signal } : {}),
           }),
         ),
@@ -328,7 +334,7 @@ export class PersistentWebhookBackend implements ApprovalBackend {
     const open = err instanceof CircuitOpenError;
     const reason = open
       ? `${err.message}; the approval request was not sent`
-      : `the approval request could not be delivered to ${this.options.url}: ${err instanceof Error ? err.message : String(err)}`;
+      : deliveryFailure(this.options, err);
     const settled = await this.store.settle(record.id, { status: 'expired', statusReason: reason });
     // A receiver may have decided even though its answer to our POST failed.
     if (!settled.ok && settled.reason === 'not_pending') {
@@ -543,4 +549,16 @@ function safeValidate(
   } catch (err) {
     return [`validation failed: ${err instanceof Error ? err.message : String(err)}`];
   }
+}
+
+/**
+ * Parses a resilience option at the constructor, so a typo (or a Python
+ * hitloop name such as `maxRetries`) fails there with a ConfigError naming
+ * the field, not as endless or no retries later.
+ */
+function parseOption<T>(schema: z.ZodType<T>, value: unknown, fallback: T, field: string): T {
+  if (value === undefined) return fallback;
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw configErrorFromZod(parsed.error, undefined, `webhook.${field}`);
+  return parsed.data;
 }

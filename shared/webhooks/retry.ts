@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { type BackoffOptions, backoffBounds, backoffDelay } from '../util/backoff.js';
+import { seedKeyError } from '../util/seed-names.js';
 
 /**
  * How failed deliveries are retried: up to `maxAttempts` tries in all, the
@@ -8,30 +9,41 @@ import { type BackoffOptions, backoffBounds, backoffDelay } from '../util/backof
  * by up to `jitter` of itself at random (0 = exact, 1 = anywhere from 0 to the
  * full delay), so many processes that failed together do not retry together.
  *
+ * Every field defaults to the Python hitloop's `RetryConfig()`: 3 retries
+ * (4 tries), 1 s initial delay, 30 s at most, base 2; `jitter` (which the
+ * seed lacked) defaults to 0.5. Its option names are answered with ours.
+ *
  * @example
  * const retry = RetryConfig.parse({ maxAttempts: 4, baseDelayMs: 250, maxDelayMs: 5_000, jitter: 0.5 });
+ * RetryConfig.parse({}) // { maxAttempts: 4, baseDelayMs: 1000, maxDelayMs: 30000, jitter: 0.5 }
  */
 export const RetryConfig = z
-  .object({
-    maxAttempts: z.number().int().min(1).max(100),
-    baseDelayMs: z.number().min(0),
-    maxDelayMs: z.number().min(0),
-    jitter: z.number().min(0).max(1),
-  })
-  .strict()
+  .strictObject(
+    {
+      maxAttempts: z.number().int().min(1).max(100).default(4),
+      baseDelayMs: z.number().min(0).default(1_000),
+      maxDelayMs: z.number().min(0).default(30_000),
+      jitter: z.number().min(0).max(1).default(0.5),
+    },
+    {
+      error: seedKeyError('RetryConfig', {
+        maxRetries: 'maxAttempts (tries in all: maxRetries + 1)',
+        initialDelay: 'baseDelayMs (milliseconds: initialDelay × 1000)',
+        maxDelay: 'maxDelayMs (milliseconds: maxDelay × 1000)',
+        exponentialBase: 'nothing (the base is always 2, the seed’s default)',
+      }),
+    },
+  )
   .refine((c) => c.maxDelayMs >= c.baseDelayMs, {
     message: 'maxDelayMs must be at least baseDelayMs',
     path: ['maxDelayMs'],
   });
 export type RetryConfig = z.infer<typeof RetryConfig>;
+/** What {@link RetryConfig} accepts: any field may be left out. */
+export type RetryConfigInput = z.input<typeof RetryConfig>;
 
-/** Four tries over about 3.5 s at most: a webhook receiver that is briefly down is ridden out, a dead one fails fast. */
-export const DEFAULT_RETRY: RetryConfig = {
-  maxAttempts: 4,
-  baseDelayMs: 500,
-  maxDelayMs: 5_000,
-  jitter: 0.5,
-};
+/** The Python hitloop's defaults: four tries, waits of up to 1, 2 and 4 s (7 s in all at most). */
+export const DEFAULT_RETRY: RetryConfig = RetryConfig.parse({});
 
 /**
  * The range `retryDelay` draws from after failed try number `attempt` (1-based).
@@ -51,8 +63,8 @@ export function retryDelayBounds(
  * `random` (a function returning [0, 1)) to make it deterministic.
  *
  * @example
- * retryDelay(1, DEFAULT_RETRY, () => 0) // 500: no jitter drawn
- * retryDelay(1, DEFAULT_RETRY, () => 1) // 250: the most jitter allowed
+ * retryDelay(1, DEFAULT_RETRY, () => 0) // 1000: no jitter drawn
+ * retryDelay(1, DEFAULT_RETRY, () => 1) // 500: the most jitter allowed
  */
 export function retryDelay(
   attempt: number,

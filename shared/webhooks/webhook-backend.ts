@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { type ApprovalBackend, type ApprovalOptions, abortError } from '../backends/backend.js';
 import { ConfigError } from '../errors.js';
 import type { ApprovalRequest } from '../models/approval-request.js';
@@ -23,17 +23,64 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 // How many closed callback ids are remembered to answer 409 rather than 404.
 const CLOSED_MEMORY = 1000;
 
-/** Options for {@link WebhookBackend} (and the base of the persistent one's). */
+/**
+ * What {@link SendApprovalRequest} gets besides the Python hitloop's three
+ * arguments: what the callback body must carry, and when it stops counting.
+ */
+export interface SendRequestInfo {
+  /** SHA-256 of the arguments shown; the callback body must echo it (`argsHash`). */
+  argsHash: string;
+  /** After this the decision is no longer applied. */
+  expiresAt: string;
+  /** Aborted when the request is withdrawn or times out; pass it to your HTTP client. */
+  signal: AbortSignal;
+}
+
+/**
+ * Your own delivery of an approval request to people, as the Python
+ * hitloop's `send_request(request, callback_id, callback_url)`: post it to
+ * Slack, Telegram, Discord, a ticket system, anything. The decision comes back
+ * when someone POSTs `{ approved, argsHash, reason?, decidedBy? }` to
+ * `callbackUrl` (served by `createCallbackListener`, or passed to
+ * `handleCallback`). Resolve once the message is out; throw (or reject) when
+ * it could not be sent, and the request fails closed at once.
+ *
+ * @example
+ * const sendToSlack: SendApprovalRequest = async (request, callbackId, callbackUrl, { argsHash }) => {
+ *   await slack.chat.postMessage({ channel: '#approvals', text: `Approve ${request.action.toolName}? ${callbackUrl}`, metadata: { event_type: 'hitloop', event_payload: { argsHash } } });
+ * };
+ */
+export type SendApprovalRequest = (
+  request: ApprovalRequest,
+  callbackId: string,
+  callbackUrl: string,
+  info: SendRequestInfo,
+) => Promise<void> | void;
+
+/**
+ * Options for {@link WebhookBackend} (and the base of the persistent one's).
+ * Give exactly one way of sending: `url` (hitloop POSTs signed JSON there) or
+ * `sendRequest` (your function delivers it).
+ */
 export interface WebhookBackendOptions {
   /** Where approval requests are POSTed (a Slack/Telegram bridge, your app). */
-  url: string;
+  url?: string;
+  /**
+   * Delivers each request yourself instead of the signed POST to `url`
+   * (the Python hitloop's channel-agnostic `send_request`).
+   */
+  sendRequest?: SendApprovalRequest;
   /**
    * The public base of this process's callback endpoint; each request's
    * callback URL is `${callbackBaseUrl}/${encodeURIComponent(id)}?sig=...`.
    */
   callbackBaseUrl: string;
-  /** Shared with the receiver: signs requests and callback URLs. At least 16 characters. */
-  secret: string;
+  /**
+   * Shared with the receiver: signs requests and callback URLs. At least 16
+   * characters. Optional with `sendRequest` on {@link WebhookBackend}: a
+   * random one is made per process (its requests live in this process anyway).
+   */
+  secret?: string;
   /** How long a request waits for a decision. Default 10 minutes. */
   timeoutMs?: number;
   /** Extra headers for every request (e.g. the receiver's own auth). */
@@ -73,15 +120,18 @@ export class WebhookBackend implements ApprovalBackend {
   readonly name = 'webhook';
   private readonly waiting = new Map<string, Waiting>();
   private readonly closedIds = new Map<string, { status: string; reason: string }>();
+  private readonly secret: string;
   private closed = false;
 
   constructor(private readonly options: WebhookBackendOptions) {
-    validateOptions(options);
+    validateOptions(options, { secretOptional: options.sendRequest !== undefined });
+    // Callback URLs still carry a capability: only whoever was sent the URL can decide.
+    this.secret = options.secret ?? randomBytes(32).toString('hex');
   }
 
   /** The callback URL for an id: the base, the id, and its HMAC capability. */
   callbackUrl(callbackId: string): string {
-    return callbackUrlFor(this.options.callbackBaseUrl, this.options.secret, callbackId);
+    return callbackUrlFor(this.options.callbackBaseUrl, this.secret, callbackId);
   }
 
   async requestApproval(
@@ -113,12 +163,16 @@ export class WebhookBackend implements ApprovalBackend {
 
     return new Promise<Decision>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
+      // Ends a delivery still under way (a user's sendRequest may pass it to
+      // its HTTP client) once the request is over, whichever way it ended.
+      const delivery = new AbortController();
       const finish = (outcome: Decision | Error, status: string, reason: string): void => {
         if (this.waiting.get(callbackId) !== entry) return;
         this.waiting.delete(callbackId);
         this.rememberClosed(callbackId, status, reason);
         if (timer) clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
+        delivery.abort(new Error(`the approval request is ${status}`));
         if (outcome instanceof Error) reject(outcome);
         else resolve(outcome);
       };
@@ -151,19 +205,21 @@ export class WebhookBackend implements ApprovalBackend {
       entry.sentAt = performance.now();
       this.sendRequest(request, callbackId, this.callbackUrl(callbackId), {
         expiresAt,
-        signal,
+        signal: delivery.signal,
       }).then(undefined, (err: unknown) => {
-        if (signal?.aborted) return; // already withdrawn
-        const reason = `the approval request could not be delivered to ${this.options.url}: ${err instanceof Error ? err.message : String(err)}`;
+        if (signal?.aborted || this.waiting.get(callbackId) !== entry) return; // already over
+        const reason = deliveryFailure(this.options, err);
         finish(failClosed('webhook:unavailable', reason), 'expired', reason);
       });
     });
   }
 
   /**
-   * POSTs one approval request to the webhook URL, signed, with a 10 s
-   * per-attempt timeout. Rejects with a `WebhookSendError` on a non-2xx answer
-   * (the status is in the message) or when the receiver cannot be reached.
+   * Delivers one approval request: through the `sendRequest` function you
+   * gave, or else POSTed to the webhook URL, signed, with a 10 s per-attempt
+   * timeout. Rejects when delivery failed: the function threw, or (for the
+   * POST) a `WebhookSendError` on a non-2xx answer (the status is in the
+   * message) or when the receiver cannot be reached.
    *
    * @example
    * await backend.sendRequest(request, request.action.id, backend.callbackUrl(request.action.id));
@@ -179,12 +235,8 @@ export class WebhookBackend implements ApprovalBackend {
       options.expiresAt ??
       request.expiresAt ??
       new Date(Date.now() + Math.min(timeoutMs, 1e15)).toISOString();
-    const payload = buildApprovalRequestPayload(request, callbackId, callbackUrl, expiresAt);
-    await sendSignedWebhook(this.options.url, payload, {
-      secret: this.options.secret,
-      ...(this.options.headers ? { headers: this.options.headers } : {}),
-      ...(this.options.fetch ? { fetch: this.options.fetch } : {}),
-      ...(this.options.attemptTimeoutMs ? { attemptTimeoutMs: this.options.attemptTimeoutMs } : {}),
+    await deliver(this.options, this.secret, request, callbackId, callbackUrl, {
+      expiresAt,
       ...(options.signal ? { signal: options.signal } : {}),
     });
   }
@@ -204,8 +256,7 @@ export class WebhookBackend implements ApprovalBackend {
     sig: string | null | undefined,
     body: unknown,
   ): Promise<CallbackResult> {
-    if (!verifyCallbackCapability(this.options.secret, callbackId, sig))
-      return unauthorizedCallback();
+    if (!verifyCallbackCapability(this.secret, callbackId, sig)) return unauthorizedCallback();
     const parsed = parseCallbackBody(body);
     if (!parsed.ok) return parsed;
     const entry = this.waiting.get(callbackId);
@@ -288,12 +339,111 @@ export function callbackUrlFor(base: string, secret: string, callbackId: string)
   return `${base.replace(/\/+$/, '')}/${encodeURIComponent(callbackId)}?sig=${callbackCapability(secret, callbackId)}`;
 }
 
-/** Rejects options that would make every request fail or be forgeable. */
-export function validateOptions(options: WebhookBackendOptions): void {
-  for (const key of ['url', 'callbackBaseUrl'] as const) {
+/**
+ * Sends one request the configured way: the user's `sendRequest` function,
+ * or the signed POST to `url`. Shared with `PersistentWebhookBackend`, whose
+ * retries and circuit breaker wrap it.
+ */
+export async function deliver(
+  options: WebhookBackendOptions,
+  secret: string,
+  request: ApprovalRequest,
+  callbackId: string,
+  callbackUrl: string,
+  info: { expiresAt: string; signal?: AbortSignal },
+): Promise<void> {
+  if (options.sendRequest) {
+    await options.sendRequest(request, callbackId, callbackUrl, {
+      argsHash: argsHash(request.action.toolArgs),
+      expiresAt: info.expiresAt,
+      signal: info.signal ?? new AbortController().signal,
+    });
+    return;
+  }
+  const payload = buildApprovalRequestPayload(request, callbackId, callbackUrl, info.expiresAt);
+  await sendSignedWebhook(options.url!, payload, {
+    secret,
+    ...(options.headers ? { headers: options.headers } : {}),
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+    ...(options.attemptTimeoutMs ? { attemptTimeoutMs: options.attemptTimeoutMs } : {}),
+    ...(info.signal ? { signal: info.signal } : {}),
+  });
+}
+
+/**
+ * Why a request failed closed when its delivery failed: names the webhook
+ * URL, or the user's `sendRequest` function, and the error.
+ *
+ * @example
+ * deliveryFailure({ sendRequest, callbackBaseUrl }, new Error('channel_not_found'))
+ * // 'your sendRequest function could not send the approval request: channel_not_found'
+ */
+export function deliveryFailure(options: WebhookBackendOptions, err: unknown): string {
+  const detail = err instanceof Error ? err.message : String(err);
+  return options.sendRequest
+    ? `your sendRequest function could not send the approval request: ${detail}`
+    : `the approval request could not be delivered to ${options.url}: ${detail}`;
+}
+
+// Option names of the Python hitloop's WebhookBackend / PersistentWebhookBackend.
+const SEED_OPTION_NAMES: Record<string, string> = {
+  send_request: 'sendRequest',
+  callback_base_url: 'callbackBaseUrl',
+  timeoutSeconds: 'timeoutMs (milliseconds: timeoutSeconds × 1000)',
+  timeout_seconds: 'timeoutMs (milliseconds: timeout_seconds × 1000)',
+  retryConfig: 'retry',
+  retry_config: 'retry',
+  circuitBreakerConfig: 'circuitBreaker',
+  circuit_breaker_config: 'circuitBreaker',
+  onTimeout:
+    'nothing: a request with no decision in time is rejected as webhook:timeout (set timeoutMs)',
+  on_timeout:
+    'nothing: a request with no decision in time is rejected as webhook:timeout (set timeoutMs)',
+};
+
+/**
+ * Rejects options that would make every request fail or be forgeable, and
+ * the Python hitloop's option names (saying which name to use). With
+ * `secretOptional` (a `sendRequest` function on the in-process backend) the
+ * secret may be left out.
+ */
+export function validateOptions(
+  options: WebhookBackendOptions,
+  { secretOptional = false }: { secretOptional?: boolean } = {},
+): void {
+  for (const [name, instead] of Object.entries(SEED_OPTION_NAMES)) {
+    if (Object.hasOwn(options, name)) {
+      throw new ConfigError({
+        field: `webhook.${name}`,
+        problem: `${name} is the Python hitloop's option name`,
+        fix: `write ${instead}`,
+      });
+    }
+  }
+  const hasUrl = options.url !== undefined;
+  const hasSender = options.sendRequest !== undefined;
+  if (hasSender && typeof options.sendRequest !== 'function') {
+    throw new ConfigError({
+      field: 'webhook.sendRequest',
+      problem: `must be a function (request, callbackId, callbackUrl, info) => Promise<void>, got ${typeof options.sendRequest}`,
+      fix: 'pass the function that posts the request to your channel (Slack, Telegram, ...)',
+    });
+  }
+  if (hasUrl === hasSender) {
+    throw new ConfigError({
+      field: hasUrl ? 'webhook.sendRequest' : 'webhook.url',
+      problem: hasUrl
+        ? 'give either url or sendRequest, not both'
+        : 'no way to send approval requests was given',
+      fix: 'give url (hitloop POSTs signed JSON there) or sendRequest (your function, e.g. one that posts to Slack)',
+    });
+  }
+  for (const key of hasUrl
+    ? (['url', 'callbackBaseUrl'] as const)
+    : (['callbackBaseUrl'] as const)) {
     let parsed: URL | undefined;
     try {
-      parsed = new URL(options[key]);
+      parsed = new URL(options[key] as string);
     } catch {
       parsed = undefined;
     }
@@ -301,10 +451,14 @@ export function validateOptions(options: WebhookBackendOptions): void {
       throw new ConfigError({
         field: `webhook.${key}`,
         problem: `not an http(s) URL: ${JSON.stringify(options[key])}`,
-        fix: 'give an absolute URL such as https://bridge.example.com/hitloop',
+        fix:
+          key === 'url'
+            ? 'give an absolute URL such as https://bridge.example.com/hitloop'
+            : 'give the absolute URL your callback endpoint is reached at, such as https://me.example.com/hitloop/callbacks',
       });
     }
   }
+  if (secretOptional && options.secret === undefined) return;
   if (typeof options.secret !== 'string' || options.secret.length < 16) {
     throw new ConfigError({
       field: 'webhook.secret',

@@ -102,7 +102,7 @@ describe('SimulatedReviewer', () => {
     const started = performance.now();
     const latencies: number[] = [];
     for (const { task, right } of workload(2000)) {
-      latencies.push((await reviewer.requestApproval(request(right, task))).latencyMs);
+      latencies.push((await reviewer.requestApproval(request(right, task))).latencyMs!);
     }
     expect(performance.now() - started).toBeLessThan(5000);
     latencies.sort((a, b) => a - b);

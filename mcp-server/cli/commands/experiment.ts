@@ -20,7 +20,7 @@ import { JournalMismatchError } from '../../../shared/eval/journal.js';
 import { createProgressReporter } from '../../../shared/eval/progress.js';
 import { withTaskAsRationale, withTaskBriefing } from '../../../shared/eval/reviewers.js';
 import { createScenario } from '../../../shared/eval/scenarios/index.js';
-import { ErrorType, ScenarioName } from '../../../shared/eval/types.js';
+import { ErrorType, errorTypeFromName, ScenarioName } from '../../../shared/eval/types.js';
 import { ApprovalHub } from '../../../shared/hub/approval-hub.js';
 import { hitloopHome } from '../../../shared/hub/discovery.js';
 import { HubBackend } from '../../../shared/hub/hub-backend.js';
@@ -324,7 +324,12 @@ function toConfig(opts: ExperimentOptions): ExperimentConfigInput {
     },
   };
   if (opts.errorTypes !== undefined) {
-    config.errorTypes = list('--error-types', opts.errorTypes, scenario.errorTypes, (bad) =>
+    // The seed's names (WRONG_RECIPIENT) stand for ours (wrong_recipient).
+    const named = opts.errorTypes
+      .split(',')
+      .map((name) => errorTypeFromName(name) ?? name.trim())
+      .join(',');
+    config.errorTypes = list('--error-types', named, scenario.errorTypes, (bad) =>
       ErrorType.options.includes(bad as ErrorType)
         ? `scenario ${opts.scenario} cannot express ${bad}`
         : `unknown error type "${bad}"`,

@@ -13,7 +13,7 @@ import type { GateOutcome } from '../../gate/approval-gate.js';
 import type { ApprovalHub } from '../../hub/approval-hub.js';
 import { type Action, type ActionInput, createAction } from '../../models/action.js';
 import type { ApprovalRequest } from '../../models/approval-request.js';
-import type { Decision } from '../../models/decision.js';
+import type { RecordedDecision } from '../../models/decision.js';
 import type { HITLPolicy, PolicyContext, PolicyDecision } from '../../policies/policy.js';
 import type { TelemetryLogger } from '../../telemetry/logger.js';
 import { actionVerdictPayload, errorPayload } from '../../telemetry/payloads.js';
@@ -402,7 +402,7 @@ export function hitloopMiddleware(options: HitloopMiddlewareOptions = {}) {
   }
 
   /** A reviewer's CallDecision as a hitloop Decision; a bad edit becomes a rejection. */
-  function toDecision(action: Action, d: CallDecision, latencyMs: number): Decision {
+  function toDecision(action: Action, d: CallDecision, latencyMs: number): RecordedDecision {
     const base = {
       actionId: action.id,
       decidedBy: 'langchain:reviewer',
