@@ -529,6 +529,18 @@ describe('loadProxyConfig: errors name the file and the field', () => {
       /./,
     ],
     [
+      'tool timeout glob negated',
+      { mcpServers: { memory }, approval: { toolTimeouts: { '!x*': 5000 } } },
+      'approval.toolTimeouts.!x*',
+      /cannot start with "!"/,
+    ],
+    [
+      'execution timeout glob negated',
+      { mcpServers: { memory }, proxy: { executionTimeouts: { '!x*': 5000 } } },
+      'proxy.executionTimeouts.!x*',
+      /cannot start with "!"/,
+    ],
+    [
       'unknown telemetry key',
       { mcpServers: { memory }, telemetry: { path: 'x' } },
       'telemetry',
