@@ -72,7 +72,7 @@ export const StdioServerEntry = z
       .min(1)
       .optional()
       .describe(
-        'A dotenv file (KEY=value lines) loaded before `env`; relative to the config file.',
+        "A dotenv file loaded before `env`, relative to the config file, read by Node's util.parseEnv: KEY=value lines, # comments, optional export, quoted values may span lines.",
       ),
     cwd: z
       .string()
