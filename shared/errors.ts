@@ -60,9 +60,12 @@ export function formatIssuePath(path: ReadonlyArray<PropertyKey>): string {
  * if (!parsed.success) throw configErrorFromZod(parsed.error, 'rules.json', 'policy');
  */
 export function configErrorFromZod(error: z.ZodError, file?: string, prefix?: string): ConfigError {
-  const issue = error.issues[0];
-  if (!issue) return new ConfigError({ file, problem: 'invalid configuration' });
-  const path = [...(prefix ? [prefix] : []), ...issue.path];
+  const first = error.issues[0];
+  if (!first) return new ConfigError({ file, problem: 'invalid configuration' });
+  // A record key that fails its own schema: zod says only "Invalid key in
+  // record" and nests the key's own problem, which is the one to show.
+  const issue = (first.code === 'invalid_key' && first.issues[0]) || first;
+  const path = [...(prefix ? [prefix] : []), ...first.path, ...(issue === first ? [] : issue.path)];
   const extra = error.issues.length > 1 ? ` (and ${error.issues.length - 1} more problem(s))` : '';
   return new ConfigError({
     file,

@@ -1,11 +1,28 @@
 import { z } from 'zod';
 import { RiskClass } from '../models/risk.js';
+import { TOOL_GLOB_SYNTAX, toolGlobProblem } from './glob.js';
 import { RegexSource } from './schema-helpers.js';
 
 /** The three verdicts, as written in rule files. */
 export const Effect = z.enum(['allow', 'ask', 'deny']);
 
 const oneOrMany = <T extends z.ZodType>(item: T) => z.union([item, z.array(item).min(1)]);
+
+/**
+ * A glob over tool names (rules' `tool`, `approval.toolTimeouts`,
+ * `proxy.executionTimeouts`); the syntax is glob.ts's.
+ *
+ * @example
+ * ToolGlob.parse('{read,list}_*');
+ */
+export const ToolGlob = z
+  .string()
+  .min(1)
+  .superRefine((glob, ctx) => {
+    const problem = toolGlobProblem(glob);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  })
+  .describe(TOOL_GLOB_SYNTAX);
 
 /**
  * A test on one argument. All given keys must hold. `glob` matches a
@@ -35,15 +52,15 @@ export const ArgMatcher = z
 export type ArgMatcher = z.infer<typeof ArgMatcher>;
 
 /**
- * One rule. `tool` is a glob over the tool name (`*` any run of characters,
- * `?` one); it is tried against both the bare name and `SERVER__TOOL`.
+ * One rule. `tool` is a glob over the tool name (see glob.ts: `*`, `?`,
+ * `[a-z]`, `{read,list}`); it is tried against both the bare name and `SERVER__TOOL`.
  * `args` keys may be dotted paths into nested objects (`options.recursive`).
  */
 export const Rule = z
   .object({
     id: z.string().min(1).optional(),
     description: z.string().optional(),
-    tool: oneOrMany(z.string().min(1)).default('*'),
+    tool: oneOrMany(ToolGlob).default('*'),
     server: oneOrMany(z.string().min(1)).optional(),
     args: z.record(z.string().min(1), ArgMatcher).optional(),
     risk: oneOrMany(RiskClass).optional(),

@@ -1,8 +1,8 @@
 import { posix } from 'node:path';
-import picomatch from 'picomatch';
 import type { Action } from '../models/action.js';
 import type { RiskClass } from '../models/risk.js';
 import { asNumber } from './args-scan.js';
+import { pathGlob, toolNameGlob } from './glob.js';
 import type { HITLPolicy, PolicyDecision, Verdict } from './policy.js';
 import { type ArgMatcher, type Rule, RulesDocument } from './rules-schema.js';
 import { effectiveRisk } from './tool-risk.js';
@@ -135,20 +135,21 @@ function compileRule(rule: Rule, index: number): CompiledRule {
   };
 }
 
-/** `*` matches any run of characters, `?` one; everything else is literal. */
+/**
+ * A tool-name glob as a RegExp (see glob.ts for the syntax), compiled once.
+ *
+ * @example
+ * toolGlobToRegExp('{read,list}_*').test('read_file') // true
+ */
 export function toolGlobToRegExp(glob: string): RegExp {
-  const body = glob
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  return new RegExp(`^${body}$`);
+  return toolNameGlob(glob);
 }
 
 function compileMatcher(m: ArgMatcher): Test {
   const tests: Test[] = [];
   if (m.exists !== undefined) tests.push((v) => (v !== undefined) === m.exists);
   if (m.glob !== undefined) {
-    const isMatch = picomatch(m.glob, { dot: true });
+    const isMatch = pathGlob(m.glob);
     tests.push((v) => typeof v === 'string' && isMatch(normalisePath(v)));
   }
   if (m.regex !== undefined) {

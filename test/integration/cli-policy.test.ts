@@ -113,6 +113,43 @@ describe('hitloop policy check', () => {
     expect(r.stderr).toContain('fix:');
     noStack(r.stderr);
   });
+  it('exits 2 naming the file, the field and the fix for a negated tool glob', () => {
+    const file = write('negated.json', {
+      policy: { type: 'rules', rules: [{ tool: '!fs__*', effect: 'allow' }] },
+    });
+    const r = runHitloop(['policy', 'check', '-c', file, '-t', 'x']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(file);
+    expect(r.stderr).toContain('policy.rules[0].tool');
+    expect(r.stderr).toContain('cannot start with "!"');
+    noStack(r.stderr);
+  });
+  it('exits 2 naming the envFile and its line, or the field when it cannot be read', () => {
+    const server = (envFile: string) => ({
+      mcpServers: { s: { command: 'node', envFile } },
+      policy: { type: 'always_approve' },
+    });
+    const missing = write('envfile-missing.json', server('nope.env'));
+    const r = runHitloop(['policy', 'check', '-c', missing, '-t', 'x']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(missing);
+    expect(r.stderr).toContain('mcpServers.s.envFile');
+    expect(r.stderr).toContain('fix:');
+    noStack(r.stderr);
+    const envFile = write('open.env', 'A=1\nB="never closed\n');
+    const open = runHitloop([
+      'policy',
+      'check',
+      '-c',
+      write('envfile-open.json', server(envFile)),
+      '-t',
+      'x',
+    ]);
+    expect(open.code).toBe(2);
+    expect(open.stderr).toContain(envFile);
+    expect(open.stderr).toContain('line 2: the value of B has no closing "');
+    noStack(open.stderr);
+  });
   it('exits 2 for a rules file that is not JSON, or missing', () => {
     const notJson = runHitloop([
       'policy',

@@ -85,4 +85,16 @@ describe('proxy.executionTimeoutMs: a hung upstream', () => {
     });
     expect(resultText(result)).toMatch(/did not answer within 0\.3 s/);
   });
+
+  it('a {a,b} glob in proxy.executionTimeouts names the tools it lists', async () => {
+    // Without the glob matching, the global 0 would wait forever and the client give up first.
+    const { client } = await start({
+      executionTimeoutMs: 0,
+      executionTimeouts: { '{hang,stall}': 400 },
+    });
+    const result = await client.callTool({ name: 'hang', arguments: {} }, undefined, {
+      timeout: 8_000,
+    });
+    expect(resultText(result)).toMatch(/did not answer within 0\.4 s/);
+  });
 });

@@ -446,6 +446,21 @@ describe('loadProxyConfig: variables', () => {
       load({ mcpServers: { a: { command: 'x', envFile: 'nope.env' } } }),
     );
     expect(missing.field).toBe('mcpServers.a.envFile');
+    expect(missing.problem).toMatch(/^cannot read .*nope\.env \(ENOENT\)$/);
+    expect(missing.fix).toContain('relative paths start at the folder of the config file');
+  });
+
+  it('takes a multi-line quoted value from envFile whole', () => {
+    const file = write({ mcpServers: { a: { command: 'x', envFile: '.env' } } });
+    writeFileSync(
+      join(file, '..', '.env'),
+      'CERT="-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----"\nAFTER=1\n',
+    );
+    const s = loadProxyConfig(file, opts()).servers[0]!;
+    expect(s.type === 'stdio' && s.env).toEqual({
+      CERT: '-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----',
+      AFTER: '1',
+    });
   });
 });
 
@@ -527,6 +542,18 @@ describe('loadProxyConfig: errors name the file and the field', () => {
       { mcpServers: { memory }, approval: { toolTimeouts: { 'x*': 'soon' } } },
       'approval.toolTimeouts.x*',
       /./,
+    ],
+    [
+      'tool timeout glob negated',
+      { mcpServers: { memory }, approval: { toolTimeouts: { '!x*': 5000 } } },
+      'approval.toolTimeouts.!x*',
+      /cannot start with "!"/,
+    ],
+    [
+      'execution timeout glob negated',
+      { mcpServers: { memory }, proxy: { executionTimeouts: { '!x*': 5000 } } },
+      'proxy.executionTimeouts.!x*',
+      /cannot start with "!"/,
     ],
     [
       'unknown telemetry key',
@@ -669,6 +696,23 @@ describe('parseDotenv', () => {
     });
     expect(configError(() => parseDotenv('A=1\nnot a pair\n', '.env')).problem).toContain('line 2');
     expect(configError(() => parseDotenv('A="open\n', '.env')).problem).toContain('closing');
+  });
+  it('reads a quoted value over several lines, as Node and dotenv do', () => {
+    const pem = '-----BEGIN KEY-----\nMIIB\n-----END KEY-----';
+    expect(parseDotenv(`KEY="${pem}"\r\nSINGLE='a\nb'\nexport NEXT=2 # comment\n`, '.env')).toEqual(
+      { KEY: pem, SINGLE: 'a\nb', NEXT: '2' },
+    );
+    expect(parseDotenv('\uFEFFA=1\n', '.env')).toEqual({ A: '1' });
+  });
+  it('refuses, by line, what parseEnv would silently read otherwise', () => {
+    const notPair = configError(() => parseDotenv('A=1\nnot a pair\nB=2\n', '.env'));
+    expect(notPair.problem).toBe('line 2 is not KEY=value');
+    expect(notPair.file).toBe('.env');
+    const open = configError(() => parseDotenv('A=1\nB="never closed\nC=3\n', '.env'));
+    expect(open.problem).toBe('line 2: the value of B has no closing "');
+    const escaped = configError(() => parseDotenv('A="say \\"hi\\""\n', '.env'));
+    expect(escaped.problem).toContain('line 1: the value of A has \\" inside double quotes');
+    expect(escaped.fix).toContain('A=\'say "hi"\'');
   });
 });
 

@@ -12,13 +12,46 @@ const act = (input: Partial<ActionInput> = {}) =>
   createAction({ toolName: 'noop', toolArgs: {}, ...input });
 
 describe('RulesPolicy tool globs', () => {
-  it('matches * and ? and treats everything else literally', () => {
+  it('matches * and ? over the whole name, and . literally', () => {
     expect(toolGlobToRegExp('fs__write_*').test('fs__write_file')).toBe(true);
     expect(toolGlobToRegExp('fs__write_*').test('fs__read_file')).toBe(false);
     expect(toolGlobToRegExp('*delete*').test('bulk_delete_records')).toBe(true);
     expect(toolGlobToRegExp('get_?').test('get_x')).toBe(true);
     expect(toolGlobToRegExp('get_?').test('get_xy')).toBe(false);
     expect(toolGlobToRegExp('a.b').test('aXb')).toBe(false);
+    expect(toolGlobToRegExp('write').test('rewrite_file')).toBe(false);
+    expect(toolGlobToRegExp('Write_*').test('write_file')).toBe(false);
+  });
+  it('understands {a,b} alternatives and [a-z] sets, as argument globs do', () => {
+    const reads = toolGlobToRegExp('{read,list}_*');
+    expect(reads.test('read_file')).toBe(true);
+    expect(reads.test('list_directory')).toBe(true);
+    expect(reads.test('write_file')).toBe(false);
+    expect(reads.test('xread_file')).toBe(false);
+    expect(toolGlobToRegExp('get_[a-c]').test('get_b')).toBe(true);
+    expect(toolGlobToRegExp('get_[a-c]').test('get_d')).toBe(false);
+  });
+  it('lets * cross / and . in tool names, which are not paths', () => {
+    // A deny rule on *delete* must still catch a tool whose name has a slash.
+    expect(toolGlobToRegExp('*delete*').test('admin/delete_all')).toBe(true);
+    expect(toolGlobToRegExp('fs__*').test('fs__a.b/c')).toBe(true);
+    expect(toolGlobToRegExp('*').test('.hidden')).toBe(true);
+  });
+  it('applies a rule whose tool is a {read,list}_* glob', () => {
+    const p = new RulesPolicy({
+      default: 'ask',
+      rules: [{ tool: '{read,list}_*', effect: 'allow' }],
+    });
+    expect(p.evaluate(act({ toolName: 'read_file', server: 'fs' })).verdict).toBe('allow');
+    expect(p.evaluate(act({ toolName: 'list_directory', server: 'fs' })).verdict).toBe('allow');
+    expect(p.evaluate(act({ toolName: 'write_file', server: 'fs' })).verdict).toBe('ask');
+  });
+  it('refuses a tool glob starting with !, naming the field', () => {
+    const err = configError(() =>
+      policyFromJson({ rules: [{ tool: ['read_*', '!fs__*'], effect: 'allow' }] }, 'r.json'),
+    );
+    expect(err.field).toBe('rules[0].tool[1]');
+    expect(err.problem).toContain('cannot start with "!"');
   });
   it('tries both the bare tool name and SERVER__TOOL', () => {
     const p = new RulesPolicy({

@@ -1,4 +1,5 @@
 import { sep } from 'node:path';
+import { parseEnv } from 'node:util';
 import { ConfigError } from '../../../shared/errors.js';
 
 /** What `${...}` references resolve against. */
@@ -101,63 +102,33 @@ function resolveReference(body: string, field: string, ctx: ExpandContext): stri
 }
 
 /**
- * Parses a dotenv file (VS Code's `envFile`): `KEY=value` lines, optional
- * `export `, `#` comments, single or double quotes (double quotes understand
- * `\n`, `\t`, `\"` and `\\`). Unquoted values end at ` #`.
+ * Parses a dotenv file (VS Code's `envFile`) with Node's own parser
+ * (`node:util.parseEnv`): `KEY=value` lines, optional `export `, `#`
+ * comments, values in single, double or back quotes, which may span lines;
+ * in double quotes `\n` is a line break. Where parseEnv would silently read
+ * something other than the file means, a ConfigError names the line: a line
+ * that is not `KEY=value`, a quote never closed, and `\"` inside double
+ * quotes (not an escape for parseEnv, so the value would be cut short).
  *
  * @example
- * parseDotenv('# tokens\nexport TOKEN="abc"\n', '.env') // { TOKEN: 'abc' }
+ * parseDotenv('# tokens\nexport TOKEN="abc"\nKEY="-----BEGIN\n...\n-----END"\n', '.env')
+ * // { TOKEN: 'abc', KEY: '-----BEGIN\n...\n-----END' }
  */
 export function parseDotenv(text: string, file: string): Record<string, string> {
+  const body = text.replace(/^\uFEFF/, '');
+  const definedAt = checkDotenvLines(body, file);
   const out: Record<string, string> = {};
-  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!.trim();
-    if (!line || line.startsWith('#')) continue;
-    const m = /^(?:export\s+)?([A-Za-z_][\w.-]*)\s*=\s*(.*)$/.exec(line);
-    if (!m) {
+  for (const [key, value] of Object.entries(parseEnv(body))) {
+    if (value === undefined) continue;
+    const where = definedAt.get(key);
+    if (where?.quote === '"' && value.endsWith('\\')) {
       throw new ConfigError({
         file,
-        problem: `line ${i + 1} is not KEY=value`,
-        fix: 'write one KEY=value per line; comments start with #',
+        problem: `line ${where.line}: the value of ${key} has \\" inside double quotes, which ends the value there`,
+        fix: `put a value that holds double quotes in single quotes: ${key}='say "hi"'`,
       });
     }
-    const key = m[1]!;
-    let raw = m[2]!;
-    let value: string;
-    const quote = raw[0];
-    if (quote === '"' || quote === "'") {
-      const end = raw.indexOf(quote, 1);
-      // A double-quoted value may escape its quote; find the real end.
-      let close = end;
-      if (quote === '"') {
-        close = -1;
-        for (let j = 1; j < raw.length; j++) {
-          if (raw[j] === '\\') j++;
-          else if (raw[j] === '"') {
-            close = j;
-            break;
-          }
-        }
-      }
-      if (close === -1) {
-        throw new ConfigError({
-          file,
-          problem: `line ${i + 1}: the value of ${key} has no closing ${quote}`,
-          fix: `close the quote on the same line`,
-        });
-      }
-      raw = raw.slice(1, close);
-      value =
-        quote === '"'
-          ? raw.replace(/\\([nrt"\\])/g, (_m, c: string) =>
-              c === 'n' ? '\n' : c === 'r' ? '\r' : c === 't' ? '\t' : c,
-            )
-          : raw;
-    } else {
-      const hash = raw.search(/\s#/);
-      value = (hash === -1 ? raw : raw.slice(0, hash)).trim();
-    }
+    // defineProperty: a key such as __proto__ is an ordinary key here.
     Object.defineProperty(out, key, {
       value,
       enumerable: true,
@@ -166,4 +137,47 @@ export function parseDotenv(text: string, file: string): Record<string, string> 
     });
   }
   return out;
+}
+
+/**
+ * The shape parseEnv assumes but does not check (it drops or merges lines it
+ * cannot read): every line outside a quoted value is blank, a comment or
+ * `KEY=value`, and every quote opened is closed. Returns where each key is
+ * last defined and how its value is quoted.
+ */
+function checkDotenvLines(
+  body: string,
+  file: string,
+): Map<string, { line: number; quote: string | undefined }> {
+  const definedAt = new Map<string, { line: number; quote: string | undefined }>();
+  const lines = body.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!.trim();
+    if (!line || line.startsWith('#')) continue;
+    const m = /^(?:export\s+)?([A-Za-z_][\w.-]*)\s*=\s*(.*)$/.exec(line);
+    if (!m) {
+      throw new ConfigError({
+        file,
+        problem: `line ${i + 1} is not KEY=value`,
+        fix: 'write one KEY=value per line (a key is letters, digits, _ . and -); comments start with #',
+      });
+    }
+    const key = m[1]!;
+    const rest = m[2]!;
+    const quote = ['"', "'", '`'].includes(rest[0] ?? '') ? rest[0] : undefined;
+    definedAt.set(key, { line: i + 1, quote });
+    if (!quote || rest.indexOf(quote, 1) !== -1) continue;
+    // A quoted value that goes on: it ends on the first line holding its quote.
+    let end = i + 1;
+    while (end < lines.length && !lines[end]!.includes(quote)) end++;
+    if (end === lines.length) {
+      throw new ConfigError({
+        file,
+        problem: `line ${i + 1}: the value of ${key} has no closing ${quote}`,
+        fix: 'close the quote (a quoted value may span lines)',
+      });
+    }
+    i = end;
+  }
+  return definedAt;
 }

@@ -1,7 +1,8 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: descriptions quote the config's ${VAR} syntax
 import { z } from 'zod';
 import { PolicyConfig } from '../../../shared/policies/config.js';
-import { RulesDocument } from '../../../shared/policies/rules-schema.js';
+import { TOOL_GLOB_SYNTAX } from '../../../shared/policies/glob.js';
+import { RulesDocument, ToolGlob } from '../../../shared/policies/rules-schema.js';
 import { splitHostPort } from '../host-port.js';
 
 // The config file as a user writes it. These zod schemas are the single
@@ -71,7 +72,7 @@ export const StdioServerEntry = z
       .min(1)
       .optional()
       .describe(
-        'A dotenv file (KEY=value lines) loaded before `env`; relative to the config file.',
+        "A dotenv file loaded before `env`, relative to the config file, read by Node's util.parseEnv: KEY=value lines, # comments, optional export, quoted values may span lines.",
       ),
     cwd: z
       .string()
@@ -208,10 +209,10 @@ export const ApprovalConfig = z
         'How long a call waits for a decision, in ms (default 10 minutes). A timeout is reported as a timeout, not as a rejection.',
       ),
     toolTimeouts: z
-      .record(z.string().min(1), ms('a tool timeout'))
+      .record(ToolGlob, ms('a tool timeout'))
       .default({})
       .describe(
-        'Per-tool timeouts in ms, keyed by a glob over the exposed tool name, e.g. {"fs__write_*": 120000}. The first matching glob wins.',
+        `Per-tool timeouts in ms, keyed by a glob over the exposed tool name, e.g. {"fs__write_*": 120000}. The first matching glob wins. ${TOOL_GLOB_SYNTAX}`,
       ),
     keepAliveMs: z
       .int()
@@ -361,10 +362,10 @@ export const ProxyConfig = z
         'How long an allowed call may run on its server before the proxy gives up on it, in ms (default 10 minutes; 0: wait forever). The agent then gets a tool error saying the call did not answer in time and may still be running, and the server gets notifications/cancelled. The time waiting for approval does not count.',
       ),
     executionTimeouts: z
-      .record(z.string().min(1), z.int().min(0).max(MAX_TIMER_MS))
+      .record(ToolGlob, z.int().min(0).max(MAX_TIMER_MS))
       .default({})
       .describe(
-        'Per-tool execution timeouts in ms, keyed by a glob over the exposed tool name, e.g. {"build__*": 3600000}; the first matching glob wins, 0 waits forever.',
+        `Per-tool execution timeouts in ms, keyed by a glob over the exposed tool name, e.g. {"build__*": 3600000}; the first matching glob wins, 0 waits forever. ${TOOL_GLOB_SYNTAX}`,
       ),
     httpMaxSessions: z
       .int()
