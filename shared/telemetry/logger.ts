@@ -446,7 +446,14 @@ export class TelemetryLogger {
               !c.written ||
               updateEnd.run(id, op.timestamp, op.id, op.json, c.id, c.runId).changes === 0
             ) {
-              insertEvent.run(id, op.id, op.runId, op.text, op.timestamp, endPayloadJson(c, op.json!));
+              insertEvent.run(
+                id,
+                op.id,
+                op.runId,
+                op.text,
+                op.timestamp,
+                endPayloadJson(c, op.json!),
+              );
             }
             break;
           }

@@ -159,7 +159,7 @@ function proxyDecisions(db: string): Array<{ verdict: string; rule: string }> {
   try {
     const rows = handle
       .prepare(
-        "SELECT payload FROM trace_events WHERE event_type = 'action_proposed' ORDER BY rowid",
+        "SELECT payload FROM trace_events WHERE event_type = 'action_proposed' ORDER BY id",
       )
       .all() as Array<{ payload: string }>;
     return rows.map((r) => {

@@ -102,7 +102,7 @@ function eventsFor(path: string): Record<string, Array<Record<string, unknown>>>
   const db = new Database(telemetryDb, { readonly: true });
   try {
     const rows = db
-      .prepare('SELECT event_type, payload FROM trace_events ORDER BY rowid')
+      .prepare('SELECT event_type, payload FROM trace_events ORDER BY id')
       .all() as Array<{ event_type: string; payload: string }>;
     const parsed = rows.map((r) => ({ type: r.event_type, payload: JSON.parse(r.payload) }));
     const proposed = parsed.find(
@@ -131,7 +131,7 @@ function eventOrder(path: string): string[] {
   const db = new Database(telemetryDb, { readonly: true });
   try {
     const rows = db
-      .prepare('SELECT event_type, payload FROM trace_events ORDER BY rowid')
+      .prepare('SELECT event_type, payload FROM trace_events ORDER BY id')
       .all() as Array<{ event_type: string; payload: string }>;
     return rows
       .filter((r) => (JSON.parse(r.payload) as { action_id?: unknown }).action_id === id)

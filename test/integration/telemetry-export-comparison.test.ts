@@ -68,9 +68,16 @@ describe('export comparison: full rows (schema 3) and compact calls (schema 4)',
     const count = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
     expect(count('SELECT count(*) AS n FROM tool_calls')).toBeGreaterThanOrEqual(12);
     expect(
-      count('SELECT count(*) AS n FROM tool_calls WHERE start_id IS NOT NULL AND end_id IS NOT NULL'),
+      count(
+        'SELECT count(*) AS n FROM tool_calls WHERE start_id IS NOT NULL AND end_id IS NOT NULL',
+      ),
     ).toBeGreaterThanOrEqual(9);
-    expect(count('SELECT count(*) AS n FROM stored_events') + count('SELECT count(*) AS n FROM tool_calls WHERE start_id IS NOT NULL') + count('SELECT count(*) AS n FROM tool_calls WHERE end_id IS NOT NULL') + count('SELECT count(*) AS n FROM tool_calls')).toBe(golden.rows.length);
+    expect(
+      count('SELECT count(*) AS n FROM stored_events') +
+        count('SELECT count(*) AS n FROM tool_calls WHERE start_id IS NOT NULL') +
+        count('SELECT count(*) AS n FROM tool_calls WHERE end_id IS NOT NULL') +
+        count('SELECT count(*) AS n FROM tool_calls'),
+    ).toBe(golden.rows.length);
     // a01..a03 share no text; a01 and a02 share their arguments: stored once.
     expect(count(`SELECT count(*) AS n FROM tool_args WHERE args = '{"message":"hi"}'`)).toBe(1);
     db.close();
@@ -105,7 +112,9 @@ describe('export comparison: full rows (schema 3) and compact calls (schema 4)',
     expect(db.prepare('SELECT * FROM trace_events ORDER BY id').all()).toEqual(
       expected.filter((r) => r.run_id !== 'calls-1'),
     );
-    expect(db.prepare("SELECT count(*) AS n FROM tool_calls WHERE run_id = 'calls-1'").get()).toEqual({
+    expect(
+      db.prepare("SELECT count(*) AS n FROM tool_calls WHERE run_id = 'calls-1'").get(),
+    ).toEqual({
       n: 0,
     });
     // Another tool's insert takes the next id.
