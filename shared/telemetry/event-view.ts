@@ -31,16 +31,25 @@ const END_PAYLOAD = `'{"action_id":"' || c.action_id ||
   '","success":true,"error":null,"error_class":null,"retry_count":0,"execution_time_ms":' ||
   c.duration_ms || ',"duration_ms":' || c.duration_ms || ',"executed":true}'`;
 
+// Typed as the table's column, so the view declares the seed's type. The
+// payload cannot be: a cast to JSON (numeric affinity) would turn text into
+// numbers, so the view declares no type for it (values are the same text).
+const kind = (eventType: string) => `CAST('${eventType}' AS VARCHAR(64))`;
+const json = (text: string) => text;
+
 /** The events of the compact rows, one SELECT per kind (with `call_id`, the row they come from). */
 const CALL_EVENTS = `
   SELECT c.id AS call_id, c.id AS id, c.proposed_at AS timestamp, c.run_id AS run_id,
-         'action_proposed' AS event_type, ${PROPOSED_PAYLOAD} AS payload, c.proposed_event_id AS event_id
+         ${kind('action_proposed')} AS event_type, ${json(PROPOSED_PAYLOAD)} AS payload,
+         c.proposed_event_id AS event_id
   FROM tool_calls c JOIN tool_args a ON a.id = c.args_id
   UNION ALL
-  SELECT c.id, c.start_id, c.started_at, c.run_id, 'tool_execution_start', ${START_PAYLOAD}, c.start_event_id
+  SELECT c.id, c.start_id, c.started_at, c.run_id, ${kind('tool_execution_start')},
+         ${json(START_PAYLOAD)}, c.start_event_id
   FROM tool_calls c JOIN tool_args a ON a.id = c.args_id WHERE c.start_id IS NOT NULL
   UNION ALL
-  SELECT c.id, c.end_id, c.ended_at, c.run_id, 'tool_execution_end', ${END_PAYLOAD}, c.end_event_id
+  SELECT c.id, c.end_id, c.ended_at, c.run_id, ${kind('tool_execution_end')},
+         ${json(END_PAYLOAD)}, c.end_event_id
   FROM tool_calls c WHERE c.end_id IS NOT NULL`;
 
 // The next id: above every id either form holds (another tool may have
