@@ -140,7 +140,7 @@ describe('telemetry schema', () => {
     ]);
     const types = db
       .prepare('SELECT name, type, "notnull" FROM pragma_table_info(\'stored_events\')')
-      .all();
+      .all() as Array<{ name: string; type: string; notnull: number }>;
     expect(types.slice(0, 5)).toEqual([
       { name: 'id', type: 'INTEGER', notnull: 1 },
       { name: 'timestamp', type: 'DATETIME', notnull: 1 },
