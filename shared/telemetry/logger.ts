@@ -319,6 +319,12 @@ export class TelemetryLogger {
   private readonly exitFlush = () => this.flushAtExit();
 
   private pending: Op[] = [];
+  /**
+   * Buffered starts and ends of compact calls: columns of their call's row,
+   * not rows, so they do not count toward `batchSize` (a flush every
+   * `batchSize` calls rather than every third of it).
+   */
+  private steps = 0;
   /** Index of the oldest live row in `pending`; rows before it were dropped. */
   private head = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -666,6 +672,7 @@ export class TelemetryLogger {
       const compact = this.compactOp(input.runId, eventType, input.payload, input.timestamp);
       if (compact !== undefined) {
         this.pending.push(compact);
+        if (compact.kind !== CALL) this.steps++;
         this.afterEnqueue(1);
         return compact.id;
       }
@@ -759,6 +766,7 @@ export class TelemetryLogger {
     const withdraw = () => {
       const at = op === undefined ? -1 : this.pending.lastIndexOf(op);
       if (at >= this.head) this.pending.splice(at, 1);
+      this.recountSteps();
     };
     try {
       if (this.flushNow(true)) return eventId;
@@ -981,7 +989,7 @@ export class TelemetryLogger {
       this.dropOldest(size - this.maxBuffered);
       size = this.maxBuffered;
     }
-    if (size >= this.batchSize) {
+    if (size - this.steps >= this.batchSize) {
       // While the disk is failing, retry on the backoff schedule rather than
       // on every event.
       if (this.failure !== undefined && !this.required && Date.now() < this.retryAt) return;
@@ -991,6 +999,7 @@ export class TelemetryLogger {
         // Only reached with `required`: the caller gets the error, so this
         // call's rows must not be written later behind its back.
         this.pending.length -= added;
+        this.recountSteps();
         throw err;
       }
     } else if (this.timer === undefined && this.flushIntervalMs > 0) {
@@ -998,8 +1007,21 @@ export class TelemetryLogger {
     }
   }
 
+  private recountSteps(): void {
+    let steps = 0;
+    for (let i = this.head; i < this.pending.length; i++) {
+      const kind = this.pending[i]!.kind;
+      if (kind === CALL_START || kind === CALL_END) steps++;
+    }
+    this.steps = steps;
+  }
+
   private dropOldest(count: number): void {
-    for (let i = 0; i < count; i++) this.pending[this.head + i] = undefined as unknown as Op;
+    for (let i = 0; i < count; i++) {
+      const kind = this.pending[this.head + i]!.kind;
+      if (kind === CALL_START || kind === CALL_END) this.steps--;
+      this.pending[this.head + i] = undefined as unknown as Op;
+    }
     this.head += count;
     this.droppedTotal += count;
     this.droppedUnreported += count;
@@ -1019,6 +1041,7 @@ export class TelemetryLogger {
     const batch = this.head === 0 ? this.pending : this.pending.slice(this.head);
     this.pending = [];
     this.head = 0;
+    this.steps = 0;
     this.flushing = true;
     try {
       const done = this.writeBatch(batch);
@@ -1031,6 +1054,7 @@ export class TelemetryLogger {
       return true;
     } catch (cause) {
       this.pending = this.pending.length === 0 ? batch : batch.concat(this.pending);
+      this.recountSteps();
       const firstFailure = this.failure === undefined;
       this.failure = new TelemetryError(
         'HITLOOP_TELEMETRY_WRITE',
@@ -1104,6 +1128,7 @@ export class TelemetryLogger {
     const count = this.pending.length - this.head;
     this.pending = [];
     this.head = 0;
+    this.steps = 0;
     this.droppedTotal += count;
     this.report(
       new TelemetryError(
