@@ -8,6 +8,15 @@ import { backoffDelay } from '../util/backoff.js';
 import { redactSecrets, type SecretKeyTest, secretKeyTest } from '../util/redact.js';
 import { uuidv7 } from '../util/uuidv7.js';
 import {
+  type CompactCall,
+  compactEndDuration,
+  compactProposal,
+  endPayloadJson,
+  isCompactStart,
+  startPayloadJson,
+} from './compact-calls.js';
+import { NEXT_EVENT_ID } from './event-view.js';
+import {
   actionProposedPayload,
   approvalDecidedPayload,
   approvalRequestedPayload,
@@ -22,8 +31,8 @@ import {
 import { openTelemetryDatabase } from './schema.js';
 import { parseStoredObject, successFlag, textOrNull } from './stored-json.js';
 
-/** Rows per multi-row INSERT; 50 x 5 parameters stays far below SQLite's limit. */
-const EVENT_CHUNK = 50;
+/** Open calls (proposed, not yet ended) and distinct stored arguments remembered; beyond, the oldest are forgotten. */
+const MAX_REMEMBERED = 4096;
 
 // A Set lookup instead of zod: logEvent is on every agent step.
 /** Payload members that hold tool arguments, whose secrets are redacted. */
@@ -228,7 +237,18 @@ export interface TelemetryStats {
 const EVENT = 0;
 const RUN_START = 1;
 const RUN_END = 2;
-type OpKind = typeof EVENT | typeof RUN_START | typeof RUN_END;
+/** An allowed call's proposal: the compact row. */
+const CALL = 3;
+/** The start, then the end, of a compact call: its row's columns, or a row update. */
+const CALL_START = 4;
+const CALL_END = 5;
+type OpKind =
+  | typeof EVENT
+  | typeof RUN_START
+  | typeof RUN_END
+  | typeof CALL
+  | typeof CALL_START
+  | typeof CALL_END;
 
 // One shape for every buffered row keeps the flush loop monomorphic.
 interface Op {
@@ -246,6 +266,14 @@ interface Op {
   success: number | null;
   /** The seed's other run columns: seed, agent_version, model (starts); validation_details (ends). */
   run: RunColumns | null;
+  /** The compact call a CALL, CALL_START or CALL_END op belongs to (`json` holds an end's duration). */
+  call: CompactCall | null;
+}
+
+/** What a committed batch wrote that the logger remembers: compact rows and new arguments. */
+interface WrittenBatch {
+  calls: CompactCall[];
+  newArgs: Map<string, number>;
 }
 
 interface RunColumns {
@@ -285,13 +313,19 @@ export class TelemetryLogger {
   private readonly maxBuffered: number;
   private readonly onError: (error: TelemetryError) => void;
   private readonly isSecret: SecretKeyTest | undefined;
-  private readonly writeBatch: (ops: readonly Op[]) => void;
+  private readonly writeBatch: (ops: readonly Op[]) => WrittenBatch;
   private readonly selectRunEvents: SqliteStatement;
   private readonly selectRunsByCondition: SqliteStatement;
   private readonly selectRun: SqliteStatement;
   private readonly exitFlush = () => this.flushAtExit();
 
   private pending: Op[] = [];
+  /**
+   * Buffered starts and ends of compact calls: columns of their call's row,
+   * not rows, so they do not count toward `batchSize` (a flush every
+   * `batchSize` calls rather than every third of it).
+   */
+  private steps = 0;
   /** Index of the oldest live row in `pending`; rows before it were dropped. */
   private head = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -302,6 +336,12 @@ export class TelemetryLogger {
   private retryAt = 0;
   private failedFlushes = 0;
   private written = 0;
+  /** Flush attempts so far: tells the compact rows of this attempt from older ones. */
+  private attempts = 0;
+  /** Allowed calls proposed and not yet ended, by action id: where their start and end go. */
+  private readonly openCalls = new Map<string, CompactCall>();
+  /** Stored arguments JSON -> its tool_args id, so each distinct value is stored once. */
+  private readonly argsIds = new Map<string, number>();
   private droppedTotal = 0;
   private droppedUnreported = 0;
 
@@ -322,8 +362,26 @@ export class TelemetryLogger {
       synchronous: this.required ? 'FULL' : 'NORMAL',
     });
 
+    // Every event takes the next id of the one sequence the view orders by
+    // (event-view.ts); an ignored duplicate event_id gives its id back.
     const insertEvent = this.db.prepare(
-      'INSERT OR IGNORE INTO trace_events (event_id, run_id, event_type, timestamp, payload) VALUES (?, ?, ?, ?, ?)',
+      'INSERT OR IGNORE INTO stored_events (id, event_id, run_id, event_type, timestamp, payload) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    const readNextId = this.db.prepare(`SELECT ${NEXT_EVENT_ID} AS next`).pluck();
+    const saveNextId = this.db.prepare('UPDATE trace_event_ids SET next_id = ?');
+    const insertArgs = this.db.prepare('INSERT INTO tool_args (args) VALUES (?)');
+    const insertCall = this.db.prepare(
+      `INSERT INTO tool_calls (id, run_id, proposed_at, proposed_event_id, action_id, tool_name,
+         args_hash, args_id, risk_class, side_effects, rationale, context_refs, server, annotations,
+         policy_name, policy_reason, policy_rule, start_id, started_at, start_event_id,
+         end_id, ended_at, end_event_id, duration_ms)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    const updateStart = this.db.prepare(
+      'UPDATE tool_calls SET start_id = ?, started_at = ?, start_event_id = ? WHERE id = ? AND run_id = ?',
+    );
+    const updateEnd = this.db.prepare(
+      'UPDATE tool_calls SET end_id = ?, ended_at = ?, end_event_id = ?, duration_ms = ? WHERE id = ? AND run_id = ?',
     );
     const insertRun = this.db.prepare(
       `INSERT INTO runs (run_id, condition_id, scenario_id, started_at, metadata, seed, agent_version, model)
@@ -346,19 +404,71 @@ export class TelemetryLogger {
            ELSE excluded.metadata
          END`,
     );
-    // Runs of consecutive events go in as multi-row INSERTs: one statement
-    // per EVENT_CHUNK rows costs a fraction of one statement per row, and
-    // rows keep their order (rowid) exactly as with single inserts.
-    const insertEvents = this.db.prepare(
-      `INSERT OR IGNORE INTO trace_events (event_id, run_id, event_type, timestamp, payload) VALUES ${Array(EVENT_CHUNK).fill('(?, ?, ?, ?, ?)').join(', ')}`,
-    );
-    const params: unknown[] = new Array(EVENT_CHUNK * 5);
-    this.writeBatch = this.db.transaction((ops: readonly Op[]) => {
-      let i = 0;
-      while (i < ops.length) {
-        const op = ops[i]!;
-        if (op.kind !== EVENT) {
-          if (op.kind === RUN_START)
+    this.writeBatch = this.db.transaction((ops: readonly Op[]): WrittenBatch => {
+      const attempt = ++this.attempts;
+      let next = Number(readNextId.get());
+      const calls: CompactCall[] = [];
+      const newArgs = new Map<string, number>();
+      for (const op of ops) {
+        switch (op.kind) {
+          case EVENT:
+            if (insertEvent.run(next, op.id, op.runId, op.text, op.timestamp, op.json).changes > 0)
+              next++;
+            break;
+          case CALL: {
+            const c = op.call!;
+            c.id = next++;
+            c.attempt = attempt;
+            c.startId = 0;
+            c.startedAt = null;
+            c.startEventId = null;
+            c.endId = 0;
+            c.endedAt = null;
+            c.endEventId = null;
+            c.durationMs = null;
+            calls.push(c);
+            break;
+          }
+          case CALL_START: {
+            const c = op.call!;
+            const id = next++;
+            if (c.attempt === attempt && !c.written) {
+              c.startId = id;
+              c.startedAt = op.timestamp;
+              c.startEventId = op.id;
+            } else if (
+              !c.written ||
+              updateStart.run(id, op.timestamp, op.id, c.id, c.runId).changes === 0
+            ) {
+              // Its row was dropped (disk failing) or rewritten by another tool: a full row.
+              insertEvent.run(id, op.id, op.runId, op.text, op.timestamp, startPayloadJson(c));
+            }
+            break;
+          }
+          case CALL_END: {
+            const c = op.call!;
+            const id = next++;
+            if (c.attempt === attempt && !c.written) {
+              c.endId = id;
+              c.endedAt = op.timestamp;
+              c.endEventId = op.id;
+              c.durationMs = op.json;
+            } else if (
+              !c.written ||
+              updateEnd.run(id, op.timestamp, op.id, op.json, c.id, c.runId).changes === 0
+            ) {
+              insertEvent.run(
+                id,
+                op.id,
+                op.runId,
+                op.text,
+                op.timestamp,
+                endPayloadJson(c, op.json!),
+              );
+            }
+            break;
+          }
+          case RUN_START:
             insertRun.run(
               op.id,
               op.text,
@@ -369,7 +479,8 @@ export class TelemetryLogger {
               op.run?.agentVersion ?? null,
               op.run?.model ?? null,
             );
-          else
+            break;
+          default:
             finishRun.run(
               op.id,
               op.timestamp,
@@ -378,29 +489,43 @@ export class TelemetryLogger {
               op.json,
               op.run?.validationDetails ?? null,
             );
-          i++;
-          continue;
         }
-        let n = 0;
-        while (n < EVENT_CHUNK && i + n < ops.length && ops[i + n]!.kind === EVENT) n++;
-        if (n === EVENT_CHUNK) {
-          for (let k = 0; k < n; k++) {
-            const e = ops[i + k]!;
-            params[k * 5] = e.id;
-            params[k * 5 + 1] = e.runId;
-            params[k * 5 + 2] = e.text;
-            params[k * 5 + 3] = e.timestamp;
-            params[k * 5 + 4] = e.json;
-          }
-          insertEvents.run(params);
-        } else {
-          for (let k = 0; k < n; k++) {
-            const e = ops[i + k]!;
-            insertEvent.run(e.id, e.runId, e.text, e.timestamp, e.json);
-          }
-        }
-        i += n;
       }
+      for (const c of calls) {
+        let argsId = this.argsIds.get(c.argsJson) ?? newArgs.get(c.argsJson);
+        if (argsId === undefined) {
+          argsId = Number(insertArgs.run(c.argsJson).lastInsertRowid);
+          newArgs.set(c.argsJson, argsId);
+        }
+        insertCall.run(
+          c.id,
+          c.runId,
+          c.proposedAt,
+          c.proposedEventId,
+          c.actionId,
+          c.toolName,
+          c.argsHash,
+          argsId,
+          c.riskClass,
+          c.sideEffects,
+          c.rationale,
+          c.contextRefs,
+          c.server,
+          c.annotations,
+          c.policyName,
+          c.policyReason,
+          c.policyRule,
+          c.startId || null,
+          c.startedAt,
+          c.startEventId,
+          c.endId || null,
+          c.endedAt,
+          c.endEventId,
+          c.durationMs,
+        );
+      }
+      saveNextId.run(next);
+      return { calls, newArgs };
     }).immediate;
     // id is insertion order, which for one logger is the order events were logged.
     this.selectRunEvents = this.db.prepare(
@@ -469,6 +594,7 @@ export class TelemetryLogger {
       extra: scenario,
       success: null,
       run,
+      call: null,
     });
     // The seed's run_start keys, then ours (condition, scenario) as before.
     this.enqueueEvent(
@@ -516,6 +642,7 @@ export class TelemetryLogger {
       extra: null,
       success,
       run: { validationDetails: details },
+      call: null,
     });
     // The seed's run_end keys (task_success, validation_details), then ours.
     this.enqueueEvent(
@@ -545,6 +672,16 @@ export class TelemetryLogger {
       );
     }
     requireId(input.runId, 'runId');
+    // A replayable event (its own id) stays a full row: only those are deduplicated.
+    if (input.eventId === undefined && input.payload) {
+      const compact = this.compactOp(input.runId, eventType, input.payload, input.timestamp);
+      if (compact !== undefined) {
+        this.pending.push(compact);
+        if (compact.kind !== CALL) this.steps++;
+        this.afterEnqueue(1);
+        return compact.id;
+      }
+    }
     const eventId = input.eventId ?? uuidv7();
     if (input.eventId !== undefined) requireId(eventId, 'eventId');
     this.enqueueEvent(
@@ -557,6 +694,47 @@ export class TelemetryLogger {
     this.afterEnqueue(1);
     return eventId;
   }
+
+  /**
+   * The op of an allowed call's proposal, start or successful end in the
+   * compact form (compact-calls.ts), or undefined for a full row.
+   */
+  private compactOp(
+    runId: string,
+    eventType: string,
+    payload: TracePayload,
+    at: string | Date | undefined,
+  ): Op | undefined {
+    const actionId = payload.action_id;
+    if (typeof actionId !== 'string') return undefined;
+    if (eventType === 'action_proposed') {
+      const timestamp = toIso(at);
+      const call = compactProposal(payload, runId, timestamp, this.argsJson);
+      if (call === undefined) return undefined;
+      const eventId = uuidv7();
+      call.proposedEventId = eventId;
+      remember(this.openCalls, actionId, call);
+      return callOp(CALL, eventId, runId, eventType, timestamp, null, call);
+    }
+    const call = this.openCalls.get(actionId);
+    if (call === undefined || call.runId !== runId) return undefined;
+    if (eventType === 'tool_execution_start') {
+      if (call.startLogged || !isCompactStart(payload, call)) return undefined;
+      call.startLogged = true;
+      return callOp(CALL_START, uuidv7(), runId, eventType, toIso(at), null, call);
+    }
+    if (eventType !== 'tool_execution_end') return undefined;
+    const duration = compactEndDuration(payload, call);
+    this.openCalls.delete(actionId);
+    if (duration === undefined) return undefined;
+    return callOp(CALL_END, uuidv7(), runId, eventType, toIso(at), duration, call);
+  }
+
+  /** The stored JSON of tool arguments: secrets redacted (see `redactKeys`). */
+  private readonly argsJson = (args: object): string | undefined => {
+    const text = JSON.stringify(this.isSecret ? redactSecrets(args, this.isSecret) : args);
+    return text !== undefined && text.charCodeAt(0) === 123 ? text : undefined;
+  };
 
   /** The payload with secrets in its tool arguments hashed (see `redactKeys`). */
   private redacted(payload: TracePayload | undefined): TracePayload | undefined {
@@ -593,6 +771,7 @@ export class TelemetryLogger {
     const withdraw = () => {
       const at = op === undefined ? -1 : this.pending.lastIndexOf(op);
       if (at >= this.head) this.pending.splice(at, 1);
+      this.recountSteps();
     };
     try {
       if (this.flushNow(true)) return eventId;
@@ -800,6 +979,7 @@ export class TelemetryLogger {
       extra: null,
       success: null,
       run: null,
+      call: null,
     });
   }
 
@@ -814,7 +994,7 @@ export class TelemetryLogger {
       this.dropOldest(size - this.maxBuffered);
       size = this.maxBuffered;
     }
-    if (size >= this.batchSize) {
+    if (size - this.steps >= this.batchSize) {
       // While the disk is failing, retry on the backoff schedule rather than
       // on every event.
       if (this.failure !== undefined && !this.required && Date.now() < this.retryAt) return;
@@ -824,6 +1004,7 @@ export class TelemetryLogger {
         // Only reached with `required`: the caller gets the error, so this
         // call's rows must not be written later behind its back.
         this.pending.length -= added;
+        this.recountSteps();
         throw err;
       }
     } else if (this.timer === undefined && this.flushIntervalMs > 0) {
@@ -831,8 +1012,21 @@ export class TelemetryLogger {
     }
   }
 
+  private recountSteps(): void {
+    let steps = 0;
+    for (let i = this.head; i < this.pending.length; i++) {
+      const kind = this.pending[i]!.kind;
+      if (kind === CALL_START || kind === CALL_END) steps++;
+    }
+    this.steps = steps;
+  }
+
   private dropOldest(count: number): void {
-    for (let i = 0; i < count; i++) this.pending[this.head + i] = undefined as unknown as Op;
+    for (let i = 0; i < count; i++) {
+      const kind = this.pending[this.head + i]!.kind;
+      if (kind === CALL_START || kind === CALL_END) this.steps--;
+      this.pending[this.head + i] = undefined as unknown as Op;
+    }
     this.head += count;
     this.droppedTotal += count;
     this.droppedUnreported += count;
@@ -852,9 +1046,12 @@ export class TelemetryLogger {
     const batch = this.head === 0 ? this.pending : this.pending.slice(this.head);
     this.pending = [];
     this.head = 0;
+    this.steps = 0;
     this.flushing = true;
     try {
-      this.writeBatch(batch);
+      const done = this.writeBatch(batch);
+      for (const c of done.calls) c.written = true;
+      for (const [json, id] of done.newArgs) remember(this.argsIds, json, id);
       this.written += batch.length;
       this.failure = undefined;
       this.failedFlushes = 0;
@@ -862,6 +1059,7 @@ export class TelemetryLogger {
       return true;
     } catch (cause) {
       this.pending = this.pending.length === 0 ? batch : batch.concat(this.pending);
+      this.recountSteps();
       const firstFailure = this.failure === undefined;
       this.failure = new TelemetryError(
         'HITLOOP_TELEMETRY_WRITE',
@@ -935,6 +1133,7 @@ export class TelemetryLogger {
     const count = this.pending.length - this.head;
     this.pending = [];
     this.head = 0;
+    this.steps = 0;
     this.droppedTotal += count;
     this.report(
       new TelemetryError(
@@ -1053,6 +1252,35 @@ function requireId(value: unknown, name: string): void {
   if (typeof value !== 'string' || value.length === 0) {
     throw new TypeError(`${name} must be a non-empty string`);
   }
+}
+
+function callOp(
+  kind: OpKind,
+  eventId: string,
+  runId: string,
+  eventType: string,
+  timestamp: string,
+  json: string | null,
+  call: CompactCall,
+): Op {
+  return {
+    kind,
+    id: eventId,
+    runId,
+    text: eventType,
+    timestamp,
+    json,
+    extra: null,
+    success: null,
+    run: null,
+    call,
+  };
+}
+
+/** Map.set with a bound: past MAX_REMEMBERED entries the oldest is forgotten. */
+function remember<V>(map: Map<string, V>, key: string, value: V): void {
+  map.set(key, value);
+  if (map.size > MAX_REMEMBERED) map.delete(map.keys().next().value as string);
 }
 
 function positiveInt(value: number, name: string): number {

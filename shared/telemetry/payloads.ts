@@ -57,13 +57,13 @@ export function actionVerdictPayload(
   policyName: string,
   verdict: PolicyDecision,
 ): TracePayload {
-  return {
-    ...actionProposedPayload(action),
-    policy_name: policyName,
-    policy_verdict: verdict.verdict,
-    policy_reason: verdict.reason,
-    policy_rule: verdict.rule ?? null,
-  };
+  // Added to the fresh object rather than spread into a copy: this runs for every call.
+  const payload = actionProposedPayload(action);
+  payload.policy_name = policyName;
+  payload.policy_verdict = verdict.verdict;
+  payload.policy_reason = verdict.reason;
+  payload.policy_rule = verdict.rule ?? null;
+  return payload;
 }
 
 /**

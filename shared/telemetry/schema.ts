@@ -5,6 +5,7 @@ import { openSqlite, SqliteUnavailableError } from '../sqlite/open.js';
 import type { SqliteDatabase } from '../sqlite/types.js';
 import { backoffDelay } from '../util/backoff.js';
 import { ownerOnly } from '../util/owner-only.js';
+import { EVENT_VIEW_DDL } from './event-view.js';
 
 /**
  * The schema version this code writes, stored in `PRAGMA user_version`.
@@ -18,12 +19,15 @@ import { ownerOnly } from '../util/owner-only.js';
  *   `trace_events.id`, `timestamp`, `run_id`, `event_type`, `payload`), then
  *   ours: `runs.metadata` and `trace_events.event_id` (the stable id that
  *   makes a replayed event idempotent). A file the Python library wrote
- *   (user_version 0, its tables) is adopted as version 3 by adding ours.
+ *   (user_version 0, its tables) is adopted by adding ours.
+ * - 4: the same columns, with `trace_events` a view over full rows
+ *   (`stored_events`, the former table) and one compact row per allowed call
+ *   (`tool_calls`, arguments once in `tool_args`); see event-view.ts.
  *
  * @example
  * db.pragma('user_version', { simple: true }) === TELEMETRY_SCHEMA_VERSION // after opening with the logger
  */
-export const TELEMETRY_SCHEMA_VERSION = 3;
+export const TELEMETRY_SCHEMA_VERSION = 4;
 
 /**
  * Columns of the current layout, in table order: the seed's first, then ours.
@@ -232,7 +236,15 @@ const MIGRATIONS: ReadonlyArray<(db: SqliteDatabase, file: string) => void> = [
     db.exec(BACKFILL_SEED_KEYS);
     db.exec(SEED_INDEXES_DDL);
   },
+  (db) => {
+    // Every row and id stays; the table keeps its index names.
+    db.exec('ALTER TABLE trace_events RENAME TO stored_events');
+    db.exec(EVENT_VIEW_DDL);
+  },
 ];
+
+/** The version of the seed's tables as such: the step to 4 puts the view in front of them. */
+const SEED_LAYOUT_VERSION = 3;
 
 /**
  * Options for {@link openTelemetryDatabase}.
@@ -336,7 +348,7 @@ function adoptUnversioned(db: SqliteDatabase, file: string): number {
   if (!hasRuns && !hasEvents) {
     db.exec(SEED_TABLES_DDL);
     db.exec(SEED_INDEXES_DDL);
-    return TELEMETRY_SCHEMA_VERSION;
+    return SEED_LAYOUT_VERSION;
   }
   if (hasRuns && hasEvents && telemetryLayout(db) === 'seed') {
     requireLayout(db, file, 'seed');
@@ -346,7 +358,7 @@ function adoptUnversioned(db: SqliteDatabase, file: string): number {
     if (!columnNames(db, 'trace_events').has('event_id'))
       db.exec('ALTER TABLE trace_events ADD COLUMN event_id TEXT');
     db.exec(SEED_INDEXES_DDL);
-    return TELEMETRY_SCHEMA_VERSION;
+    return SEED_LAYOUT_VERSION;
   }
   if (hasRuns && hasEvents) {
     requireLayout(db, file, 'legacy');
@@ -430,10 +442,12 @@ export function columnNames(db: SqliteDatabase, table: string): Set<string> {
   return new Set(rows.map((r) => r.name));
 }
 
+/** A table, or (from version 4, `trace_events`) a view readers query the same way. */
 function hasTable(db: SqliteDatabase, table: string): boolean {
   return (
-    db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) !==
-    undefined
+    db
+      .prepare("SELECT 1 FROM sqlite_master WHERE type IN ('table', 'view') AND name = ?")
+      .get(table) !== undefined
   );
 }
 

@@ -14,7 +14,7 @@ describe('examples/quickstart', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain('3/3 actions ran');
     const conn = new Database(db, { readonly: true });
-    const types = conn.prepare('select event_type from trace_events order by rowid').pluck().all();
+    const types = conn.prepare('select event_type from trace_events order by id').pluck().all();
     conn.close();
     expect(types.filter((t) => t === 'approval_decided')).toHaveLength(2);
     expect(types.filter((t) => t === 'tool_execution_end')).toHaveLength(3);

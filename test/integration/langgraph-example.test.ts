@@ -13,7 +13,7 @@ const example = fileURLToPath(new URL('../../dist/examples/langgraph-agent.js', 
 function eventTypes(db: string): string[] {
   const conn = new Database(db, { readonly: true });
   const types = conn
-    .prepare('select event_type from trace_events order by rowid')
+    .prepare('select event_type from trace_events order by id')
     .pluck()
     .all() as string[];
   conn.close();

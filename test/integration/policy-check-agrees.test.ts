@@ -158,9 +158,7 @@ function proxyDecisions(db: string): Array<{ verdict: string; rule: string }> {
   const handle = new Database(db, { readonly: true });
   try {
     const rows = handle
-      .prepare(
-        "SELECT payload FROM trace_events WHERE event_type = 'action_proposed' ORDER BY rowid",
-      )
+      .prepare("SELECT payload FROM trace_events WHERE event_type = 'action_proposed' ORDER BY id")
       .all() as Array<{ payload: string }>;
     return rows.map((r) => {
       const p = JSON.parse(r.payload) as { policy_verdict: string; policy_rule: string };

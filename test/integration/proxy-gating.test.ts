@@ -102,7 +102,7 @@ function eventsFor(path: string): Record<string, Array<Record<string, unknown>>>
   const db = new Database(telemetryDb, { readonly: true });
   try {
     const rows = db
-      .prepare('SELECT event_type, payload FROM trace_events ORDER BY rowid')
+      .prepare('SELECT event_type, payload FROM trace_events ORDER BY id')
       .all() as Array<{ event_type: string; payload: string }>;
     const parsed = rows.map((r) => ({ type: r.event_type, payload: JSON.parse(r.payload) }));
     const proposed = parsed.find(
@@ -131,7 +131,7 @@ function eventOrder(path: string): string[] {
   const db = new Database(telemetryDb, { readonly: true });
   try {
     const rows = db
-      .prepare('SELECT event_type, payload FROM trace_events ORDER BY rowid')
+      .prepare('SELECT event_type, payload FROM trace_events ORDER BY id')
       .all() as Array<{ event_type: string; payload: string }>;
     return rows
       .filter((r) => (JSON.parse(r.payload) as { action_id?: unknown }).action_id === id)
@@ -153,9 +153,7 @@ describe('hitloop proxy: allow, deny and ask', () => {
     expect(asked).toHaveLength(0);
   });
 
-  it('allow: telemetry has proposed, start and end of the call, once each and in that order', async () => {
-    // The proxy records start and end after sending (off the client's path);
-    // the order in the file must not change because of it.
+  it('allow: telemetry has proposed, start and end of the call, once each and in that order, as one compact row', async () => {
     const path = join(root, 'ordered.txt');
     writeFileSync(path, 'x');
     const result = await proxy.client.callTool({
@@ -168,6 +166,25 @@ describe('hitloop proxy: allow, deny and ask', () => {
       return order.includes('tool_execution_end') ? order : undefined;
     }, 'telemetry of the allowed call');
     expect(types).toEqual(['action_proposed', 'tool_execution_start', 'tool_execution_end']);
+    // All three are one tool_calls row (the trace_events view rebuilds them).
+    const db = new Database(telemetryDb, { readonly: true });
+    try {
+      const actionId = eventsFor(path).action_proposed?.[0]?.action_id;
+      expect(
+        db
+          .prepare(
+            'SELECT count(*) AS n FROM tool_calls WHERE action_id = ? AND start_id IS NOT NULL AND end_id IS NOT NULL',
+          )
+          .get(actionId),
+      ).toEqual({ n: 1 });
+      expect(
+        db
+          .prepare("SELECT count(*) AS n FROM stored_events WHERE payload LIKE '%' || ? || '%'")
+          .get(actionId),
+      ).toEqual({ n: 0 });
+    } finally {
+      db.close();
+    }
   });
 
   it('deny: isError, says NOT executed and why, and the file is not written', async () => {

@@ -80,7 +80,7 @@ async function executed(path: string, outcome: 'denied' | 'ran'): Promise<boolea
     const db = new Database(telemetryDb, { readonly: true });
     try {
       return db
-        .prepare('SELECT event_type, payload FROM trace_events ORDER BY rowid')
+        .prepare('SELECT event_type, payload FROM trace_events ORDER BY id')
         .all()
         .map((r) => {
           const row = r as { event_type: string; payload: string };

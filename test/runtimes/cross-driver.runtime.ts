@@ -67,7 +67,7 @@ describe.skipIf(!NODE24)('better-sqlite3 and node:sqlite on one file, at once', 
       (
         db
           .prepare(
-            "SELECT payload FROM trace_events WHERE run_id = ? AND event_type = 'llm_call' ORDER BY rowid",
+            "SELECT payload FROM trace_events WHERE run_id = ? AND event_type = 'llm_call' ORDER BY id",
           )
           .pluck()
           .all(run) as string[]

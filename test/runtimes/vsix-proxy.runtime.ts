@@ -221,7 +221,7 @@ describe.skipIf(!REQUIRED).each(RUNTIMES)(
       const db = new Database(telemetry, { readonly: true, fileMustExist: true });
       const decided = db
         .prepare(
-          "SELECT json_extract(payload, '$.approved') AS approved FROM trace_events WHERE event_type = 'approval_decided' ORDER BY rowid",
+          "SELECT json_extract(payload, '$.approved') AS approved FROM trace_events WHERE event_type = 'approval_decided' ORDER BY id",
         )
         .pluck()
         .all();

@@ -185,7 +185,7 @@ describe('no leak: policies and reviewers never see the ground truth', () => {
     });
     const { records } = await new ExperimentRunner({ seed: 4, logger }).run(conditions);
     const rows = logger.database
-      .prepare('SELECT run_id, event_type FROM trace_events ORDER BY rowid')
+      .prepare('SELECT run_id, event_type FROM trace_events ORDER BY id')
       .all() as Array<{ run_id: string; event_type: string }>;
     const injectedRuns = records.filter((r) => r.injected).map((r) => `always_review:${r.task_id}`);
     expect(injectedRuns.length).toBeGreaterThan(10);

@@ -38,7 +38,7 @@ function storedIndexes(): number[] {
   const db = openSqlite(file, { readonly: true });
   try {
     return (
-      db.prepare('SELECT payload FROM trace_events ORDER BY rowid').pluck().all() as string[]
+      db.prepare('SELECT payload FROM trace_events ORDER BY id').pluck().all() as string[]
     ).map((p) => (JSON.parse(p) as { i: number }).i);
   } finally {
     db.close();

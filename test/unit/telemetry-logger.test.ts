@@ -8,6 +8,7 @@ import { ToolResult } from '../../shared/models/tool-result.js';
 import type { EventType } from '../../shared/models/trace-event.js';
 import { openSqlite } from '../../shared/sqlite/open.js';
 import { TelemetryLogger } from '../../shared/telemetry/logger.js';
+import { actionVerdictPayload } from '../../shared/telemetry/payloads.js';
 import { argsHash } from '../../shared/util/canonical-json.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
@@ -73,6 +74,32 @@ describe('TelemetryLogger', () => {
     expect(countEvents()).toBe(500);
     log.flush();
     expect(countEvents()).toBe(999);
+  });
+
+  it('counts an allowed call as one row toward batchSize: its start and end are columns of it', () => {
+    const log = logger({ batchSize: 3, flushIntervalMs: 0 });
+    const allowed = (i: number) => {
+      const action = createAction({ toolName: 'echo', toolArgs: { i } });
+      log.logEvent({
+        runId: 'r',
+        eventType: 'action_proposed',
+        payload: actionVerdictPayload(action, 'allow_all', { verdict: 'allow', reason: 'ok' }),
+      });
+      log.logToolExecutionStart('r', action);
+      log.logToolExecutionEnd('r', {
+        actionId: action.id,
+        success: true,
+        durationMs: 1,
+        executed: true,
+      });
+    };
+    allowed(0);
+    allowed(1);
+    expect(countEvents()).toBe(0);
+    allowed(2); // the third call's proposal is the third row
+    expect(countEvents()).toBe(7);
+    log.flush();
+    expect(countEvents()).toBe(9);
   });
 
   it('flushes on its timer without keeping rows waiting', async () => {

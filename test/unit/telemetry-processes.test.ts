@@ -50,7 +50,7 @@ describe('telemetry across processes', () => {
       (
         db
           .prepare(
-            "SELECT payload FROM trace_events WHERE run_id = ? AND event_type = 'llm_call' ORDER BY rowid",
+            "SELECT payload FROM trace_events WHERE run_id = ? AND event_type = 'llm_call' ORDER BY id",
           )
           .pluck()
           .all(writer) as string[]
@@ -73,19 +73,19 @@ describe('telemetry across processes', () => {
     ]);
     // Interleaving really happened: writer-b's rows are not all after writer-a's.
     const firstB = db
-      .prepare("SELECT min(rowid) FROM trace_events WHERE run_id = 'writer-b'")
+      .prepare("SELECT min(id) FROM trace_events WHERE run_id = 'writer-b'")
       .pluck()
       .get() as number;
     const lastA = db
-      .prepare("SELECT max(rowid) FROM trace_events WHERE run_id = 'writer-a'")
+      .prepare("SELECT max(id) FROM trace_events WHERE run_id = 'writer-a'")
       .pluck()
       .get() as number;
     const firstA = db
-      .prepare("SELECT min(rowid) FROM trace_events WHERE run_id = 'writer-a'")
+      .prepare("SELECT min(id) FROM trace_events WHERE run_id = 'writer-a'")
       .pluck()
       .get() as number;
     const lastB = db
-      .prepare("SELECT max(rowid) FROM trace_events WHERE run_id = 'writer-b'")
+      .prepare("SELECT max(id) FROM trace_events WHERE run_id = 'writer-b'")
       .pluck()
       .get() as number;
     expect(firstB < lastA && firstA < lastB).toBe(true);
@@ -102,7 +102,7 @@ describe('telemetry across processes', () => {
       expect(result.ms).toBeLessThan(15_000);
       const db = openSqlite(file, { readonly: true });
       const rows = db
-        .prepare('SELECT payload FROM trace_events ORDER BY rowid')
+        .prepare('SELECT payload FROM trace_events ORDER BY id')
         .pluck()
         .all() as string[];
       db.close();

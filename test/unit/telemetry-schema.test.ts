@@ -112,7 +112,7 @@ function createPythonSeedFile(file: string): void {
 }
 
 describe('telemetry schema', () => {
-  it('creates the seed’s tables (its columns, types and index names) plus ours, WAL and user_version 3', () => {
+  it('creates the seed’s tables (its columns, types and index names) plus ours, WAL and user_version 4', () => {
     const file = join(dir, 'new.db');
     new TelemetryLogger({ dbPath: file }).close();
     const db = openSqlite(file, { readonly: true });
@@ -139,8 +139,8 @@ describe('telemetry schema', () => {
       'event_id',
     ]);
     const types = db
-      .prepare('SELECT name, type, "notnull" FROM pragma_table_info(\'trace_events\')')
-      .all();
+      .prepare('SELECT name, type, "notnull" FROM pragma_table_info(\'stored_events\')')
+      .all() as Array<{ name: string; type: string; notnull: number }>;
     expect(types.slice(0, 5)).toEqual([
       { name: 'id', type: 'INTEGER', notnull: 1 },
       { name: 'timestamp', type: 'DATETIME', notnull: 1 },
@@ -151,13 +151,23 @@ describe('telemetry schema', () => {
     expect(indexes(db)).toEqual([
       'ix_runs_condition_id',
       'ix_runs_run_id',
+      'ix_tool_calls_run_id',
       'ix_trace_events_event_id',
       'ix_trace_events_event_type',
       'ix_trace_events_run_id',
       'ix_trace_events_timestamp',
     ]);
-    expect(db.pragma('user_version', { simple: true })).toBe(3);
-    expect(TELEMETRY_SCHEMA_VERSION).toBe(3);
+    // The seed's table holds full rows under another name; trace_events is
+    // the view that adds the compact allowed calls, with the same columns.
+    expect(
+      db.prepare("SELECT type FROM sqlite_master WHERE name = 'trace_events'").pluck().get(),
+    ).toBe('view');
+    expect(db.prepare("SELECT name, type FROM pragma_table_info('trace_events')").all()).toEqual(
+      // The payload's declared type is lost in the union (its values are the same text).
+      types.map(({ name, type }) => ({ name, type: name === 'payload' ? 'BLOB' : type })),
+    );
+    expect(db.pragma('user_version', { simple: true })).toBe(4);
+    expect(TELEMETRY_SCHEMA_VERSION).toBe(4);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     db.close();
   });
@@ -235,7 +245,7 @@ describe('telemetry schema', () => {
 
     const logger = new TelemetryLogger({ dbPath: file });
     const db = logger.database;
-    expect(db.pragma('user_version', { simple: true })).toBe(3);
+    expect(db.pragma('user_version', { simple: true })).toBe(4);
     expect(columns(db, 'runs')).toContain('condition_id');
     expect(indexes(db)).not.toContain('idx_runs_condition');
 
@@ -314,7 +324,7 @@ describe('telemetry schema', () => {
     const file = join(dir, 'users-file.db');
     copyFileSync(fileURLToPath(new URL('../fixtures/telemetry-v2.db', import.meta.url)), file);
     const logger = new TelemetryLogger({ dbPath: file });
-    expect(logger.database.pragma('user_version', { simple: true })).toBe(3);
+    expect(logger.database.pragma('user_version', { simple: true })).toBe(4);
     expect(logger.getRunsByCondition('risk_based')).toEqual([
       {
         runId: 'v2-run-1',
@@ -372,7 +382,7 @@ describe('telemetry schema', () => {
       const file = join(dir, `v${version}.db`);
       createLegacyFile(file, version);
       const logger = new TelemetryLogger({ dbPath: file });
-      expect(logger.database.pragma('user_version', { simple: true })).toBe(3);
+      expect(logger.database.pragma('user_version', { simple: true })).toBe(4);
       expect(logger.getRunEvents('seed-1')).toHaveLength(2);
       expect(logger.getRun('seed-1')).toMatchObject({ condition: 'risk_based', scenario: null });
       logger.close();
@@ -383,7 +393,7 @@ describe('telemetry schema', () => {
     const file = join(dir, 'python.db');
     createPythonSeedFile(file);
     const logger = new TelemetryLogger({ dbPath: file });
-    expect(logger.database.pragma('user_version', { simple: true })).toBe(3);
+    expect(logger.database.pragma('user_version', { simple: true })).toBe(4);
     expect(logger.getRun('py-1')).toMatchObject({
       condition: 'risk_based_human',
       scenario: 'email_draft',
@@ -408,7 +418,7 @@ describe('telemetry schema', () => {
 
   it('refuses a file written by a newer schema, naming the file and leaving it alone', () => {
     const file = join(dir, 'future.db');
-    createLegacyFile(file, 4);
+    createLegacyFile(file, 5);
     let error: unknown;
     try {
       new TelemetryLogger({ dbPath: file });
@@ -418,10 +428,10 @@ describe('telemetry schema', () => {
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).file).toBe(file);
     expect((error as Error).message).toMatch(
-      /schema version 4 is newer than this hitloop understands \(3\)/,
+      /schema version 5 is newer than this hitloop understands \(4\)/,
     );
     const db = openSqlite(file, { readonly: true });
-    expect(db.pragma('user_version', { simple: true })).toBe(4);
+    expect(db.pragma('user_version', { simple: true })).toBe(5);
     expect(columns(db, 'runs')).not.toContain('condition_id');
     db.close();
   });

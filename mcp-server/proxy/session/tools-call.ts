@@ -5,7 +5,6 @@ import {
   notExecutedMessage,
 } from '../../../shared/gate/approval-gate.js';
 import { type Action, createAction } from '../../../shared/models/action.js';
-import type { ApprovalRequest } from '../../../shared/models/approval-request.js';
 import type { Decision } from '../../../shared/models/decision.js';
 import type { ToolResult } from '../../../shared/models/tool-result.js';
 import type { HITLPolicy } from '../../../shared/policies/policy.js';
@@ -16,7 +15,6 @@ import {
   type TelemetryLogger,
 } from '../../../shared/telemetry/logger.js';
 import { toolExecutionStartPayload } from '../../../shared/telemetry/payloads.js';
-import { uuidv7 } from '../../../shared/util/uuidv7.js';
 import {
   ErrorCode,
   errorResponse,
@@ -53,6 +51,7 @@ import { loadValidators, type ToolCatalog, validatorsLoaded } from './tool-catal
 export class ToolsCallHandler {
   private readonly toolTimeouts: Array<{ pattern: RegExp; timeoutMs: number }>;
   private readonly executionTimeouts: Array<{ pattern: RegExp; timeoutMs: number }>;
+  private quietGate: GateLogger | undefined;
 
   constructor(
     private readonly core: SessionCore,
@@ -150,16 +149,7 @@ export class ToolsCallHandler {
     const policy = ownTool
       ? gatedOnArrival(this.core.config.policy, ownTool)
       : this.core.config.policy;
-    // Without `required`, the gate's action_proposed event is recorded once the
-    // call is on its way upstream (or answered), not before; with it, a failed
-    // write must stop the call, so the gate writes directly.
-    const held =
-      telemetry && !telemetry.required ? new HeldEvents(telemetry, this.core.deps.log) : undefined;
-    try {
-      await this.gateAndRun(msg, name, entry, action, call, telemetry, held, policy);
-    } finally {
-      held?.release();
-    }
+    await this.gateAndRun(msg, name, entry, action, call, telemetry, policy);
   }
 
   private async gateAndRun(
@@ -169,7 +159,6 @@ export class ToolsCallHandler {
     action: Action,
     call: InFlight,
     telemetry: TelemetryLogger | undefined,
-    held: HeldEvents | undefined,
     policy: HITLPolicy,
   ): Promise<void> {
     const isPermissionPrompt = entry === undefined;
@@ -179,7 +168,7 @@ export class ToolsCallHandler {
         policy,
         backend: this.core.backend!,
         runId: this.core.runId ?? 'no-telemetry',
-        logger: held ?? telemetry,
+        logger: telemetry && this.gateLogger(telemetry),
         context: this.requestContext(entry, msg.id),
         timeoutMs: this.timeoutFor(name),
         // Only a call that waits for a human needs a signal: made on first use,
@@ -233,7 +222,7 @@ export class ToolsCallHandler {
       });
     }
     const edit = outcome.kind === 'approved' && outcome.edited ? outcome.decision : undefined;
-    this.forwardCall(msg, entry!, action, outcome.args, call, telemetry, held, edit);
+    this.forwardCall(msg, entry!, action, outcome.args, call, telemetry, edit);
   }
 
   private forwardCall(
@@ -243,15 +232,9 @@ export class ToolsCallHandler {
     args: Record<string, unknown>,
     call: InFlight,
     telemetry: TelemetryLogger | undefined,
-    held: HeldEvents | undefined,
     edit?: Decision,
   ): void {
-    // With `required`, the call runs only once its record is on disk: the
-    // start event, and with it the proposal and decision the gate logged,
-    // committed and synced before the request leaves. A failed write stops
-    // the call here, before anything ran.
-    const logFirst = telemetry?.required === true;
-    if (logFirst && !this.recordStartDurably(msg, telemetry!, action, args)) return;
+    if (telemetry && !this.recordStart(msg, telemetry, action, args)) return;
     const params: Record<string, unknown> = {
       ...msg.params,
       name: entry.tool.name,
@@ -263,28 +246,11 @@ export class ToolsCallHandler {
       const upstreamToken = this.progress.upstreamToken(call);
       params._meta = { ...(params._meta as object), progressToken: upstreamToken };
     }
-    // Without `required`, events are recorded off the client's critical path: the gate's
-    // held events and the start event in a microtask queued after the
-    // request, which the stdio transports write from an earlier microtask
-    // (WriteCoalescer), so the server is already working meanwhile. An answer
-    // that comes sooner (an in-process upstream) records them first, so the
-    // order of events holds.
-    let startLogged = logFirst;
-    const logStart = () => {
-      if (startLogged) return;
-      startLogged = true;
-      held?.release();
-      if (telemetry)
-        recordQuietly(this.core.deps.log, 'tool_execution_start', () =>
-          telemetry.logToolExecutionStart(this.core.runId!, action, args),
-        );
-    };
     const started = performance.now();
     call.server = entry.server;
     call.upstreamId = entry.server.forward('tools/call', params, (response, raw) => {
       clearTimeout(call.deadline);
       const durationMs = performance.now() - started;
-      logStart();
       this.core.inflight.delete(msg.id);
       this.progress.forget(call);
       if (call.cancelled) return;
@@ -315,25 +281,23 @@ export class ToolsCallHandler {
             withEditNote(response.result, args, edit, entry.structuredNote),
           );
       }
-      const result = { actionId: action.id, success, error, durationMs, executed: true };
-      if (logFirst) this.recordEndDurably(telemetry!, result);
+      if (telemetry)
+        this.recordEnd(telemetry, {
+          actionId: action.id,
+          success,
+          error,
+          durationMs,
+          executed: true,
+        });
       if (out) this.core.send(out, { relatedRequestId: msg.id });
       else this.core.relay(response, raw, call.upstreamId!, msg.id);
-      // After the answer's write, which is queued in a microtask ahead of this one.
-      if (telemetry && !logFirst)
-        queueMicrotask(() =>
-          recordQuietly(this.core.deps.log, 'tool_execution_end', () =>
-            telemetry.logToolExecutionEnd(this.core.runId!, result),
-          ),
-        );
     });
-    if (telemetry && !logFirst) queueMicrotask(logStart);
     const limitMs = this.executionTimeoutFor(msg.params?.name as string);
     if (limitMs > 0)
-      call.deadline = setTimeout(() => {
-        logStart();
-        this.executionTimedOut(msg, entry, action, call, limitMs, telemetry, started);
-      }, limitMs);
+      call.deadline = setTimeout(
+        () => this.executionTimedOut(msg, entry, action, call, limitMs, telemetry, started),
+        limitMs,
+      );
   }
 
   /**
@@ -365,11 +329,7 @@ export class ToolsCallHandler {
       durationMs: performance.now() - started,
       executed: true,
     };
-    if (telemetry?.required) this.recordEndDurably(telemetry, result);
-    else if (telemetry)
-      recordQuietly(this.core.deps.log, 'tool_execution_end', () =>
-        telemetry.logToolExecutionEnd(this.core.runId!, result),
-      );
+    if (telemetry) this.recordEnd(telemetry, result);
     this.core.send(
       resultResponse(
         msg.id,
@@ -382,22 +342,30 @@ export class ToolsCallHandler {
   }
 
   /**
-   * With `required` telemetry: commits the call's start (and what the gate
-   * logged before it). On failure the client gets a tool error saying
-   * nothing ran, and false is returned: the call must not be forwarded.
+   * Records a call's start before it is forwarded. With `required` telemetry
+   * it is committed and synced first, with what the gate logged before it:
+   * on failure the client gets a tool error saying nothing ran, and false is
+   * returned, so the call is not forwarded. Without `required` the row is
+   * buffered (an allowed call is one compact row, a few µs) and a failure
+   * never stops the call.
    */
-  private recordStartDurably(
+  private recordStart(
     msg: JsonRpcRequest,
     telemetry: TelemetryLogger,
     action: Action,
     args: Record<string, unknown>,
   ): boolean {
+    const start: LogEventInput = {
+      runId: this.core.runId!,
+      eventType: 'tool_execution_start',
+      payload: toolExecutionStartPayload(action, args),
+    };
+    if (!telemetry.required) {
+      recordQuietly(this.core.deps.log, 'tool_execution_start', () => telemetry.logEvent(start));
+      return true;
+    }
     try {
-      telemetry.logEventDurably({
-        runId: this.core.runId!,
-        eventType: 'tool_execution_start',
-        payload: toolExecutionStartPayload(action, args),
-      });
+      telemetry.logEventDurably(start);
       return true;
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
@@ -412,14 +380,19 @@ export class ToolsCallHandler {
   }
 
   /**
-   * With `required` telemetry: commits the end of a call before its answer
-   * is relayed, so an answered call is on record even if the proxy is killed
-   * next. The call has run: a failure is logged, and the answer still goes out.
+   * Records a call's end before its answer is relayed; with `required`
+   * committed, so an answered call is on record even if the proxy is killed
+   * next. The call has run: a failure is logged, and the answer still goes
+   * out (the row stays buffered for the next flush that succeeds).
    */
-  private recordEndDurably(telemetry: TelemetryLogger, result: ToolResult): void {
+  private recordEnd(telemetry: TelemetryLogger, result: ToolResult): void {
+    if (!telemetry.required) {
+      recordQuietly(this.core.deps.log, 'tool_execution_end', () =>
+        telemetry.logToolExecutionEnd(this.core.runId!, result),
+      );
+      return;
+    }
     try {
-      // Not withdrawn on failure, unlike the start: the call did run, so the
-      // row stays buffered for the next flush that succeeds.
       telemetry.logToolExecutionEnd(this.core.runId!, result);
       telemetry.flush();
     } catch (err) {
@@ -427,6 +400,17 @@ export class ToolsCallHandler {
         `telemetry: could not record the end of action ${result.actionId}, which ran: ${err instanceof Error ? err.message : String(err)}`,
       );
     }
+  }
+
+  /**
+   * What the gate logs to: with `required` the logger itself (a failed write
+   * stops the call); without, one that reports a failure and goes on, as
+   * every other write does then.
+   */
+  private gateLogger(telemetry: TelemetryLogger): GateLogger {
+    if (telemetry.required) return telemetry;
+    this.quietGate ??= quietGateLogger(telemetry, this.core.deps.log);
+    return this.quietGate;
   }
 
   private startKeepAlive(call: InFlight, name: string, reason: string): void {
@@ -492,48 +476,25 @@ export class ToolsCallHandler {
 }
 
 /**
- * The gate's logger for one call: events are held and handed to telemetry on
- * release(), so recording them happens after the call was forwarded. Order is
- * kept: an approval event flushes what is held first. Ids are assigned when
- * the gate logs, as it expects.
+ * The gate's logger without `required`: a failed write (e.g. the logger
+ * closed while the session ends) is reported, never thrown into the gate,
+ * which would refuse a call the policy allowed.
  */
-class HeldEvents implements GateLogger {
-  private held: LogEventInput[] = [];
-
-  constructor(
-    private readonly telemetry: TelemetryLogger,
-    private readonly log: Logger,
-  ) {}
-
-  logEvent(input: LogEventInput): string {
-    // The id now (the gate may use it); the timestamp when written, a few µs later.
-    input.eventId ??= uuidv7();
-    this.held.push(input);
-    return input.eventId;
-  }
-
-  logApprovalRequested(runId: string, request: ApprovalRequest, channel?: string): string {
-    this.release();
-    return this.telemetry.logApprovalRequested(runId, request, channel);
-  }
-
-  logApprovalDecided(
-    runId: string,
-    decision: Decision,
-    context?: Parameters<GateLogger['logApprovalDecided']>[2],
-  ): string {
-    this.release();
-    return this.telemetry.logApprovalDecided(runId, decision, context);
-  }
-
-  /** Writes what is held. Never throws: the call it belongs to may already be running. */
-  release(): void {
-    if (this.held.length === 0) return;
-    const events = this.held;
-    this.held = [];
-    for (const event of events)
-      recordQuietly(this.log, event.eventType, () => this.telemetry.logEvent(event));
-  }
+function quietGateLogger(telemetry: TelemetryLogger, log: Logger): GateLogger {
+  const quietly = (what: string, record: () => string): string => {
+    let id = '';
+    recordQuietly(log, what, () => {
+      id = record();
+    });
+    return id;
+  };
+  return {
+    logEvent: (input) => quietly(input.eventType, () => telemetry.logEvent(input)),
+    logApprovalRequested: (runId, request, channel) =>
+      quietly('approval_requested', () => telemetry.logApprovalRequested(runId, request, channel)),
+    logApprovalDecided: (runId, decision, context) =>
+      quietly('approval_decided', () => telemetry.logApprovalDecided(runId, decision, context)),
+  };
 }
 
 /** The call's abort signal, created on first use; already aborted if the call was withdrawn meanwhile. */
