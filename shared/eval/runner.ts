@@ -9,6 +9,10 @@ import { exportSeedResults, type SeedSummary, seedSummary } from './seed-export.
 import type { TrialRecord } from './trial-record.js';
 import type { AnyScenario, TaskBase, ToolExecution, ValidationResult } from './types.js';
 
+/** How many trials run between two turns of the event loop (see runCondition). */
+const TRIALS_PER_TURN = 20;
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /**
  * Progress of a run, reported after every trial (including trials skipped
  * because an earlier process finished them).
@@ -243,6 +247,9 @@ export class ExperimentRunner {
       ? condition.createReviewer()
       : new SimulatedReviewer(scenario, { seed, ...this.options.reviewer });
     for (let index = 0; index < condition.nTrials; index++) {
+      // Simulated trials resolve in microtasks, so without a turn of the event
+      // loop now and then a Ctrl-C handler (which aborts `signal`) never runs.
+      if (signal && index % TRIALS_PER_TURN === TRIALS_PER_TURN - 1) await nextTurn();
       if (signal?.aborted) return true;
       const task = scenario.createTask(taskKey(seed, scenario.name, index));
       const { action, truth } = injector.prepare(task, index);

@@ -82,4 +82,37 @@ describe('hitloop experiment: a killed run resumes where it stopped', () => {
     expect(perRun).toEqual([]);
     expect(runs.n).toBe(600);
   });
+
+  it('Ctrl-C (SIGINT) without --realtime stops after the current trial, exits 1 keeping the journal, and the same command resumes', {
+    timeout: 120_000,
+  }, async () => {
+    // Without --realtime every trial resolves in microtasks: the run must still
+    // give the SIGINT handler a turn (it ran to the end and exited 0 before).
+    const long = [...ARGS.slice(0, 4), '1500', ...ARGS.slice(5)];
+    const out = tmp();
+    const child = spawn(process.execPath, [CLI, ...long, '--out', out, '--no-progress'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) =>
+      child.on('exit', (code) => resolve(code)),
+    );
+    for (let i = 0; i < 3000 && journalLines(out) < 50; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    child.kill('SIGINT');
+    expect(await exited).toBe(1);
+    expect(stderr).toMatch(
+      /interrupted after \d+ of 6000 trials; .*Run the same command again to resume\./,
+    );
+    expect(stderr).not.toMatch(/\n\s+at /);
+    const done = journalLines(out) - 1;
+    expect(done).toBeGreaterThanOrEqual(49);
+    expect(done).toBeLessThan(6000);
+    expect(existsSync(join(out, 'results.csv'))).toBe(false);
+    const resumed = runHitloop([...long, '--out', out, '--no-progress']);
+    expect(resumed.code).toBe(0);
+    expect(resumed.stderr).toMatch(new RegExp(`\\(${done} trial\\(s\\) resumed from`));
+  });
 });
