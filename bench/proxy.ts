@@ -9,6 +9,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { type BenchRow, median, printTable } from './format.js';
 import { measureStartup } from './startup.js';
+import { telemetryCostPerCall, telemetryCostRows } from './telemetry-cost.js';
 
 // `npm run bench:proxy`: what `hitloop proxy` costs on the allowed-call path.
 // The MCP SDK Client calls server-everything's `echo` (allow-all policy,
@@ -530,6 +531,19 @@ try {
   printTable(
     `stdio, where the CPU goes at ${CONCURRENCY} concurrent (per call, medians of rounds)`,
     cpuBudgetRows(d!, b!, p!, q!),
+  );
+  // Telemetry's share, part by part, against what the 16-concurrent target
+  // leaves it in this run: shows which part stands in the way.
+  const allProcesses = (r: Round) =>
+    (r.concurrentCpu.client + r.concurrentCpu.middle + r.concurrentCpu.server) * 1000;
+  printTable(
+    'stdio, what recording an allowed call costs in the proxy process (in-process, median of 5 rounds x 20,000 calls)',
+    telemetryCostRows(
+      await telemetryCostPerCall(work),
+      allProcesses(b!),
+      allProcesses(q!),
+      (p!.concurrentCpu.middle - q!.concurrentCpu.middle) * 1000,
+    ),
   );
 
   // ---- Streamable HTTP: hitloop proxy --http vs mcp-proxy ----
