@@ -88,7 +88,7 @@ describe('hitloop experiment: a killed run resumes where it stopped', () => {
   }, async () => {
     // Without --realtime every trial resolves in microtasks: the run must still
     // give the SIGINT handler a turn (it ran to the end and exited 0 before).
-    const long = [...ARGS.slice(0, 4), '1500', ...ARGS.slice(5)];
+    const long = [...ARGS.slice(0, 4), '600', ...ARGS.slice(5)];
     const out = tmp();
     const child = spawn(process.execPath, [CLI, ...long, '--out', out, '--no-progress'], {
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -104,12 +104,12 @@ describe('hitloop experiment: a killed run resumes where it stopped', () => {
     child.kill('SIGINT');
     expect(await exited).toBe(1);
     expect(stderr).toMatch(
-      /interrupted after \d+ of 6000 trials; .*Run the same command again to resume\./,
+      /interrupted after \d+ of 2400 trials; .*Run the same command again to resume\./,
     );
     expect(stderr).not.toMatch(/\n\s+at /);
     const done = journalLines(out) - 1;
     expect(done).toBeGreaterThanOrEqual(49);
-    expect(done).toBeLessThan(6000);
+    expect(done).toBeLessThan(2400);
     expect(existsSync(join(out, 'results.csv'))).toBe(false);
     const resumed = runHitloop([...long, '--out', out, '--no-progress']);
     expect(resumed.code).toBe(0);
