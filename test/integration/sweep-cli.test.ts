@@ -6,25 +6,11 @@ import { describe, expect, it } from 'vitest';
 import { findChromium } from '../../shared/eval/report-png.js';
 import { SWEEP_COLUMNS } from '../../shared/eval/sweep/sweep-csv.js';
 import { withReportPage } from '../helpers/report-page.js';
-import { CLI, runHitloop } from '../helpers/run-cli.js';
+import { CLI, runHitloop, runHitloopAsync } from '../helpers/run-cli.js';
 
 const artifacts = join(process.cwd(), 'test-artifacts');
 const tmp = () => mkdtempSync(join(tmpdir(), 'hitloop-sweep-cli-'));
 const noStack = (text: string) => expect(text).not.toMatch(/\n\s+at .+:\d+:\d+/);
-
-/** Runs the built CLI asynchronously, so two runs can overlap as separate processes. */
-function runAsync(
-  args: string[],
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 // Every cell of a row is text; a missing column reads as undefined.
 type Row = Record<string, string>;
@@ -57,8 +43,8 @@ describe('hitloop sweep (built CLI)', () => {
   }, async () => {
     const [a, b] = [tmp(), tmp()];
     const [ra, rb] = await Promise.all([
-      runAsync([...SMALL, '--out', a]),
-      runAsync([...SMALL, '--out', b, '--no-png']),
+      runHitloopAsync([...SMALL, '--out', a]),
+      runHitloopAsync([...SMALL, '--out', b, '--no-png']),
     ]);
     for (const r of [ra, rb]) {
       expect(r.stderr).not.toMatch(/error/i);
