@@ -9,6 +9,7 @@ import {
   writeFileAtomic,
 } from './export.js';
 import { RATE_METRICS, type RateMetric } from './metrics.js';
+import { reportPage } from './report-page.js';
 
 // Every piece of text that reaches the report goes through escapeHtml:
 // condition names and descriptions come from a file a person may have edited.
@@ -761,33 +762,19 @@ export function renderMultiReportHtml(
     ? `<h2>Across scenarios</h2>\n${figures([options.comparison ?? renderScenarioComparisonChart(sections)])}\n`
     : '';
   const body = sections.map((s) => sectionHtml(s, multi ? 'h3' : 'h2', multi)).join('\n');
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(title)}</title>
-<style>
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 1100px; padding: 0 1rem; color: #1a1a1a; }
-h1 { font-size: 1.5rem; } h2 { font-size: 1.15rem; margin-top: 2rem; } h3 { font-size: 1rem; margin-top: 1.5rem; }
-figure { margin: 1.5rem 0; } figcaption { font-weight: 600; margin-bottom: .5rem; }
-svg { max-width: 100%; height: auto; border: 1px solid #e5e5e5; }
-table { border-collapse: collapse; font-size: .85rem; width: 100%; }
+  return reportPage({
+    title,
+    maxWidthPx: 1100,
+    style: `table { border-collapse: collapse; font-size: .85rem; width: 100%; }
 th, td { border-bottom: 1px solid #e5e5e5; padding: .35rem .5rem; text-align: right; vertical-align: top; }
 th[scope=row], thead th:first-child { text-align: left; }
 table.settings { width: auto; min-width: 50%; margin: 1rem 0; } table.settings td, table.settings thead th { text-align: left; } table.settings th[scope=row] { color: #444; font-weight: 600; white-space: nowrap; }
 section.scenario { border-top: 2px solid #ccc; margin-top: 2.5rem; }
 .sub { color: #666; font-size: .75rem; } .dot { display: inline-block; width: .7rem; height: .7rem; margin-right: .4rem; border-radius: 2px; }
-.note { color: #555; font-size: .85rem; }
-</style>
-</head>
-<body>
-<h1>${escapeHtml(title)}</h1>
+.note { color: #555; font-size: .85rem; }`,
+    body: `<h1>${escapeHtml(title)}</h1>
 ${settingsTable(sections)}
 ${comparison}${body}
-${options.pngNote ? `<p class="note">${escapeHtml(options.pngNote)}</p>` : ''}
-</body>
-</html>
-`;
+${options.pngNote ? `<p class="note">${escapeHtml(options.pngNote)}</p>` : ''}`,
+  });
 }
