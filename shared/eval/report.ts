@@ -157,13 +157,7 @@ export function renderRatesChart(summary: ExperimentSummary): ReportChart {
       const v = c[metric];
       const interval = c.intervals[metric] ?? null;
       const label = `${name} ${RATE_LABELS[metric]}: ${pct(v)}${interval ? ` (95% CI ${pct(interval.low)}–${pct(interval.high)}, n=${interval.n})` : ''}`;
-      if (v === null) {
-        bars += `<text x="${fixed(x + barW / 2)}" y="${top + plotH - 4}" font-size="9" text-anchor="middle" fill="#666" ${FONT}>n/a<title>${escapeHtml(label)}</title></text>`;
-        return;
-      }
-      const h = plotH * v;
-      bars += `<rect x="${fixed(x + 1)}" y="${fixed(top + plotH - h)}" width="${fixed(barW - 2)}" height="${fixed(Math.max(h, 0.5))}" fill="${conditionColour(name, i)}"><title>${escapeHtml(label)}</title></rect>`;
-      if (interval) bars += whiskerV(x + barW / 2, top, plotH, interval);
+      bars += barSvg({ x, barW, top, plotH, v, interval, fill: conditionColour(name, i), label });
     });
     bars += `<text x="${fixed(left + g * groupW + groupW / 2)}" y="${top + plotH + 18}" font-size="12" text-anchor="middle" ${FONT}>${escapeHtml(RATE_LABELS[metric])}</text>`;
   });
@@ -180,6 +174,29 @@ export function renderRatesChart(summary: ExperimentSummary): ReportChart {
     ) +
     '</svg>';
   return { id: 'rates', title: 'Rates per condition', svg, width, height };
+}
+
+/**
+ * One bar of a grouped chart at `x`: its rect with the tooltip `label` and a
+ * whisker for `interval`, or a grey "n/a" when there is no value.
+ */
+function barSvg(b: {
+  x: number;
+  barW: number;
+  top: number;
+  plotH: number;
+  v: number | null;
+  interval: SummaryInterval | null;
+  fill: string;
+  label: string;
+}): string {
+  const { x, barW, top, plotH, v, interval } = b;
+  if (v === null)
+    return `<text x="${fixed(x + barW / 2)}" y="${top + plotH - 4}" font-size="9" text-anchor="middle" fill="#666" ${FONT}>n/a<title>${escapeHtml(b.label)}</title></text>`;
+  const h = plotH * v;
+  let svg = `<rect x="${fixed(x + 1)}" y="${fixed(top + plotH - h)}" width="${fixed(barW - 2)}" height="${fixed(Math.max(h, 0.5))}" fill="${b.fill}"><title>${escapeHtml(b.label)}</title></rect>`;
+  if (interval) svg += whiskerV(x + barW / 2, top, plotH, interval);
+  return svg;
 }
 
 function whiskerV(x: number, top: number, plotH: number, interval: SummaryInterval): string {
@@ -379,13 +396,7 @@ function groupedBars(options: {
     present.forEach(({ name, i, v, interval }, slot) => {
       const x = gx + slot * barW;
       const label = options.describe(group, name, v);
-      if (v === null) {
-        bars += `<text x="${fixed(x + barW / 2)}" y="${top + plotH - 4}" font-size="9" text-anchor="middle" fill="#666" ${FONT}>n/a<title>${escapeHtml(label)}</title></text>`;
-        return;
-      }
-      const h = plotH * v;
-      bars += `<rect x="${fixed(x + 1)}" y="${fixed(top + plotH - h)}" width="${fixed(barW - 2)}" height="${fixed(Math.max(h, 0.5))}" fill="${conditionColour(name, i)}"><title>${escapeHtml(label)}</title></rect>`;
-      if (interval) bars += whiskerV(x + barW / 2, top, plotH, interval);
+      bars += barSvg({ x, barW, top, plotH, v, interval, fill: conditionColour(name, i), label });
     });
     bars += `<text x="${fixed(left + g * groupW + groupW / 2)}" y="${top + plotH + 18}" font-size="12" text-anchor="middle" ${FONT}>${escapeHtml(group)}</text>`;
   });
