@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runExperiment } from '../shared/eval/experiment.js';
 import type { ScenarioName } from '../shared/eval/types.js';
-import type { BenchRow } from './format.js';
+import { type BenchRow, secondsRow } from './format.js';
 
 const TARGET_S = 10;
 
@@ -32,24 +32,18 @@ export async function benchExperiments(): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   for (const scenario of ['email_draft', 'record_update', 'coding'] as const) {
     const s = await seconds(scenario, 1000);
-    rows.push({
-      name: `experiment ${scenario}: 4 conditions x 1,000 trials`,
-      value: s,
-      unit: 's',
-      target: `< ${TARGET_S} s`,
-      pass: s < TARGET_S,
-    });
+    rows.push(secondsRow(`experiment ${scenario}: 4 conditions x 1,000 trials`, s, TARGET_S));
   }
   const out = mkdtempSync(join(tmpdir(), 'hitloop-bench-exp-'));
   try {
     const s = await seconds('record_update', 1000, out);
-    rows.push({
-      name: 'experiment record_update, with results, journal and telemetry on disk',
-      value: s,
-      unit: 's',
-      target: `< ${TARGET_S} s`,
-      pass: s < TARGET_S,
-    });
+    rows.push(
+      secondsRow(
+        'experiment record_update, with results, journal and telemetry on disk',
+        s,
+        TARGET_S,
+      ),
+    );
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

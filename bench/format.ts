@@ -9,6 +9,16 @@ export interface BenchRow {
   pass?: boolean;
 }
 
+/**
+ * A wall-time row against an upper bound in seconds.
+ *
+ * @example
+ * rows.push(secondsRow('sweep email_draft', 41.2, 60)); // target '< 60 s', pass true
+ */
+export function secondsRow(name: string, seconds: number, targetS: number): BenchRow {
+  return { name, value: seconds, unit: 's', target: `< ${targetS} s`, pass: seconds < targetS };
+}
+
 /** Median of a non-empty list of numbers. */
 export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);

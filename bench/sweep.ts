@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { SweepGrid } from '../shared/eval/sweep/grid.js';
 import { runSweepToDir } from '../shared/eval/sweep/sweep.js';
 import type { ScenarioName } from '../shared/eval/types.js';
-import type { BenchRow } from './format.js';
+import { type BenchRow, secondsRow } from './format.js';
 
 const TARGET_S = 60;
 
@@ -31,13 +31,13 @@ export async function benchSweep(
       const outcome = await runSweepToDir(grid, { outDir: out });
       const s = Number(process.hrtime.bigint() - started) / 1e9;
       if (outcome.interrupted) throw new Error('bench sweep was interrupted');
-      rows.push({
-        name: `sweep ${scenario}: 3 rates x 3 sensitivities x 4 conditions x 3 seeds x 200 trials`,
-        value: s,
-        unit: 's',
-        target: `< ${TARGET_S} s`,
-        pass: s < TARGET_S,
-      });
+      rows.push(
+        secondsRow(
+          `sweep ${scenario}: 3 rates x 3 sensitivities x 4 conditions x 3 seeds x 200 trials`,
+          s,
+          TARGET_S,
+        ),
+      );
     } finally {
       rmSync(out, { recursive: true, force: true });
     }

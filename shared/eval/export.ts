@@ -1,4 +1,4 @@
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, configErrorFromZod } from '../errors.js';
@@ -10,6 +10,7 @@ import {
   VALUE_METRICS,
   type ValueMetric,
 } from './metrics.js';
+import { parseInputJson, readInputFile } from './read-input.js';
 import {
   FLOAT_RESULTS_COLUMNS,
   RESULTS_COLUMNS,
@@ -369,26 +370,15 @@ export function writeExperimentOutputs(
 }
 
 function readJson(path: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new ConfigError({
-      file: path,
-      problem: code === 'ENOENT' ? 'not found' : `cannot be read (${code ?? String(err)})`,
-      fix: 'pass the --out directory of a finished `hitloop experiment` run',
-    });
-  }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new ConfigError({
-      file: path,
-      problem: `not valid JSON (${(err as Error).message})`,
-      fix: 'rerun `hitloop experiment` with the same arguments to rewrite it',
-    });
-  }
+  const text = readInputFile(
+    path,
+    'pass the --out directory of a finished `hitloop experiment` run',
+  );
+  return parseInputJson(
+    path,
+    text,
+    'rerun `hitloop experiment` with the same arguments to rewrite it',
+  );
 }
 
 /**

@@ -9,6 +9,7 @@ import {
   writeFileAtomic,
 } from './export.js';
 import { RATE_METRICS, type RateMetric } from './metrics.js';
+import { reportPage } from './report-page.js';
 
 // Every piece of text that reaches the report goes through escapeHtml:
 // condition names and descriptions come from a file a person may have edited.
@@ -156,13 +157,7 @@ export function renderRatesChart(summary: ExperimentSummary): ReportChart {
       const v = c[metric];
       const interval = c.intervals[metric] ?? null;
       const label = `${name} ${RATE_LABELS[metric]}: ${pct(v)}${interval ? ` (95% CI ${pct(interval.low)}–${pct(interval.high)}, n=${interval.n})` : ''}`;
-      if (v === null) {
-        bars += `<text x="${fixed(x + barW / 2)}" y="${top + plotH - 4}" font-size="9" text-anchor="middle" fill="#666" ${FONT}>n/a<title>${escapeHtml(label)}</title></text>`;
-        return;
-      }
-      const h = plotH * v;
-      bars += `<rect x="${fixed(x + 1)}" y="${fixed(top + plotH - h)}" width="${fixed(barW - 2)}" height="${fixed(Math.max(h, 0.5))}" fill="${conditionColour(name, i)}"><title>${escapeHtml(label)}</title></rect>`;
-      if (interval) bars += whiskerV(x + barW / 2, top, plotH, interval);
+      bars += barSvg({ x, barW, top, plotH, v, interval, fill: conditionColour(name, i), label });
     });
     bars += `<text x="${fixed(left + g * groupW + groupW / 2)}" y="${top + plotH + 18}" font-size="12" text-anchor="middle" ${FONT}>${escapeHtml(RATE_LABELS[metric])}</text>`;
   });
@@ -179,6 +174,29 @@ export function renderRatesChart(summary: ExperimentSummary): ReportChart {
     ) +
     '</svg>';
   return { id: 'rates', title: 'Rates per condition', svg, width, height };
+}
+
+/**
+ * One bar of a grouped chart at `x`: its rect with the tooltip `label` and a
+ * whisker for `interval`, or a grey "n/a" when there is no value.
+ */
+function barSvg(b: {
+  x: number;
+  barW: number;
+  top: number;
+  plotH: number;
+  v: number | null;
+  interval: SummaryInterval | null;
+  fill: string;
+  label: string;
+}): string {
+  const { x, barW, top, plotH, v, interval } = b;
+  if (v === null)
+    return `<text x="${fixed(x + barW / 2)}" y="${top + plotH - 4}" font-size="9" text-anchor="middle" fill="#666" ${FONT}>n/a<title>${escapeHtml(b.label)}</title></text>`;
+  const h = plotH * v;
+  let svg = `<rect x="${fixed(x + 1)}" y="${fixed(top + plotH - h)}" width="${fixed(barW - 2)}" height="${fixed(Math.max(h, 0.5))}" fill="${b.fill}"><title>${escapeHtml(b.label)}</title></rect>`;
+  if (interval) svg += whiskerV(x + barW / 2, top, plotH, interval);
+  return svg;
 }
 
 function whiskerV(x: number, top: number, plotH: number, interval: SummaryInterval): string {
@@ -378,13 +396,7 @@ function groupedBars(options: {
     present.forEach(({ name, i, v, interval }, slot) => {
       const x = gx + slot * barW;
       const label = options.describe(group, name, v);
-      if (v === null) {
-        bars += `<text x="${fixed(x + barW / 2)}" y="${top + plotH - 4}" font-size="9" text-anchor="middle" fill="#666" ${FONT}>n/a<title>${escapeHtml(label)}</title></text>`;
-        return;
-      }
-      const h = plotH * v;
-      bars += `<rect x="${fixed(x + 1)}" y="${fixed(top + plotH - h)}" width="${fixed(barW - 2)}" height="${fixed(Math.max(h, 0.5))}" fill="${conditionColour(name, i)}"><title>${escapeHtml(label)}</title></rect>`;
-      if (interval) bars += whiskerV(x + barW / 2, top, plotH, interval);
+      bars += barSvg({ x, barW, top, plotH, v, interval, fill: conditionColour(name, i), label });
     });
     bars += `<text x="${fixed(left + g * groupW + groupW / 2)}" y="${top + plotH + 18}" font-size="12" text-anchor="middle" ${FONT}>${escapeHtml(group)}</text>`;
   });
@@ -761,33 +773,19 @@ export function renderMultiReportHtml(
     ? `<h2>Across scenarios</h2>\n${figures([options.comparison ?? renderScenarioComparisonChart(sections)])}\n`
     : '';
   const body = sections.map((s) => sectionHtml(s, multi ? 'h3' : 'h2', multi)).join('\n');
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(title)}</title>
-<style>
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 1100px; padding: 0 1rem; color: #1a1a1a; }
-h1 { font-size: 1.5rem; } h2 { font-size: 1.15rem; margin-top: 2rem; } h3 { font-size: 1rem; margin-top: 1.5rem; }
-figure { margin: 1.5rem 0; } figcaption { font-weight: 600; margin-bottom: .5rem; }
-svg { max-width: 100%; height: auto; border: 1px solid #e5e5e5; }
-table { border-collapse: collapse; font-size: .85rem; width: 100%; }
+  return reportPage({
+    title,
+    maxWidthPx: 1100,
+    style: `table { border-collapse: collapse; font-size: .85rem; width: 100%; }
 th, td { border-bottom: 1px solid #e5e5e5; padding: .35rem .5rem; text-align: right; vertical-align: top; }
 th[scope=row], thead th:first-child { text-align: left; }
 table.settings { width: auto; min-width: 50%; margin: 1rem 0; } table.settings td, table.settings thead th { text-align: left; } table.settings th[scope=row] { color: #444; font-weight: 600; white-space: nowrap; }
 section.scenario { border-top: 2px solid #ccc; margin-top: 2.5rem; }
 .sub { color: #666; font-size: .75rem; } .dot { display: inline-block; width: .7rem; height: .7rem; margin-right: .4rem; border-radius: 2px; }
-.note { color: #555; font-size: .85rem; }
-</style>
-</head>
-<body>
-<h1>${escapeHtml(title)}</h1>
+.note { color: #555; font-size: .85rem; }`,
+    body: `<h1>${escapeHtml(title)}</h1>
 ${settingsTable(sections)}
 ${comparison}${body}
-${options.pngNote ? `<p class="note">${escapeHtml(options.pngNote)}</p>` : ''}
-</body>
-</html>
-`;
+${options.pngNote ? `<p class="note">${escapeHtml(options.pngNote)}</p>` : ''}`,
+  });
 }

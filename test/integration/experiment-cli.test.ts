@@ -1,26 +1,11 @@
-import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CLI, runHitloop } from '../helpers/run-cli.js';
+import { runHitloop, runHitloopAsync } from '../helpers/run-cli.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
 const tmp = () => makeTempDir('hitloop-exp-cli-');
 const noStack = (text: string) => expect(text).not.toMatch(/\n\s+at .+:\d+:\d+/);
-
-/** Runs the built CLI asynchronously, so two runs can overlap as separate processes. */
-function runAsync(
-  args: string[],
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 describe('hitloop experiment (built CLI)', () => {
   it('the same seed gives byte-identical results.csv and summary.json across processes', async () => {
@@ -39,9 +24,9 @@ describe('hitloop experiment (built CLI)', () => {
       out,
     ];
     const [ra, rb, rc] = await Promise.all([
-      runAsync(args(a)),
-      runAsync(args(b)),
-      runAsync(args(c, '43')),
+      runHitloopAsync(args(a)),
+      runHitloopAsync(args(b)),
+      runHitloopAsync(args(c, '43')),
     ]);
     for (const r of [ra, rb, rc]) {
       expect(r.stderr).not.toMatch(/error/i);

@@ -1,9 +1,9 @@
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM_ARGS, findChromium } from '../../shared/index.js';
+import { findChromium } from '../../shared/index.js';
+import { withReportPage } from '../helpers/report-page.js';
 import { runHitloop } from '../helpers/run-cli.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
@@ -103,41 +103,28 @@ describe('hitloop report (built CLI)', () => {
         ).toBe(true);
       }
 
-      const browser = await chromium.launch({
-        executablePath: chromiumPath,
-        args: [...CHROMIUM_ARGS],
-      });
-      try {
-        const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-        const requests: string[] = [];
-        const errors: string[] = [];
-        page.on('request', (req) => requests.push(req.url()));
-        page.on('console', (msg) => {
-          if (msg.type() === 'error') errors.push(msg.text());
-        });
-        page.on('pageerror', (err) => errors.push(err.message));
-        const url = pathToFileURL(join(out, 'report.html')).href;
-        await page.goto(url);
-        expect(requests).toEqual([url]);
-        expect(errors).toEqual([]);
-        expect(await page.locator('figure svg').count()).toBe(4);
-        await expectChartsVisible(page);
-        const box = await page.locator('#chart-tradeoff svg').boundingBox();
-        expect(box!.width).toBeGreaterThan(300);
-        expect(await page.locator('#chart-tradeoff circle').count()).toBe(4);
-        // The settings, the metrics table (one row per condition), then the per-error-type table.
-        const tables = page.locator('table');
-        expect(await tables.count()).toBe(3);
-        expect(await tables.nth(0).locator('th[scope=row]').allTextContents()).toContain(
-          'Injection rate',
-        );
-        expect(await tables.nth(1).locator('tbody tr').count()).toBe(4);
-        expect(await tables.nth(2).locator('tbody tr').count()).toBeGreaterThan(0);
-        mkdirSync(artifacts, { recursive: true });
-        await page.screenshot({ path: join(artifacts, 'experiment-report.png'), fullPage: true });
-      } finally {
-        await browser.close();
-      }
+      await withReportPage(
+        chromiumPath,
+        join(out, 'report.html'),
+        { width: 1200, height: 900 },
+        async (page) => {
+          expect(await page.locator('figure svg').count()).toBe(4);
+          await expectChartsVisible(page);
+          const box = await page.locator('#chart-tradeoff svg').boundingBox();
+          expect(box!.width).toBeGreaterThan(300);
+          expect(await page.locator('#chart-tradeoff circle').count()).toBe(4);
+          // The settings, the metrics table (one row per condition), then the per-error-type table.
+          const tables = page.locator('table');
+          expect(await tables.count()).toBe(3);
+          expect(await tables.nth(0).locator('th[scope=row]').allTextContents()).toContain(
+            'Injection rate',
+          );
+          expect(await tables.nth(1).locator('tbody tr').count()).toBe(4);
+          expect(await tables.nth(2).locator('tbody tr').count()).toBeGreaterThan(0);
+          mkdirSync(artifacts, { recursive: true });
+          await page.screenshot({ path: join(artifacts, 'experiment-report.png'), fullPage: true });
+        },
+      );
     },
     60_000,
   );
@@ -168,23 +155,7 @@ describe('hitloop report (built CLI)', () => {
       expect(files.filter((f) => f.endsWith('.png'))).toHaveLength(13);
       expect(files).toContain('scenarios-harm.svg');
 
-      const browser = await chromium.launch({
-        executablePath: chromiumPath,
-        args: [...CHROMIUM_ARGS],
-      });
-      try {
-        const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-        const errors: string[] = [];
-        const requests: string[] = [];
-        page.on('request', (req) => requests.push(req.url()));
-        page.on('console', (msg) => {
-          if (msg.type() === 'error') errors.push(msg.text());
-        });
-        page.on('pageerror', (err) => errors.push(err.message));
-        const url = pathToFileURL(html).href;
-        await page.goto(url);
-        expect(errors).toEqual([]);
-        expect(requests).toEqual([url]);
+      await withReportPage(chromiumPath, html, { width: 1200, height: 900 }, async (page) => {
         expect(await page.locator('figure svg').count()).toBe(13);
         await expectChartsVisible(page);
         expect(await page.locator('section.scenario h2').allTextContents()).toEqual([
@@ -212,9 +183,7 @@ describe('hitloop report (built CLI)', () => {
           path: join(artifacts, 'experiment-report-scenarios.png'),
           fullPage: true,
         });
-      } finally {
-        await browser.close();
-      }
+      });
     },
     120_000,
   );

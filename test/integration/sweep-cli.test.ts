@@ -2,30 +2,15 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
-import { CHROMIUM_ARGS, findChromium } from '../../shared/eval/report-png.js';
+import { findChromium } from '../../shared/eval/report-png.js';
 import { SWEEP_COLUMNS } from '../../shared/eval/sweep/sweep-csv.js';
-import { CLI, runHitloop } from '../helpers/run-cli.js';
+import { withReportPage } from '../helpers/report-page.js';
+import { CLI, runHitloop, runHitloopAsync } from '../helpers/run-cli.js';
 
 const artifacts = join(process.cwd(), 'test-artifacts');
 const tmp = () => mkdtempSync(join(tmpdir(), 'hitloop-sweep-cli-'));
 const noStack = (text: string) => expect(text).not.toMatch(/\n\s+at .+:\d+:\d+/);
-
-/** Runs the built CLI asynchronously, so two runs can overlap as separate processes. */
-function runAsync(
-  args: string[],
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 // Every cell of a row is text; a missing column reads as undefined.
 type Row = Record<string, string>;
@@ -58,8 +43,8 @@ describe('hitloop sweep (built CLI)', () => {
   }, async () => {
     const [a, b] = [tmp(), tmp()];
     const [ra, rb] = await Promise.all([
-      runAsync([...SMALL, '--out', a]),
-      runAsync([...SMALL, '--out', b, '--no-png']),
+      runHitloopAsync([...SMALL, '--out', a]),
+      runHitloopAsync([...SMALL, '--out', b, '--no-png']),
     ]);
     for (const r of [ra, rb]) {
       expect(r.stderr).not.toMatch(/error/i);
@@ -295,38 +280,27 @@ describe('hitloop sweep (built CLI)', () => {
       const out = tmp();
       const r = runHitloop([...SMALL, '--specificities', '0.8,0.95', '--no-png', '--out', out]);
       expect(r.code).toBe(0);
-      const browser = await chromium.launch({
-        executablePath: chromiumPath,
-        args: [...CHROMIUM_ARGS],
-      });
-      try {
-        const page = await browser.newPage({ viewport: { width: 1250, height: 900 } });
-        const requests: string[] = [];
-        const errors: string[] = [];
-        page.on('request', (req) => requests.push(req.url()));
-        page.on('console', (msg) => {
-          if (msg.type() === 'error') errors.push(msg.text());
-        });
-        page.on('pageerror', (err) => errors.push(err.message));
-        const url = pathToFileURL(join(out, 'sweep-report.html')).href;
-        await page.goto(url);
-        expect(requests).toEqual([url]);
-        expect(errors).toEqual([]);
-        const svg = page.locator('#chart-tradeoff svg');
-        expect((await svg.boundingBox())!.width).toBeGreaterThan(800);
-        // 2 sensitivities x 2 specificities = 4 panels; in each, 4 conditions x 2 rates
-        // points with a tooltip, plus the 4 legend markers.
-        const panelTitles = await svg.locator('text').allTextContents();
-        expect(panelTitles.filter((t) => /^sensitivity .* fatigue 0\.02$/.test(t))).toHaveLength(4);
-        expect(await svg.locator('title').count()).toBe(4 * 4 * 2 + 4);
-        // Settings table, then per cell (8 cells) a condition table and a McNemar table.
-        expect(await page.locator('table').count()).toBe(1 + 8 * 2);
-        expect(await page.locator('table.pairs').first().locator('tbody tr').count()).toBe(6);
-        mkdirSync(artifacts, { recursive: true });
-        await page.screenshot({ path: join(artifacts, 'sweep-report.png'), fullPage: false });
-      } finally {
-        await browser.close();
-      }
+      await withReportPage(
+        chromiumPath,
+        join(out, 'sweep-report.html'),
+        { width: 1250, height: 900 },
+        async (page) => {
+          const svg = page.locator('#chart-tradeoff svg');
+          expect((await svg.boundingBox())!.width).toBeGreaterThan(800);
+          // 2 sensitivities x 2 specificities = 4 panels; in each, 4 conditions x 2 rates
+          // points with a tooltip, plus the 4 legend markers.
+          const panelTitles = await svg.locator('text').allTextContents();
+          expect(panelTitles.filter((t) => /^sensitivity .* fatigue 0\.02$/.test(t))).toHaveLength(
+            4,
+          );
+          expect(await svg.locator('title').count()).toBe(4 * 4 * 2 + 4);
+          // Settings table, then per cell (8 cells) a condition table and a McNemar table.
+          expect(await page.locator('table').count()).toBe(1 + 8 * 2);
+          expect(await page.locator('table.pairs').first().locator('tbody tr').count()).toBe(6);
+          mkdirSync(artifacts, { recursive: true });
+          await page.screenshot({ path: join(artifacts, 'sweep-report.png'), fullPage: false });
+        },
+      );
     },
   );
 });

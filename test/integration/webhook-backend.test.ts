@@ -1,6 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -24,6 +23,7 @@ import { PersistentWebhookBackend } from '../../shared/webhooks/persistent-webho
 import { callbackCapability, verifyBodySignature } from '../../shared/webhooks/signature.js';
 import { WebhookBackend } from '../../shared/webhooks/webhook-backend.js';
 import { WebhookApprovalRequest } from '../../shared/webhooks/webhook-protocol.js';
+import { listenOnLoopback } from '../helpers/listen.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
 const SECRET = 'integration-secret-0123456789abcdef';
@@ -36,16 +36,8 @@ async function listen(
   handler: (req: IncomingMessage, res: ServerResponse) => void,
 ): Promise<{ url: string; server: Server }> {
   const server = createServer(handler);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  cleanups.push(
-    () =>
-      new Promise((r) => {
-        server.close(r);
-        // Keep-alive sockets of aborted requests would hold close() for seconds.
-        server.closeAllConnections();
-      }),
-  );
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+  const port = await listenOnLoopback(server, cleanups);
+  return { url: `http://127.0.0.1:${port}`, server };
 }
 
 /**

@@ -1,5 +1,4 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../shared/errors.js';
 import { gateAction } from '../../shared/gate/approval-gate.js';
@@ -19,6 +18,7 @@ import {
   WebhookBackend,
   type WebhookBackendOptions,
 } from '../../shared/webhooks/webhook-backend.js';
+import { listenOnLoopback } from '../helpers/listen.js';
 
 // The Python hitloop's channel-agnostic WebhookBackend: the user's function
 // delivers the request (to Slack, Telegram, ...), and whoever decides POSTs to
@@ -37,15 +37,7 @@ async function callbackEndpoint(): Promise<{ base: string; use(h: CallbackHandle
       pathPrefix: '/hitloop/callback',
     }),
   );
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  cleanups.push(
-    () =>
-      new Promise((r) => {
-        server.close(r);
-        server.closeAllConnections();
-      }),
-  );
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnLoopback(server, cleanups);
   return {
     base: `http://127.0.0.1:${port}/hitloop/callback`,
     use: (h) => {

@@ -40,6 +40,22 @@ async function summaryWithHostileNames(): Promise<ExperimentSummary> {
 }
 
 describe('report', () => {
+  it('draws a grey "n/a" with its tooltip, not a bar, for a rate with no data (catch rate without injections)', async () => {
+    const { summary } = await runExperiment({
+      scenario: 'email_draft',
+      nTrials: 20,
+      injectionRate: 0,
+      seed: 4,
+    });
+    const rates = renderReportCharts(summary!).find((c) => c.id === 'rates')!;
+    const na = rates.svg.match(/>n\/a<title>[^<]*</g) ?? [];
+    expect(na).toEqual(
+      summary!.condition_order.map((name) => `>n/a<title>${name} error catch: n/a<`),
+    );
+    // The other rates keep their bars.
+    expect(rates.svg).toMatch(/<rect [^>]*><title>always_review approval: /);
+  });
+
   it('escapes every inserted text', async () => {
     expect(escapeHtml(`<a href="x">'&'</a>`)).toBe(
       '&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;',

@@ -19,6 +19,7 @@ import {
 } from '../../shared/index.js';
 import { openSqlite } from '../../shared/sqlite/open.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
+import { trialRecord } from '../helpers/trial-record.js';
 
 const tmp = () => makeTempDir('hitloop-eval-');
 
@@ -278,32 +279,18 @@ describe('runExperiment: outputs, reproducibility, resume', () => {
 
 describe('results.csv format', () => {
   it('quotes text with commas, quotes or newlines and leaves nulls empty', () => {
-    const record: TrialRecord = {
+    const record = trialRecord({
       trial_id: 'c:t1',
       run_id: 'exp-1:c:t1',
-      condition: 'c',
       policy_name: 'always_approve',
-      scenario: 'email_draft',
-      trial_index: 0,
       task_id: 't1',
       injected: true,
       error_type: 'wrong_amount',
-      tool_name: 'send_email',
-      risk_class: 'high',
-      policy_verdict: 'allow',
-      policy_rule: null,
-      approval_requested: false,
-      approved: null,
-      decided_by: 'policy',
-      human_latency_ms: null,
-      executed: true,
-      tool_failure: false,
       completed: false,
       task_success: false,
-      error_caught: false,
       harm: true,
       validation_problems: 'body is "wrong", subject too\nline two',
-    };
+    });
     const csv = toResultsCsv([record], { seed: 42 });
     // As Python's csv module writes it: 0/1, floats as 0.0, \r\n line ends,
     // quotes only where needed (a line break inside a field stays as is).

@@ -19,6 +19,7 @@ import { runUnit, toUnitResult } from '../../shared/eval/sweep/sweep-runner.js';
 import type { UnitResult } from '../../shared/eval/sweep/unit-result.js';
 import type { TrialRecord } from '../../shared/eval/trial-record.js';
 import { configError } from '../helpers/config-error.js';
+import { trialRecord } from '../helpers/trial-record.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'hitloop-sweep-unit-'));
 
@@ -248,32 +249,15 @@ describe('sweep aggregation', () => {
   });
 
   it('refuses records whose conditions did not see the same trials', () => {
-    const rec = (condition: string, i: number, task: string): TrialRecord => ({
-      trial_id: `${condition}:${task}`,
-      run_id: `${condition}:${task}`,
-      condition,
-      policy_name: condition,
-      scenario: 'email_draft',
-      trial_index: i,
-      task_id: task,
-      injected: false,
-      error_type: null,
-      tool_name: 'send_email',
-      risk_class: 'high',
-      policy_verdict: 'allow',
-      policy_rule: null,
-      approval_requested: false,
-      approved: null,
-      decided_by: 'policy',
-      human_latency_ms: null,
-      executed: true,
-      tool_failure: false,
-      completed: true,
-      task_success: true,
-      error_caught: false,
-      harm: false,
-      validation_problems: '',
-    });
+    const rec = (condition: string, i: number, task: string): TrialRecord =>
+      trialRecord({
+        trial_id: `${condition}:${task}`,
+        run_id: `${condition}:${task}`,
+        condition,
+        policy_name: condition,
+        trial_index: i,
+        task_id: task,
+      });
     const u = {
       scenario: 'email_draft' as const,
       injectionRate: 0,

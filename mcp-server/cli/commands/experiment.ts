@@ -16,8 +16,6 @@ import {
   type ExperimentOutcome,
   runExperiment,
 } from '../../../shared/eval/experiment.js';
-import { JournalMismatchError } from '../../../shared/eval/journal.js';
-import { createProgressReporter } from '../../../shared/eval/progress.js';
 import { withTaskAsRationale, withTaskBriefing } from '../../../shared/eval/reviewers.js';
 import { createScenario } from '../../../shared/eval/scenarios/index.js';
 import { ErrorType, errorTypeFromName, ScenarioName } from '../../../shared/eval/types.js';
@@ -28,6 +26,7 @@ import { SqliteApprovalStore } from '../../../shared/stores/sqlite-store.js';
 import { packageVersion } from '../../version.js';
 import type { CliIo } from '../program.js';
 import { registerReportCommand } from './report.js';
+import { runResumable } from './resumable-run.js';
 
 interface ExperimentOptions {
   scenario: ScenarioName;
@@ -155,42 +154,25 @@ async function runExperimentCommand(opts: ExperimentOptions, io: CliIo): Promise
   } else if (opts.reviewer === 'cli') {
     liveReviewer = () => withTaskBriefing(new CLIBackend(), (text) => io.stderr(text));
   }
-  const progress =
-    opts.progress && !live
-      ? createProgressReporter({
-          write: (text: string) => io.stderr(text),
-          isTTY: process.stderr.isTTY === true,
-          columns: process.stderr.columns,
-        })
-      : undefined;
   // Ctrl-C finishes the current trial and keeps the journal, so the same
-  // command resumes; a second Ctrl-C falls back to Node's default (exit).
-  const controller = new AbortController();
-  const onSigint = () => controller.abort();
-  process.once('SIGINT', onSigint);
+  // command resumes.
   let outcome: ExperimentOutcome;
   try {
-    outcome = await runExperiment(config, {
-      outDir: opts.out,
-      telemetry: opts.telemetry,
-      fresh: opts.fresh === true,
-      realtime: opts.realtime === true,
-      ...(liveReviewer ? { liveReviewer } : {}),
-      ...(progress ? { onProgress: progress.update } : {}),
-      signal: controller.signal,
-    });
-  } catch (err) {
-    if (err instanceof JournalMismatchError) {
-      throw new ConfigError({
-        field: '--out',
-        problem: err.message,
-        fix: 'use another --out directory, or add --fresh to discard the earlier results there',
-      });
-    }
-    throw err;
+    outcome = await runResumable(
+      io,
+      opts.progress && !live,
+      'use another --out directory, or add --fresh to discard the earlier results there',
+      (hooks) =>
+        runExperiment(config, {
+          outDir: opts.out,
+          telemetry: opts.telemetry,
+          fresh: opts.fresh === true,
+          realtime: opts.realtime === true,
+          ...(liveReviewer ? { liveReviewer } : {}),
+          ...hooks,
+        }),
+    );
   } finally {
-    process.removeListener('SIGINT', onSigint);
-    progress?.finish();
     await hub?.stop();
     await hub?.store.close();
   }

@@ -3,8 +3,6 @@ import { join, relative } from 'node:path';
 import type { Command } from 'commander';
 import { ConfigError } from '../../../shared/errors.js';
 import { writeFileAtomic } from '../../../shared/eval/export.js';
-import { JournalMismatchError } from '../../../shared/eval/journal.js';
-import { createProgressReporter } from '../../../shared/eval/progress.js';
 import { renderChartsToPng } from '../../../shared/eval/report-png.js';
 import type { CellResult } from '../../../shared/eval/sweep/aggregate.js';
 import {
@@ -25,6 +23,7 @@ import {
   renderSweepTradeoffChart,
 } from '../../../shared/eval/sweep/sweep-report.js';
 import type { CliIo } from '../program.js';
+import { runResumable } from './resumable-run.js';
 
 interface SweepOptions {
   grid?: string;
@@ -190,39 +189,14 @@ async function runSweepCommand(opts: SweepOptions, io: CliIo): Promise<void> {
       fix: 'name a directory (it is created if missing)',
     });
   }
-  const progress = opts.progress
-    ? createProgressReporter({
-        write: (text: string) => io.stderr(text),
-        isTTY: process.stderr.isTTY === true,
-        columns: process.stderr.columns,
-      })
-    : undefined;
   // Ctrl-C stops after the current trial; finished units stay in the journal,
-  // so the same command resumes. A second Ctrl-C falls back to Node's default.
-  const controller = new AbortController();
-  const onSigint = () => controller.abort();
-  process.once('SIGINT', onSigint);
-  let outcome: SweepOutcome;
-  try {
-    outcome = await runSweepToDir(grid, {
-      outDir: opts.out,
-      fresh: opts.fresh === true,
-      ...(progress ? { onProgress: progress.update } : {}),
-      signal: controller.signal,
-    });
-  } catch (err) {
-    if (err instanceof JournalMismatchError) {
-      throw new ConfigError({
-        field: '--out',
-        problem: err.message,
-        fix: 'use another --out directory, or add --fresh to discard the earlier sweep there',
-      });
-    }
-    throw err;
-  } finally {
-    process.removeListener('SIGINT', onSigint);
-    progress?.finish();
-  }
+  // so the same command resumes.
+  const outcome: SweepOutcome = await runResumable(
+    io,
+    opts.progress,
+    'use another --out directory, or add --fresh to discard the earlier sweep there',
+    (hooks) => runSweepToDir(grid, { outDir: opts.out, fresh: opts.fresh === true, ...hooks }),
+  );
   if (outcome.interrupted || !outcome.cells) {
     throw new Error(
       `interrupted; finished units are in ${outcome.files.journal}. Run the same command again to resume.`,

@@ -1,10 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { z } from 'zod';
 import { ConfigError, configErrorFromZod, formatIssuePath } from '../../errors.js';
 import { argsHash } from '../../util/canonical-json.js';
 import { CONDITION_NAMES, CONDITION_SETS, STANDARD_CONDITIONS } from '../conditions.js';
+import { parseInputJson, readInputFile } from '../read-input.js';
 import { createScenario } from '../scenarios/index.js';
 import { ErrorType, ScenarioName } from '../types.js';
 
@@ -214,17 +214,7 @@ export function readGridFile(path: string): unknown {
       fix: 'name the file *.json or *.toml',
     });
   }
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new ConfigError({
-      file: path,
-      problem: code === 'ENOENT' ? 'not found' : `cannot be read (${code ?? String(err)})`,
-      fix: 'pass the path of a sweep grid file with --grid',
-    });
-  }
+  const text = readInputFile(path, 'pass the path of a sweep grid file with --grid');
   if (ext === '.toml') {
     try {
       return parseToml(text);
@@ -237,15 +227,11 @@ export function readGridFile(path: string): unknown {
       });
     }
   }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new ConfigError({
-      file: path,
-      problem: `not valid JSON (${(err as Error).message})`,
-      fix: 'check quotes, commas and brackets; keys must be double-quoted',
-    });
-  }
+  return parseInputJson(
+    path,
+    text,
+    'check quotes, commas and brackets; keys must be double-quoted',
+  );
 }
 
 /**

@@ -1,5 +1,6 @@
 import { escapeHtml } from '../../util/escape-html.js';
 import { conditionColour, type ReportChart } from '../report.js';
+import { reportPage } from '../report-page.js';
 import type { CellResult, ConditionRow, RateSummary, SweepMetric } from './aggregate.js';
 import { type SweepGrid, sweepTrialCount } from './grid.js';
 
@@ -288,35 +289,21 @@ export function renderSweepReportHtml(
       return `<section class="cell"><h3>${escapeHtml(title)}</h3>\n${conditionTable(c.pooled)}\n${pairTable(c)}</section>`;
     })
     .join('\n');
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>hitloop sweep</title>
-<style>
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 1200px; padding: 0 1rem; color: #1a1a1a; }
-h1 { font-size: 1.5rem; } h2 { font-size: 1.15rem; margin-top: 2rem; } h3 { font-size: 1rem; margin-top: 1.5rem; }
-figure { margin: 1.5rem 0; } figcaption { font-weight: 600; margin-bottom: .5rem; }
-svg { max-width: 100%; height: auto; border: 1px solid #e5e5e5; }
-table { border-collapse: collapse; font-size: .85rem; width: 100%; margin-bottom: .75rem; }
+  return reportPage({
+    title: 'hitloop sweep',
+    maxWidthPx: 1200,
+    style: `table { border-collapse: collapse; font-size: .85rem; width: 100%; margin-bottom: .75rem; }
 th, td { border-bottom: 1px solid #e5e5e5; padding: .3rem .5rem; text-align: right; vertical-align: top; }
 th[scope=row], thead th:first-child { text-align: left; }
 table.settings { width: auto; } table.settings td { text-align: left; }
 .sub { color: #666; font-size: .72rem; } .dot { display: inline-block; width: .7rem; height: .7rem; margin-right: .4rem; border-radius: 2px; }
-.sig { font-weight: 700; } .note { color: #555; font-size: .85rem; }
-</style>
-</head>
-<body>
-<h1>hitloop sweep</h1>
+.sig { font-weight: 700; } .note { color: #555; font-size: .85rem; }`,
+    body: `<h1>hitloop sweep</h1>
 ${settingsTable(grid)}
 <p class="note">Each cell runs every condition on the same tasks with the same planted mistakes (for a given seed and trial index), so conditions are compared as pairs. Rates are pooled over seeds with 95% Wilson intervals; "seeds" is the mean of the per-seed rates with a 95% t-interval across seeds (clamped to 0–100%). McNemar: exact two-sided test on the discordant pairs (only A / only B); p &lt; 0.05 in bold. Column definitions: docs/sweep.md.</p>
 <figure id="chart-${escapeHtml(chart.id)}"><figcaption>${escapeHtml(chart.title)}</figcaption>${chart.svg}</figure>
 ${(options.notes ?? []).map((note) => `<p class="note">${escapeHtml(note)}</p>`).join('\n')}
 <h2>Cells</h2>
-${sections}
-</body>
-</html>
-`;
+${sections}`,
+  });
 }
