@@ -11,7 +11,9 @@
 //   update and delete through it as through the table.
 //
 // Ids come from one sequence (`trace_event_ids`) shared by both forms, so
-// `ORDER BY id` is still the order events were logged.
+// `ORDER BY id` is still the order events were logged. The view itself is
+// ordered by id: a query without ORDER BY (a researcher's quick script) got
+// the table's rows in id order, and gets them so from the view too.
 
 /** The `action_proposed` payload of a `tool_calls` row `c` with its arguments `a`, as JSON.stringify wrote it. */
 const PROPOSED_PAYLOAD = `'{"action_id":"' || c.action_id || '","tool_name":"' || c.tool_name ||
@@ -115,7 +117,8 @@ CREATE VIEW IF NOT EXISTS tool_call_events AS ${CALL_EVENTS};
 CREATE VIEW IF NOT EXISTS trace_events AS
   SELECT id, timestamp, run_id, event_type, payload, event_id FROM stored_events
   UNION ALL
-  SELECT id, timestamp, run_id, event_type, payload, event_id FROM tool_call_events;
+  SELECT id, timestamp, run_id, event_type, payload, event_id FROM tool_call_events
+  ORDER BY id;
 CREATE TRIGGER IF NOT EXISTS trace_events_insert INSTEAD OF INSERT ON trace_events BEGIN
   INSERT INTO stored_events (id, timestamp, run_id, event_type, payload, event_id)
     VALUES (coalesce(NEW.id, ${NEXT_ID}), NEW.timestamp, NEW.run_id, NEW.event_type, NEW.payload, NEW.event_id);

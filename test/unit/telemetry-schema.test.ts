@@ -229,6 +229,56 @@ describe('telemetry schema', () => {
     db.close();
   });
 
+  it("trace_events without ORDER BY lists events in id order, as the seed's table did (a quick script relies on it)", () => {
+    const file = join(dir, 'order.db');
+    const logger = new TelemetryLogger({ dbPath: file });
+    const runId = logger.startRun({ condition: 'c', scenario: 's' });
+    // Allowed calls (compact rows) between full rows: the view's two parts interleave.
+    for (let i = 0; i < 3; i++) {
+      const actionId = `a${i}`;
+      const args = { i };
+      logger.logEvent({
+        runId,
+        eventType: 'action_proposed',
+        payload: {
+          action_id: actionId,
+          tool_name: 't',
+          args_hash: 'h',
+          risk_class: 'low',
+          side_effects: [],
+          tool_args: args,
+          rationale: '',
+          context_refs: [],
+          policy_name: 'always_approve',
+          policy_verdict: 'allow',
+          policy_reason: 'ok',
+          policy_rule: null,
+        },
+      });
+      logger.logEvent({
+        runId,
+        eventType: 'tool_execution_start',
+        payload: { action_id: actionId, tool_name: 't', tool_args: args },
+      });
+      logger.logToolExecutionEnd(runId, { actionId, success: true, durationMs: 1, executed: true });
+      logger.logEvent({ runId, eventType: 'llm_call', payload: { model: 'm', i } });
+    }
+    logger.endRun(runId, { success: true });
+    logger.close();
+    const db = openSqlite(file, { readonly: true });
+    const compact = db.prepare('SELECT count(*) AS n FROM tool_calls').get() as { n: number };
+    expect(compact.n).toBe(3);
+    const ids = (db.prepare('SELECT id FROM trace_events').all() as { id: number }[]).map(
+      (r) => r.id,
+    );
+    const filtered = (
+      db.prepare('SELECT id FROM trace_events WHERE run_id = ?').all(runId) as { id: number }[]
+    ).map((r) => r.id);
+    db.close();
+    expect(ids).toEqual(Array.from({ length: 14 }, (_, i) => i + 1));
+    expect(filtered).toEqual(ids);
+  });
+
   it('creates the parent directory of a new database', () => {
     const file = join(dir, 'nested', 'deeper', 't.db');
     const logger = new TelemetryLogger({ dbPath: file });
