@@ -9,6 +9,7 @@ import type {
   HubEvent,
   RememberedRule,
 } from '../../shared/hub/protocol.js';
+import { backoffDelay as sharedBackoffDelay } from '../../shared/util/backoff.js';
 import type { RemoteHubEntry } from './remote-hubs.js';
 import { type DiscoveryScope, inWorkspace, isLoopbackUrl } from './workspace-filter.js';
 
@@ -127,8 +128,16 @@ export interface HubConnectionsOptions {
  * backoffDelay(10) // about 30000
  */
 export function backoffDelay(attempt: number, random: () => number = Math.random): number {
-  const base = Math.min(30_000, 500 * 2 ** Math.min(attempt, 16));
-  return Math.round(base * (0.8 + 0.4 * random()));
+  // The shared backoff only takes jitter off its wait: ±20 % around 500 ms
+  // doubling to 30 s is 1.2x that wait, less up to a third of it.
+  return Math.round(
+    sharedBackoffDelay(attempt, {
+      initialMs: 600,
+      maxMs: 36_000,
+      jitter: 1 / 3,
+      random: () => 1 - random(),
+    }),
+  );
 }
 
 /**
