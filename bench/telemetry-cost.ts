@@ -79,12 +79,7 @@ export async function telemetryCostPerCall(
         durationMs: 0.25,
         executed: true,
       });
-      if (i % BATCH === BATCH - 1) {
-        const before = process.cpuUsage();
-        logger.flush();
-        const used = process.cpuUsage(before);
-        flushMicros += used.user + used.system;
-      }
+      if (i % BATCH === BATCH - 1) flushMicros += await cpuPerCall(1, () => logger.flush());
     });
     flush.push(flushMicros / CALLS);
     record.push(all - flushMicros / CALLS - gate[gate.length - 1]!);
