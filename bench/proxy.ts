@@ -33,6 +33,9 @@ const CONCURRENT_CALLS = Number(process.env.BENCH_CONCURRENT ?? 4000);
 const CONCURRENCY = 16;
 const HTTP_SEQUENTIAL = Number(process.env.BENCH_HTTP_SEQUENTIAL ?? 300);
 const HTTP_CONCURRENT = Number(process.env.BENCH_HTTP_CONCURRENT ?? 1000);
+// BENCH_PARTS=stdio (or a comma list of startup, stdio, http, memory) runs only those parts.
+const PARTS = new Set((process.env.BENCH_PARTS ?? 'startup,stdio,http,memory').split(','));
+const part = (name: string) => PARTS.has(name);
 
 // The relay only moves bytes: no parsing, no framing.
 const RELAY = `import { spawn } from 'node:child_process';
@@ -449,229 +452,236 @@ try {
   // ---- start-up: what a client waits for before it sees tools ----
   const STARTUP_ROUNDS = Number(process.env.BENCH_STARTUP_ROUNDS ?? 7);
   const fsArgs = [FILESYSTEM, work];
-  printTable(
-    `Start-up: spawn -> initialize / tools listed, server-filesystem (medians of ${STARTUP_ROUNDS} interleaved rounds)`,
-    await measureStartup(
-      [
-        { name: 'the server alone', command: process.execPath, args: fsArgs },
-        // The package's bin (dist/cli, bundled), as an installed hitloop runs.
-        {
-          name: 'hitloop proxy (bin)',
-          command: process.execPath,
-          args: [BIN, 'proxy', '--', process.execPath, ...fsArgs],
-        },
-        // For comparison: the same CLI loaded module by module.
-        {
-          name: 'hitloop proxy (unbundled dist)',
-          command: process.execPath,
-          args: [CLI, 'proxy', '--', process.execPath, ...fsArgs],
-        },
-      ],
-      STARTUP_ROUNDS,
-      env(),
-    ),
-  );
+  if (part('startup'))
+    printTable(
+      `Start-up: spawn -> initialize / tools listed, server-filesystem (medians of ${STARTUP_ROUNDS} interleaved rounds)`,
+      await measureStartup(
+        [
+          { name: 'the server alone', command: process.execPath, args: fsArgs },
+          // The package's bin (dist/cli, bundled), as an installed hitloop runs.
+          {
+            name: 'hitloop proxy (bin)',
+            command: process.execPath,
+            args: [BIN, 'proxy', '--', process.execPath, ...fsArgs],
+          },
+          // For comparison: the same CLI loaded module by module.
+          {
+            name: 'hitloop proxy (unbundled dist)',
+            command: process.execPath,
+            args: [CLI, 'proxy', '--', process.execPath, ...fsArgs],
+          },
+        ],
+        STARTUP_ROUNDS,
+        env(),
+      ),
+    );
 
   // ---- stdio: direct, byte relay, hitloop proxy ----
-  const relayFile = join(work, 'relay.mjs');
-  writeFileSync(relayFile, RELAY);
-  const stdioConfig = writeConfig('stdio', { everything });
-  const direct = await stdioTarget('direct', process.execPath, [EVERYTHING, 'stdio'], false);
-  const relay = await stdioTarget('byte relay', process.execPath, [
-    relayFile,
-    process.execPath,
-    EVERYTHING,
-    'stdio',
-  ]);
-  const proxied = await stdioTarget('hitloop proxy', process.execPath, [
-    CLI,
-    'proxy',
-    '--config',
-    stdioConfig,
-  ]);
-  // Diagnostic only: the same proxy without telemetry, to show what recording costs.
-  const quiet = await stdioTarget('hitloop proxy, telemetry off', process.execPath, [
-    CLI,
-    'proxy',
-    '--config',
-    writeConfig('no-telemetry', { everything }, { telemetry: false }),
-  ]);
-  const [d, b, p, q] = await bench([direct, relay, proxied, quiet], SEQUENTIAL, CONCURRENT_CALLS);
-  await Promise.all([direct.close(), relay.close(), proxied.close(), quiet.close()]);
-
-  const stdioRows: BenchRow[] = [
-    ...allowedCallRows('hitloop proxy', p!, b!, d!, true),
-    ...allowedCallRows('proxy, telemetry off', q!, b!, d!, false),
-    {
-      name: 'p50 latency, byte relay',
-      value: ms(b!.p50),
-      unit: 'ms',
-      baseline: { name: 'direct', value: ms(d!.p50) },
-    },
-    {
-      name: 'p99 latency, byte relay',
-      value: ms(b!.p99),
-      unit: 'ms',
-      baseline: { name: 'direct', value: ms(d!.p99) },
-    },
-    {
-      name: 'sequential, byte relay',
-      value: b!.sequential,
-      unit: 'calls/s',
-      baseline: { name: 'direct', value: d!.sequential },
-    },
-    {
-      name: `${CONCURRENCY} concurrent, byte relay`,
-      value: b!.concurrent,
-      unit: 'calls/s',
-      baseline: { name: 'direct', value: d!.concurrent },
-    },
-  ];
-  printTable('stdio: SDK Client -> [middle] -> server-everything echo', stdioRows);
-  printTable(
-    `stdio, where the CPU goes at ${CONCURRENCY} concurrent (per call, medians of rounds)`,
-    cpuBudgetRows(d!, b!, p!, q!),
-  );
-  // Telemetry's share, part by part, against what the 16-concurrent target
-  // leaves it in this run: shows which part stands in the way.
-  const allProcesses = (r: Round) =>
-    (r.concurrentCpu.client + r.concurrentCpu.middle + r.concurrentCpu.server) * 1000;
-  printTable(
-    'stdio, what recording an allowed call costs in the proxy process (in-process, median of 5 rounds x 20,000 calls)',
-    telemetryCostRows(
-      await telemetryCostPerCall(work),
-      allProcesses(b!),
-      allProcesses(q!),
-      (p!.concurrentCpu.middle - q!.concurrentCpu.middle) * 1000,
-    ),
-  );
-
-  // ---- Streamable HTTP: hitloop proxy --http vs mcp-proxy ----
-  // logLevel info: the proxy announces its URL at info level.
-  const httpConfig = writeConfig('http', { everything }, { logLevel: 'info' });
-  const hitloopHttp = await spawnServer(
-    [CLI, 'proxy', '--config', httpConfig, '--http', '127.0.0.1:0'],
-    /serving MCP over Streamable HTTP at (http:\/\/\S+)/,
-  );
-  const mcpProxyPort = await freePort();
-  const mcpProxy = await spawnServer(
-    [
-      MCP_PROXY,
-      '--host',
-      '127.0.0.1',
-      '--port',
-      String(mcpProxyPort),
-      '--server',
-      'stream',
-      '--',
+  if (part('stdio')) {
+    const relayFile = join(work, 'relay.mjs');
+    writeFileSync(relayFile, RELAY);
+    const stdioConfig = writeConfig('stdio', { everything });
+    const direct = await stdioTarget('direct', process.execPath, [EVERYTHING, 'stdio'], false);
+    const relay = await stdioTarget('byte relay', process.execPath, [
+      relayFile,
       process.execPath,
       EVERYTHING,
       'stdio',
-    ],
-    /starting server on port (\d+)/,
-  );
-  // For scale: the same client against server-everything's own Streamable HTTP
-  // server, no proxy at all. At 16 concurrent calls the SDK client saturates
-  // its core, which caps every HTTP figure here.
-  const sePort = await freePort();
-  const seHttp = await spawnServer([EVERYTHING, 'streamableHttp'], /listening on port (\d+)/, {
-    PORT: String(sePort),
-  });
-  const h = await httpTarget('hitloop proxy --http', hitloopHttp.match[1]!, hitloopHttp.child);
-  const m = await httpTarget('mcp-proxy', `http://127.0.0.1:${mcpProxyPort}/mcp`, mcpProxy.child);
-  const se = await httpTarget(
-    'server-everything HTTP',
-    `http://127.0.0.1:${sePort}/mcp`,
-    seHttp.child,
-  );
-  const [hr, mr, sr] = await bench([h, m, se], HTTP_SEQUENTIAL, HTTP_CONCURRENT);
-  await Promise.all([h.close(), m.close(), se.close()]);
-  printTable('Streamable HTTP: SDK Client -> proxy -> server-everything (stdio) echo', [
-    {
-      name: 'sequential, hitloop proxy --http',
-      value: hr!.sequential,
-      unit: 'calls/s',
-      baseline: { name: 'mcp-proxy', value: mr!.sequential },
-      target: '>= 2x mcp-proxy',
-      pass: hr!.sequential >= 2 * mr!.sequential,
-    },
-    {
-      name: `${CONCURRENCY} concurrent, hitloop proxy --http`,
-      value: hr!.concurrent,
-      unit: 'calls/s',
-      baseline: { name: 'mcp-proxy', value: mr!.concurrent },
-      target: '>= 2x mcp-proxy',
-      pass: hr!.concurrent >= 2 * mr!.concurrent,
-    },
-    {
-      name: 'proxy process CPU per call, hitloop proxy --http',
-      value: Math.round(hr!.cpuPerCall * 1000),
-      unit: 'µs',
-      baseline: { name: 'mcp-proxy', value: Math.round(mr!.cpuPerCall * 1000) },
-    },
-    {
-      name: 'p50 latency, hitloop proxy --http',
-      value: ms(hr!.p50),
-      unit: 'ms',
-      baseline: { name: 'mcp-proxy', value: ms(mr!.p50) },
-    },
-    {
-      name: `client CPU during ${CONCURRENCY} concurrent, hitloop proxy --http`,
-      value: Math.round(hr!.clientCores * 100),
-      unit: '% of a core',
-      baseline: { name: 'mcp-proxy', value: Math.round(mr!.clientCores * 100) },
-    },
-    {
-      name: 'no proxy: sequential, server-everything own HTTP server',
-      value: sr!.sequential,
-      unit: 'calls/s',
-      baseline: { name: 'hitloop proxy --http', value: hr!.sequential },
-    },
-    {
-      name: `no proxy: ${CONCURRENCY} concurrent, server-everything own HTTP server`,
-      value: sr!.concurrent,
-      unit: 'calls/s',
-      baseline: { name: 'hitloop proxy --http', value: hr!.concurrent },
-    },
-    {
-      // The most any proxy could reach with this client: the same calls with no proxy at all.
-      name: `ceiling at ${CONCURRENCY} concurrent: no proxy, vs mcp-proxy`,
-      value: sr!.concurrent,
-      unit: 'calls/s',
-      baseline: { name: 'mcp-proxy', value: mr!.concurrent },
-    },
-    {
-      name: `client CPU during ${CONCURRENCY} concurrent, no proxy`,
-      value: Math.round(sr!.clientCores * 100),
-      unit: '% of a core',
-    },
-  ]);
+    ]);
+    const proxied = await stdioTarget('hitloop proxy', process.execPath, [
+      CLI,
+      'proxy',
+      '--config',
+      stdioConfig,
+    ]);
+    // Diagnostic only: the same proxy without telemetry, to show what recording costs.
+    const quiet = await stdioTarget('hitloop proxy, telemetry off', process.execPath, [
+      CLI,
+      'proxy',
+      '--config',
+      writeConfig('no-telemetry', { everything }, { telemetry: false }),
+    ]);
+    const [d, b, p, q] = await bench([direct, relay, proxied, quiet], SEQUENTIAL, CONCURRENT_CALLS);
+    await Promise.all([direct.close(), relay.close(), proxied.close(), quiet.close()]);
+
+    const stdioRows: BenchRow[] = [
+      ...allowedCallRows('hitloop proxy', p!, b!, d!, true),
+      ...allowedCallRows('proxy, telemetry off', q!, b!, d!, false),
+      {
+        name: 'p50 latency, byte relay',
+        value: ms(b!.p50),
+        unit: 'ms',
+        baseline: { name: 'direct', value: ms(d!.p50) },
+      },
+      {
+        name: 'p99 latency, byte relay',
+        value: ms(b!.p99),
+        unit: 'ms',
+        baseline: { name: 'direct', value: ms(d!.p99) },
+      },
+      {
+        name: 'sequential, byte relay',
+        value: b!.sequential,
+        unit: 'calls/s',
+        baseline: { name: 'direct', value: d!.sequential },
+      },
+      {
+        name: `${CONCURRENCY} concurrent, byte relay`,
+        value: b!.concurrent,
+        unit: 'calls/s',
+        baseline: { name: 'direct', value: d!.concurrent },
+      },
+    ];
+    printTable('stdio: SDK Client -> [middle] -> server-everything echo', stdioRows);
+    printTable(
+      `stdio, where the CPU goes at ${CONCURRENCY} concurrent (per call, medians of rounds)`,
+      cpuBudgetRows(d!, b!, p!, q!),
+    );
+    // Telemetry's share, part by part, against what the 16-concurrent target
+    // leaves it in this run: shows which part stands in the way.
+    const allProcesses = (r: Round) =>
+      (r.concurrentCpu.client + r.concurrentCpu.middle + r.concurrentCpu.server) * 1000;
+    printTable(
+      'stdio, what recording an allowed call costs in the proxy process (in-process, median of 5 rounds x 20,000 calls)',
+      telemetryCostRows(
+        await telemetryCostPerCall(work),
+        allProcesses(b!),
+        allProcesses(q!),
+        (p!.concurrentCpu.middle - q!.concurrentCpu.middle) * 1000,
+      ),
+    );
+  }
+
+  // ---- Streamable HTTP: hitloop proxy --http vs mcp-proxy ----
+  if (part('http')) {
+    // logLevel info: the proxy announces its URL at info level.
+    const httpConfig = writeConfig('http', { everything }, { logLevel: 'info' });
+    const hitloopHttp = await spawnServer(
+      [CLI, 'proxy', '--config', httpConfig, '--http', '127.0.0.1:0'],
+      /serving MCP over Streamable HTTP at (http:\/\/\S+)/,
+    );
+    const mcpProxyPort = await freePort();
+    const mcpProxy = await spawnServer(
+      [
+        MCP_PROXY,
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(mcpProxyPort),
+        '--server',
+        'stream',
+        '--',
+        process.execPath,
+        EVERYTHING,
+        'stdio',
+      ],
+      /starting server on port (\d+)/,
+    );
+    // For scale: the same client against server-everything's own Streamable HTTP
+    // server, no proxy at all. At 16 concurrent calls the SDK client saturates
+    // its core, which caps every HTTP figure here.
+    const sePort = await freePort();
+    const seHttp = await spawnServer([EVERYTHING, 'streamableHttp'], /listening on port (\d+)/, {
+      PORT: String(sePort),
+    });
+    const h = await httpTarget('hitloop proxy --http', hitloopHttp.match[1]!, hitloopHttp.child);
+    const m = await httpTarget('mcp-proxy', `http://127.0.0.1:${mcpProxyPort}/mcp`, mcpProxy.child);
+    const se = await httpTarget(
+      'server-everything HTTP',
+      `http://127.0.0.1:${sePort}/mcp`,
+      seHttp.child,
+    );
+    const [hr, mr, sr] = await bench([h, m, se], HTTP_SEQUENTIAL, HTTP_CONCURRENT);
+    await Promise.all([h.close(), m.close(), se.close()]);
+    printTable('Streamable HTTP: SDK Client -> proxy -> server-everything (stdio) echo', [
+      {
+        name: 'sequential, hitloop proxy --http',
+        value: hr!.sequential,
+        unit: 'calls/s',
+        baseline: { name: 'mcp-proxy', value: mr!.sequential },
+        target: '>= 2x mcp-proxy',
+        pass: hr!.sequential >= 2 * mr!.sequential,
+      },
+      {
+        name: `${CONCURRENCY} concurrent, hitloop proxy --http`,
+        value: hr!.concurrent,
+        unit: 'calls/s',
+        baseline: { name: 'mcp-proxy', value: mr!.concurrent },
+        target: '>= 2x mcp-proxy',
+        pass: hr!.concurrent >= 2 * mr!.concurrent,
+      },
+      {
+        name: 'proxy process CPU per call, hitloop proxy --http',
+        value: Math.round(hr!.cpuPerCall * 1000),
+        unit: 'µs',
+        baseline: { name: 'mcp-proxy', value: Math.round(mr!.cpuPerCall * 1000) },
+      },
+      {
+        name: 'p50 latency, hitloop proxy --http',
+        value: ms(hr!.p50),
+        unit: 'ms',
+        baseline: { name: 'mcp-proxy', value: ms(mr!.p50) },
+      },
+      {
+        name: `client CPU during ${CONCURRENCY} concurrent, hitloop proxy --http`,
+        value: Math.round(hr!.clientCores * 100),
+        unit: '% of a core',
+        baseline: { name: 'mcp-proxy', value: Math.round(mr!.clientCores * 100) },
+      },
+      {
+        name: 'no proxy: sequential, server-everything own HTTP server',
+        value: sr!.sequential,
+        unit: 'calls/s',
+        baseline: { name: 'hitloop proxy --http', value: hr!.sequential },
+      },
+      {
+        name: `no proxy: ${CONCURRENCY} concurrent, server-everything own HTTP server`,
+        value: sr!.concurrent,
+        unit: 'calls/s',
+        baseline: { name: 'hitloop proxy --http', value: hr!.concurrent },
+      },
+      {
+        // The most any proxy could reach with this client: the same calls with no proxy at all.
+        name: `ceiling at ${CONCURRENCY} concurrent: no proxy, vs mcp-proxy`,
+        value: sr!.concurrent,
+        unit: 'calls/s',
+        baseline: { name: 'mcp-proxy', value: mr!.concurrent },
+      },
+      {
+        name: `client CPU during ${CONCURRENCY} concurrent, no proxy`,
+        value: Math.round(sr!.clientCores * 100),
+        unit: '% of a core',
+      },
+    ]);
+  }
 
   // ---- memory: the proxy process alone, three idle upstream servers ----
-  const memConfig = writeConfig('memory', {
-    everything,
-    everything2: everything,
-    fs: { command: process.execPath, args: [FILESYSTEM, work] },
-  });
-  const idle = await stdioTarget('hitloop proxy', process.execPath, [
-    CLI,
-    'proxy',
-    '--config',
-    memConfig,
-  ]);
-  const tools = (await idle.client.listTools()).tools.length;
-  await new Promise((resolve) => setTimeout(resolve, 2000)); // let start-up garbage settle
-  const rss = rssMb(idle.pid!);
-  await idle.close();
-  printTable('Memory', [
-    {
-      name: `proxy RSS, 3 idle upstream servers (${tools} tools)`,
-      value: Math.round(rss * 10) / 10,
-      unit: 'MB',
-      target: '< 100 MB',
-      pass: rss < 100,
-    },
-  ]);
+  if (part('memory')) {
+    const memConfig = writeConfig('memory', {
+      everything,
+      everything2: everything,
+      fs: { command: process.execPath, args: [FILESYSTEM, work] },
+    });
+    const idle = await stdioTarget('hitloop proxy', process.execPath, [
+      CLI,
+      'proxy',
+      '--config',
+      memConfig,
+    ]);
+    const tools = (await idle.client.listTools()).tools.length;
+    await new Promise((resolve) => setTimeout(resolve, 2000)); // let start-up garbage settle
+    const rss = rssMb(idle.pid!);
+    await idle.close();
+    printTable('Memory', [
+      {
+        name: `proxy RSS, 3 idle upstream servers (${tools} tools)`,
+        value: Math.round(rss * 10) / 10,
+        unit: 'MB',
+        target: '< 100 MB',
+        pass: rss < 100,
+      },
+    ]);
+  }
   console.log(`\nload average at end: ${load()}`);
 } finally {
   for (const child of started) if (child.exitCode === null) child.kill('SIGTERM');

@@ -15,7 +15,10 @@ import { findUnshowable } from '../util/faithful-args.js';
 export type GateLogger = Pick<
   TelemetryLogger,
   'logEvent' | 'logApprovalRequested' | 'logApprovalDecided'
->;
+> &
+  // Optional: a logger that has it builds the proposal's payload itself (the
+  // proxy's deferred logger builds it after the call's answer is relayed).
+  Partial<Pick<TelemetryLogger, 'logActionVerdict'>>;
 
 /** What the gate needs: a policy, a channel to a human, and (optionally) telemetry. */
 export interface GateOptions {
@@ -76,11 +79,13 @@ export async function gateAction(action: Action, options: GateOptions): Promise<
         reason: `its arguments cannot be shown faithfully to a reviewer: ${unshowable.join('; ')}. Send plain JSON with no "__proto__" key`,
       }
     : await policy.evaluate(action, { runId, ...options.context });
-  logger?.logEvent({
-    runId,
-    eventType: 'action_proposed',
-    payload: actionVerdictPayload(action, policy.name, verdict),
-  });
+  if (logger?.logActionVerdict) logger.logActionVerdict(runId, action, policy.name, verdict);
+  else
+    logger?.logEvent({
+      runId,
+      eventType: 'action_proposed',
+      payload: actionVerdictPayload(action, policy.name, verdict),
+    });
   if (verdict.verdict === 'allow')
     return { kind: 'allowed', action, args: action.toolArgs, policy: verdict };
   if (verdict.verdict === 'deny') return { kind: 'denied', action, policy: verdict };

@@ -3,6 +3,7 @@ import type { ApprovalRequest } from '../models/approval-request.js';
 import type { Decision } from '../models/decision.js';
 import type { ToolResult } from '../models/tool-result.js';
 import { EventType } from '../models/trace-event.js';
+import type { PolicyDecision } from '../policies/policy.js';
 import type { SqliteDatabase, SqliteStatement } from '../sqlite/types.js';
 import { backoffDelay } from '../util/backoff.js';
 import { redactSecrets, type SecretKeyTest, secretKeyTest } from '../util/redact.js';
@@ -18,6 +19,7 @@ import {
 import { NEXT_EVENT_ID } from './event-view.js';
 import {
   actionProposedPayload,
+  actionVerdictPayload,
   approvalDecidedPayload,
   approvalRequestedPayload,
   type DecisionContext,
@@ -344,6 +346,14 @@ export class TelemetryLogger {
   private readonly argsIds = new Map<string, number>();
   private droppedTotal = 0;
   private droppedUnreported = 0;
+  /** Records handed to {@link later}, run at the next setImmediate or before any other write. */
+  private deferred: Array<() => void> = [];
+  private deferredScheduled = false;
+  private runningDeferred = false;
+  private readonly runDeferredSoon = () => {
+    this.deferredScheduled = false;
+    this.runDeferred();
+  };
 
   /** Just the database path, as in the Python hitloop: `new TelemetryLogger('experiment.db')`. */
   constructor(dbPath: string);
@@ -806,16 +816,45 @@ export class TelemetryLogger {
   }
 
   /**
+   * Logs the `action_proposed` event of an Action with the policy's verdict
+   * on it, as the approval gate does (`policy_name`, `policy_verdict`,
+   * `policy_reason`, `policy_rule` after the action's keys).
+   *
+   * @example
+   * logger.logActionVerdict(runId, action, 'risk_based', { verdict: 'allow', reason: 'low risk' });
+   */
+  logActionVerdict(
+    runId: string,
+    action: Action,
+    policyName: string,
+    verdict: PolicyDecision,
+    timestamp?: string | Date,
+  ): string {
+    return this.logEvent({
+      runId,
+      eventType: 'action_proposed',
+      payload: actionVerdictPayload(action, policyName, verdict),
+      timestamp,
+    });
+  }
+
+  /**
    * Logs an `approval_requested` event from an ApprovalRequest.
    *
    * @example
    * logger.logApprovalRequested(request.runId, request);
    */
-  logApprovalRequested(runId: string, request: ApprovalRequest, channel?: string): string {
+  logApprovalRequested(
+    runId: string,
+    request: ApprovalRequest,
+    channel?: string,
+    timestamp?: string | Date,
+  ): string {
     return this.logEvent({
       runId,
       eventType: 'approval_requested',
       payload: approvalRequestedPayload(request, channel),
+      timestamp,
     });
   }
 
@@ -835,11 +874,17 @@ export class TelemetryLogger {
    * @example
    * logger.logApprovalDecided(runId, decision, { toolName: action.toolName, policyName: policy.name });
    */
-  logApprovalDecided(runId: string, decision: Decision, context?: DecisionContext): string {
+  logApprovalDecided(
+    runId: string,
+    decision: Decision,
+    context?: DecisionContext,
+    timestamp?: string | Date,
+  ): string {
     return this.logEvent({
       runId,
       eventType: 'approval_decided',
       payload: approvalDecidedPayload(decision, context),
+      timestamp,
     });
   }
 
@@ -853,11 +898,13 @@ export class TelemetryLogger {
     runId: string,
     action: Action,
     argsToRun?: Record<string, unknown>,
+    timestamp?: string | Date,
   ): string {
     return this.logEvent({
       runId,
       eventType: 'tool_execution_start',
       payload: toolExecutionStartPayload(action, argsToRun),
+      timestamp,
     });
   }
 
@@ -870,12 +917,13 @@ export class TelemetryLogger {
   logToolExecutionEnd(
     runId: string,
     result: ToolResult,
-    options?: { includeOutput?: boolean },
+    options?: { includeOutput?: boolean; timestamp?: string | Date },
   ): string {
     return this.logEvent({
       runId,
       eventType: 'tool_execution_end',
       payload: toolExecutionEndPayload(result, options),
+      timestamp: options?.timestamp,
     });
   }
 
@@ -887,6 +935,53 @@ export class TelemetryLogger {
    */
   logError(runId: string, error: unknown, extra?: TracePayload): string {
     return this.logEvent({ runId, eventType: 'error', payload: errorPayload(error, extra) });
+  }
+
+  /**
+   * Runs `record` (calls to this logger's log methods) soon rather than now:
+   * at the next turn of the event loop, or before any other write, read,
+   * flush or close of this logger, whichever comes first, so records keep
+   * the order they were handed over in. For a caller whose own work must not
+   * wait for the recording (the proxy relays an allowed call's answer first,
+   * then records it). Pass the event's time as `timestamp`, or it is stamped
+   * when `record` runs. Nothing is lost that a buffered row would keep: the
+   * exit hook runs what is left. A `record` that throws is reported through
+   * `onError`; catch inside it to handle failures yourself.
+   *
+   * @example
+   * const at = new Date();
+   * logger.later(() => logger.logToolExecutionStart(runId, action, args, at));
+   */
+  later(record: () => void): void {
+    this.deferred.push(record);
+    if (this.deferredScheduled || this.runningDeferred) return;
+    this.deferredScheduled = true;
+    setImmediate(this.runDeferredSoon);
+  }
+
+  /** Runs the records handed to {@link later} so far, in order. */
+  private runDeferred(): void {
+    if (this.runningDeferred) return;
+    this.runningDeferred = true;
+    try {
+      // Records may hand over more records; those run in this same pass.
+      for (let i = 0; i < this.deferred.length; i++) {
+        try {
+          this.deferred[i]!();
+        } catch (cause) {
+          this.report(
+            new TelemetryError(
+              'HITLOOP_TELEMETRY_WRITE',
+              `could not record an event in ${this.dbPath}: ${describe(cause)}`,
+              { dbPath: this.dbPath, buffered: this.pending.length - this.head, dropped: 1, cause },
+            ),
+          );
+        }
+      }
+    } finally {
+      this.deferred = [];
+      this.runningDeferred = false;
+    }
   }
 
   /**
@@ -957,6 +1052,8 @@ export class TelemetryLogger {
 
   private beforeWrite(): void {
     if (this.closed) throw new Error(`TelemetryLogger for ${this.dbPath} is closed`);
+    // Records handed to later() go first: the order of events is the order they happened in.
+    if (this.deferred.length > 0) this.runDeferred();
     // Fail closed: after a failed background flush, nothing more is accepted
     // until the buffered rows can be written.
     if (this.required && this.failure !== undefined) this.flushNow(true);
@@ -1041,6 +1138,7 @@ export class TelemetryLogger {
   private flushNow(fromCaller: boolean): boolean {
     // onError may log or flush; the outer flush will pick those rows up.
     if (this.flushing) return false;
+    if (this.deferred.length > 0) this.runDeferred();
     this.clearTimer();
     if (this.pending.length === this.head) return true;
     const batch = this.head === 0 ? this.pending : this.pending.slice(this.head);

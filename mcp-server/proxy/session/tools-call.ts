@@ -1,20 +1,13 @@
 import {
-  type GateLogger,
   type GateOutcome,
   gateAction,
   notExecutedMessage,
 } from '../../../shared/gate/approval-gate.js';
 import { type Action, createAction } from '../../../shared/models/action.js';
 import type { Decision } from '../../../shared/models/decision.js';
-import type { ToolResult } from '../../../shared/models/tool-result.js';
 import type { HITLPolicy } from '../../../shared/policies/policy.js';
 import { toolGlobToRegExp } from '../../../shared/policies/rules.js';
-import {
-  type LogEventInput,
-  TelemetryError,
-  type TelemetryLogger,
-} from '../../../shared/telemetry/logger.js';
-import { toolExecutionStartPayload } from '../../../shared/telemetry/payloads.js';
+import { TelemetryError } from '../../../shared/telemetry/logger.js';
 import {
   ErrorCode,
   errorResponse,
@@ -23,7 +16,7 @@ import {
   type JsonRpcResponse,
   resultResponse,
 } from '../jsonrpc/messages.js';
-import type { Logger } from '../log.js';
+import { CallRecorder, telemetryRefusal } from './call-recorder.js';
 import { withEditNote } from './edit-note.js';
 import {
   gatedOnArrival,
@@ -51,7 +44,7 @@ import { loadValidators, type ToolCatalog, validatorsLoaded } from './tool-catal
 export class ToolsCallHandler {
   private readonly toolTimeouts: Array<{ pattern: RegExp; timeoutMs: number }>;
   private readonly executionTimeouts: Array<{ pattern: RegExp; timeoutMs: number }>;
-  private quietGate: GateLogger | undefined;
+  private recorder: CallRecorder | undefined;
 
   constructor(
     private readonly core: SessionCore,
@@ -132,7 +125,7 @@ export class ToolsCallHandler {
       elicits: this.core.era === 'modern' && !!modernCapabilities(msg).elicitation,
     };
     this.core.inflight.set(msg.id, call);
-    const telemetry = this.core.runId ? this.core.deps.telemetry : undefined;
+    const recorder = this.callRecorder();
 
     const action = isPermissionPrompt
       ? permissionAction(toolArgs)
@@ -149,7 +142,15 @@ export class ToolsCallHandler {
     const policy = ownTool
       ? gatedOnArrival(this.core.config.policy, ownTool)
       : this.core.config.policy;
-    await this.gateAndRun(msg, name, entry, action, call, telemetry, policy);
+    await this.gateAndRun(msg, name, entry, action, call, recorder, policy);
+  }
+
+  /** The session's telemetry recorder, once it has a run (after initialize). */
+  private callRecorder(): CallRecorder | undefined {
+    const { runId, deps } = this.core;
+    if (!runId || !deps.telemetry) return undefined;
+    this.recorder ??= new CallRecorder(deps.telemetry, runId, deps.log);
+    return this.recorder;
   }
 
   private async gateAndRun(
@@ -158,7 +159,7 @@ export class ToolsCallHandler {
     entry: ReturnType<ToolCatalog['get']>,
     action: Action,
     call: InFlight,
-    telemetry: TelemetryLogger | undefined,
+    recorder: CallRecorder | undefined,
     policy: HITLPolicy,
   ): Promise<void> {
     const isPermissionPrompt = entry === undefined;
@@ -168,7 +169,7 @@ export class ToolsCallHandler {
         policy,
         backend: this.core.backend!,
         runId: this.core.runId ?? 'no-telemetry',
-        logger: telemetry && this.gateLogger(telemetry),
+        logger: recorder?.gateLogger,
         context: this.requestContext(entry, msg.id),
         timeoutMs: this.timeoutFor(name),
         // Only a call that waits for a human needs a signal: made on first use,
@@ -222,7 +223,7 @@ export class ToolsCallHandler {
       });
     }
     const edit = outcome.kind === 'approved' && outcome.edited ? outcome.decision : undefined;
-    this.forwardCall(msg, entry!, action, outcome.args, call, telemetry, edit);
+    this.forwardCall(msg, entry!, action, outcome.args, call, recorder, edit);
   }
 
   private forwardCall(
@@ -231,10 +232,10 @@ export class ToolsCallHandler {
     action: Action,
     args: Record<string, unknown>,
     call: InFlight,
-    telemetry: TelemetryLogger | undefined,
+    recorder: CallRecorder | undefined,
     edit?: Decision,
   ): void {
-    if (telemetry && !this.recordStart(msg, telemetry, action, args)) return;
+    if (recorder && !this.recordStart(msg, recorder, action, args)) return;
     const params: Record<string, unknown> = {
       ...msg.params,
       name: entry.tool.name,
@@ -281,21 +282,14 @@ export class ToolsCallHandler {
             withEditNote(response.result, args, edit, entry.structuredNote),
           );
       }
-      if (telemetry)
-        this.recordEnd(telemetry, {
-          actionId: action.id,
-          success,
-          error,
-          durationMs,
-          executed: true,
-        });
+      recorder?.end({ actionId: action.id, success, error, durationMs, executed: true });
       if (out) this.core.send(out, { relatedRequestId: msg.id });
       else this.core.relay(response, raw, call.upstreamId!, msg.id);
     });
     const limitMs = this.executionTimeoutFor(msg.params?.name as string);
     if (limitMs > 0)
       call.deadline = setTimeout(
-        () => this.executionTimedOut(msg, entry, action, call, limitMs, telemetry, started),
+        () => this.executionTimedOut(msg, entry, action, call, limitMs, recorder, started),
         limitMs,
       );
   }
@@ -311,7 +305,7 @@ export class ToolsCallHandler {
     action: Action,
     call: InFlight,
     limitMs: number,
-    telemetry: TelemetryLogger | undefined,
+    recorder: CallRecorder | undefined,
     started: number,
   ): void {
     if (call.cancelled || this.core.inflight.get(msg.id) !== call) return;
@@ -329,7 +323,7 @@ export class ToolsCallHandler {
       durationMs: performance.now() - started,
       executed: true,
     };
-    if (telemetry) this.recordEnd(telemetry, result);
+    recorder?.end(result);
     this.core.send(
       resultResponse(
         msg.id,
@@ -342,30 +336,18 @@ export class ToolsCallHandler {
   }
 
   /**
-   * Records a call's start before it is forwarded. With `required` telemetry
-   * it is committed and synced first, with what the gate logged before it:
-   * on failure the client gets a tool error saying nothing ran, and false is
-   * returned, so the call is not forwarded. Without `required` the row is
-   * buffered (an allowed call is one compact row, a few µs) and a failure
-   * never stops the call.
+   * Records a call's start before it is forwarded (call-recorder.ts). When
+   * `required` telemetry cannot be written, the client gets a tool error
+   * saying nothing ran, and false is returned: the call is not forwarded.
    */
   private recordStart(
     msg: JsonRpcRequest,
-    telemetry: TelemetryLogger,
+    recorder: CallRecorder,
     action: Action,
     args: Record<string, unknown>,
   ): boolean {
-    const start: LogEventInput = {
-      runId: this.core.runId!,
-      eventType: 'tool_execution_start',
-      payload: toolExecutionStartPayload(action, args),
-    };
-    if (!telemetry.required) {
-      recordQuietly(this.core.deps.log, 'tool_execution_start', () => telemetry.logEvent(start));
-      return true;
-    }
     try {
-      telemetry.logEventDurably(start);
+      recorder.start(action, args);
       return true;
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
@@ -377,40 +359,6 @@ export class ToolsCallHandler {
       );
       return false;
     }
-  }
-
-  /**
-   * Records a call's end before its answer is relayed; with `required`
-   * committed, so an answered call is on record even if the proxy is killed
-   * next. The call has run: a failure is logged, and the answer still goes
-   * out (the row stays buffered for the next flush that succeeds).
-   */
-  private recordEnd(telemetry: TelemetryLogger, result: ToolResult): void {
-    if (!telemetry.required) {
-      recordQuietly(this.core.deps.log, 'tool_execution_end', () =>
-        telemetry.logToolExecutionEnd(this.core.runId!, result),
-      );
-      return;
-    }
-    try {
-      telemetry.logToolExecutionEnd(this.core.runId!, result);
-      telemetry.flush();
-    } catch (err) {
-      this.core.deps.log.error(
-        `telemetry: could not record the end of action ${result.actionId}, which ran: ${err instanceof Error ? err.message : String(err)}`,
-      );
-    }
-  }
-
-  /**
-   * What the gate logs to: with `required` the logger itself (a failed write
-   * stops the call); without, one that reports a failure and goes on, as
-   * every other write does then.
-   */
-  private gateLogger(telemetry: TelemetryLogger): GateLogger {
-    if (telemetry.required) return telemetry;
-    this.quietGate ??= quietGateLogger(telemetry, this.core.deps.log);
-    return this.quietGate;
   }
 
   private startKeepAlive(call: InFlight, name: string, reason: string): void {
@@ -475,28 +423,6 @@ export class ToolsCallHandler {
   }
 }
 
-/**
- * The gate's logger without `required`: a failed write (e.g. the logger
- * closed while the session ends) is reported, never thrown into the gate,
- * which would refuse a call the policy allowed.
- */
-function quietGateLogger(telemetry: TelemetryLogger, log: Logger): GateLogger {
-  const quietly = (what: string, record: () => string): string => {
-    let id = '';
-    recordQuietly(log, what, () => {
-      id = record();
-    });
-    return id;
-  };
-  return {
-    logEvent: (input) => quietly(input.eventType, () => telemetry.logEvent(input)),
-    logApprovalRequested: (runId, request, channel) =>
-      quietly('approval_requested', () => telemetry.logApprovalRequested(runId, request, channel)),
-    logApprovalDecided: (runId, decision, context) =>
-      quietly('approval_decided', () => telemetry.logApprovalDecided(runId, decision, context)),
-  };
-}
-
 /** The call's abort signal, created on first use; already aborted if the call was withdrawn meanwhile. */
 function callSignal(call: InFlight): AbortSignal {
   if (!call.abort) {
@@ -504,11 +430,6 @@ function callSignal(call: InFlight): AbortSignal {
     if (call.cancelled) call.abort.abort(new Error('the call was withdrawn'));
   }
   return call.abort.signal;
-}
-
-/** What the agent is told when `telemetry.required` stops a call: nothing ran, and why. */
-function telemetryRefusal(name: string, reason: string): string {
-  return `Tool '${name}' was NOT executed: telemetry.required is set and the record of this call could not be written (${reason}). Free or fix the telemetry disk, or set telemetry.required to false.`;
 }
 
 function permissionAction(args: Record<string, unknown>): Action {
@@ -520,19 +441,4 @@ function permissionAction(args: Record<string, unknown>): Action {
     riskClass: 'medium',
     contextRefs: typeof args.tool_use_id === 'string' ? [args.tool_use_id] : [],
   });
-}
-
-/**
- * Records a telemetry event off the call's path (not `required`): a failure
- * is logged, never thrown, since nothing up the stack (a microtask, a stream
- * handler) could handle it and the call has already gone ahead.
- */
-function recordQuietly(log: Logger, what: string, record: () => void): void {
-  try {
-    record();
-  } catch (err) {
-    log.warn(
-      `telemetry: could not record ${what}: ${err instanceof Error ? err.message : String(err)}`,
-    );
-  }
 }
