@@ -5,7 +5,7 @@ import { openSqlite, SqliteUnavailableError } from '../sqlite/open.js';
 import type { SqliteDatabase } from '../sqlite/types.js';
 import { backoffDelay } from '../util/backoff.js';
 import { ownerOnly } from '../util/owner-only.js';
-import { EVENT_VIEW_DDL } from './event-view.js';
+import { EVENT_TABLES_V4_DDL, EVENT_VIEW_V5_MIGRATION } from './event-view.js';
 
 /**
  * The schema version this code writes, stored in `PRAGMA user_version`.
@@ -23,11 +23,13 @@ import { EVENT_VIEW_DDL } from './event-view.js';
  * - 4: the same columns, with `trace_events` a view over full rows
  *   (`stored_events`, the former table) and one compact row per allowed call
  *   (`tool_calls`, arguments once in `tool_args`); see event-view.ts.
+ * - 5: the same view over a narrower compact row: what every call of a tool
+ *   shares is stored once (`call_shapes`), short arguments in the row.
  *
  * @example
  * db.pragma('user_version', { simple: true }) === TELEMETRY_SCHEMA_VERSION // after opening with the logger
  */
-export const TELEMETRY_SCHEMA_VERSION = 4;
+export const TELEMETRY_SCHEMA_VERSION = 5;
 
 /**
  * Columns of the current layout, in table order: the seed's first, then ours.
@@ -239,7 +241,10 @@ const MIGRATIONS: ReadonlyArray<(db: SqliteDatabase, file: string) => void> = [
   (db) => {
     // Every row and id stays; the table keeps its index names.
     db.exec('ALTER TABLE trace_events RENAME TO stored_events');
-    db.exec(EVENT_VIEW_DDL);
+    db.exec(EVENT_TABLES_V4_DDL);
+  },
+  (db) => {
+    db.exec(EVENT_VIEW_V5_MIGRATION);
   },
 ];
 

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -52,7 +52,7 @@ const api = {
   toolExecutionEndPayload,
 };
 
-describe('export comparison: full rows (schema 3) and compact calls (schema 4)', () => {
+describe('export comparison: full rows (schema 3) and compact calls (schema 5)', () => {
   it('reads the same through SQL, the runs, and hitloop telemetry export (CSV and JSON)', () => {
     const dbPath = join(dir, 'calls.db');
     recordCallSequence(api, dbPath);
@@ -78,9 +78,73 @@ describe('export comparison: full rows (schema 3) and compact calls (schema 4)',
         count('SELECT count(*) AS n FROM tool_calls WHERE end_id IS NOT NULL') +
         count('SELECT count(*) AS n FROM tool_calls'),
     ).toBe(golden.rows.length);
-    // a01..a03 share no text; a01 and a02 share their arguments: stored once.
-    expect(count(`SELECT count(*) AS n FROM tool_args WHERE args = '{"message":"hi"}'`)).toBe(1);
+    // Short arguments sit in the call's row; what calls of one tool share, once.
+    expect(count(`SELECT count(*) AS n FROM tool_calls WHERE args = '{"message":"hi"}'`)).toBe(2);
+    expect(count('SELECT count(*) AS n FROM tool_args')).toBe(0);
+    expect(count('SELECT count(*) AS n FROM call_shapes')).toBeLessThan(
+      count('SELECT count(*) AS n FROM tool_calls'),
+    );
     db.close();
+  });
+
+  it('a file of schema version 4 (compact rows of 24 columns) reads the same after its migration to 5', () => {
+    // Made by the version-4 logger from the same sequence (make-telemetry-v4.mjs).
+    const dbPath = join(dir, 'v4.db');
+    copyFileSync(fileURLToPath(new URL('../fixtures/telemetry-v4.db', import.meta.url)), dbPath);
+    const before = openSqlite(dbPath, { readonly: true });
+    expect(before.pragma('user_version', { simple: true })).toBe(4);
+    before.close();
+    new TelemetryLogger({ dbPath }).close(); // opening migrates
+    const db = openSqlite(dbPath, { readonly: true });
+    expect(db.pragma('user_version', { simple: true })).toBe(5);
+    expect((db.prepare('SELECT count(*) AS n FROM tool_calls').get() as { n: number }).n).toBe(16);
+    db.close();
+    const view = readerView(openSqlite, cli, dbPath);
+    expect(view.rows).toEqual(golden.rows);
+    expect(view.runs).toEqual(golden.runs);
+    expect(view.csv).toBe(golden.csv);
+    expect(view.json).toBe(golden.json);
+  });
+
+  it('stores long arguments once however many calls carry them, and shows them in full', () => {
+    const dbPath = join(dir, 'long.db');
+    const log = new TelemetryLogger({ dbPath });
+    const runId = log.startRun({ runId: 'long' });
+    const content = 'x'.repeat(2000);
+    const payloads: Array<Record<string, unknown>> = [];
+    for (let i = 0; i < 3; i++) {
+      const action = createAction({ id: `l${i}`, toolName: 'write', toolArgs: { content } });
+      const payload = actionVerdictPayload(action, 'allow_all', { verdict: 'allow', reason: 'ok' });
+      payloads.push(payload);
+      log.logEvent({ runId, eventType: 'action_proposed', payload });
+      log.logEvent({
+        runId,
+        eventType: 'tool_execution_start',
+        payload: toolExecutionStartPayload(action, action.toolArgs),
+      });
+    }
+    log.close();
+    const db = openSqlite(dbPath, { readonly: true });
+    const count = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
+    expect(count('SELECT count(*) AS n FROM tool_calls WHERE args IS NULL')).toBe(3);
+    expect(count('SELECT count(*) AS n FROM tool_args')).toBe(1);
+    const proposed = db
+      .prepare("SELECT payload FROM trace_events WHERE event_type = 'action_proposed' ORDER BY id")
+      .pluck()
+      .all();
+    const started = db
+      .prepare(
+        "SELECT payload FROM trace_events WHERE event_type = 'tool_execution_start' ORDER BY id",
+      )
+      .pluck()
+      .all();
+    db.close();
+    expect(proposed).toEqual(payloads.map((p) => JSON.stringify(p)));
+    expect(started.map((t) => JSON.parse(t as string).tool_args.content)).toEqual([
+      content,
+      content,
+      content,
+    ]);
   });
 
   it('deletes and edits through the view as through the table', () => {

@@ -92,7 +92,7 @@ describe('telemetry across processes', () => {
     db.close();
   });
 
-  it.each(['natural', 'exit'])(
+  it.each(['natural', 'exit', 'later'])(
     'writes buffered events at process exit (%s) and does not hold the process open',
     async (mode) => {
       const file = join(dir, `exit-${mode}.db`);

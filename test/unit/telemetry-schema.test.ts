@@ -112,7 +112,7 @@ function createPythonSeedFile(file: string): void {
 }
 
 describe('telemetry schema', () => {
-  it('creates the seed’s tables (its columns, types and index names) plus ours, WAL and user_version 4', () => {
+  it('creates the seed’s tables (its columns, types and index names) plus ours, WAL and user_version 5', () => {
     const file = join(dir, 'new.db');
     new TelemetryLogger({ dbPath: file }).close();
     const db = openSqlite(file, { readonly: true });
@@ -166,8 +166,8 @@ describe('telemetry schema', () => {
       // The payload's declared type is lost in the union (its values are the same text).
       types.map(({ name, type }) => ({ name, type: name === 'payload' ? 'BLOB' : type })),
     );
-    expect(db.pragma('user_version', { simple: true })).toBe(4);
-    expect(TELEMETRY_SCHEMA_VERSION).toBe(4);
+    expect(db.pragma('user_version', { simple: true })).toBe(5);
+    expect(TELEMETRY_SCHEMA_VERSION).toBe(5);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     db.close();
   });
@@ -295,7 +295,7 @@ describe('telemetry schema', () => {
 
     const logger = new TelemetryLogger({ dbPath: file });
     const db = logger.database;
-    expect(db.pragma('user_version', { simple: true })).toBe(4);
+    expect(db.pragma('user_version', { simple: true })).toBe(5);
     expect(columns(db, 'runs')).toContain('condition_id');
     expect(indexes(db)).not.toContain('idx_runs_condition');
 
@@ -374,7 +374,7 @@ describe('telemetry schema', () => {
     const file = join(dir, 'users-file.db');
     copyFileSync(fileURLToPath(new URL('../fixtures/telemetry-v2.db', import.meta.url)), file);
     const logger = new TelemetryLogger({ dbPath: file });
-    expect(logger.database.pragma('user_version', { simple: true })).toBe(4);
+    expect(logger.database.pragma('user_version', { simple: true })).toBe(5);
     expect(logger.getRunsByCondition('risk_based')).toEqual([
       {
         runId: 'v2-run-1',
@@ -432,7 +432,7 @@ describe('telemetry schema', () => {
       const file = join(dir, `v${version}.db`);
       createLegacyFile(file, version);
       const logger = new TelemetryLogger({ dbPath: file });
-      expect(logger.database.pragma('user_version', { simple: true })).toBe(4);
+      expect(logger.database.pragma('user_version', { simple: true })).toBe(5);
       expect(logger.getRunEvents('seed-1')).toHaveLength(2);
       expect(logger.getRun('seed-1')).toMatchObject({ condition: 'risk_based', scenario: null });
       logger.close();
@@ -443,7 +443,7 @@ describe('telemetry schema', () => {
     const file = join(dir, 'python.db');
     createPythonSeedFile(file);
     const logger = new TelemetryLogger({ dbPath: file });
-    expect(logger.database.pragma('user_version', { simple: true })).toBe(4);
+    expect(logger.database.pragma('user_version', { simple: true })).toBe(5);
     expect(logger.getRun('py-1')).toMatchObject({
       condition: 'risk_based_human',
       scenario: 'email_draft',
@@ -468,7 +468,7 @@ describe('telemetry schema', () => {
 
   it('refuses a file written by a newer schema, naming the file and leaving it alone', () => {
     const file = join(dir, 'future.db');
-    createLegacyFile(file, 5);
+    createLegacyFile(file, 6);
     let error: unknown;
     try {
       new TelemetryLogger({ dbPath: file });
@@ -478,10 +478,10 @@ describe('telemetry schema', () => {
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).file).toBe(file);
     expect((error as Error).message).toMatch(
-      /schema version 5 is newer than this hitloop understands \(4\)/,
+      /schema version 6 is newer than this hitloop understands \(5\)/,
     );
     const db = openSqlite(file, { readonly: true });
-    expect(db.pragma('user_version', { simple: true })).toBe(5);
+    expect(db.pragma('user_version', { simple: true })).toBe(6);
     expect(columns(db, 'runs')).not.toContain('condition_id');
     db.close();
   });
