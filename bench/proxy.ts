@@ -46,6 +46,29 @@ child.stdout.pipe(process.stdout);
 child.on('exit', (code) => process.exit(code ?? 0));
 `;
 
+// The least a proxy that reads messages must do: each line parsed as JSON
+// and written back (JSON.parse + JSON.stringify, both directions), nothing
+// else: no checks, no policy, no id mapping. What this costs over the byte
+// relay, no policy proxy can avoid; the bench prints it beside the targets.
+const PARSING_RELAY = `import { spawn } from 'node:child_process';
+const [command, ...args] = process.argv.slice(2);
+const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+function lines(input, output) {
+  let rest = '';
+  input.setEncoding('utf8');
+  input.on('data', (chunk) => {
+    const parts = (rest + chunk).split('\\n');
+    rest = parts.pop();
+    let out = '';
+    for (const line of parts) if (line) out += JSON.stringify(JSON.parse(line)) + '\\n';
+    if (out) output.write(out);
+  });
+}
+lines(process.stdin, child.stdin);
+lines(child.stdout, process.stdout);
+child.on('exit', (code) => process.exit(code ?? 0));
+`;
+
 interface Target {
   name: string;
   client: Client;
@@ -377,7 +400,7 @@ function allowedCallRows(
  * proxy leaves the budget for the middle process: a necessary condition,
  * measured in the same run, for the 0.8x target.
  */
-function cpuBudgetRows(d: Round, b: Round, p: Round, q: Round): BenchRow[] {
+function cpuBudgetRows(d: Round, b: Round, p: Round, q: Round, j: Round): BenchRow[] {
   const cores = cpus().length;
   const total = (r: Round) =>
     r.concurrentCpu.client + r.concurrentCpu.middle + r.concurrentCpu.server;
@@ -390,6 +413,12 @@ function cpuBudgetRows(d: Round, b: Round, p: Round, q: Round): BenchRow[] {
     {
       name: `all processes, byte relay (${split(b)})`,
       value: us(total(b)),
+      unit: 'µs',
+      baseline: { name: 'direct', value: us(total(d)) },
+    },
+    {
+      name: `all processes, parsing relay (${split(j)})`,
+      value: us(total(j)),
       unit: 'µs',
       baseline: { name: 'direct', value: us(total(d)) },
     },
@@ -430,10 +459,27 @@ function cpuBudgetRows(d: Round, b: Round, p: Round, q: Round): BenchRow[] {
       baseline: { name: 'budget', value: us(budget) },
     },
     {
+      name: 'middle process, parsing relay (JSON in and out, nothing else)',
+      value: us(j.concurrentCpu.middle),
+      unit: 'µs',
+      baseline: { name: 'budget', value: us(budget) },
+    },
+    {
       name: 'middle process, byte relay',
       value: us(b.concurrentCpu.middle),
       unit: 'µs',
       baseline: { name: 'budget', value: us(budget) },
+    },
+    // Where the proxy's CPU goes beyond reading and writing the messages.
+    {
+      name: "hitloop's call path beyond parsing (proxy without telemetry - parsing relay)",
+      value: us(q.concurrentCpu.middle - j.concurrentCpu.middle),
+      unit: 'µs',
+    },
+    {
+      name: 'telemetry (proxy - proxy without telemetry)',
+      value: us(p.concurrentCpu.middle - q.concurrentCpu.middle),
+      unit: 'µs',
     },
   ];
   return rows;
@@ -480,10 +526,18 @@ try {
   if (part('stdio')) {
     const relayFile = join(work, 'relay.mjs');
     writeFileSync(relayFile, RELAY);
+    const parsingRelayFile = join(work, 'parsing-relay.mjs');
+    writeFileSync(parsingRelayFile, PARSING_RELAY);
     const stdioConfig = writeConfig('stdio', { everything });
     const direct = await stdioTarget('direct', process.execPath, [EVERYTHING, 'stdio'], false);
     const relay = await stdioTarget('byte relay', process.execPath, [
       relayFile,
+      process.execPath,
+      EVERYTHING,
+      'stdio',
+    ]);
+    const parsing = await stdioTarget('parsing relay', process.execPath, [
+      parsingRelayFile,
       process.execPath,
       EVERYTHING,
       'stdio',
@@ -501,12 +555,18 @@ try {
       '--config',
       writeConfig('no-telemetry', { everything }, { telemetry: false }),
     ]);
-    const [d, b, p, q] = await bench([direct, relay, proxied, quiet], SEQUENTIAL, CONCURRENT_CALLS);
-    await Promise.all([direct.close(), relay.close(), proxied.close(), quiet.close()]);
+    const [d, b, p, q, j] = await bench(
+      [direct, relay, proxied, quiet, parsing],
+      SEQUENTIAL,
+      CONCURRENT_CALLS,
+    );
+    await Promise.all([direct, relay, proxied, quiet, parsing].map((target) => target.close()));
 
     const stdioRows: BenchRow[] = [
       ...allowedCallRows('hitloop proxy', p!, b!, d!, true),
       ...allowedCallRows('proxy, telemetry off', q!, b!, d!, false),
+      // The floor for any proxy that reads the messages it gates.
+      ...allowedCallRows('parsing relay', j!, b!, d!, false).slice(0, 5),
       {
         name: 'p50 latency, byte relay',
         value: ms(b!.p50),
@@ -535,7 +595,7 @@ try {
     printTable('stdio: SDK Client -> [middle] -> server-everything echo', stdioRows);
     printTable(
       `stdio, where the CPU goes at ${CONCURRENCY} concurrent (per call, medians of rounds)`,
-      cpuBudgetRows(d!, b!, p!, q!),
+      cpuBudgetRows(d!, b!, p!, q!, j!),
     );
     // Telemetry's share, part by part, against what the 16-concurrent target
     // leaves it in this run: shows which part stands in the way.

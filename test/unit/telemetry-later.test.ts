@@ -21,7 +21,7 @@ afterEach(() => {
 });
 
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
-const log = { warn: vi.fn(), error: vi.fn(), info: vi.fn(), debug: vi.fn() };
+const log = { warn: vi.fn(), error: vi.fn(), info: vi.fn(), debug: vi.fn(), enabled: () => true };
 
 function eventsOf(logger: TelemetryLogger, runId: string) {
   return logger
