@@ -22,7 +22,7 @@ export function cancelClientRequest(
   core.inflight.delete(id);
   call.cancelled = true;
   clearInterval(call.keepAlive);
-  clearTimeout(call.deadline);
+  call.deadline?.();
   const reason =
     typeof msg.params?.reason === 'string' ? msg.params.reason : 'cancelled by the client';
   call.abort?.abort(new Error(reason));
@@ -41,7 +41,7 @@ export function withdrawAll(core: SessionCore): void {
   for (const call of core.inflight.values()) {
     call.cancelled = true;
     clearInterval(call.keepAlive);
-    clearTimeout(call.deadline);
+    call.deadline?.();
     call.abort?.abort(new Error('the client disconnected'));
   }
   core.inflight.clear();

@@ -131,6 +131,7 @@ export class ProxySession implements UpstreamListener, MrtrChannel {
     core.closed = true;
     this.toolsChanged.close();
     withdrawAll(core);
+    core.deadlines.clear();
     await Promise.allSettled(core.servers.map((s) => s.close()));
     await core.backend?.close?.();
     if (core.runId) this.deps.telemetry?.endRun(core.runId, {});

@@ -11,6 +11,7 @@ import { relabelId } from '../jsonrpc/relabel.js';
 import type { Logger } from '../log.js';
 import type { JsonRpcTransport, SendOptions } from '../transport/transport.js';
 import { type UpstreamListener, UpstreamServer } from '../upstream/upstream-server.js';
+import { Deadlines } from './deadlines.js';
 import { InputRounds } from './input-rounds.js';
 import { PERMISSION_TOOL, permissionToolDefinition } from './permission-prompt.js';
 import type { ProxySession } from './proxy-session.js';
@@ -39,8 +40,8 @@ export interface InFlight {
   /** Progress notifications the proxy itself sent (keep-alives). */
   progressSent: number;
   keepAlive?: NodeJS.Timeout;
-  /** Fires when the upstream server took longer than the execution timeout. */
-  deadline?: NodeJS.Timeout;
+  /** Cancels the execution deadline (fires when the server takes longer than the execution timeout). */
+  deadline?: () => void;
   /** The client's request (a tools/call), kept for a multi-round call to continue under a retry's id. */
   request?: JsonRpcRequest;
   /** A 2026-07-28 request that declared the elicitation capability: it can be asked through input_required. */
@@ -70,6 +71,8 @@ export class SessionCore {
   backend: ApprovalBackend | undefined;
   // Keyed by the client's id as is: a Map tells 1 from '1' without building a string per lookup.
   readonly inflight = new Map<JsonRpcId, InFlight>();
+  /** The execution deadlines of forwarded calls, on one timer. */
+  readonly deadlines = new Deadlines();
   /** Calls answered `input_required`, waiting for the client's retry (2026-07-28). */
   readonly rounds = new InputRounds<InFlight>({
     take: (id) => {

@@ -250,7 +250,7 @@ export class ToolsCallHandler {
     const started = performance.now();
     call.server = entry.server;
     call.upstreamId = entry.server.forward('tools/call', params, (response, raw) => {
-      clearTimeout(call.deadline);
+      call.deadline?.();
       const durationMs = performance.now() - started;
       this.core.inflight.delete(msg.id);
       this.progress.forget(call);
@@ -288,9 +288,8 @@ export class ToolsCallHandler {
     });
     const limitMs = this.executionTimeoutFor(msg.params?.name as string);
     if (limitMs > 0)
-      call.deadline = setTimeout(
-        () => this.executionTimedOut(msg, entry, action, call, limitMs, recorder, started),
-        limitMs,
+      call.deadline = this.core.deadlines.add(limitMs, () =>
+        this.executionTimedOut(msg, entry, action, call, limitMs, recorder, started),
       );
   }
 
