@@ -22,7 +22,6 @@
 // ordered by id: a query without ORDER BY (a researcher's quick script) got
 // the table's rows in id order, and gets them so from the view too.
 
-/** The `action_proposed` payload of a `tool_calls` row `c` with its arguments `a`, as JSON.stringify wrote it. */
 /** The arguments' JSON text: in the row, or in `tool_args`. */
 const ARGS = 'coalesce(c.args, a.args)';
 
@@ -30,6 +29,7 @@ const ARGS = 'coalesce(c.args, a.args)';
 const CALL_ROWS =
   'tool_calls c JOIN call_shapes s ON s.id = c.shape_id LEFT JOIN tool_args a ON a.id = c.args_id';
 
+/** The `action_proposed` payload of a `tool_calls` row `c` with its shape `s` and arguments, as JSON.stringify wrote it. */
 const PROPOSED_PAYLOAD = `'{"action_id":"' || c.action_id || '","tool_name":"' || s.tool_name ||
   '","args_hash":"' || c.args_hash || '","risk_class":"' || s.risk_class ||
   '","side_effects":' || s.side_effects || ',"tool_args":' || ${ARGS} ||

@@ -26,7 +26,7 @@ import type { Logger } from '../log.js';
  * @example
  * const recorder = new CallRecorder(telemetry, runId, log);
  * await gateAction(action, { ...options, logger: recorder.gateLogger });
- * if (!recorder.start(action, args)) return; // refused: required telemetry could not be written
+ * recorder.start(action, args); // with `required`, throws when the record cannot be written: do not forward
  * // ... forward, then on the answer:
  * recorder.end({ actionId: action.id, success: true, durationMs, executed: true });
  */
