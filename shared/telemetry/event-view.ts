@@ -84,6 +84,25 @@ const EXPAND_CALL_OF_OLD = `
                       WHERE run_id = OLD.run_id AND OLD.id IN (id, start_id, end_id));
   DELETE FROM tool_calls WHERE run_id = OLD.run_id AND OLD.id IN (id, start_id, end_id);`;
 
+// Column definitions the tables of versions 4 and 5 share: a call's shape
+// after its tool name, and its start and end.
+const SHAPE_COLUMNS_AFTER_TOOL = `risk_class TEXT NOT NULL,
+  side_effects TEXT NOT NULL,
+  rationale TEXT NOT NULL,
+  context_refs TEXT NOT NULL,
+  server TEXT,
+  annotations TEXT,
+  policy_name TEXT NOT NULL,
+  policy_reason TEXT NOT NULL,
+  policy_rule TEXT`;
+const STEP_COLUMNS = `start_id INTEGER,
+  started_at DATETIME,
+  start_event_id TEXT,
+  end_id INTEGER,
+  ended_at DATETIME,
+  end_event_id TEXT,
+  duration_ms TEXT`;
+
 /**
  * The tables of version 4's event storage (the step from version 3 creates
  * them, after renaming `trace_events` to `stored_events`; the step to 5
@@ -106,22 +125,8 @@ CREATE TABLE IF NOT EXISTS tool_calls (
   tool_name TEXT NOT NULL,
   args_hash TEXT NOT NULL,
   args_id INTEGER NOT NULL REFERENCES tool_args (id),
-  risk_class TEXT NOT NULL,
-  side_effects TEXT NOT NULL,
-  rationale TEXT NOT NULL,
-  context_refs TEXT NOT NULL,
-  server TEXT,
-  annotations TEXT,
-  policy_name TEXT NOT NULL,
-  policy_reason TEXT NOT NULL,
-  policy_rule TEXT,
-  start_id INTEGER,
-  started_at DATETIME,
-  start_event_id TEXT,
-  end_id INTEGER,
-  ended_at DATETIME,
-  end_event_id TEXT,
-  duration_ms TEXT
+  ${SHAPE_COLUMNS_AFTER_TOOL},
+  ${STEP_COLUMNS}
 );
 CREATE INDEX IF NOT EXISTS ix_tool_calls_run_id ON tool_calls (run_id);
 CREATE TABLE IF NOT EXISTS trace_event_ids (next_id INTEGER NOT NULL);
@@ -149,15 +154,7 @@ DROP VIEW IF EXISTS tool_call_events;
 CREATE TABLE call_shapes (
   id INTEGER NOT NULL PRIMARY KEY,
   tool_name TEXT NOT NULL,
-  risk_class TEXT NOT NULL,
-  side_effects TEXT NOT NULL,
-  rationale TEXT NOT NULL,
-  context_refs TEXT NOT NULL,
-  server TEXT,
-  annotations TEXT,
-  policy_name TEXT NOT NULL,
-  policy_reason TEXT NOT NULL,
-  policy_rule TEXT
+  ${SHAPE_COLUMNS_AFTER_TOOL}
 );
 INSERT INTO call_shapes (${SHAPE_COLUMNS}) SELECT DISTINCT ${SHAPE_COLUMNS} FROM tool_calls;
 DROP INDEX IF EXISTS ix_tool_calls_run_id;
@@ -172,13 +169,7 @@ CREATE TABLE tool_calls (
   args_hash TEXT NOT NULL,
   args TEXT,
   args_id INTEGER REFERENCES tool_args (id),
-  start_id INTEGER,
-  started_at DATETIME,
-  start_event_id TEXT,
-  end_id INTEGER,
-  ended_at DATETIME,
-  end_event_id TEXT,
-  duration_ms TEXT
+  ${STEP_COLUMNS}
 );
 INSERT INTO tool_calls (id, run_id, shape_id, proposed_at, proposed_event_id, action_id,
     args_hash, args, args_id, start_id, started_at, start_event_id, end_id, ended_at,
