@@ -36,6 +36,14 @@ const HTTP_CONCURRENT = Number(process.env.BENCH_HTTP_CONCURRENT ?? 1000);
 // BENCH_PARTS=stdio (or a comma list of startup, stdio, http, memory) runs only those parts.
 const PARTS = new Set((process.env.BENCH_PARTS ?? 'startup,stdio,http,memory').split(','));
 const part = (name: string) => PARTS.has(name);
+for (const name of PARTS) {
+  if (!['startup', 'stdio', 'http', 'memory'].includes(name)) {
+    console.error(
+      `BENCH_PARTS: unknown part "${name}"; use a comma list of startup, stdio, http, memory`,
+    );
+    process.exit(2);
+  }
+}
 
 // The relay only moves bytes: no parsing, no framing.
 const RELAY = `import { spawn } from 'node:child_process';
