@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { createClient } from 'redis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MemoryApprovalStore } from '../../shared/stores/memory-store.js';
@@ -6,6 +7,7 @@ import { maskStoreUrl, openApprovalStore, StoreOpenError } from '../../shared/st
 import { RedisApprovalStore } from '../../shared/stores/redis-store.js';
 import { SqliteApprovalStore } from '../../shared/stores/sqlite-store.js';
 import { approvalStoreConformance, pendingRecord } from '../conformance/approval-store.spec.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 
 // A real server; override with HITLOOP_TEST_REDIS_URL.
 const URL = process.env.HITLOOP_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -215,7 +217,8 @@ describe('openApprovalStore', () => {
     const memory = await openApprovalStore('memory');
     expect(memory.name).toBe('memory');
     await memory.close();
-    const dir = `/tmp/hitloop-open-${randomUUID()}`;
+    // A folder that does not exist yet, inside one that is removed after the test.
+    const dir = join(makeTempDir('hitloop-open-'), 'new');
     for (const spec of [`${dir}/a.db`, `sqlite:${dir}/b.db`, `sqlite://${dir}/c.db`]) {
       const store = await openApprovalStore(spec);
       expect(store).toBeInstanceOf(SqliteApprovalStore);

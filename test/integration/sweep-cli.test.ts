@@ -1,15 +1,15 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { findChromium } from '../../shared/eval/report-png.js';
 import { SWEEP_COLUMNS } from '../../shared/eval/sweep/sweep-csv.js';
 import { withReportPage } from '../helpers/report-page.js';
 import { CLI, runHitloop, runHitloopAsync } from '../helpers/run-cli.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 
 const artifacts = join(process.cwd(), 'test-artifacts');
-const tmp = () => mkdtempSync(join(tmpdir(), 'hitloop-sweep-cli-'));
+const tmp = () => makeTempDir('hitloop-sweep-cli-');
 const noStack = (text: string) => expect(text).not.toMatch(/\n\s+at .+:\d+:\d+/);
 
 // Every cell of a row is text; a missing column reads as undefined.

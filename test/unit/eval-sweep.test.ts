@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runExperiment } from '../../shared/eval/experiment.js';
@@ -19,9 +18,10 @@ import { runUnit, toUnitResult } from '../../shared/eval/sweep/sweep-runner.js';
 import type { UnitResult } from '../../shared/eval/sweep/unit-result.js';
 import type { TrialRecord } from '../../shared/eval/trial-record.js';
 import { configError } from '../helpers/config-error.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 import { trialRecord } from '../helpers/trial-record.js';
 
-const tmp = () => mkdtempSync(join(tmpdir(), 'hitloop-sweep-unit-'));
+const tmp = () => makeTempDir('hitloop-sweep-unit-');
 
 describe('sweep grid', () => {
   it('defaults to the benchmark grid: 3 rates x 3 sensitivities x 4 conditions x 3 seeds x 200 trials', () => {
