@@ -629,8 +629,18 @@ export async function pickQuickRow(page: Page, label: RegExp, timeoutMs = 30_000
     );
     const index = rows.findIndex((r) => label.test(r));
     if (index >= 0) {
-      await page.locator(QUICK_ROW).nth(index).click();
-      return;
+      // The list may re-render between reading and clicking (the filter
+      // settling, a notification taking focus): read the rows again rather
+      // than wait on a row that is gone.
+      const clicked = await page
+        .locator(QUICK_ROW)
+        .nth(index)
+        .click({ timeout: Math.min(5_000, Math.max(1, deadline - Date.now())) })
+        .then(
+          () => true,
+          () => false,
+        );
+      if (clicked) return;
     }
     if (Date.now() > deadline) {
       throw new Error(`no quick-pick row matches ${label}; rows: ${JSON.stringify(rows)}`);
@@ -641,16 +651,22 @@ export async function pickQuickRow(page: Page, label: RegExp, timeoutMs = 30_000
 
 /** Runs a command from the Command Palette by its title, as a user would (F1, type, Enter). */
 export async function runCommand(page: Page, title: string): Promise<void> {
-  await closeQuickInput(page);
-  await page.keyboard.press('F1');
-  const input = page.locator(`${QUICK_INPUT} input`);
-  await input.waitFor({ state: 'visible', timeout: 15_000 });
-  await input.fill(`>${title}`);
-  await pickQuickRow(
-    page,
-    new RegExp(`^${title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(,|$|\\s)`, 'i'),
-    15_000,
-  );
+  const label = new RegExp(`^${title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(,|$|\\s)`, 'i');
+  // Twice at most: a palette that closed under the click (focus taken by a
+  // notification) is opened again, as a user would.
+  for (let attempt = 1; ; attempt++) {
+    await closeQuickInput(page);
+    await page.keyboard.press('F1');
+    const input = page.locator(`${QUICK_INPUT} input`);
+    await input.waitFor({ state: 'visible', timeout: 15_000 });
+    await input.fill(`>${title}`);
+    try {
+      await pickQuickRow(page, label, 15_000);
+      return;
+    } catch (err) {
+      if (attempt >= 2) throw err;
+    }
+  }
 }
 
 /** Closes an open quick pick (Escape), if any. */
