@@ -38,7 +38,8 @@ export function printTable(title: string, rows: readonly BenchRow[]): void {
     r.name,
     `${fmt(r.value)} ${r.unit}`,
     r.baseline ? `${fmt(r.baseline.value)} ${r.unit} (${r.baseline.name})` : '-',
-    r.baseline ? `${(r.value / r.baseline.value).toFixed(2)}x` : '-',
+    // A ratio to a budget that is used up (zero or below) would read as a figure; it is none.
+    r.baseline && r.baseline.value > 0 ? `${(r.value / r.baseline.value).toFixed(2)}x` : '-',
     r.target ?? '-',
     r.pass === undefined ? '-' : r.pass ? 'yes' : 'NO',
   ]);

@@ -145,7 +145,10 @@ export function telemetryCostRows(
       pass: inProxyUs <= budget,
     },
     {
-      name: 'budget: relay CPU (all processes) / 0.8 - proxy without telemetry',
+      name:
+        budget > 0
+          ? 'budget: relay CPU (all processes) / 0.8 - proxy without telemetry'
+          : 'budget: relay CPU (all processes) / 0.8 - proxy without telemetry (none left: the proxy without telemetry already uses more)',
       value: r1(budget),
       unit: 'µs',
     },

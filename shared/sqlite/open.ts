@@ -148,6 +148,21 @@ export function sqliteDriverName(): SqliteDriverName {
 }
 
 /**
+ * Where another thread finds this process's driver: its name, and for
+ * better-sqlite3 the resolved path of the package, so a worker loads the
+ * very build that loaded here.
+ *
+ * @example
+ * const { name, modulePath } = sqliteDriverModule(); // 'better-sqlite3', '/…/node_modules/better-sqlite3/lib/index.js'
+ */
+export function sqliteDriverModule(): { name: SqliteDriverName; modulePath?: string } {
+  const name = driver().name;
+  return name === 'better-sqlite3'
+    ? { name, modulePath: requireHere.resolve('better-sqlite3') }
+    : { name };
+}
+
+/**
  * Opens (creating unless `readonly` or `fileMustExist`) a SQLite database
  * with the driver this runtime has (see sqliteDriverName). `:memory:` works.
  *

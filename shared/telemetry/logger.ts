@@ -4,7 +4,7 @@ import type { Decision } from '../models/decision.js';
 import type { ToolResult } from '../models/tool-result.js';
 import { EventType } from '../models/trace-event.js';
 import type { PolicyDecision } from '../policies/policy.js';
-import type { SqliteDatabase, SqliteStatement } from '../sqlite/types.js';
+import type { SqliteDatabase, SqliteParam, SqliteStatement } from '../sqlite/types.js';
 import { backoffDelay } from '../util/backoff.js';
 import { redactSecrets, type SecretKeyTest, secretKeyTest } from '../util/redact.js';
 import { uuidv7 } from '../util/uuidv7.js';
@@ -31,6 +31,7 @@ import {
   toolExecutionStartPayload,
 } from './payloads.js';
 import { openTelemetryDatabase } from './schema.js';
+import { WalCheckpointer } from './wal-checkpointer.js';
 import { parseStoredObject, successFlag, textOrNull } from './stored-json.js';
 
 /** Open calls (proposed, not yet ended) and distinct stored arguments remembered; beyond, the oldest are forgotten. */
@@ -72,6 +73,13 @@ export interface TelemetryLoggerOptions {
   /** How long to wait for another process's write lock, in ms. Default 5000. */
   busyTimeoutMs?: number;
   /**
+   * Copy the write-ahead log back into the database from a worker thread
+   * (wal-checkpointer.ts) rather than inside a flush, so a flush never
+   * stalls on that copy and its fsync. Default true; false leaves it to
+   * SQLite's automatic checkpoints. Not used for `:memory:`.
+   */
+  backgroundCheckpoints?: boolean;
+  /**
    * Secrets in tool arguments (`tool_args`, `edited_args`) are stored as
    * `sha256:<hex>` of their value. Default true: keys with a word such as
    * token, secret, password, api_key, credential, authorization or cookie
@@ -92,7 +100,9 @@ export interface TelemetryLoggerOptions {
 export type TelemetryErrorCode =
   | 'HITLOOP_TELEMETRY_WRITE'
   | 'HITLOOP_TELEMETRY_DROPPED'
-  | 'HITLOOP_TELEMETRY_LOST';
+  | 'HITLOOP_TELEMETRY_LOST'
+  /** Background checkpoints stopped; SQLite checkpoints while writing again. Nothing is lost. */
+  | 'HITLOOP_TELEMETRY_CHECKPOINT';
 
 /**
  * A telemetry write problem. `cause` holds the SQLite error (e.g. code
@@ -315,6 +325,7 @@ export class TelemetryLogger {
   private readonly flushIntervalMs: number;
   private readonly maxBuffered: number;
   private readonly onError: (error: TelemetryError) => void;
+  private readonly checkpointer: WalCheckpointer | undefined;
   private readonly isSecret: SecretKeyTest | undefined;
   private readonly writeBatch: (ops: readonly Op[]) => WrittenBatch;
   private readonly selectRunEvents: SqliteStatement;
@@ -374,6 +385,21 @@ export class TelemetryLogger {
       busyTimeoutMs: options.busyTimeoutMs,
       synchronous: this.required ? 'FULL' : 'NORMAL',
     });
+    const dbPath = options.dbPath;
+    this.checkpointer =
+      options.backgroundCheckpoints === false || dbPath === ':memory:' || dbPath === ''
+        ? undefined
+        : new WalCheckpointer(this.db, dbPath, {
+            busyTimeoutMs: options.busyTimeoutMs,
+            onProblem: (reason) =>
+              this.report(
+                new TelemetryError('HITLOOP_TELEMETRY_CHECKPOINT', reason, {
+                  dbPath,
+                  buffered: 0,
+                  dropped: 0,
+                }),
+              ),
+          });
 
     // Every event takes the next id of the one sequence the view orders by
     // (event-view.ts); an ignored duplicate event_id gives its id back.
@@ -388,11 +414,16 @@ export class TelemetryLogger {
          server, annotations, policy_name, policy_reason, policy_rule)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    const insertCall = this.db.prepare(
-      `INSERT INTO tool_calls (id, run_id, shape_id, proposed_at, proposed_event_id, action_id,
+    // Allowed calls go in by CALLS_PER_INSERT rows per statement, the rest of
+    // a batch one by one: one statement for 16 rows costs about a quarter
+    // less per row than 16 statements (measured: 6.2 against 8.7 µs per row).
+    const callColumns = `INSERT INTO tool_calls (id, run_id, shape_id, proposed_at, proposed_event_id, action_id,
          args_hash, args, args_id, start_id, started_at, start_event_id,
-         end_id, ended_at, end_event_id, duration_ms)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         end_id, ended_at, end_event_id, duration_ms) VALUES `;
+    const callRow = `(${new Array(CALL_COLUMNS).fill('?').join(', ')})`;
+    const insertCall = this.db.prepare(callColumns + callRow);
+    const insertCalls = this.db.prepare(
+      callColumns + new Array(CALLS_PER_INSERT).fill(callRow).join(', '),
     );
     const updateStart = this.db.prepare(
       'UPDATE tool_calls SET start_id = ?, started_at = ?, start_event_id = ? WHERE id = ? AND run_id = ?',
@@ -509,6 +540,7 @@ export class TelemetryLogger {
             );
         }
       }
+      const values: SqliteParam[] = [];
       for (const c of calls) {
         // Short arguments go in the row (one insert); long ones once per distinct value.
         let argsId: number | null = null;
@@ -538,7 +570,7 @@ export class TelemetryLogger {
           );
           newShapes.set(key, shapeId);
         }
-        insertCall.run(
+        values.push(
           c.id,
           c.runId,
           shapeId,
@@ -556,7 +588,13 @@ export class TelemetryLogger {
           c.endEventId,
           c.durationMs,
         );
+        if (values.length === CALL_COLUMNS * CALLS_PER_INSERT) {
+          insertCalls.run(values);
+          values.length = 0;
+        }
       }
+      for (let i = 0; i < values.length; i += CALL_COLUMNS)
+        insertCall.run(values.slice(i, i + CALL_COLUMNS));
       saveNextId.run(next);
       return { calls, newArgs, newShapes };
     }).immediate;
@@ -1070,6 +1108,8 @@ export class TelemetryLogger {
     this.closed = true;
     this.clearTimer();
     untrackForExit(this.exitFlush);
+    // First, so this connection is the last one: its close then checkpoints and removes the log.
+    this.checkpointer?.close();
     this.db.close();
   }
 
@@ -1175,6 +1215,7 @@ export class TelemetryLogger {
       for (const [json, id] of done.newArgs) remember(this.argsIds, json, id);
       for (const [key, id] of done.newShapes) remember(this.shapeIds, key, id);
       this.written += batch.length;
+      this.checkpointer?.afterCommit();
       this.failure = undefined;
       this.failedFlushes = 0;
       if (this.droppedUnreported > 0) this.reportDropped();
@@ -1215,6 +1256,7 @@ export class TelemetryLogger {
     this.closed = true;
     untrackForExit(this.exitFlush);
     try {
+      this.checkpointer?.close();
       this.db.close();
     } catch {
       // The process is ending; the file is consistent without a clean close.
@@ -1410,9 +1452,11 @@ function callOp(
   };
 }
 
-/** Map.set with a bound: past MAX_REMEMBERED entries the oldest is forgotten. */
 /** Arguments JSON up to this length is stored in the call's row; longer, once in tool_args. */
 const INLINE_ARGS_MAX = 512;
+/** The columns of a tool_calls row, and how many rows one multi-row insert holds. */
+const CALL_COLUMNS = 16;
+const CALLS_PER_INSERT = 16;
 
 /**
  * What tells one call shape from another. The fields are plain text (no
@@ -1423,6 +1467,7 @@ function shapeKey(c: CompactCall): string {
   return `${c.toolName}\0${c.riskClass}\0${c.sideEffects}\0${c.rationale}\0${c.contextRefs}\0${c.server ?? '\u0001'}\0${c.annotations ?? '\u0001'}\0${c.policyName}\0${c.policyReason}\0${c.policyRule ?? '\u0001'}`;
 }
 
+/** Map.set with a bound: past MAX_REMEMBERED entries the oldest is forgotten. */
 function remember<V>(map: Map<string, V>, key: string, value: V): void {
   map.set(key, value);
   if (map.size > MAX_REMEMBERED) map.delete(map.keys().next().value as string);

@@ -1,0 +1,87 @@
+import { existsSync, renameSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { type TelemetryError, TelemetryLogger } from '../../shared/telemetry/logger.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
+
+// The logger's background checkpoints (wal-checkpointer.ts): the write-ahead
+// log is copied back by a worker thread's connection, never inside a flush,
+// it stays small, and nothing is lost on close or when the worker fails.
+
+let dir: string;
+beforeEach(() => {
+  dir = makeTempDir('hitloop-telemetry-checkpoint-');
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const autocheckpoint = (logger: TelemetryLogger) =>
+  Number(logger.database.pragma('wal_autocheckpoint', { simple: true }));
+
+/** Writes about 4 MB of events (2,000 of 2 KB) in one flush. */
+function writeFourMegabytes(logger: TelemetryLogger, round: number): void {
+  const text = 'x'.repeat(2000);
+  for (let i = 0; i < 2000; i++)
+    logger.logEvent({ runId: 'r', eventType: 'llm_call', payload: { round, i, text } });
+  logger.flush();
+}
+
+describe('background checkpoints', () => {
+  it('keep the log small while the writing connection never checkpoints', async () => {
+    const file = join(dir, 'a.db');
+    const logger = new TelemetryLogger({ dbPath: file, batchSize: 100_000, flushIntervalMs: 0 });
+    for (let round = 0; round < 4; round++) {
+      writeFourMegabytes(logger, round);
+      // The writing connection has handed checkpoints over...
+      expect(autocheckpoint(logger)).toBe(0);
+      // ...and the worker copies the log back meanwhile (asked at most once a second).
+      await sleep(1300);
+    }
+    // 16 MB were written; without checkpoints the log would hold all of it.
+    // It is restarted after each copy, so it holds about one round.
+    expect(statSync(`${file}-wal`).size).toBeLessThan(9 * 1024 * 1024);
+    logger.close();
+    // Closed last, the writer's connection copied the rest and removed the log.
+    expect(existsSync(`${file}-wal`)).toBe(false);
+    const reader = new TelemetryLogger({ dbPath: file, backgroundCheckpoints: false });
+    expect(reader.getRunEvents('r')).toHaveLength(8000);
+    reader.close();
+  });
+
+  it('can be turned off: SQLite then checkpoints while writing, as before', () => {
+    const logger = new TelemetryLogger({ dbPath: join(dir, 'b.db'), backgroundCheckpoints: false });
+    writeFourMegabytes(logger, 0);
+    expect(autocheckpoint(logger)).toBe(1000);
+    logger.close();
+  });
+
+  it('a worker that cannot open the file gives checkpoints back to SQLite and says so; no row is lost', async () => {
+    const file = join(dir, 'c.db');
+    const problems: TelemetryError[] = [];
+    const logger = new TelemetryLogger({
+      dbPath: file,
+      flushIntervalMs: 0,
+      onError: (e) => problems.push(e),
+    });
+    // The writer keeps its open file under the new name; the worker looks for the old one.
+    renameSync(file, join(dir, 'moved.db'));
+    logger.logEvent({ runId: 'r', eventType: 'llm_call', payload: { n: 1 } });
+    logger.flush();
+    for (let i = 0; i < 100 && problems.length === 0; i++) await sleep(50);
+    expect(problems.map((p) => p.code)).toEqual(['HITLOOP_TELEMETRY_CHECKPOINT']);
+    expect(problems[0]!.message).toMatch(/background checkpoints of .*c\.db stopped/);
+    expect(problems[0]!.message).toMatch(/SQLite checkpoints it while writing instead/);
+    expect(autocheckpoint(logger)).toBe(1000);
+    logger.logEvent({ runId: 'r', eventType: 'llm_call', payload: { n: 2 } });
+    expect(logger.getRunEvents('r').map((e) => e.payload.n)).toEqual([1, 2]);
+    logger.close();
+  });
+
+  it('close right after the first flush, while the worker is still starting, waits for it and leaves no log', () => {
+    const file = join(dir, 'd.db');
+    const logger = new TelemetryLogger({ dbPath: file, flushIntervalMs: 0 });
+    logger.logEvent({ runId: 'r', eventType: 'llm_call', payload: { n: 1 } });
+    logger.flush();
+    logger.close();
+    expect(existsSync(`${file}-wal`)).toBe(false);
+  });
+});
