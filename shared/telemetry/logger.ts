@@ -31,8 +31,8 @@ import {
   toolExecutionStartPayload,
 } from './payloads.js';
 import { openTelemetryDatabase } from './schema.js';
-import { WalCheckpointer } from './wal-checkpointer.js';
 import { parseStoredObject, successFlag, textOrNull } from './stored-json.js';
+import { WalCheckpointer } from './wal-checkpointer.js';
 
 /** Open calls (proposed, not yet ended) and distinct stored arguments remembered; beyond, the oldest are forgotten. */
 const MAX_REMEMBERED = 4096;
