@@ -22,6 +22,7 @@ FILES=(
   test/unit/hub-shared-store.test.ts
   test/unit/approval-gate.test.ts
   test/unit/decided-via.test.ts
+  test/unit/telemetry-checkpoint.test.ts
   test/unit/telemetry-cli.test.ts
   test/unit/telemetry-export.test.ts
   test/unit/telemetry-failure.test.ts

@@ -44,6 +44,8 @@ try {
         return emit.call(process, warning, ...rest);
       };
       const { DatabaseSync } = require('node:sqlite');
+      // node:sqlite has no fileMustExist: a file that is gone would be created empty.
+      if (!require('node:fs').existsSync(workerData.file)) throw new Error('unable to open database file');
       db = new DatabaseSync(workerData.file);
     }
     db.exec('PRAGMA busy_timeout = ' + workerData.busyTimeoutMs);
