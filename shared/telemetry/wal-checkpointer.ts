@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { sqliteDriverModule } from '../sqlite/open.js';
 import type { SqliteDatabase } from '../sqlite/types.js';
@@ -16,6 +17,13 @@ import type { SqliteDatabase } from '../sqlite/types.js';
 
 /** How often, at most, a checkpoint is asked for while rows are being written. */
 const CHECKPOINT_EVERY_MS = 1000;
+/**
+ * The worker starts once the log holds this much, and not in the first
+ * second: a short-lived process, or a proxy still starting up, never pays
+ * for a thread (about 50 ms of CPU to start) that a small log does not need;
+ * SQLite's own checkpoints (every 4 MB) cover the log until then.
+ */
+const FIRST_CHECKPOINT_BYTES = 1024 * 1024;
 /** How long close() waits for the worker to close its connection. */
 const CLOSE_WAIT_MS = 2000;
 /** SQLite's own default, put back when the worker cannot do the job. */
@@ -78,7 +86,8 @@ parentPort.on('message', (message) => {
  * Checkpoints one WAL database from a worker thread, so the connection that
  * writes it never copies the log back itself (see the note above). The
  * writer calls {@link afterCommit} after each commit; at most once a second
- * that asks the worker for a PASSIVE checkpoint. When the worker cannot open
+ * that asks the worker for a PASSIVE checkpoint (the worker starts with the
+ * first one, once the log holds 1 MB). When the worker cannot open
  * the file or fails, SQLite's automatic checkpoints are turned back on and
  * the reason goes to `onProblem`: checkpoints then happen as before.
  *
@@ -91,7 +100,8 @@ export class WalCheckpointer {
   private worker: Worker | undefined;
   private readonly flags = new Int32Array(new SharedArrayBuffer(8));
   private busy = false;
-  private lastAskedAt = 0;
+  /** Starts at creation, so nothing is asked for in the first second. */
+  private lastAskedAt = Date.now();
   private failed = false;
 
   constructor(
@@ -106,6 +116,7 @@ export class WalCheckpointer {
     const now = Date.now();
     if (now - this.lastAskedAt < CHECKPOINT_EVERY_MS) return;
     this.lastAskedAt = now;
+    if (!this.worker && this.logBytes() < FIRST_CHECKPOINT_BYTES) return;
     const worker = this.worker ?? this.start();
     if (!worker) return;
     this.busy = true;
@@ -124,6 +135,14 @@ export class WalCheckpointer {
     worker.postMessage('close');
     Atomics.wait(this.flags, CLOSED, 0, CLOSE_WAIT_MS);
     void worker.terminate();
+  }
+
+  private logBytes(): number {
+    try {
+      return statSync(`${this.file}-wal`).size;
+    } catch {
+      return 0; // no log yet
+    }
   }
 
   private start(): Worker | undefined {
