@@ -416,7 +416,8 @@ export class TelemetryLogger {
     );
     // Allowed calls go in by CALLS_PER_INSERT rows per statement, the rest of
     // a batch one by one: one statement for 16 rows costs about a quarter
-    // less per row than 16 statements (measured: 6.2 against 8.7 µs per row).
+    // less per row than 16 statements in a micro-benchmark of this table
+    // (6.2 against 8.7 µs per row); in the logger's whole flush, about 0.6 µs.
     const callColumns = `INSERT INTO tool_calls (id, run_id, shape_id, proposed_at, proposed_event_id, action_id,
          args_hash, args, args_id, start_id, started_at, start_event_id,
          end_id, ended_at, end_event_id, duration_ms) VALUES `;
