@@ -238,6 +238,12 @@ export interface StoredRun {
 export interface TelemetryStats {
   /** Rows in memory, not yet written. */
   buffered: number;
+  /**
+   * Records handed to {@link TelemetryLogger.later} and not yet run: not
+   * rows yet (the proxy's allowed calls wait here until the next turn of the
+   * event loop), each a row, or a column of one, once it runs.
+   */
+  deferred: number;
   /** Rows written since the logger was opened. */
   written: number;
   /** Rows dropped at the buffer cap or lost at close since the logger was opened. */
@@ -631,6 +637,7 @@ export class TelemetryLogger {
   get stats(): TelemetryStats {
     return {
       buffered: this.pending.length - this.head,
+      deferred: this.deferred.length,
       written: this.written,
       dropped: this.droppedTotal,
       failing: this.failure !== undefined,

@@ -38,10 +38,10 @@ describe('TelemetryLogger.later', () => {
       logger.logEvent({ runId: 'r', eventType: 'llm_call', payload: { n: 1 } });
     });
     expect(ran).toBe(false);
-    expect(logger.stats.buffered).toBe(0);
+    expect(logger.stats).toMatchObject({ buffered: 0, deferred: 1 });
     await nextTurn();
     expect(ran).toBe(true);
-    expect(logger.stats.buffered).toBe(1);
+    expect(logger.stats).toMatchObject({ buffered: 1, deferred: 0 });
     logger.close();
   });
 
@@ -104,8 +104,9 @@ describe('CallRecorder (the proxy, telemetry.required off)', () => {
     recorder.start(action, action.toolArgs);
     vi.setSystemTime(new Date('2026-12-06T10:00:00.250Z'));
     recorder.end({ actionId: 'a1', success: true, durationMs: 248, executed: true });
-    // Nothing is built or buffered on the call's path.
+    // Nothing is built or buffered on the call's path; the three records wait.
     expect(logger.stats.buffered).toBe(0);
+    expect(logger.stats.deferred).toBe(3);
 
     vi.setSystemTime(new Date('2026-12-06T10:00:07.000Z'));
     await nextTurn();
