@@ -67,7 +67,13 @@ describe('TelemetryLogger', () => {
 
     log.logEvent({ runId: 'r', eventType: 'llm_call', payload: { i: 499 } });
     expect(countEvents()).toBe(500);
-    expect(log.stats).toEqual({ buffered: 0, deferred: 0, written: 500, dropped: 0, failing: false });
+    expect(log.stats).toEqual({
+      buffered: 0,
+      deferred: 0,
+      written: 500,
+      dropped: 0,
+      failing: false,
+    });
 
     for (let i = 500; i < 999; i++)
       log.logEvent({ runId: 'r', eventType: 'llm_call', payload: { i } });
