@@ -85,6 +85,10 @@ describe('hitloop sweep (built CLI)', () => {
         const p = Number(pair[`${o}_mcnemar_p`]);
         expect(p).toBeGreaterThan(0);
         expect(p).toBeLessThanOrEqual(1);
+        // Adjusted over the sweep's 24 tests of this outcome: between p and Bonferroni's 24p.
+        const holm = Number(pair[`${o}_mcnemar_p_holm`]);
+        expect(holm).toBeGreaterThanOrEqual(p);
+        expect(holm).toBeLessThanOrEqual(Math.min(1, 24 * p) * (1 + 1e-5));
       }
       // Every condition saw the same planted mistakes.
       expect(x.n_injected).toBe(y.n_injected);
@@ -100,6 +104,8 @@ describe('hitloop sweep (built CLI)', () => {
     expect(Number(strong.harm_only_condition)).toBeGreaterThan(20);
     expect(Number(strong.harm_only_compared)).toBe(0);
     expect(Number(strong.harm_mcnemar_p)).toBeLessThan(1e-6);
+    // It stands after the adjustment for the sweep's many comparisons too.
+    expect(Number(strong.harm_mcnemar_p_holm)).toBeLessThan(24e-6);
     // A better reviewer lowers harm under always_review at the same injection rate.
     expect(Number(find('always_review', '0.4', '0.95').harm_rate)).toBeLessThan(
       Number(find('always_review', '0.4', '0.5').harm_rate),

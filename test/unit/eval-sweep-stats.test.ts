@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { exactMcNemar, pairedMcNemar } from '../../shared/eval/sweep/mcnemar.js';
+import { exactMcNemar, holmAdjust, pairedMcNemar } from '../../shared/eval/sweep/mcnemar.js';
 import { meanInterval, studentTCdf, studentTQuantile } from '../../shared/eval/sweep/student-t.js';
 
 /** The exact two-sided binomial p-value with BigInt arithmetic: an independent check. */
@@ -64,6 +64,46 @@ describe('exact McNemar test', () => {
     const r = pairedMcNemar([true, true, false, false, true], [false, true, true, false, false]);
     expect(r).toMatchObject({ onlyA: 2, onlyB: 1, discordant: 3 });
     expect(() => pairedMcNemar([true], [true, false])).toThrow(/align/);
+  });
+});
+
+describe('Holm–Bonferroni adjustment', () => {
+  it("matches R's p.adjust(method = 'holm')", () => {
+    // p.adjust(c(0.01, 0.04, 0.03, 0.005), "holm") -> 0.03 0.06 0.06 0.02
+    expect(holmAdjust([0.01, 0.04, 0.03, 0.005]).map((x) => Number(x.toPrecision(12)))).toEqual([
+      0.03, 0.06, 0.06, 0.02,
+    ]);
+    // p.adjust(c(0.02, 0.001, 0.5, 0.03, 0.04), "holm") -> 0.080 0.005 0.500 0.090 0.090
+    expect(
+      holmAdjust([0.02, 0.001, 0.5, 0.03, 0.04]).map((x) => Number(x.toPrecision(12))),
+    ).toEqual([0.08, 0.005, 0.5, 0.09, 0.09]);
+    expect(holmAdjust([])).toEqual([]);
+    expect(holmAdjust([0.2])).toEqual([0.2]);
+    expect(holmAdjust([0.6, 0.6, 1])).toEqual([1, 1, 1]);
+  });
+
+  it('never lowers a p-value, never exceeds Bonferroni, and keeps their order', () => {
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    for (let round = 0; round < 200; round++) {
+      const ps = Array.from({ length: 1 + Math.floor(random() * 30) }, () => random() ** 3);
+      const adjusted = holmAdjust(ps);
+      ps.forEach((p, i) => {
+        expect(adjusted[i]).toBeGreaterThanOrEqual(p);
+        expect(adjusted[i]).toBeLessThanOrEqual(Math.min(1, ps.length * p) + 1e-15);
+        ps.forEach((q, j) => {
+          if (p < q) expect(adjusted[i]).toBeLessThanOrEqual(adjusted[j]!);
+        });
+      });
+    }
+  });
+
+  it('refuses a value that is not a p-value', () => {
+    expect(() => holmAdjust([0.1, Number.NaN])).toThrow(/p-values must be in \[0, 1\]/);
+    expect(() => holmAdjust([1.5])).toThrow(RangeError);
   });
 });
 

@@ -207,7 +207,14 @@ describe('sweep aggregation', () => {
       nPairs: 8,
       nInjected: 4,
     });
-    expect(pair.tests.harm).toMatchObject({ onlyA: 3, onlyB: 0, p: 0.25, diff: 3 / 8 });
+    // One pair in one cell: a family of one test, so the Holm p is the p.
+    expect(pair.tests.harm).toMatchObject({
+      onlyA: 3,
+      onlyB: 0,
+      p: 0.25,
+      pHolm: 0.25,
+      diff: 3 / 8,
+    });
     // Completion: no_oversight completes the 4 right actions, always_review 3.
     expect(pair.tests.completion).toMatchObject({ onlyA: 1, onlyB: 0, p: 1 });
   });
@@ -242,6 +249,7 @@ describe('sweep aggregation', () => {
       harm_only_condition: '3',
       harm_only_compared: '0',
       harm_mcnemar_p: '0.25',
+      harm_mcnemar_p_holm: '0.25',
       harm_diff: '0.375',
       harm_rate: '',
     });

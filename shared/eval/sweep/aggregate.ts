@@ -1,6 +1,6 @@
 import { wilsonInterval } from '../metrics.js';
 import { type SweepCell, type SweepGrid, sweepCells, unitKey } from './grid.js';
-import { exactMcNemar, type McNemarResult } from './mcnemar.js';
+import { exactMcNemar, holmAdjust, type McNemarResult } from './mcnemar.js';
 import { meanInterval } from './student-t.js';
 import type { ConditionOutcomes, UnitResult } from './unit-result.js';
 
@@ -102,7 +102,12 @@ export interface PairRow {
   nSeeds: number;
   nPairs: number;
   nInjected: number;
-  tests: Record<PairedOutcome, McNemarResult & { diff: number }>;
+  /**
+   * Per outcome: the exact McNemar test, the paired difference, and `pHolm`,
+   * its p-value adjusted (Holm–Bonferroni) over every test of that outcome
+   * in the sweep: every pair of conditions in every cell.
+   */
+  tests: Record<PairedOutcome, McNemarResult & { diff: number; pHolm: number }>;
 }
 
 /**
@@ -237,7 +242,9 @@ function pairRow(cell: SweepCell, units: readonly UnitResult[], a: number, b: nu
         else if (!xa[i] && xb[i]) onlyB++;
       }
     }
-    tests[outcome] = { ...exactMcNemar(onlyA, onlyB), diff: nPairs ? (onlyA - onlyB) / nPairs : 0 };
+    const test = exactMcNemar(onlyA, onlyB);
+    // pHolm is set by aggregateSweep, once every cell's tests are known.
+    tests[outcome] = { ...test, diff: nPairs ? (onlyA - onlyB) / nPairs : 0, pHolm: test.p };
   }
   return {
     cell,
@@ -254,15 +261,16 @@ function pairRow(cell: SweepCell, units: readonly UnitResult[], a: number, b: nu
  * Aggregates finished units cell by cell: each condition pooled over seeds
  * (Wilson intervals) and averaged across seeds (t-intervals), each seed on
  * its own, and an exact McNemar test of harm and of completion for every
- * pair of conditions, over all (seed, trial) pairs of the cell. Every unit
- * of the grid must be present.
+ * pair of conditions, over all (seed, trial) pairs of the cell, with its
+ * p-value also Holm-adjusted over all the sweep's tests of that outcome.
+ * Every unit of the grid must be present.
  *
  * @example
  * const cells = aggregateSweep(grid, (await runSweep(grid)).units);
  */
 export function aggregateSweep(grid: SweepGrid, units: readonly UnitResult[]): CellResult[] {
   const byKey = new Map(units.map((u) => [u.key, u]));
-  return sweepCells(grid).map((cell) => {
+  const cells = sweepCells(grid).map((cell): CellResult => {
     const cellUnits = grid.seeds.map((seed) => {
       const u = byKey.get(unitKey({ ...cell, seed }));
       if (!u) throw new Error(`sweep: no result for ${unitKey({ ...cell, seed })}`);
@@ -286,4 +294,13 @@ export function aggregateSweep(grid: SweepGrid, units: readonly UnitResult[]): C
       for (let b = a + 1; b < names.length; b++) pairs.push(pairRow(cell, cellUnits, a, b));
     return { cell, pooled, perSeed, pairs };
   });
+  // One family per outcome: every McNemar test of it in the sweep.
+  for (const outcome of PAIRED_OUTCOMES) {
+    const tests = cells.flatMap((c) => c.pairs.map((pair) => pair.tests[outcome]));
+    const adjusted = holmAdjust(tests.map((t) => t.p));
+    tests.forEach((t, i) => {
+      t.pHolm = adjusted[i]!;
+    });
+  }
+  return cells;
 }

@@ -22,6 +22,7 @@ const PAIR_COLUMNS = PAIRED_OUTCOMES.flatMap((o) => [
   `${o}_only_compared`,
   `${o}_diff`,
   `${o}_mcnemar_p`,
+  `${o}_mcnemar_p_holm`,
 ]);
 
 /**
@@ -32,7 +33,8 @@ const PAIR_COLUMNS = PAIRED_OUTCOMES.flatMap((o) => [
  *   intervals, and the seeds' mean with a t-interval;
  * - `mcnemar`: a pair of conditions in a cell (`condition` against
  *   `compared_with`): discordant pairs, paired difference and exact McNemar
- *   p-value, for harm and for completion; `n_trials` counts the pairs;
+ *   p-value (also Holm-adjusted over the sweep), for harm and for
+ *   completion; `n_trials` counts the pairs;
  * - `seed`: a condition in a cell with one seed (no `_seed_` columns).
  *
  * Columns that do not apply to a row are empty.
@@ -129,6 +131,7 @@ function pairColumns(row: PairRow): Row {
     out[`${o}_only_compared`] = t.onlyB;
     out[`${o}_diff`] = t.diff;
     out[`${o}_mcnemar_p`] = t.p;
+    out[`${o}_mcnemar_p_holm`] = t.pHolm;
   }
   return out as Row;
 }

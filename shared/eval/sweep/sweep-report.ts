@@ -223,13 +223,13 @@ function pairTable(cell: CellResult): string {
     .map((pair) => {
       const cells = (['harm', 'completion'] as const).map((o) => {
         const t = pair.tests[o];
-        const strong = t.p < 0.05 ? ' class="sig"' : '';
-        return `<td>${t.onlyA} / ${t.onlyB}</td><td>${escapeHtml(`${t.diff >= 0 ? '+' : ''}${(t.diff * 100).toFixed(1)} pp`)}</td><td${strong}>${escapeHtml(pValue(t.p))}</td>`;
+        const strong = t.pHolm < 0.05 ? ' class="sig"' : '';
+        return `<td>${t.onlyA} / ${t.onlyB}</td><td>${escapeHtml(`${t.diff >= 0 ? '+' : ''}${(t.diff * 100).toFixed(1)} pp`)}</td><td>${escapeHtml(pValue(t.p))}</td><td${strong}>${escapeHtml(pValue(t.pHolm))}</td>`;
       });
       return `<tr><th scope="row">${escapeHtml(pair.condition)} vs ${escapeHtml(pair.comparedWith)}</th><td>${pair.nPairs}</td>${cells.join('')}</tr>`;
     })
     .join('\n');
-  return `<table class="pairs"><thead><tr><th>pair (A vs B)</th><th>pairs</th><th>harm: only A / only B</th><th>harm A − B</th><th>harm p</th><th>completion: only A / only B</th><th>completion A − B</th><th>completion p</th></tr></thead><tbody>\n${body}\n</tbody></table>`;
+  return `<table class="pairs"><thead><tr><th>pair (A vs B)</th><th>pairs</th><th>harm: only A / only B</th><th>harm A − B</th><th>harm p</th><th>harm p (Holm)</th><th>completion: only A / only B</th><th>completion A − B</th><th>completion p</th><th>completion p (Holm)</th></tr></thead><tbody>\n${body}\n</tbody></table>`;
 }
 
 function settingsTable(grid: SweepGrid): string {
@@ -300,7 +300,7 @@ table.settings { width: auto; } table.settings td { text-align: left; }
 .sig { font-weight: 700; } .note { color: #555; font-size: .85rem; }`,
     body: `<h1>hitloop sweep</h1>
 ${settingsTable(grid)}
-<p class="note">Each cell runs every condition on the same tasks with the same planted mistakes (for a given seed and trial index), so conditions are compared as pairs. Rates are pooled over seeds with 95% Wilson intervals; "seeds" is the mean of the per-seed rates with a 95% t-interval across seeds (clamped to 0–100%). McNemar: exact two-sided test on the discordant pairs (only A / only B); p &lt; 0.05 in bold. Column definitions: docs/sweep.md.</p>
+<p class="note">Each cell runs every condition on the same tasks with the same planted mistakes (for a given seed and trial index), so conditions are compared as pairs. Rates are pooled over seeds with 95% Wilson intervals; "seeds" is the mean of the per-seed rates with a 95% t-interval across seeds (clamped to 0–100%). McNemar: exact two-sided test on the discordant pairs (only A / only B); "Holm" is that p-value adjusted (Holm–Bonferroni) over every test of the same outcome in this sweep, and an adjusted p &lt; 0.05 is in bold: with many pairs and cells, unadjusted p-values under 0.05 turn up by chance. Column definitions: docs/sweep.md.</p>
 <figure id="chart-${escapeHtml(chart.id)}"><figcaption>${escapeHtml(chart.title)}</figcaption>${chart.svg}</figure>
 ${(options.notes ?? []).map((note) => `<p class="note">${escapeHtml(note)}</p>`).join('\n')}
 <h2>Cells</h2>
