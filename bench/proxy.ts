@@ -34,12 +34,13 @@ const CONCURRENCY = 16;
 const HTTP_SEQUENTIAL = Number(process.env.BENCH_HTTP_SEQUENTIAL ?? 300);
 const HTTP_CONCURRENT = Number(process.env.BENCH_HTTP_CONCURRENT ?? 1000);
 // BENCH_PARTS=stdio (or a comma list of startup, stdio, http, memory) runs only those parts.
-const PARTS = new Set((process.env.BENCH_PARTS ?? 'startup,stdio,http,memory').split(','));
+const ALL_PARTS = ['startup', 'stdio', 'http', 'memory'];
+const PARTS = new Set((process.env.BENCH_PARTS ?? ALL_PARTS.join(',')).split(','));
 const part = (name: string) => PARTS.has(name);
 for (const name of PARTS) {
-  if (!['startup', 'stdio', 'http', 'memory'].includes(name)) {
+  if (!ALL_PARTS.includes(name)) {
     console.error(
-      `BENCH_PARTS: unknown part "${name}"; use a comma list of startup, stdio, http, memory`,
+      `BENCH_PARTS: unknown part "${name}"; use a comma list of ${ALL_PARTS.join(', ')}`,
     );
     process.exit(2);
   }

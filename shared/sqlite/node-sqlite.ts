@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { sqliteCodeName } from './error-codes.js';
+import { isMemoryDatabase } from './memory-path.js';
 import type {
   SqliteDatabase,
   SqliteOpenOptions,
@@ -144,7 +145,7 @@ export class NodeSqliteDatabase implements SqliteDatabase {
   private savepoints = 0;
 
   constructor(sqlite: NodeSqliteModule, file: string, options: SqliteOpenOptions = {}) {
-    const memory = file === ':memory:' || file === '';
+    const memory = isMemoryDatabase(file);
     if (options.fileMustExist && !memory && !existsSync(file)) {
       // What better-sqlite3 throws for the same case.
       const err = new Error('unable to open database file') as Error & { code: string };

@@ -4,6 +4,7 @@ import type { Decision } from '../models/decision.js';
 import type { ToolResult } from '../models/tool-result.js';
 import { EventType } from '../models/trace-event.js';
 import type { PolicyDecision } from '../policies/policy.js';
+import { isMemoryDatabase } from '../sqlite/memory-path.js';
 import type { SqliteDatabase, SqliteParam, SqliteStatement } from '../sqlite/types.js';
 import { backoffDelay } from '../util/backoff.js';
 import { redactSecrets, type SecretKeyTest, secretKeyTest } from '../util/redact.js';
@@ -393,7 +394,7 @@ export class TelemetryLogger {
     });
     const dbPath = options.dbPath;
     this.checkpointer =
-      options.backgroundCheckpoints === false || dbPath === ':memory:' || dbPath === ''
+      options.backgroundCheckpoints === false || isMemoryDatabase(dbPath)
         ? undefined
         : new WalCheckpointer(this.db, dbPath, {
             busyTimeoutMs: options.busyTimeoutMs,

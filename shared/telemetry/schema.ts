@@ -1,6 +1,7 @@
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ConfigError } from '../errors.js';
+import { isMemoryDatabase } from '../sqlite/memory-path.js';
 import { openSqlite, SqliteUnavailableError } from '../sqlite/open.js';
 import type { SqliteDatabase } from '../sqlite/types.js';
 import { backoffDelay } from '../util/backoff.js';
@@ -269,6 +270,17 @@ export interface OpenTelemetryOptions {
 }
 
 /**
+ * The busy timeout a telemetry connection uses, in whole ms: the option as
+ * given (at least 0), or 5000. The logger's checkpoint thread waits as long.
+ *
+ * @example
+ * busyTimeoutOf(undefined) // 5000
+ */
+export function busyTimeoutOf(ms: number | undefined): number {
+  return Math.max(0, Math.floor(ms ?? 5000));
+}
+
+/**
  * Opens (creating if needed) a telemetry database for writing: WAL mode so
  * several processes can write one file, a busy timeout so they wait for each
  * other instead of failing, and the schema migrated to the current version.
@@ -283,7 +295,7 @@ export function openTelemetryDatabase(
   file: string,
   options: OpenTelemetryOptions = {},
 ): SqliteDatabase {
-  const inMemory = file === ':memory:' || file === '';
+  const inMemory = isMemoryDatabase(file);
   let db: SqliteDatabase;
   try {
     if (!inMemory) {
@@ -302,7 +314,7 @@ export function openTelemetryDatabase(
     });
   }
   try {
-    db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
+    db.pragma(`busy_timeout = ${busyTimeoutOf(options.busyTimeoutMs)}`);
     // Switching a new file to WAL takes a lock that does not always go through
     // the busy handler, so two processes creating one file can collide here.
     retryWhileBusy(() => db.pragma('journal_mode = WAL'), options.busyTimeoutMs ?? 5000);

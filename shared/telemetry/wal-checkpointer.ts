@@ -2,6 +2,7 @@ import { statSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { sqliteDriverModule } from '../sqlite/open.js';
 import type { SqliteDatabase } from '../sqlite/types.js';
+import { busyTimeoutOf } from './schema.js';
 
 // Why a thread: in WAL mode SQLite copies the log back into the database
 // (a checkpoint, with an fsync of each file) from inside whichever commit
@@ -156,7 +157,7 @@ export class WalCheckpointer {
           file: this.file,
           driver: driver.name,
           modulePath: driver.modulePath,
-          busyTimeoutMs: Math.max(0, Math.floor(this.options.busyTimeoutMs ?? 5000)),
+          busyTimeoutMs: busyTimeoutOf(this.options.busyTimeoutMs),
           flags: this.flags.buffer,
         },
       });
